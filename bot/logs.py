@@ -1,0 +1,69 @@
+"""Logging set-up: readable lines or JSON lines, with secrets scrubbed from every record.
+
+The code never logs a token, a key, message content, a name or a nickname. As a second line of
+defence, every secret the process holds is registered here and replaced wherever it would appear,
+including in tracebacks of errors raised by libraries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import TextIO
+
+_SECRETS: set[str] = set()
+_REDACTED = "[redacted]"
+
+
+def register_secret(secret: str) -> None:
+    """Never let ``secret`` (or any part of a comma-separated key ring) reach a log line."""
+    for part in {secret, *secret.replace("\n", ",").split(",")}:
+        part = part.strip()
+        if len(part) >= 8:
+            _SECRETS.add(part)
+            # Discord tokens and key rings have parts that must not leak on their own either.
+            for piece in part.replace(":", ".").split("."):
+                if len(piece) >= 16:
+                    _SECRETS.add(piece)
+
+
+def scrub(text: str) -> str:
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, _REDACTED)
+    return text
+
+
+class _ScrubbingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return scrub(json.dumps(entry, ensure_ascii=False))
+
+
+def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(_ScrubbingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # discord.py's own debug output can include payloads; keep it at info or above.
+    logging.getLogger("discord").setLevel(max(logging.INFO, root.level))
