@@ -1,0 +1,161 @@
+"""Discord's permission algorithm as one pure function.
+
+Order, as Discord documents it: base permissions are @everyone's plus every role of the member;
+the guild owner and ADMINISTRATOR get everything and skip overwrites; then a channel's overwrites
+apply as @everyone deny, @everyone allow, all role denies, all role allows, member deny, member
+allow. Afterwards the implicit denies: without VIEW_CHANNEL nothing else is left; on a voice
+channel without CONNECT the voice permissions go; without SEND_MESSAGES the permissions that
+depend on sending go too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+CREATE_INSTANT_INVITE = 1 << 0
+KICK_MEMBERS = 1 << 1
+BAN_MEMBERS = 1 << 2
+ADMINISTRATOR = 1 << 3
+MANAGE_CHANNELS = 1 << 4
+MANAGE_GUILD = 1 << 5
+ADD_REACTIONS = 1 << 6
+VIEW_AUDIT_LOG = 1 << 7
+PRIORITY_SPEAKER = 1 << 8
+STREAM = 1 << 9
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+SEND_TTS_MESSAGES = 1 << 12
+MANAGE_MESSAGES = 1 << 13
+EMBED_LINKS = 1 << 14
+ATTACH_FILES = 1 << 15
+READ_MESSAGE_HISTORY = 1 << 16
+MENTION_EVERYONE = 1 << 17
+USE_EXTERNAL_EMOJIS = 1 << 18
+VIEW_GUILD_INSIGHTS = 1 << 19
+CONNECT = 1 << 20
+SPEAK = 1 << 21
+MUTE_MEMBERS = 1 << 22
+DEAFEN_MEMBERS = 1 << 23
+MOVE_MEMBERS = 1 << 24
+USE_VAD = 1 << 25
+CHANGE_NICKNAME = 1 << 26
+MANAGE_NICKNAMES = 1 << 27
+MANAGE_ROLES = 1 << 28
+MANAGE_WEBHOOKS = 1 << 29
+MANAGE_GUILD_EXPRESSIONS = 1 << 30
+USE_APPLICATION_COMMANDS = 1 << 31
+REQUEST_TO_SPEAK = 1 << 32
+MANAGE_EVENTS = 1 << 33
+MANAGE_THREADS = 1 << 34
+CREATE_PUBLIC_THREADS = 1 << 35
+CREATE_PRIVATE_THREADS = 1 << 36
+USE_EXTERNAL_STICKERS = 1 << 37
+SEND_MESSAGES_IN_THREADS = 1 << 38
+USE_EMBEDDED_ACTIVITIES = 1 << 39
+MODERATE_MEMBERS = 1 << 40
+VIEW_CREATOR_MONETIZATION_ANALYTICS = 1 << 41
+USE_SOUNDBOARD = 1 << 42
+CREATE_GUILD_EXPRESSIONS = 1 << 43
+CREATE_EVENTS = 1 << 44
+USE_EXTERNAL_SOUNDS = 1 << 45
+SEND_VOICE_MESSAGES = 1 << 46
+SEND_POLLS = 1 << 49
+USE_EXTERNAL_APPS = 1 << 50
+PIN_MESSAGES = 1 << 51
+
+ALL = (1 << 52) - 1
+
+#: Permissions lost on a voice channel when CONNECT is denied.
+VOICE_PERMISSIONS = (
+    CONNECT | SPEAK | MUTE_MEMBERS | DEAFEN_MEMBERS | MOVE_MEMBERS | USE_VAD | PRIORITY_SPEAKER | STREAM
+    | REQUEST_TO_SPEAK | USE_EMBEDDED_ACTIVITIES | USE_SOUNDBOARD | USE_EXTERNAL_SOUNDS
+)
+#: Permissions lost when SEND_MESSAGES is denied.
+SEND_DEPENDENT = MENTION_EVERYONE | SEND_TTS_MESSAGES | ATTACH_FILES | EMBED_LINKS
+
+#: The default @everyone permissions of a new guild (as Discord sets them).
+DEFAULT_EVERYONE = (
+    CREATE_INSTANT_INVITE | ADD_REACTIONS | STREAM | VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS
+    | ATTACH_FILES | READ_MESSAGE_HISTORY | MENTION_EVERYONE | USE_EXTERNAL_EMOJIS | CONNECT | SPEAK
+    | USE_VAD | CHANGE_NICKNAME | USE_APPLICATION_COMMANDS | REQUEST_TO_SPEAK | CREATE_PUBLIC_THREADS
+    | CREATE_PRIVATE_THREADS | USE_EXTERNAL_STICKERS | SEND_MESSAGES_IN_THREADS | USE_EMBEDDED_ACTIVITIES
+    | SEND_VOICE_MESSAGES | SEND_POLLS | USE_EXTERNAL_APPS
+)
+
+ROLE_OVERWRITE = 0
+MEMBER_OVERWRITE = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Overwrite:
+    """A channel permission overwrite: ``type`` 0 for a role, 1 for a member."""
+
+    id: int
+    type: int
+    allow: int = 0
+    deny: int = 0
+
+
+def compute_permissions(
+    *,
+    guild_id: int,
+    owner_id: int,
+    member_id: int,
+    member_role_ids: Iterable[int],
+    role_permissions: Mapping[int, int],
+    overwrites: Iterable[Overwrite] | None = None,
+    is_voice: bool = False,
+) -> int:
+    """A member's permissions in a guild (``overwrites=None``) or in one channel.
+
+    ``role_permissions`` maps every role id of the guild (the @everyone role has the guild's id) to
+    its permission bits. Unknown role ids of the member are ignored.
+    """
+    if member_id == owner_id:
+        return ALL
+    role_ids = [r for r in member_role_ids if r != guild_id]
+    base = role_permissions.get(guild_id, 0)
+    for role_id in role_ids:
+        base |= role_permissions.get(role_id, 0)
+    if base & ADMINISTRATOR:
+        return ALL
+    if overwrites is None:
+        return base
+
+    perms = base
+    by_id = {ow.id: ow for ow in overwrites}
+    everyone = by_id.get(guild_id)
+    if everyone is not None:
+        perms &= ~everyone.deny
+        perms |= everyone.allow
+    role_allow = role_deny = 0
+    member_roles = set(role_ids)
+    for ow in by_id.values():
+        if ow.type == ROLE_OVERWRITE and ow.id in member_roles:
+            role_allow |= ow.allow
+            role_deny |= ow.deny
+    perms &= ~role_deny
+    perms |= role_allow
+    member_ow = by_id.get(member_id)
+    if member_ow is not None and member_ow.type == MEMBER_OVERWRITE:
+        perms &= ~member_ow.deny
+        perms |= member_ow.allow
+
+    if not perms & VIEW_CHANNEL:
+        return 0
+    if is_voice and not perms & CONNECT:
+        perms &= ~VOICE_PERMISSIONS
+    if not perms & SEND_MESSAGES:
+        perms &= ~SEND_DEPENDENT
+    return perms
+
+
+def names(bits: int) -> list[str]:
+    """Readable names of the permission bits set in ``bits`` (for error messages)."""
+    return [name for name, value in globals().items() if name.isupper() and name not in _NOT_FLAGS
+            and isinstance(value, int) and value and value & (value - 1) == 0 and bits & value]
+
+
+_NOT_FLAGS = {"ALL", "VOICE_PERMISSIONS", "SEND_DEPENDENT", "DEFAULT_EVERYONE", "ROLE_OVERWRITE",
+              "MEMBER_OVERWRITE"}

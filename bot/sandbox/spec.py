@@ -1,0 +1,126 @@
+"""Check request bodies and sandbox responses against Discord's published OpenAPI description.
+
+The file is looked up at ``$HOLDSPACE_DISCORD_OPENAPI`` or ``<repo>/../shared/discord-api-spec/openapi.json``.
+Where it is absent the check is skipped with one warning. jsonschema is imported lazily; compiled
+validators are cached per (operation, part) for the whole process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+ENV_VAR = "HOLDSPACE_DISCORD_OPENAPI"
+_PARAM = re.compile(r"\{[^}]+\}")
+_warned = False
+
+
+def default_spec_path() -> Path:
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    repo_root = Path(__file__).resolve().parents[2]
+    return repo_root.parent / "shared" / "discord-api-spec" / "openapi.json"
+
+
+def _norm(template: str) -> str:
+    return _PARAM.sub("{}", template)
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> tuple[dict[str, Any], dict[str, str], Any] | None:
+    p = Path(path)
+    if not p.exists():
+        return None
+    spec = json.loads(p.read_text())
+    from jsonschema.validators import Draft202012Validator  # noqa: F401  (fail early if missing)
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    registry = Registry().with_resource("urn:discord-openapi", Resource.from_contents(
+        spec, default_specification=DRAFT202012))
+    paths = {_norm(k): k for k in spec.get("paths", {})}
+    return spec, paths, registry
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+class SpecChecker:
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = str(path or default_spec_path())
+        self.violations: list[str] = []
+        self._validators: dict[tuple[str, str, str], Any] = {}
+
+    @property
+    def available(self) -> bool:
+        global _warned
+        loaded = _load(self.path)
+        if loaded is None and not _warned:
+            _warned = True
+            warnings.warn(f"Discord OpenAPI description not found at {self.path}; spec checks skipped",
+                          stacklevel=2)
+        return loaded is not None
+
+    def _validator(self, method: str, template: str, part: str) -> Any:
+        key = (method, template, part)
+        if key in self._validators:
+            return self._validators[key]
+        validator = _compiled(self.path, method.lower(), _norm(template), part)
+        self._validators[key] = validator
+        return validator
+
+    def check_request(self, method: str, template: str, body: Any) -> None:
+        if body is None or not self.available:
+            return
+        v = self._validator(method, template, "request")
+        if v is not None:
+            self._report(v, body, f"request body of {method} {template}")
+
+    def check_response(self, method: str, template: str, status: int, body: Any) -> None:
+        if not self.available or body is None or not 200 <= status < 300:
+            return
+        v = self._validator(method, template, str(status))
+        if v is not None:
+            self._report(v, body, f"{status} response of {method} {template}")
+
+    def _report(self, validator: Any, body: Any, what: str) -> None:
+        errors = list(validator.iter_errors(body))
+        if errors:
+            best = min(errors, key=lambda e: len(list(e.absolute_path)))
+            loc = "/".join(str(x) for x in best.absolute_path)
+            self.violations.append(f"{what}: at '{loc}': {best.message[:300]}")
+
+
+@lru_cache(maxsize=1024)
+def _compiled(path: str, method: str, norm_template: str, part: str) -> Any:
+    loaded = _load(path)
+    if loaded is None:
+        return None
+    spec, paths, registry = loaded
+    spec_path = paths.get(norm_template)
+    if spec_path is None:
+        return None
+    op = spec["paths"][spec_path].get(method)
+    if op is None:
+        return None
+    base = f"urn:discord-openapi#/paths/{_escape(spec_path)}/{method}"
+    if part == "request":
+        content = (op.get("requestBody") or {}).get("content", {})
+        if "application/json" not in content:
+            return None
+        pointer = f"{base}/requestBody/content/application~1json/schema"
+    else:
+        resp = op.get("responses", {}).get(part)
+        if resp is None or "application/json" not in resp.get("content", {}):
+            return None
+        pointer = f"{base}/responses/{part}/content/application~1json/schema"
+    from jsonschema.validators import Draft202012Validator
+
+    return Draft202012Validator({"$ref": pointer}, registry=registry)
