@@ -1,0 +1,119 @@
+"""The holdspace bot: wiring only. Resources are created outside and passed in."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import pkgutil
+from pathlib import Path
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+import cogs
+from bot.clock import Clock
+from bot.config import Settings
+from bot.crypto import KeyRing
+from bot.scheduler import Scheduler
+from bot.storage import meta
+from bot.storage.db import Database
+from bot.ui.replies import reply_error
+
+log = logging.getLogger(__name__)
+
+COMMAND_HASH_KEY = "command_set_hash"
+
+
+def holdspace_intents() -> discord.Intents:
+    """Guilds, members, voice states and guild messages (for expiry); never message content."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.members = True
+    intents.voice_states = True
+    intents.guild_messages = True
+    intents.message_content = False
+    return intents
+
+
+def discover_cogs() -> list[str]:
+    """Every module in cogs/ whose name does not start with an underscore."""
+    path = [str(Path(cogs.__file__).parent)]
+    return sorted(
+        f"cogs.{module.name}" for module in pkgutil.iter_modules(path) if not module.name.startswith("_")
+    )
+
+
+class HoldspaceTree(app_commands.CommandTree["HoldspaceBot"]):
+    async def on_error(
+        self, interaction: discord.Interaction[HoldspaceBot], error: app_commands.AppCommandError
+    ) -> None:
+        await reply_error(interaction, error)
+
+
+class HoldspaceBot(commands.Bot):
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        ring: KeyRing,
+        clock: Clock,
+        sync: bool = False,
+        extensions: list[str] | None = None,
+        **options: Any,
+    ) -> None:
+        options.setdefault("chunk_guilds_at_startup", True)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=holdspace_intents(),
+            help_command=None,
+            tree_cls=HoldspaceTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.settings = settings
+        self.db = db
+        self.ring = ring
+        self.clock = clock
+        self.force_sync = sync
+        self.extension_names = extensions if extensions is not None else discover_cogs()
+        self.scheduler = Scheduler(clock, db, ring)
+        from bot.services.audit import AuditLog
+        from bot.services.cases import CaseService
+        from bot.state import State
+
+        self.state = State()
+        self.audit = AuditLog(db, ring, clock)
+        self.cases = CaseService(self)
+
+    async def setup_hook(self) -> None:
+        await self.state.load(self.db, self.ring, self.clock)
+        for name in self.extension_names:
+            await self.load_extension(name)
+        self.scheduler.start()
+        await self.sync_commands_if_changed()
+
+    def command_set_hash(self) -> str:
+        payload = sorted(
+            (command.to_dict(self.tree) for command in self.tree.get_commands()),
+            key=lambda c: (c.get("type", 1), c["name"]),
+        )
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    async def sync_commands_if_changed(self) -> bool:
+        """Sync slash commands only when asked or when the command set changed since the last sync."""
+        digest = self.command_set_hash()
+        if not self.force_sync and await meta.get(self.db, COMMAND_HASH_KEY) == digest:
+            log.info("slash commands unchanged since the last sync; not syncing")
+            return False
+        synced = await self.tree.sync()
+        await meta.put(self.db, COMMAND_HASH_KEY, digest)
+        log.info("synced %d slash commands", len(synced))
+        return True
+
+    async def close(self) -> None:
+        await self.scheduler.stop()
+        await super().close()

@@ -1,0 +1,188 @@
+"""The one durable scheduler.
+
+One task sleeps until the earliest due time over all sources and wakes early when something earlier
+arrives. Sources are the timers table (session starts and ends, reminders, retention, holds) and any
+feature with its own durable queue (expiring messages). A source's work stays written down until
+its handler succeeded or the work became moot; a crash or restart resumes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from bot.clock import Clock
+from bot.crypto import KeyRing
+from bot.storage import timers as timer_store
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class DueSource(Protocol):
+    """A durable queue of work with due times."""
+
+    name: str
+
+    async def next_due(self) -> datetime | None:
+        """The earliest due time of pending work, or None."""
+        ...
+
+    async def run_due(self, now: datetime) -> None:
+        """Do the work due at ``now``; leave unfinished work pending with a later due time."""
+        ...
+
+
+class RetryLater(Exception):
+    """Raised by a timer handler: keep the timer and try again after ``delay``."""
+
+    def __init__(self, delay: timedelta, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {delay}")
+        self.delay = delay
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Timer:
+    id: str
+    kind: str
+    due_at: datetime
+    payload: dict[str, Any]
+    attempts: int
+
+
+TimerHandler = Callable[[Timer], Awaitable[None]]
+
+_MAX_BACKOFF = timedelta(minutes=30)
+
+
+class TimerSource:
+    """Timers stored in the ``timers`` table, each handled by the handler registered for its kind."""
+
+    name = "timers"
+
+    def __init__(self, db: Database, ring: KeyRing) -> None:
+        self._db = db
+        self._ring = ring
+        self._handlers: dict[str, TimerHandler] = {}
+
+    def register(self, kind: str, handler: TimerHandler) -> None:
+        self._handlers[kind] = handler
+
+    async def next_due(self) -> datetime | None:
+        return await timer_store.next_due(self._db, kinds=tuple(self._handlers))
+
+    async def add(self, kind: str, due_at: datetime, payload: dict[str, Any], *, key: str | None = None) -> str:
+        timer_id = uuid.uuid4().hex
+        blob = self._ring.encrypt(json.dumps(payload), table="timers", column="payload", row=timer_id)
+        return await timer_store.upsert(self._db, timer_id, kind, key, due_at, blob)
+
+    async def cancel(self, kind: str, key: str) -> bool:
+        return await timer_store.delete_by_key(self._db, kind, key)
+
+    async def due_time(self, kind: str, key: str) -> datetime | None:
+        return await timer_store.due_time(self._db, kind, key)
+
+    async def run_due(self, now: datetime) -> None:
+        for row in await timer_store.due(self._db, now, kinds=tuple(self._handlers), limit=100):
+            payload = json.loads(self._ring.decrypt(row.payload, table="timers", column="payload", row=row.id))
+            timer = Timer(row.id, row.kind, row.due_at, payload, row.attempts)
+            try:
+                await self._handlers[row.kind](timer)
+            except RetryLater as retry:
+                await timer_store.reschedule(self._db, row.id, now + retry.delay, retry.reason)
+            except Exception as exc:  # a failing handler must not stop the others
+                delay = min(_MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(row.attempts, 10)))
+                log.exception("timer %s (%s) failed; retrying in %s", row.id, row.kind, delay)
+                await timer_store.reschedule(self._db, row.id, now + delay, type(exc).__name__)
+            else:
+                await timer_store.delete(self._db, row.id)
+
+
+class Scheduler:
+    """Runs every source's due work from one task."""
+
+    def __init__(self, clock: Clock, db: Database, ring: KeyRing) -> None:
+        self.clock = clock
+        self.timers = TimerSource(db, ring)
+        self._sources: list[DueSource] = [self.timers]
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+
+    def add_source(self, source: DueSource) -> None:
+        self._sources.append(source)
+        self.wake()
+
+    def wake(self) -> None:
+        """Something may be due earlier than the task is sleeping for: look again."""
+        self._wake.set()
+
+    async def schedule(
+        self, kind: str, due_at: datetime, payload: dict[str, Any], *, key: str | None = None
+    ) -> str:
+        """Store a timer durably; with ``key`` an existing timer of that kind and key is replaced."""
+        timer_id = await self.timers.add(kind, due_at, payload, key=key)
+        self.wake()
+        return timer_id
+
+    async def cancel(self, kind: str, key: str) -> bool:
+        return await self.timers.cancel(kind, key)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="holdspace-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_once(self) -> datetime | None:
+        """Run all that is due now; return the next due time. Used by the task and by tests."""
+        now = self.clock.now()
+        for source in self._sources:
+            due = await source.next_due()
+            if due is not None and due <= now:
+                try:
+                    await source.run_due(now)
+                except Exception:
+                    log.exception("scheduler source %s failed; it will be retried", source.name)
+        earliest: datetime | None = None
+        for source in self._sources:
+            due = await source.next_due()
+            if due is not None and (earliest is None or due < earliest):
+                earliest = due
+        return earliest
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                earliest = await self.run_once()
+            except Exception:
+                log.exception("scheduler pass failed; retrying in 5 seconds")
+                earliest = self.clock.now() + timedelta(seconds=5)
+            if earliest is not None and earliest <= self.clock.now():
+                await asyncio.sleep(0.05)  # failed work that is already due again: do not spin
+                continue
+            self._idle.set()
+            sleeper = asyncio.ensure_future(
+                self.clock.sleep_until(earliest or datetime.max.replace(tzinfo=UTC))
+            )
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self._idle.clear()
+                for task in (sleeper, waker):
+                    task.cancel()

@@ -1,0 +1,82 @@
+"""Durable timers: the rows the scheduler's timer source works from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.storage.db import Database
+
+
+@dataclass(frozen=True)
+class TimerRow:
+    id: str
+    kind: str
+    due_at: datetime
+    payload: bytes
+    attempts: int
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+async def upsert(
+    db: Database, timer_id: str, kind: str, key: str | None, due_at: datetime, payload: bytes
+) -> str:
+    async with db.transaction() as conn:
+        if key is not None:
+            await conn.execute("DELETE FROM timers WHERE kind = ? AND key = ?", (kind, key))
+        await conn.execute(
+            "INSERT INTO timers (id, kind, key, due_ms, payload, attempts) VALUES (?, ?, ?, ?, ?, 0)",
+            (timer_id, kind, key, _ms(due_at), payload),
+        )
+    return timer_id
+
+
+async def next_due(db: Database, *, kinds: tuple[str, ...]) -> datetime | None:
+    if not kinds:
+        return None
+    marks = ",".join("?" * len(kinds))
+    row = await db.fetchone(f"SELECT MIN(due_ms) FROM timers WHERE kind IN ({marks})", kinds)
+    return _dt(row[0]) if row and row[0] is not None else None
+
+
+async def due(db: Database, now: datetime, *, kinds: tuple[str, ...], limit: int) -> list[TimerRow]:
+    if not kinds:
+        return []
+    marks = ",".join("?" * len(kinds))
+    rows = await db.fetchall(
+        f"SELECT id, kind, due_ms, payload, attempts FROM timers WHERE due_ms <= ? AND kind IN ({marks})"
+        " ORDER BY due_ms LIMIT ?",
+        (_ms(now), *kinds, limit),
+    )
+    return [TimerRow(r[0], r[1], _dt(r[2]), r[3], r[4]) for r in rows]
+
+
+async def due_time(db: Database, kind: str, key: str) -> datetime | None:
+    row = await db.fetchone("SELECT due_ms FROM timers WHERE kind = ? AND key = ?", (kind, key))
+    return _dt(row[0]) if row else None
+
+
+async def reschedule(db: Database, timer_id: str, due_at: datetime, error: str) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE timers SET due_ms = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+            (_ms(due_at), error[:200], timer_id),
+        )
+
+
+async def delete(db: Database, timer_id: str) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM timers WHERE id = ?", (timer_id,))
+
+
+async def delete_by_key(db: Database, kind: str, key: str) -> bool:
+    async with db.transaction() as conn:
+        cursor = await conn.execute("DELETE FROM timers WHERE kind = ? AND key = ?", (kind, key))
+        return (cursor.rowcount or 0) > 0
