@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.errors import HoldspaceError
+from bot.storage.db import DEFAULT_MIGRATIONS_DIR, Database
+
+
+@pytest.fixture
+async def db(tmp_path: Path):
+    database = await Database.open(tmp_path / "hs.db")
+    await database.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    yield database
+    await database.close()
+
+
+async def _values(db: Database) -> list[str]:
+    return [str(r["v"]) for r in await db.fetchall("SELECT v FROM t ORDER BY id")]
+
+
+async def test_pragmas(db: Database) -> None:
+    assert str(await db.fetchval("PRAGMA journal_mode")).lower() == "wal"
+    assert await db.fetchval("PRAGMA foreign_keys") == 1
+    assert await db.fetchval("PRAGMA busy_timeout") == 5000
+    assert await db.fetchval("PRAGMA synchronous") == 1  # NORMAL
+
+
+def test_default_migrations_dir_is_the_repository_one() -> None:
+    assert DEFAULT_MIGRATIONS_DIR.name == "migrations"
+    assert (DEFAULT_MIGRATIONS_DIR / "0001_foundation.sql").is_file()
+
+
+async def test_open_does_not_migrate(tmp_path: Path) -> None:
+    database = await Database.open(tmp_path / "new.db")
+    try:
+        assert not await database.table_exists("schema_migrations")
+        assert database.migrations_dir == DEFAULT_MIGRATIONS_DIR
+    finally:
+        await database.close()
+
+
+async def test_execute_and_fetch_helpers(db: Database) -> None:
+    result = await db.execute("INSERT INTO t (v) VALUES (?)", ("a",))
+    assert result.rowcount == 1 and result.lastrowid == 1
+    assert await db.executemany("INSERT INTO t (v) VALUES (?)", [("b",), ("c",)]) == 2
+    row = await db.fetchone("SELECT id, v FROM t WHERE v = ?", ("b",))
+    assert row is not None and row["v"] == "b"
+    assert await db.fetchone("SELECT v FROM t WHERE v = 'zz'") is None
+    assert await _values(db) == ["a", "b", "c"]
+
+
+async def test_executemany_is_atomic(db: Database) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.executemany("INSERT INTO t (v) VALUES (?)", [("a",), (None,)])
+    assert await _values(db) == []
+
+
+async def test_transaction_commits_and_rolls_back(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO t (v) VALUES ('kept')")
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO t (v) VALUES ('lost')")
+            raise RuntimeError("boom")
+    assert await _values(db) == ["kept"]
+    assert not db.connection.in_transaction
+
+
+async def test_nested_transaction_uses_savepoint(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO t (v) VALUES ('outer')")
+        with pytest.raises(ValueError):
+            async with db.transaction() as inner:
+                await inner.execute("INSERT INTO t (v) VALUES ('inner-lost')")
+                raise ValueError
+        async with db.transaction() as inner:
+            await inner.execute("INSERT INTO t (v) VALUES ('inner-kept')")
+        await db.execute("INSERT INTO t (v) VALUES ('helper')")  # helpers join the owner's transaction
+    assert await _values(db) == ["outer", "inner-kept", "helper"]
+
+
+async def test_other_tasks_wait_for_an_open_transaction(db: Database) -> None:
+    inside = asyncio.Event()
+    release = asyncio.Event()
+    seen: list[list[str]] = []
+
+    async def writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO t (v) VALUES ('uncommitted')")
+            inside.set()
+            await release.wait()
+            raise RuntimeError("rolled back")
+
+    async def reader() -> None:
+        await inside.wait()
+        seen.append(await _values(db))
+
+    task_w = asyncio.create_task(writer())
+    task_r = asyncio.create_task(reader())
+    await inside.wait()
+    await asyncio.sleep(0.05)
+    assert not seen  # the reader is waiting, not reading the uncommitted row
+    release.set()
+    with pytest.raises(RuntimeError):
+        await task_w
+    await task_r
+    assert seen == [[]]
+
+
+async def test_backup_is_consistent_and_refuses_overwrite(db: Database, tmp_path: Path) -> None:
+    await db.executemany("INSERT INTO t (v) VALUES (?)", [(str(i),) for i in range(100)])
+    dest = tmp_path / "backup.db"
+    assert await db.backup(dest) == dest
+    copy = sqlite3.connect(dest)
+    try:
+        assert copy.execute("SELECT count(*) FROM t").fetchone()[0] == 100
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        copy.close()
+    with pytest.raises(HoldspaceError, match="already exists"):
+        await db.backup(dest)
+    await db.execute("INSERT INTO t (v) VALUES ('more')")
+    await db.backup(dest, overwrite=True)
+    copy = sqlite3.connect(dest)
+    try:
+        assert copy.execute("SELECT count(*) FROM t").fetchone()[0] == 101
+    finally:
+        copy.close()
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".backup.db.partial")]
+    with pytest.raises(HoldspaceError, match="database itself"):
+        await db.backup(db.path, overwrite=True)
+    with pytest.raises(HoldspaceError, match="does not exist"):
+        await db.backup(tmp_path / "nodir" / "b.db")
+
+
+async def test_backup_while_another_connection_writes(db: Database, tmp_path: Path) -> None:
+    other = sqlite3.connect(db.path)
+    try:
+        other.execute("INSERT INTO t (v) VALUES ('from-other')")
+        other.commit()
+        await db.backup(tmp_path / "b.db")
+    finally:
+        other.close()
+    copy = sqlite3.connect(tmp_path / "b.db")
+    try:
+        assert copy.execute("SELECT v FROM t").fetchall() == [("from-other",)]
+    finally:
+        copy.close()
+
+
+async def test_open_refuses_non_database(tmp_path: Path) -> None:
+    path = tmp_path / "not.db"
+    path.write_bytes(b"this is not a database at all, just some text" * 50)
+    with pytest.raises(HoldspaceError):
+        await Database.open(path)
+
+
+async def test_close_twice_is_fine(tmp_path: Path) -> None:
+    database = await Database.open(tmp_path / "x.db")
+    await database.close()
+    await database.close()
