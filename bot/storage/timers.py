@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.storage.db import Database
+from bot.storage.fields import register_encrypted
+
+register_encrypted("timers", "payload", row_key=("id",))
 
 
 @dataclass(frozen=True)

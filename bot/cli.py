@@ -1,0 +1,248 @@
+"""The command line: run, demo, check, migrate, keygen, rotate-key, backup, export, audit-verify.
+
+Every problem the operator must fix ends with one line saying the cause and what to do, and exit
+code 2; no traceback, and nothing the user typed is echoed back when it could be a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from bot.config import Settings, load_settings, read_token
+from bot.crypto import generate_key
+from bot.errors import HoldspaceError
+from bot.logs import register_secret, setup_logging
+
+log = logging.getLogger("holdspace")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+CONFIG_ENV = "HOLDSPACE_CONFIG"
+
+
+def _default_config() -> Path | None:
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    local = Path("config.toml")
+    return local if local.exists() else None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="holdspace", description="Keeps online group sessions on Discord confidential."
+    )
+    parser.add_argument("--config", type=Path, help="config file (default: $HOLDSPACE_CONFIG or ./config.toml)")
+    parser.add_argument("--log-format", choices=("text", "json"), help="log line format")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="connect to Discord and run the bot")
+    run.add_argument("--sync", action="store_true", help="sync slash commands even if unchanged")
+    commands.add_parser("demo", help="rehearse a whole session against the local Discord sandbox")
+    commands.add_parser("check", help="validate config, key and database; print the invite link")
+    commands.add_parser("migrate", help="apply pending database migrations")
+    commands.add_parser("keygen", help="print a new master key")
+    rotate = commands.add_parser("rotate-key", help="re-encrypt everything under the first key in HOLDSPACE_KEY")
+    rotate.add_argument("--batch-size", type=int, default=200)
+    backup = commands.add_parser("backup", help="write a consistent copy of the database")
+    backup.add_argument("path", type=Path)
+    backup.add_argument("--overwrite", action="store_true", help="replace an existing file at PATH")
+    export = commands.add_parser("export", help="write decrypted records for the practice's files")
+    export.add_argument("what", choices=("consents", "cases", "audit"))
+    export.add_argument("--guild", type=int, required=True, help="the server's id")
+    export.add_argument("--group", help="only this group (consents)")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    commands.add_parser("audit-verify", help="check the audit trail's hash chain")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config if args.config is not None else _default_config())
+    level = args.log_level or settings.log_level
+    fmt = args.log_format or settings.log_format
+    setup_logging(level, fmt)
+    return settings
+
+
+async def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.runner import run_bot
+
+    token = read_token()
+    register_secret(token)
+    await run_bot(settings, token, sync=args.sync)
+    return EXIT_OK
+
+
+async def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.bootstrap import load_key_ring, open_database
+    from bot.core.permissions import SERVER_PERMISSIONS, human_name, invite_permissions
+
+    ring = load_key_ring(settings)
+    if settings.database.exists():
+        db = await open_database(settings, ring, migrate=False)
+        await db.close()
+        db_line = f"database {settings.database}: key {ring.current_kid} accepted, schema up to date"
+    else:
+        db_line = f"database {settings.database}: will be created at the first `holdspace run`"
+    print(f"config: {settings.config_path or 'built-in defaults'} is valid")
+    print(f"key: current key id {ring.current_kid} ({len(ring.kids)} key(s) in the ring)")
+    print(db_line)
+    print()
+    print(f"Permission integer for the invite link: {invite_permissions().value}")
+    print("Invite link (replace APPLICATION_ID with your application's id from the developer portal):")
+    print(
+        "  https://discord.com/oauth2/authorize?client_id=APPLICATION_ID"
+        f"&scope=bot+applications.commands&permissions={invite_permissions().value}"
+    )
+    print("Permissions it asks for, and why:")
+    for name, why in SERVER_PERMISSIONS.items():
+        print(f"  - {human_name(name)}: {why}")
+    print()
+    print("Privileged intents to switch on (Developer Portal > Bot > Privileged Gateway Intents):")
+    print("  - Server Members Intent: to notice at once when a bot is added to the server")
+    print("Leave the Message Content Intent off: holdspace never reads what people write.")
+    return EXIT_OK
+
+
+async def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.bootstrap import import_storage_modules, load_key_ring
+    from bot.storage import migrations
+    from bot.storage.keycheck import check_key, verify_or_store_key
+
+    ring = load_key_ring(settings)
+    import_storage_modules()
+    from bot.storage.db import Database
+
+    db = await Database.open(settings.database)
+    try:
+        await check_key(db, ring)
+        applied = await migrations.migrate(db)
+        await verify_or_store_key(db, ring)
+    finally:
+        await db.close()
+    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    return EXIT_OK
+
+
+async def _cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.bootstrap import load_key_ring, open_database
+    from bot.storage.rotation import rotate_key
+
+    ring = load_key_ring(settings)
+    db = await open_database(settings, ring)
+    try:
+        report = await rotate_key(db, ring, batch_size=max(1, args.batch_size))
+    finally:
+        await db.close()
+    print(f"every field is now under key {report.current_kid}; older keys can be removed from HOLDSPACE_KEY")
+    return EXIT_OK
+
+
+async def _cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.bootstrap import load_key_ring, open_database
+
+    if not settings.database.exists():
+        raise HoldspaceError(f"there is no database at {settings.database} to back up; check [bot] database")
+    ring = load_key_ring(settings)
+    db = await open_database(settings, ring, migrate=False)
+    try:
+        written = await db.backup(args.path, overwrite=args.overwrite)
+    finally:
+        await db.close()
+    print(f"backup written to {written}")
+    return EXIT_OK
+
+
+async def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.bootstrap import load_key_ring, open_database
+
+    ring = load_key_ring(settings)
+    db = await open_database(settings, ring, migrate=False)
+    try:
+        if args.what == "consents":
+            from bot.exports.consents import export_consents
+
+            text = await export_consents(db, ring, args.guild, args.group, args.format)
+        elif args.what == "cases":
+            from bot.exports.cases_audit import export_cases
+
+            text = await export_cases(db, ring, args.guild, args.format)
+        else:
+            from bot.exports.cases_audit import export_audit
+
+            text = await export_audit(db, ring, args.guild, args.format)
+    finally:
+        await db.close()
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise HoldspaceError(f"{args.output} already exists; choose another file name") from None
+        except OSError as exc:
+            raise HoldspaceError(f"cannot write {args.output}: {exc.strerror}") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        print(f"written to {args.output} (readable by you only)")
+    return EXIT_OK
+
+
+async def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.bootstrap import load_key_ring, open_database
+    from bot.exports.cases_audit import verify_audit
+
+    ring = load_key_ring(settings)
+    db = await open_database(settings, ring, migrate=False)
+    try:
+        result = await verify_audit(db, ring)
+    finally:
+        await db.close()
+    print(result.message)
+    return EXIT_OK if result.ok else EXIT_FAILURE
+
+
+async def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.demo import run_demo
+
+    return await run_demo()
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Awaitable[int]]] = {
+    "run": _cmd_run,
+    "check": _cmd_check,
+    "migrate": _cmd_migrate,
+    "rotate-key": _cmd_rotate,
+    "backup": _cmd_backup,
+    "export": _cmd_export,
+    "audit-verify": _cmd_audit_verify,
+    "demo": _cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "keygen":
+        print(generate_key())
+        return EXIT_OK
+    try:
+        settings = _settings(args)
+        return asyncio.run(_COMMANDS[args.command](args, settings))
+    except HoldspaceError as exc:
+        print(f"holdspace: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except BrokenPipeError:
+        # The reader of our output went away (`holdspace check | head`); nothing to report.
+        sys.stderr.close()
+        return EXIT_OK
