@@ -199,11 +199,12 @@ async def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from bot.bootstrap import load_key_ring, open_database
-    from bot.exports.cases_audit import verify_audit
 
     ring = load_key_ring(settings)
     db = await open_database(settings, ring, migrate=False)
     try:
+        from bot.exports.cases_audit import verify_audit
+
         result = await verify_audit(db, ring)
     finally:
         await db.close()
