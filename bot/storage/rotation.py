@@ -25,7 +25,14 @@ from bot.storage.db import Database
 from bot.storage.fields import REGISTRY, BlindIndexColumn, EncryptedColumn, Registry, row_key
 from bot.storage.keycheck import verify_or_store_key
 
-__all__ = ["RotationError", "RotationProgress", "RotationReport", "rotate_key"]
+__all__ = [
+    "RotationError",
+    "RotationProgress",
+    "RotationReport",
+    "RotationStatus",
+    "rotate_key",
+    "rotation_status",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,20 @@ class RotationReport:
     fields_reencrypted: int = 0
     indexes_updated: int = 0
     batches: int = 0
+
+
+@dataclass(frozen=True)
+class RotationStatus:
+    kids_in_use: tuple[str, ...]  # key ids listed in key_check (fields may be under any of them)
+    target_kid: str | None  # the key a started rotation re-encrypts towards, if one was started
+    started_at: str | None
+    updated_at: str | None
+    fields_reencrypted: int
+    indexes_updated: int
+
+    @property
+    def in_progress(self) -> bool:
+        return self.target_kid is not None or len(self.kids_in_use) > 1
 
 
 ProgressCallback = Callable[[RotationProgress], Awaitable[None] | None]
@@ -240,3 +261,15 @@ async def rotate_key(
     report.retired_kids = old_kids
     log.info("key rotation to %s complete; retired %s", current, ", ".join(old_kids) or "nothing")
     return report
+
+
+async def rotation_status(db: Database) -> RotationStatus:
+    """What ``key_check`` and ``key_rotation`` say about keys in use and a rotation under way."""
+    kids = tuple(str(r[0]) for r in await db.fetchall("SELECT kid FROM key_check ORDER BY created_at, kid"))
+    row = await db.fetchone(
+        "SELECT target_kid, started_at, updated_at, fields_reencrypted, indexes_updated "
+        "FROM key_rotation ORDER BY started_at DESC LIMIT 1"
+    )
+    if row is None:
+        return RotationStatus(kids, None, None, None, 0, 0)
+    return RotationStatus(kids, str(row[0]), str(row[1]), str(row[2]), int(row[3]), int(row[4]))

@@ -9,7 +9,7 @@ from bot.crypto import KeyRing, blob_kid, generate_key
 from bot.storage.db import DEFAULT_MIGRATIONS_DIR, Database
 from bot.storage.fields import Registry, row_key
 from bot.storage.keycheck import WrongKeyError, open_checked_database
-from bot.storage.rotation import RotationError, RotationProgress, rotate_key
+from bot.storage.rotation import RotationError, RotationProgress, rotate_key, rotation_status
 
 FEATURE_SQL = """
 CREATE TABLE members (
@@ -152,7 +152,9 @@ async def test_interrupted_rotation_resumes(tmp_path: Path, mig_dir: Path) -> No
         assert kids.count(ring.current_kid) == 10 and kids.count(ring.kids[1]) == 20
         # both keys still required; look-ups work for rotated and not-yet-rotated rows
         assert {r[0] for r in await db.fetchall("SELECT kid FROM key_check")} == set(ring.kids)
-        assert await db.fetchval("SELECT count(*) FROM key_rotation") == 1
+        status = await rotation_status(db)
+        assert status.in_progress and status.target_kid == ring.current_kid
+        assert status.fields_reencrypted == 15  # first batch of members: 10 member ids + 5 notes
         for member in ids.values():
             assert await _find(db, ring, member) is not None
     finally:
@@ -171,6 +173,8 @@ async def test_interrupted_rotation_resumes(tmp_path: Path, mig_dir: Path) -> No
         report = await rotate_key(db, ring, batch_size=10, progress=async_progress, registry=_registry())
         assert report.retired_kids == [ring.kids[1]]
         await _assert_all_under(db, ring, new, ids)
+        status = await rotation_status(db)
+        assert not status.in_progress and status.kids_in_use == (ring.current_kid,)
     finally:
         await db.close()
     db = await open_checked_database(path, KeyRing.parse(new), migrations_dir=mig_dir)
