@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import permissions
 from .errors import ApiError, SandboxRefused
+from .client import FAST_CLIENT_OPTIONS, running
 from .interactions import InteractionHandle
 from .permissions import Overwrite, compute_permissions
 from .ratelimit import RateLimitConfig
@@ -17,6 +18,7 @@ from .snowflakes import snowflake_at, snowflake_time
 from .world import Application, AuditLogEntry, Channel, Guild, Member, Message, Role, User, World
 
 __all__ = [
+    "FAST_CLIENT_OPTIONS",
     "ApiError",
     "Application",
     "AuditLogEntry",
@@ -37,6 +39,7 @@ __all__ = [
     "compute_permissions",
     "permissions",
     "point_discord_at",
+    "running",
     "snowflake_at",
     "snowflake_time",
 ]

@@ -58,7 +58,7 @@ class Scenario:
         return handle
 
     def run_command(self: Sandbox, who: Member | User, channel: Channel, command: str,  # type: ignore[misc]
-                    options: Mapping[str, Any] | None = None, *, app: Application | None = None,
+                    options: Mapping[str, Any] | None = None, /, *, app: Application | None = None,
                     **kw_options: Any) -> InteractionHandle:
         """``who`` runs ``/command`` in ``channel``; ``command`` may name a subcommand path
         (``"session start"``, ``"group sub leaf"``). Options by name: str/int/float/bool, a

@@ -153,6 +153,18 @@ class Sandbox(Scenario):
         """Until ``app``'s bot has a live gateway session that received READY."""
         await self.wait_until(lambda: self.gateway.live_sessions(app), timeout)
 
+    async def api(self, method: str, path: str, *, json_body: Any = None, token: str | None = None,
+                  params: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+        """A raw request to the sandbox (for tests): returns status, decoded JSON body and headers."""
+        import aiohttp
+
+        headers = {"Authorization": f"Bot {token}"} if token else {}
+        async with aiohttp.ClientSession() as session, session.request(
+                method, self.api_base + path, json=json_body, headers=headers, params=params) as resp:
+            raw = await resp.read()
+            body = json.loads(raw) if raw and resp.headers.get("Content-Type") == JSON else None
+            return resp.status, body, dict(resp.headers)
+
     # ----- faults
     async def drop_gateway(self, *, resumable: bool = True, code: int = 4000) -> None:
         await self.gateway.drop(resumable=resumable, code=code)

@@ -93,9 +93,9 @@ class SpecChecker:
     def _report(self, validator: Any, body: Any, what: str) -> None:
         errors = list(validator.iter_errors(body))
         if errors:
-            best = min(errors, key=lambda e: len(list(e.absolute_path)))
-            loc = "/".join(str(x) for x in best.absolute_path)
-            self.violations.append(f"{what}: at '{loc}': {best.message[:300]}")
+            for err in sorted(errors, key=lambda e: len(list(e.absolute_path)))[:5]:
+                loc = "/".join(str(x) for x in err.absolute_path)
+                self.violations.append(f"{what}: at '{loc}': {err.message[:300]}")
 
 
 @lru_cache(maxsize=1024)

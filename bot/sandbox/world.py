@@ -87,15 +87,14 @@ class Application:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": str(self.id), "name": self.name, "icon": None, "description": "", "summary": "",
-            "type": None, "cover_image": None, "primary_sku_id": None, "bot": self.bot.to_json(),
-            "slug": None, "guild_id": None, "rpc_origins": [], "bot_public": False,
-            "bot_require_code_grant": False, "terms_of_service_url": None, "privacy_policy_url": None,
-            "custom_install_url": None, "install_params": None, "integration_types_config": {},
-            "verify_key": "00" * 32, "flags": self.flags, "max_participants": None, "tags": [],
-            "redirect_uris": [], "interactions_endpoint_url": None, "role_connections_verification_url": None,
-            "owner": self.owner.to_json(), "approximate_guild_count": 0,
-            "approximate_user_install_count": 0, "explicit_content_filter": 0, "team": None,
+            "id": str(self.id), "name": self.name, "icon": None, "description": "", "type": None,
+            "bot": self.bot.to_json(), "rpc_origins": [], "bot_public": False, "bot_require_code_grant": False,
+            "integration_types_config": {}, "verify_key": "00" * 32, "flags": self.flags,
+            "flags_new": str(self.flags), "tags": [], "redirect_uris": [], "interactions_endpoint_url": None,
+            "role_connections_verification_url": None, "owner": self.owner.to_json(),
+            "approximate_guild_count": 0, "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0, "explicit_content_filter": 0, "team": None,
+            "eligible_oauth2_scopes": [],
         }
 
     @property
