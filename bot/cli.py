@@ -11,8 +11,9 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings, load_settings, read_token
 from bot.crypto import generate_key
@@ -218,7 +219,7 @@ async def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return await run_demo()
 
 
-_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Awaitable[int]]] = {
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]] = {
     "run": _cmd_run,
     "check": _cmd_check,
     "migrate": _cmd_migrate,

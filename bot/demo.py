@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -20,4 +20,7 @@ async def run_demo() -> int:
         config.write_text((REPO / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
         env = {**os.environ, "HOLDSPACE_KEY": generate_key()}
         print("holdspace demo: checking config.example.toml with a throwaway key\n", flush=True)
-        return subprocess.call([sys.executable, "-m", "bot", "--config", str(config), "check"], env=env)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "--config", str(config), "check", env=env
+        )
+        return await process.wait()

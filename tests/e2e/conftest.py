@@ -1,0 +1,136 @@
+"""The real holdspace bot, started against the sandbox with a temporary database, a test key and the
+injected clock. Nothing of discord.py is mocked."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import HoldspaceBot
+from bot.bootstrap import open_database
+from bot.clock import FakeClock
+from bot.config import Settings, load_settings
+from bot.core.permissions import invite_permissions
+from bot.crypto import KeyRing
+from bot.sandbox import FAST_CLIENT_OPTIONS, InteractionHandle, Sandbox, point_discord_at
+from bot.sandbox.gateway import GUILD_MEMBERS
+from bot.sandbox.world import Channel, Member, User
+from tests.conftest import StandardWorld, build_standard_world
+
+
+class Holdspace:
+    """Starts, stops and restarts the real holdspace bot against one sandbox world."""
+
+    def __init__(self, sb: Sandbox, world: StandardWorld, clock: FakeClock, tmp_path: Path) -> None:
+        self.sb = sb
+        self.world = world
+        self.clock = clock
+        self.ring = KeyRing.generate()
+        self.settings: Settings = dataclasses.replace(load_settings(None), database=tmp_path / "hs.db")
+        self.bot: HoldspaceBot | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def guild(self) -> Any:
+        return self.world.guild
+
+    def member(self, name: str) -> Member:
+        return self.world.members[name]
+
+    async def start(self, *, sync: bool = False, timeout: float = 5.0) -> HoldspaceBot:
+        assert self.bot is None, "holdspace is already running"
+        db = await open_database(self.settings, self.ring)
+        bot = HoldspaceBot(
+            settings=self.settings, db=db, ring=self.ring, clock=self.clock, sync=sync, **FAST_CLIENT_OPTIONS
+        )
+        point_discord_at(self.sb)
+        self.bot = bot
+        self._task = asyncio.create_task(bot.start(self.world.token))
+        ready = asyncio.create_task(bot.wait_until_ready())
+        done, _ = await asyncio.wait({self._task, ready}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            ready.cancel()
+            self._task.result()
+            raise RuntimeError("holdspace stopped before it was ready")
+        if ready not in done:
+            ready.cancel()
+            raise TimeoutError("holdspace was not ready in time")
+        return bot
+
+    async def stop(self) -> None:
+        """A clean shutdown."""
+        if self.bot is None:
+            return
+        bot, task = self.bot, self._task
+        self.bot, self._task = None, None
+        await bot.close()
+        if task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, 5)
+        await bot.db.close()
+
+    async def kill(self) -> None:
+        """Stop without a clean shutdown: tasks cancelled mid-flight, no goodbye to Discord."""
+        if self.bot is None:
+            return
+        bot, task = self.bot, self._task
+        self.bot, self._task = None, None
+        await bot.scheduler.stop()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            await bot.close()
+        with contextlib.suppress(Exception):
+            await bot.db.close()
+
+    async def restart(self) -> HoldspaceBot:
+        await self.stop()
+        return await self.start()
+
+    async def command(
+        self, who: Member | User, channel: Channel | None, name: str, /, **options: Any
+    ) -> InteractionHandle:
+        """Run a slash command as ``who`` and wait for holdspace's first reply."""
+        where = channel if channel is not None else self.guild.channels[0]
+        handle = self.sb.run_command(who, where, name, **options)
+        await handle.response()
+        return handle
+
+
+def build_holdspace_world(sb: Sandbox) -> StandardWorld:
+    """The standard world with holdspace invited the way `holdspace check` says, and a #general room."""
+    world = build_standard_world(sb, bot_permissions=invite_permissions().value, intents_enabled=GUILD_MEMBERS)
+    world.guild.create_text_channel("general")
+    return world
+
+
+@pytest.fixture
+def hs_world(sandbox: Sandbox) -> StandardWorld:
+    return build_holdspace_world(sandbox)
+
+
+@pytest.fixture
+async def holdspace(
+    sandbox: Sandbox, hs_world: StandardWorld, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[Holdspace]:
+    """holdspace, not yet started: call ``await holdspace.start()``."""
+    harness = Holdspace(sandbox, hs_world, clock, tmp_path)
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+
+
+@pytest.fixture
+async def hs(holdspace: Holdspace) -> Holdspace:
+    """holdspace, started and ready."""
+    await holdspace.start()
+    return holdspace
