@@ -2,18 +2,31 @@
 
 Enforcement paths (a voice join, a bot appearing, a nickname change) decide from this state only, so
 no database or network read stands between a gateway event and the request that acts on it. Every
-storage write that changes these facts updates the state in the same call (write-through), and
-``load`` rebuilds it from the database at start.
+storage write that changes these facts updates the state in the same call (write-through: the
+helpers below write to the database first and change memory only after the commit), and ``load``
+rebuilds it from the database at start.
+
+What lives here (groups/consent feature): per-server set-up (``GuildConfig``), groups with all their
+settings (``GroupInfo``; other features read e.g. ``ttl`` or ``lock_between_sessions`` from here),
+who is enrolled in which group and who currently consents (``ConsentFact``). Other features add
+their own facts (``running_sessions`` is filled by the sessions feature, ``allowed_bot_ids`` by the
+guard feature) from their cogs' ``cog_load``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot.clock import Clock
+from bot.config import GroupDefaults
 from bot.crypto import KeyRing
 from bot.storage.db import Database
+
+ENROLMENT_MODES = ("invite", "open")
+ACCESS_MODES = ("member", "role")
 
 
 @dataclass
@@ -26,6 +39,8 @@ class GuildConfig:
     timezone: str = "UTC"
     bot_action: str = "disconnect"
     allowed_bot_ids: set[int] = field(default_factory=set)
+    lobby_message_id: int | None = None
+    configured: bool = False
 
 
 @dataclass
@@ -36,6 +51,62 @@ class GroupInfo:
     text_channel_id: int
     voice_channel_id: int
     category_id: int | None = None
+    # -- how the group was made and how access is given
+    created_channels: bool = False
+    role_id: int | None = None
+    # -- settings (defaults: bot.config.GroupDefaults, i.e. [defaults] in the config file)
+    enrolment: str = "invite"
+    access_mode: str = "member"
+    reconsent_after_days: int = 180
+    facilitators_consent: bool = False
+    lock_between_sessions: bool = False
+    ttl: timedelta | None = timedelta(hours=24)
+    expire_at_session_end: bool = True
+    keep_pinned: bool = True
+    auto_reminder_gap: timedelta = timedelta(hours=2)
+    max_hold_days: int = 14
+    # -- the current agreement
+    agreement_version: int = 0
+    agreement_sha256: str = ""
+
+    @property
+    def channel_ids(self) -> tuple[int, int]:
+        return (self.text_channel_id, self.voice_channel_id)
+
+    @classmethod
+    def with_defaults(cls, defaults: GroupDefaults, **values: Any) -> GroupInfo:
+        """A new group whose settings start from the configured defaults."""
+        known = {f.name for f in fields(cls)}
+        base = {k: getattr(defaults, k) for k in vars(defaults) if k in known}
+        base.update(values)
+        return cls(**base)
+
+
+#: Settings a facilitator may change with /group settings (name -> python type).
+GROUP_SETTINGS = (
+    "enrolment",
+    "reconsent_after_days",
+    "facilitators_consent",
+    "access_mode",
+    "lock_between_sessions",
+    "ttl",
+    "expire_at_session_end",
+    "keep_pinned",
+    "auto_reminder_gap",
+    "max_hold_days",
+)
+
+
+@dataclass(frozen=True)
+class ConsentFact:
+    """A member's current consent to a group's agreement."""
+
+    consent_id: str
+    member_id: int
+    version: int
+    sha256: str
+    given_at: datetime
+    method: str
 
 
 @dataclass
@@ -51,9 +122,52 @@ class State:
     guilds: dict[int, GuildConfig] = field(default_factory=dict)
     groups: dict[str, GroupInfo] = field(default_factory=dict)
     running_sessions: dict[str, RunningSession] = field(default_factory=dict)
+    #: group id -> member id -> current consent (the latest event was "agree")
+    consents: dict[str, dict[int, ConsentFact]] = field(default_factory=dict)
+    #: group id -> member ids enrolled
+    enrolled: dict[str, set[int]] = field(default_factory=dict)
+    #: True once ``load`` succeeded; enforcement fails closed before that
+    loaded: bool = False
 
     async def load(self, db: Database, ring: KeyRing, clock: Clock) -> None:
         """Rebuild everything from the database."""
+        from bot.storage import consents as consent_store
+        from bot.storage import groups as group_store
+        from bot.storage import guilds as guild_store
+
+        guilds: dict[int, GuildConfig] = {}
+        for row in await guild_store.load_all(db):
+            old = self.guilds.get(row.guild_id)
+            cfg = GuildConfig(
+                guild_id=row.guild_id,
+                facilitator_role_id=row.facilitator_role_id,
+                moderator_role_id=row.moderator_role_id,
+                log_channel_id=row.log_channel_id,
+                lobby_channel_id=row.lobby_channel_id,
+                lobby_message_id=row.lobby_message_id,
+                timezone=row.timezone,
+                configured=True,
+            )
+            if old is not None:  # keep what other features put there
+                cfg.bot_action = old.bot_action
+                cfg.allowed_bot_ids = old.allowed_bot_ids
+            guilds[row.guild_id] = cfg
+        for guild_id, old in self.guilds.items():
+            guilds.setdefault(guild_id, old)
+        groups = {g.id: g for g in await group_store.load_all(db)}
+        enrolled: dict[str, set[int]] = {gid: set() for gid in groups}
+        for group_id, member_id in await group_store.load_enrolments(db, ring):
+            enrolled.setdefault(group_id, set()).add(member_id)
+        consents: dict[str, dict[int, ConsentFact]] = {gid: {} for gid in groups}
+        for group_id, fact in await consent_store.load_current(db, ring):
+            consents.setdefault(group_id, {})[fact.member_id] = fact
+        self.guilds = guilds
+        self.groups = groups
+        self.enrolled = enrolled
+        self.consents = consents
+        self.loaded = True
+
+    # -- look-ups (no I/O) -----------------------------------------------------------------------
 
     def guild(self, guild_id: int) -> GuildConfig:
         return self.guilds.setdefault(guild_id, GuildConfig(guild_id))
@@ -63,3 +177,69 @@ class State:
             if channel_id in (group.text_channel_id, group.voice_channel_id):
                 return group
         return None
+
+    def groups_of_guild(self, guild_id: int) -> list[GroupInfo]:
+        return sorted((g for g in self.groups.values() if g.guild_id == guild_id), key=lambda g: g.name.lower())
+
+    def group_by_name(self, guild_id: int, name: str) -> GroupInfo | None:
+        key = name.strip().casefold()
+        for group in self.groups.values():
+            if group.guild_id == guild_id and group.name.casefold() == key:
+                return group
+        return None
+
+    def group_of_role(self, role_id: int) -> GroupInfo | None:
+        for group in self.groups.values():
+            if group.role_id == role_id:
+                return group
+        return None
+
+    def consent_of(self, group_id: str, member_id: int) -> ConsentFact | None:
+        return self.consents.get(group_id, {}).get(member_id)
+
+    def consented_members(self, group_id: str) -> set[int]:
+        return set(self.consents.get(group_id, {}))
+
+    def is_enrolled(self, group_id: str, member_id: int) -> bool:
+        return member_id in self.enrolled.get(group_id, set())
+
+    def session_running(self, group_id: str) -> bool:
+        return any(s.group_id == group_id for s in self.running_sessions.values())
+
+    def iter_consents(self) -> Iterator[tuple[GroupInfo, ConsentFact]]:
+        for group_id, by_member in self.consents.items():
+            group = self.groups.get(group_id)
+            if group is None:
+                continue
+            for fact in by_member.values():
+                yield group, fact
+
+    # -- write-through (database first, memory after the commit) ---------------------------------
+
+    def put_guild(self, cfg: GuildConfig) -> None:
+        self.guilds[cfg.guild_id] = cfg
+
+    def put_group(self, group: GroupInfo) -> None:
+        self.groups[group.id] = group
+        self.consents.setdefault(group.id, {})
+        self.enrolled.setdefault(group.id, set())
+
+    def update_group(self, group_id: str, **changes: Any) -> GroupInfo:
+        group = replace(self.groups[group_id], **changes)
+        self.groups[group_id] = group
+        return group
+
+    def set_enrolled(self, group_id: str, member_id: int, enrolled: bool) -> None:
+        members = self.enrolled.setdefault(group_id, set())
+        if enrolled:
+            members.add(member_id)
+        else:
+            members.discard(member_id)
+
+    def set_consent(self, group_id: str, fact: ConsentFact | None, *, member_id: int | None = None) -> None:
+        """Record ``fact`` as the current consent, or with None forget ``member_id``'s consent."""
+        by_member = self.consents.setdefault(group_id, {})
+        if fact is not None:
+            by_member[fact.member_id] = fact
+        elif member_id is not None:
+            by_member.pop(member_id, None)

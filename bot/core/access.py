@@ -1,0 +1,89 @@
+"""Who may be in a group's rooms: a pure decision over in-memory facts (no I/O).
+
+The backstop (a voice join, the reconcile on ready) asks :func:`decide` for each person found in a
+group's voice room. Everything it needs is passed in; :func:`decide_from_state` gathers those facts
+from ``bot.state`` so callers on the gateway path never read the database or the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.state import ConsentFact, GroupInfo, State
+
+
+class Reason(StrEnum):
+    HOLDSPACE = "holdspace"  # holdspace itself never matters
+    BOT = "bot"  # other bots are the guard feature's business
+    FACILITATOR = "facilitator"  # facilitators are exempt unless the group says otherwise
+    CONSENTED = "consented"
+    NO_CONSENT = "no_consent"
+    NOT_READY = "not_ready"  # consent state not loaded: fail closed
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: Reason
+
+    @property
+    def act(self) -> bool:
+        """True when holdspace should disconnect the person and prompt them for consent."""
+        return not self.allowed
+
+
+def decide(
+    *,
+    member_id: int,
+    is_bot: bool,
+    role_ids: Iterable[int],
+    bot_id: int,
+    facilitator_role_id: int | None,
+    facilitators_consent: bool,
+    consent: ConsentFact | None,
+    state_ready: bool = True,
+) -> Decision:
+    """May this person be in the group's rooms?
+
+    Order: holdspace itself, other bots (left to the guard), then a current consent, then the
+    facilitator exemption (only while the group does not ask facilitators to consent too). Anyone
+    else is not allowed. Before the consent state is loaded nobody is let in (fail closed).
+    """
+    if member_id == bot_id:
+        return Decision(True, Reason.HOLDSPACE)
+    if is_bot:
+        return Decision(True, Reason.BOT)
+    if not state_ready:
+        return Decision(False, Reason.NOT_READY)
+    if consent is not None:
+        return Decision(True, Reason.CONSENTED)
+    if facilitator_role_id is not None and not facilitators_consent and facilitator_role_id in set(role_ids):
+        return Decision(True, Reason.FACILITATOR)
+    return Decision(False, Reason.NO_CONSENT)
+
+
+def decide_from_state(
+    state: State,
+    group: GroupInfo,
+    *,
+    member_id: int,
+    is_bot: bool,
+    role_ids: Iterable[int],
+    bot_id: int,
+) -> Decision:
+    """:func:`decide` with the facts taken from ``state`` (memory only)."""
+    cfg = state.guilds.get(group.guild_id)
+    return decide(
+        member_id=member_id,
+        is_bot=is_bot,
+        role_ids=role_ids,
+        bot_id=bot_id,
+        facilitator_role_id=cfg.facilitator_role_id if cfg else None,
+        facilitators_consent=group.facilitators_consent,
+        consent=state.consent_of(group.id, member_id),
+        state_ready=state.loaded,
+    )

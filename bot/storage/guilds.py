@@ -1,0 +1,60 @@
+"""Per-server set-up: the facilitator and moderator roles, the log and lobby channels, the time zone."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.storage.db import Database
+
+
+@dataclass(frozen=True)
+class GuildRow:
+    guild_id: int
+    facilitator_role_id: int | None
+    moderator_role_id: int | None
+    log_channel_id: int | None
+    lobby_channel_id: int | None
+    lobby_message_id: int | None
+    timezone: str
+
+
+_COLUMNS = (
+    "guild_id, facilitator_role_id, moderator_role_id, log_channel_id, lobby_channel_id, lobby_message_id, timezone"
+)
+
+
+def _row(r: sqlite3.Row) -> GuildRow:
+    return GuildRow(*tuple(r))
+
+
+async def load_all(db: Database) -> list[GuildRow]:
+    return [_row(r) for r in await db.fetchall(f"SELECT {_COLUMNS} FROM guild_settings")]
+
+
+async def get(db: Database, guild_id: int) -> GuildRow | None:
+    r = await db.fetchone(f"SELECT {_COLUMNS} FROM guild_settings WHERE guild_id = ?", (guild_id,))
+    return None if r is None else _row(r)
+
+
+async def save(db: Database, row: GuildRow, now: datetime) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO guild_settings (guild_id, facilitator_role_id, moderator_role_id, log_channel_id, "
+            "lobby_channel_id, lobby_message_id, timezone, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (guild_id) DO UPDATE SET facilitator_role_id = excluded.facilitator_role_id, "
+            "moderator_role_id = excluded.moderator_role_id, log_channel_id = excluded.log_channel_id, "
+            "lobby_channel_id = excluded.lobby_channel_id, lobby_message_id = excluded.lobby_message_id, "
+            "timezone = excluded.timezone, updated_ms = excluded.updated_ms",
+            (
+                row.guild_id,
+                row.facilitator_role_id,
+                row.moderator_role_id,
+                row.log_channel_id,
+                row.lobby_channel_id,
+                row.lobby_message_id,
+                row.timezone,
+                int(now.timestamp() * 1000),
+            ),
+        )

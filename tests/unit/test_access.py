@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.core.access import Reason, decide, decide_from_state
+from bot.state import ConsentFact, GroupInfo, GuildConfig, State
+
+BOT = 1
+FAC_ROLE = 50
+FACT = ConsentFact("c1", 7, 1, "ab", datetime(2026, 1, 1, tzinfo=UTC), "command")
+
+
+def _decide(**kw: object) -> Reason:
+    args: dict[str, object] = dict(
+        member_id=7,
+        is_bot=False,
+        role_ids=[],
+        bot_id=BOT,
+        facilitator_role_id=FAC_ROLE,
+        facilitators_consent=False,
+        consent=None,
+    )
+    args.update(kw)
+    decision = decide(**args)  # type: ignore[arg-type]
+    assert decision.allowed == (decision.reason not in (Reason.NO_CONSENT, Reason.NOT_READY))
+    return decision.reason
+
+
+def test_unconsented_member_is_not_allowed() -> None:
+    assert _decide() is Reason.NO_CONSENT
+
+
+def test_consented_member_is_allowed() -> None:
+    assert _decide(consent=FACT) is Reason.CONSENTED
+
+
+def test_holdspace_itself_and_other_bots_are_not_this_features_business() -> None:
+    assert _decide(member_id=BOT) is Reason.HOLDSPACE
+    assert _decide(is_bot=True) is Reason.BOT
+
+
+def test_facilitators_are_exempt_unless_the_group_asks_them_to_consent() -> None:
+    assert _decide(role_ids=[FAC_ROLE]) is Reason.FACILITATOR
+    assert _decide(role_ids=[FAC_ROLE], facilitators_consent=True) is Reason.NO_CONSENT
+    assert _decide(role_ids=[FAC_ROLE], facilitators_consent=True, consent=FACT) is Reason.CONSENTED
+    assert _decide(role_ids=[99]) is Reason.NO_CONSENT
+    assert _decide(role_ids=[FAC_ROLE], facilitator_role_id=None) is Reason.NO_CONSENT
+
+
+def test_fails_closed_before_the_state_is_loaded() -> None:
+    assert _decide(state_ready=False, consent=FACT) is Reason.NOT_READY
+
+
+def test_decide_from_state_reads_memory_only() -> None:
+    state = State()
+    state.loaded = True
+    state.guilds[10] = GuildConfig(10, facilitator_role_id=FAC_ROLE)
+    group = GroupInfo("g", 10, "Tuesday", 100, 101)
+    state.put_group(group)
+    kw = dict(is_bot=False, role_ids=[], bot_id=BOT)
+    assert decide_from_state(state, group, member_id=7, **kw).reason is Reason.NO_CONSENT  # type: ignore[arg-type]
+    state.set_consent("g", FACT)
+    assert decide_from_state(state, group, member_id=7, **kw).allowed  # type: ignore[arg-type]
+    state.set_consent("g", None, member_id=7)
+    assert not decide_from_state(state, group, member_id=7, **kw).allowed  # type: ignore[arg-type]
