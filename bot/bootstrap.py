@@ -23,8 +23,11 @@ def load_key_ring(settings: Settings, environ: Mapping[str, str] | None = None) 
 
 def import_storage_modules() -> None:
     """Import every storage module so each registers its encrypted columns (rotation needs all)."""
-    for module in pkgutil.iter_modules([str(Path(bot.storage.__file__).parent)]):
-        importlib.import_module(f"bot.storage.{module.name}")
+    for info in pkgutil.iter_modules([str(Path(bot.storage.__file__).parent)]):
+        module = importlib.import_module(f"bot.storage.{info.name}")
+        register = getattr(module, "register_fields", None)
+        if callable(register):
+            register()
 
 
 async def open_database(settings: Settings, ring: KeyRing, *, migrate: bool = True) -> Database:
