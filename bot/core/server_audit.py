@@ -1,0 +1,288 @@
+"""The /guard audit checklist, computed from plain facts about a server.
+
+Pure code: the guard cog gathers the facts from discord.py's cache (no request), this module turns
+them into lines with pass, warn or fail. Lines refer to rooms, roles and bots by mention
+(``<#id>``, ``<@&id>``, ``<@id>``), which Discord renders for the reader; no name is put in text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.core.drift import permission_names
+
+__all__ = [
+    "AuditFacts",
+    "AuditLine",
+    "BotFacts",
+    "RoleFacts",
+    "RoomFacts",
+    "build_checklist",
+    "render",
+    "required_room_permissions",
+    "summary",
+]
+
+Status = Literal["pass", "warn", "fail"]
+
+KICK_MEMBERS = 1 << 1
+BAN_MEMBERS = 1 << 2
+ADMINISTRATOR = 1 << 3
+VIEW_AUDIT_LOG = 1 << 7
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
+READ_MESSAGE_HISTORY = 1 << 16
+CONNECT = 1 << 20
+MOVE_MEMBERS = 1 << 24
+MANAGE_ROLES = 1 << 28
+
+# What holdspace needs in a group's rooms. Manage Roles is "Manage Permissions" at channel level;
+# Connect on the voice room is needed because a bot can only deny permissions it holds itself.
+TEXT_ROOM_NEEDS = VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY | MANAGE_MESSAGES | MANAGE_ROLES
+VOICE_ROOM_NEEDS = VIEW_CHANNEL | CONNECT | MOVE_MEMBERS | MANAGE_ROLES
+
+VERIFICATION_NAMES = ("none", "low", "medium", "high", "highest")
+
+_ICONS: dict[Status, str] = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
+
+
+def required_room_permissions(is_voice: bool) -> int:
+    return VOICE_ROOM_NEEDS if is_voice else TEXT_ROOM_NEEDS
+
+
+@dataclass(frozen=True)
+class RoomFacts:
+    channel_id: int
+    is_voice: bool
+    own_permissions: int  # holdspace's effective permissions in the room
+
+
+@dataclass(frozen=True)
+class RoleFacts:
+    id: int
+    position: int
+    permissions: int
+    people: int = 0  # how many people hold it
+    bot_ids: tuple[int, ...] = ()  # which bots hold it (holdspace included)
+
+
+@dataclass(frozen=True)
+class BotFacts:
+    id: int
+    allowed: bool
+    top_position: int
+    administrator: bool = False
+    rooms_denied: int = 0  # group rooms carrying its member-level deny
+
+
+@dataclass(frozen=True)
+class AuditFacts:
+    own_id: int
+    own_top_position: int
+    own_guild_permissions: int
+    bot_action: str
+    rooms: Sequence[RoomFacts] = ()
+    roles: Sequence[RoleFacts] = ()
+    bots: Sequence[BotFacts] = ()  # every bot except holdspace
+    mfa_required: bool = False
+    verification_level: int = 0
+    members_intent: bool = True
+    groups: int = 0
+    own_is_owner: bool = False
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    status: Status
+    text: str
+
+    def render(self) -> str:
+        return f"{_ICONS[self.status]} **{self.status}** {self.text}"
+
+
+@dataclass
+class _Lines:
+    items: list[AuditLine] = field(default_factory=list)
+
+    def add(self, status: Status, text: str) -> None:
+        self.items.append(AuditLine(status, text))
+
+
+def _names(bits: int) -> str:
+    return ", ".join(permission_names(bits))
+
+
+def _rooms(facts: AuditFacts, out: _Lines) -> None:
+    if not facts.rooms:
+        out.add("warn", "There are no group rooms yet; run this audit again after creating a group.")
+        return
+    for room in facts.rooms:
+        needs = required_room_permissions(room.is_voice)
+        missing = needs & ~room.own_permissions
+        kind = "voice room" if room.is_voice else "text room"
+        if missing:
+            out.add(
+                "fail",
+                f"holdspace lacks {_names(missing)} in the {kind} <#{room.channel_id}>: grant it to "
+                "holdspace's role in that room's permissions.",
+            )
+        else:
+            out.add("pass", f"holdspace has the permissions it needs in the {kind} <#{room.channel_id}>.")
+
+
+def _server_permissions(facts: AuditFacts, out: _Lines) -> None:
+    perms = facts.own_guild_permissions
+    if perms & ADMINISTRATOR:
+        out.add("warn", "holdspace holds Administrator; it does not need it. Give its role only what it needs.")
+    needed = {"kick": KICK_MEMBERS, "ban": BAN_MEMBERS}.get(facts.bot_action, 0)
+    if needed and not perms & needed:
+        out.add(
+            "fail",
+            f"The server's guard action is {facts.bot_action}, but holdspace lacks {_names(needed)}: "
+            "grant it, or choose another action with /guard action.",
+        )
+    if not perms & VIEW_AUDIT_LOG:
+        out.add(
+            "warn",
+            "holdspace lacks View Audit Log, so a case cannot say who added a bot; grant it to see that.",
+        )
+
+
+def _role_order(facts: AuditFacts, out: _Lines) -> None:
+    above = [b for b in facts.bots if not b.allowed and b.top_position >= facts.own_top_position]
+    if facts.own_is_owner:
+        return
+    if above:
+        status: Status = "fail" if facts.bot_action in ("kick", "ban") else "warn"
+        mentions = ", ".join(f"<@{b.id}>" for b in above)
+        out.add(
+            status,
+            f"holdspace's role sits at or below the top role of {mentions}, so it cannot kick or ban "
+            "them: move holdspace's role above theirs in Server Settings > Roles.",
+        )
+    else:
+        out.add("pass", "holdspace's role sits above every bot that is not allowed.")
+
+
+def _administrators(facts: AuditFacts, out: _Lines) -> None:
+    admin_roles = [r for r in facts.roles if r.permissions & ADMINISTRATOR]
+    allowed = {b.id for b in facts.bots if b.allowed}
+    if not admin_roles:
+        out.add("pass", "No role holds Administrator.")
+        return
+    for role in sorted(admin_roles, key=lambda r: -r.position):
+        others = [b for b in role.bot_ids if b != facts.own_id]
+        blocked = [b for b in others if b not in allowed]
+        trusted = [b for b in others if b in allowed]
+        holders = f"{role.people} {'person' if role.people == 1 else 'people'}"
+        if others:
+            holders += f" and {len(others)} {'bot' if len(others) == 1 else 'bots'}"
+        if blocked:
+            out.add(
+                "fail",
+                f"<@&{role.id}> holds Administrator and is held by "
+                + ", ".join(f"<@{b}>" for b in blocked)
+                + ", not allowed: such a bot bypasses every room's permissions and cannot be kept out; "
+                "remove the bot or take the role from it.",
+            )
+        if trusted:
+            out.add(
+                "warn",
+                f"<@&{role.id}> holds Administrator and is held by the allowed "
+                + ", ".join(f"<@{b}>" for b in trusted)
+                + "; an allowed bot does not need Administrator.",
+            )
+        if not blocked and not trusted:
+            out.add(
+                "warn",
+                f"<@&{role.id}> holds Administrator ({holders}): its holders bypass every group room's "
+                "permissions. Keep it to the people who must have it.",
+            )
+
+
+def _security(facts: AuditFacts, out: _Lines) -> None:
+    if facts.mfa_required:
+        out.add("pass", "Moderators must use two-factor authentication.")
+    else:
+        out.add(
+            "warn",
+            "Moderators need not use two-factor authentication; require it in Server Settings > Safety Setup.",
+        )
+    level = facts.verification_level
+    name = VERIFICATION_NAMES[level] if 0 <= level < len(VERIFICATION_NAMES) else str(level)
+    if level >= 2:
+        out.add("pass", f"The server's verification level is {name}.")
+    else:
+        out.add("warn", f"The server's verification level is {name}; medium or higher keeps out fresh accounts.")
+    if facts.members_intent:
+        out.add("pass", "The Server Members intent is on, so holdspace notices an added bot at once.")
+    else:
+        out.add(
+            "fail",
+            "The Server Members intent is off: holdspace does not notice an added bot. Switch it on in "
+            "the Developer Portal under Bot > Privileged Gateway Intents.",
+        )
+
+
+def _bots(facts: AuditFacts, out: _Lines) -> None:
+    if not facts.bots:
+        out.add("pass", "No other bot is in the server.")
+        return
+    room_count = len(facts.rooms)
+    for bot in sorted(facts.bots, key=lambda b: b.id):
+        if bot.allowed:
+            out.add("pass", f"<@{bot.id}> is allowed into group rooms.")
+        elif bot.administrator:
+            out.add(
+                "fail",
+                f"<@{bot.id}> is not allowed but holds Administrator: permissions cannot keep it out; "
+                "remove it or take Administrator from it.",
+            )
+        elif bot.rooms_denied < room_count:
+            out.add(
+                "fail",
+                f"<@{bot.id}> is not allowed, but only {bot.rooms_denied} of {room_count} group rooms "
+                "deny it; holdspace restores the rest when it has Manage Roles there.",
+            )
+        else:
+            out.add("pass", f"<@{bot.id}> is not allowed and is kept out of every group room.")
+
+
+def build_checklist(facts: AuditFacts) -> list[AuditLine]:
+    """The audit's lines, in the order they are shown."""
+    out = _Lines()
+    _rooms(facts, out)
+    _server_permissions(facts, out)
+    _role_order(facts, out)
+    _administrators(facts, out)
+    _security(facts, out)
+    _bots(facts, out)
+    return out.items
+
+
+def summary(lines: Iterable[AuditLine]) -> str:
+    items = list(lines)
+    counts = {s: sum(1 for line in items if line.status == s) for s in ("pass", "warn", "fail")}
+    return f"Server audit: {counts['fail']} fail, {counts['warn']} warn, {counts['pass']} pass."
+
+
+def render(lines: Sequence[AuditLine], *, limit: int = 1900) -> list[str]:
+    """The checklist as message texts of at most ``limit`` characters each (failures first)."""
+    order = {"fail": 0, "warn": 1, "pass": 2}
+    ordered = sorted(lines, key=lambda line: order[line.status])
+    chunks: list[str] = []
+    current = summary(lines)
+    for line in ordered:
+        text = line.render()
+        if len(text) > limit:
+            text = text[: limit - 1] + "…"
+        if len(current) + 1 + len(text) > limit:
+            chunks.append(current)
+            current = text
+        else:
+            current = f"{current}\n{text}"
+    chunks.append(current)
+    return chunks

@@ -1,0 +1,126 @@
+"""The guard's pure decisions: non-allowed bots, recording markers, the action."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import DEFAULT_RECORDING_MARKERS
+from bot.core.guard import (
+    BOT_DENY,
+    CASE_BOT_BLOCKED,
+    CASE_MARKER,
+    REASON_MARKER,
+    REASON_NOT_ALLOWED,
+    MarkerMatcher,
+    MemberFacts,
+    bots_needing_deny,
+    decide,
+    is_blocked_bot,
+    parse_action,
+)
+
+OWN = 1000
+MARKERS = MarkerMatcher(DEFAULT_RECORDING_MARKERS)
+
+
+def verdict(member: MemberFacts, *, allowed: set[int] | None = None, action: str = "kick"):  # type: ignore[no-untyped-def]
+    return decide(member, own_id=OWN, allowed_bot_ids=allowed or set(), bot_action=action, markers=MARKERS)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "[RECORDING] Craig",
+        "Craig [recording]",
+        "[ REC ]",
+        "(rec) notes",
+        "🔴 REC",
+        "REC Bot",
+        "rec ● live",
+        "Now Recording",
+        "[Recording]",
+    ],
+)
+def test_default_markers_match(name: str) -> None:
+    assert MARKERS.matches(name)
+
+
+@pytest.mark.parametrize("name", ["Rebecca", "Precious", "record keeper", "Alex", "wrecker", "recipe fan", ""])
+def test_default_markers_leave_ordinary_names(name: str) -> None:
+    assert not MARKERS.matches(name)
+
+
+def test_matcher_skips_none_and_checks_every_name() -> None:
+    assert not MARKERS.matches(None, None)
+    assert MARKERS.matches(None, "[REC]")
+
+
+def test_matcher_is_case_insensitive_and_compiled_once() -> None:
+    matcher = MarkerMatcher([r"\bon air\b"])
+    assert matcher.matches("ON AIR now")
+    assert len(matcher) == 1
+    assert "on air" not in repr(matcher)
+
+
+def test_matcher_refuses_a_bad_pattern() -> None:
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        MarkerMatcher(["[unclosed"])
+
+
+def test_is_blocked_bot() -> None:
+    assert is_blocked_bot(5, True, own_id=OWN, allowed_bot_ids=set())
+    assert not is_blocked_bot(5, True, own_id=OWN, allowed_bot_ids={5})
+    assert not is_blocked_bot(OWN, True, own_id=OWN, allowed_bot_ids=set())
+    assert not is_blocked_bot(6, False, own_id=OWN, allowed_bot_ids=set())
+
+
+def test_bots_needing_deny_skips_holdspace_and_allowed() -> None:
+    assert bots_needing_deny([3, OWN, 2, 3, 9], own_id=OWN, allowed_bot_ids={9}) == [2, 3]
+    assert BOT_DENY == (1 << 10) | (1 << 20)
+
+
+def test_non_allowed_bot_gets_the_server_action() -> None:
+    v = verdict(MemberFacts(5, True, None, "Some Bot"), action="kick")
+    assert v is not None
+    assert (v.case_kind, v.reason, v.action, v.is_bot, v.removes) == (
+        CASE_BOT_BLOCKED,
+        REASON_NOT_ALLOWED,
+        "kick",
+        True,
+        True,
+    )
+    ban = verdict(MemberFacts(5, True), action="ban")
+    assert ban is not None and ban.action == "ban"
+    plain = verdict(MemberFacts(5, True), action="disconnect")
+    assert plain is not None and plain.action == "disconnect" and not plain.removes
+
+
+def test_allowed_bot_and_holdspace_stay() -> None:
+    assert verdict(MemberFacts(5, True, None, "Music"), allowed={5}) is None
+    assert verdict(MemberFacts(OWN, True, "[RECORDING]", "holdspace")) is None
+
+
+def test_allowed_bot_with_marker_is_disconnected_not_removed() -> None:
+    v = verdict(MemberFacts(5, True, "[RECORDING] Helper", "Helper"), allowed={5}, action="ban")
+    assert v is not None
+    assert (v.case_kind, v.reason, v.action) == (CASE_BOT_BLOCKED, REASON_MARKER, "disconnect")
+
+
+def test_person_with_marker_is_disconnected_never_kicked() -> None:
+    v = verdict(MemberFacts(7, False, "Sam [REC]", "Sam [REC]"), action="ban")
+    assert v is not None
+    assert (v.case_kind, v.reason, v.action, v.is_bot) == (CASE_MARKER, REASON_MARKER, "disconnect", False)
+    assert verdict(MemberFacts(7, False, None, "Sam")) is None
+
+
+def test_verdict_and_facts_never_carry_a_name() -> None:
+    facts = MemberFacts(7, False, "Secret Name [REC]", "Secret Name [REC]")
+    v = verdict(facts)
+    assert "Secret" not in repr(facts)
+    assert "Secret" not in repr(v)
+
+
+def test_parse_action() -> None:
+    assert parse_action(" Kick ") == "kick"
+    with pytest.raises(ValueError, match="disconnect, kick, ban"):
+        parse_action("mute")
