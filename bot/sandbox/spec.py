@@ -48,6 +48,20 @@ def _load(path: str) -> tuple[dict[str, Any], dict[str, str], Any] | None:
     return spec, paths, registry
 
 
+#: Permission bitsets: the description types them as integers, Discord documents them as strings and
+#: accepts both (discord.py sends strings for overwrites and new roles), so numeric strings pass.
+LENIENT_INTEGER_KEYS = frozenset({"allow", "deny", "permissions"})
+
+
+def _lenient(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {k: int(v) if k in LENIENT_INTEGER_KEYS and isinstance(v, str) and v.isdigit() else _lenient(v)
+                for k, v in body.items()}
+    if isinstance(body, list):
+        return [_lenient(x) for x in body]
+    return body
+
+
 def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
@@ -81,7 +95,7 @@ class SpecChecker:
             return
         v = self._validator(method, template, "request")
         if v is not None:
-            self._report(v, body, f"request body of {method} {template}")
+            self._report(v, _lenient(body), f"request body of {method} {template}")
 
     def check_response(self, method: str, template: str, status: int, body: Any) -> None:
         if not self.available or body is None or not 200 <= status < 300:
