@@ -1,0 +1,1 @@
+"""Exports of holdspace data for the operator (CSV, JSON)."""

@@ -1,0 +1,472 @@
+"""Cases: the moderators' queue of everything flagged, with its history of changes.
+
+Member ids, details, notes and dedupe keys are encrypted, bound to (table, column, row id); look-ups
+by member use blind indexes (purpose "member"), look-ups by dedupe key a blind index of its own.
+Every function that changes a case runs in one transaction and may be nested inside the caller's
+(so the caller can append to the audit log atomically with the change).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.core.cases import (
+    CLOSED,
+    OPEN,
+    CaseRuleError,
+    Status,
+    check_claim,
+    check_note,
+    check_resolve,
+    validate_dedupe_key,
+    validate_kind,
+)
+from bot.crypto import KeyRing
+from bot.storage import holds as hold_store
+from bot.storage.db import Database
+
+__all__ = [
+    "CaseEvent",
+    "CaseNotFound",
+    "CaseRecord",
+    "NewHold",
+    "OpenResult",
+    "add_note",
+    "all_cases",
+    "claim",
+    "events",
+    "get_case",
+    "list_cases",
+    "list_for_reporter",
+    "open_case",
+    "purge_closed",
+    "resolve",
+    "set_notice",
+]
+
+MEMBER = "member"
+DEDUPE = "case-dedupe"
+
+_CASE_COLUMNS = (
+    "id, guild_id, number, kind, status, group_id, subject, assignee, details, notice_channel_id, "
+    "notice_message_id, opened_ms, updated_ms, closed_ms"
+)
+
+
+def register_fields() -> None:
+    """Tell ``holdspace rotate-key`` about every encrypted column and blind index of this module."""
+    from bot.storage import fields
+
+    for column in ("subject", "reporter", "assignee", "details", "dedupe_key"):
+        fields.register_encrypted("cases", column, row_key=("id",))
+    fields.register_encrypted("case_events", "actor", row_key=("id",))
+    fields.register_encrypted("case_events", "note", row_key=("id",))
+    fields.register_blind_index("cases", "subject_index", "subject", MEMBER)
+    fields.register_blind_index("cases", "reporter_index", "reporter", MEMBER)
+    fields.register_blind_index("cases", "assignee_index", "assignee", MEMBER)
+    fields.register_blind_index("cases", "dedupe_index", "dedupe_key", DEDUPE)
+
+
+class CaseNotFound(CaseRuleError):
+    """No case with that number in that guild (unknown, or it belongs to another server)."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(f"There is no case #{number} in this server. Use /cases list to see the case numbers.")
+        self.number = number
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def _dt(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+@dataclass(frozen=True)
+class NewHold:
+    channel_id: int
+    message_id: int
+    until: datetime
+
+
+@dataclass(frozen=True)
+class OpenResult:
+    number: int
+    case_id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    id: str
+    guild_id: int
+    number: int
+    kind: str
+    status: Status
+    group_id: str | None
+    subject_id: int | None
+    assignee_id: int | None
+    details: dict[str, Any]
+    notice_channel_id: int | None
+    notice_message_id: int | None
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+    @property
+    def closed(self) -> bool:
+        return self.status in CLOSED
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    at: datetime
+    action: str
+    status: Status | None
+    actor_id: int | None
+    note: str | None = field(repr=False, default=None)
+
+
+@dataclass(frozen=True)
+class ResolveResult:
+    case: CaseRecord
+    released: list[tuple[int, int]]
+
+
+def _enc_id(ring: KeyRing, value: int | None, column: str, row: str, table: str = "cases") -> bytes | None:
+    if value is None:
+        return None
+    return ring.encrypt(str(int(value)), table=table, column=column, row=row)
+
+
+def _dec_id(ring: KeyRing, blob: bytes | None, column: str, row: str, table: str = "cases") -> int | None:
+    if blob is None:
+        return None
+    return int(ring.decrypt_str(blob, table=table, column=column, row=row))
+
+
+def _record(ring: KeyRing, row: sqlite3.Row | Sequence[Any]) -> CaseRecord:
+    case_id = str(row[0])
+    details_blob = row[8]
+    details = (
+        ring.decrypt_json(details_blob, table="cases", column="details", row=case_id)
+        if details_blob is not None
+        else {}
+    )
+    opened = _dt(row[11])
+    updated = _dt(row[12])
+    assert opened is not None and updated is not None
+    return CaseRecord(
+        id=case_id,
+        guild_id=int(row[1]),
+        number=int(row[2]),
+        kind=str(row[3]),
+        status=Status(row[4]),
+        group_id=row[5],
+        subject_id=_dec_id(ring, row[6], "subject", case_id),
+        assignee_id=_dec_id(ring, row[7], "assignee", case_id),
+        details=details if isinstance(details, dict) else {"value": details},
+        notice_channel_id=row[9],
+        notice_message_id=row[10],
+        opened_at=opened,
+        updated_at=updated,
+        closed_at=_dt(row[13]),
+    )
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+async def _fetchone(conn: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
+    cursor = await conn.execute(sql, params)
+    try:
+        row: sqlite3.Row | None = await cursor.fetchone()
+        return row
+    finally:
+        await cursor.close()
+
+
+async def _add_event(
+    conn: aiosqlite.Connection,
+    ring: KeyRing,
+    case_id: str,
+    *,
+    at: datetime,
+    action: str,
+    status: Status | None,
+    actor_id: int | None,
+    note: str | None,
+) -> None:
+    event_id = uuid.uuid4().hex
+    await conn.execute(
+        "INSERT INTO case_events (id, case_id, at_ms, action, status, actor, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            event_id,
+            case_id,
+            _ms(at),
+            action,
+            None if status is None else status.value,
+            _enc_id(ring, actor_id, "actor", event_id, "case_events"),
+            None if note is None else ring.encrypt(note, table="case_events", column="note", row=event_id),
+        ),
+    )
+
+
+async def open_case(
+    db: Database,
+    ring: KeyRing,
+    *,
+    guild_id: int,
+    kind: str,
+    now: datetime,
+    group_id: str | None = None,
+    subject_id: int | None = None,
+    reporter_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    holds: Iterable[NewHold] = (),
+) -> OpenResult:
+    """Store a new case (and its holds), or return the open case with the same kind and dedupe key."""
+    validate_kind(kind)
+    validate_dedupe_key(dedupe_key)
+    hold_list = list(holds)
+    async with db.transaction() as conn:
+        if dedupe_key is not None:
+            indexes = ring.blind_indexes(dedupe_key, purpose=DEDUPE)
+            row = await _fetchone(
+                conn,
+                f"SELECT number, id FROM cases WHERE guild_id = ? AND kind = ? AND status IN (?, ?) "
+                f"AND dedupe_index IN ({_marks(indexes)}) ORDER BY number LIMIT 1",
+                (guild_id, kind, Status.OPEN.value, Status.INVESTIGATING.value, *indexes),
+            )
+            if row is not None:
+                return OpenResult(int(row[0]), str(row[1]), False)
+        counter = await _fetchone(conn, "SELECT last_number FROM case_counters WHERE guild_id = ?", (guild_id,))
+        number = (int(counter[0]) if counter is not None else 0) + 1
+        await conn.execute(
+            "INSERT INTO case_counters (guild_id, last_number) VALUES (?, ?) "
+            "ON CONFLICT (guild_id) DO UPDATE SET last_number = excluded.last_number",
+            (guild_id, number),
+        )
+        case_id = uuid.uuid4().hex
+        await conn.execute(
+            "INSERT INTO cases (id, guild_id, number, kind, status, group_id, subject, subject_index, "
+            "reporter, reporter_index, details, dedupe_key, dedupe_index, opened_ms, updated_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                case_id,
+                guild_id,
+                number,
+                kind,
+                Status.OPEN.value,
+                group_id,
+                _enc_id(ring, subject_id, "subject", case_id),
+                None if subject_id is None else ring.blind_index(subject_id, purpose=MEMBER),
+                _enc_id(ring, reporter_id, "reporter", case_id),
+                None if reporter_id is None else ring.blind_index(reporter_id, purpose=MEMBER),
+                ring.encrypt_json(details or {}, table="cases", column="details", row=case_id),
+                None
+                if dedupe_key is None
+                else ring.encrypt(dedupe_key, table="cases", column="dedupe_key", row=case_id),
+                None if dedupe_key is None else ring.blind_index(dedupe_key, purpose=DEDUPE),
+                _ms(now),
+                _ms(now),
+            ),
+        )
+        await _add_event(conn, ring, case_id, at=now, action="opened", status=Status.OPEN, actor_id=None, note=None)
+        for hold in hold_list:
+            await hold_store.add_hold(db, hold.channel_id, hold.message_id, case_id, hold.until)
+    return OpenResult(number, case_id, True)
+
+
+async def get_case(db: Database, ring: KeyRing, guild_id: int, number: int) -> CaseRecord | None:
+    row = await db.fetchone(f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? AND number = ?", (guild_id, number))
+    return None if row is None else _record(ring, row)
+
+
+async def _require(conn: aiosqlite.Connection, ring: KeyRing, guild_id: int, number: int) -> CaseRecord:
+    row = await _fetchone(
+        conn, f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? AND number = ?", (guild_id, number)
+    )
+    if row is None:
+        raise CaseNotFound(number)
+    return _record(ring, row)
+
+
+async def list_cases(
+    db: Database,
+    ring: KeyRing,
+    guild_id: int,
+    *,
+    statuses: Iterable[Status] | None = None,
+    kind: str | None = None,
+    group_ids: Iterable[str] | None = None,
+    offset: int = 0,
+    limit: int = 10,
+) -> tuple[list[CaseRecord], int]:
+    """One page of a guild's cases, newest first, and the number of cases matching the filters.
+
+    ``group_ids`` None means any group (and none); an empty collection matches nothing.
+    """
+    where = ["guild_id = ?"]
+    params: list[Any] = [guild_id]
+    if statuses is not None:
+        values = [Status(s).value for s in statuses]
+        if not values:
+            return [], 0
+        where.append(f"status IN ({_marks(values)})")
+        params.extend(values)
+    if kind is not None:
+        where.append("kind = ?")
+        params.append(kind)
+    if group_ids is not None:
+        groups = list(group_ids)
+        if not groups:
+            return [], 0
+        where.append(f"group_id IN ({_marks(groups)})")
+        params.extend(groups)
+    clause = " AND ".join(where)
+    total = int(await db.fetchval(f"SELECT COUNT(*) FROM cases WHERE {clause}", params) or 0)
+    rows = await db.fetchall(
+        f"SELECT {_CASE_COLUMNS} FROM cases WHERE {clause} ORDER BY number DESC LIMIT ? OFFSET ?",
+        (*params, max(1, limit), max(0, offset)),
+    )
+    return [_record(ring, r) for r in rows], total
+
+
+async def list_for_reporter(
+    db: Database, ring: KeyRing, guild_id: int, reporter_id: int, *, limit: int = 25
+) -> list[CaseRecord]:
+    """The cases ``reporter_id`` reported in this guild, newest first."""
+    indexes = ring.blind_indexes(reporter_id, purpose=MEMBER)
+    rows = await db.fetchall(
+        f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? AND reporter_index IN ({_marks(indexes)}) "
+        "ORDER BY number DESC LIMIT ?",
+        (guild_id, *indexes, limit),
+    )
+    return [_record(ring, r) for r in rows]
+
+
+async def all_cases(db: Database, ring: KeyRing, guild_id: int) -> list[CaseRecord]:
+    rows = await db.fetchall(f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? ORDER BY number", (guild_id,))
+    return [_record(ring, r) for r in rows]
+
+
+async def events(db: Database, ring: KeyRing, case_id: str) -> list[CaseEvent]:
+    rows = await db.fetchall(
+        "SELECT id, at_ms, action, status, actor, note FROM case_events WHERE case_id = ? ORDER BY at_ms, rowid",
+        (case_id,),
+    )
+    result = []
+    for r in rows:
+        event_id = str(r[0])
+        at = _dt(r[1])
+        assert at is not None
+        result.append(
+            CaseEvent(
+                at=at,
+                action=str(r[2]),
+                status=None if r[3] is None else Status(r[3]),
+                actor_id=_dec_id(ring, r[4], "actor", event_id, "case_events"),
+                note=None if r[5] is None else ring.decrypt_str(r[5], table="case_events", column="note", row=event_id),
+            )
+        )
+    return result
+
+
+async def claim(db: Database, ring: KeyRing, guild_id: int, number: int, actor_id: int, now: datetime) -> CaseRecord:
+    """Make ``actor_id`` the case's assignee (status investigating); CaseRuleError says why not."""
+    async with db.transaction() as conn:
+        case = await _require(conn, ring, guild_id, number)
+        status = check_claim(
+            number,
+            case.status,
+            assigned_to_me=case.assignee_id == actor_id,
+            assigned=case.assignee_id is not None,
+        )
+        await conn.execute(
+            "UPDATE cases SET status = ?, assignee = ?, assignee_index = ?, updated_ms = ? WHERE id = ?",
+            (
+                status.value,
+                _enc_id(ring, actor_id, "assignee", case.id),
+                ring.blind_index(actor_id, purpose=MEMBER),
+                _ms(now),
+                case.id,
+            ),
+        )
+        await _add_event(conn, ring, case.id, at=now, action="claimed", status=status, actor_id=actor_id, note=None)
+        return await _require(conn, ring, guild_id, number)
+
+
+async def add_note(
+    db: Database, ring: KeyRing, guild_id: int, number: int, actor_id: int, note: str, now: datetime
+) -> CaseRecord:
+    text = check_note(note)
+    async with db.transaction() as conn:
+        case = await _require(conn, ring, guild_id, number)
+        await conn.execute("UPDATE cases SET updated_ms = ? WHERE id = ?", (_ms(now), case.id))
+        await _add_event(conn, ring, case.id, at=now, action="note", status=None, actor_id=actor_id, note=text)
+        return await _require(conn, ring, guild_id, number)
+
+
+async def resolve(
+    db: Database,
+    ring: KeyRing,
+    guild_id: int,
+    number: int,
+    actor_id: int,
+    outcome: str,
+    note: str | None,
+    now: datetime,
+) -> ResolveResult:
+    """Close a case as actioned or dismissed with a note; remove its holds (returned as released)."""
+    async with db.transaction() as conn:
+        case = await _require(conn, ring, guild_id, number)
+        status, text = check_resolve(number, case.status, outcome, note)
+        await conn.execute(
+            "UPDATE cases SET status = ?, updated_ms = ?, closed_ms = ? WHERE id = ?",
+            (status.value, _ms(now), _ms(now), case.id),
+        )
+        await _add_event(conn, ring, case.id, at=now, action="resolved", status=status, actor_id=actor_id, note=text)
+        released = await hold_store.release_case(db, case.id, now)
+        return ResolveResult(await _require(conn, ring, guild_id, number), released)
+
+
+async def set_notice(db: Database, case_id: str, channel_id: int, message_id: int) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE cases SET notice_channel_id = ?, notice_message_id = ? WHERE id = ?",
+            (channel_id, message_id, case_id),
+        )
+
+
+async def open_count(db: Database, guild_id: int) -> int:
+    values = [s.value for s in OPEN]
+    return int(
+        await db.fetchval(
+            f"SELECT COUNT(*) FROM cases WHERE guild_id = ? AND status IN ({_marks(values)})",
+            (guild_id, *values),
+        )
+        or 0
+    )
+
+
+async def purge_closed(db: Database, closed_before: datetime) -> int:
+    """Retention: delete cases closed before ``closed_before`` (with their history and holds)."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "DELETE FROM cases WHERE closed_ms IS NOT NULL AND closed_ms < ?", (_ms(closed_before),)
+        )
+        return int(cursor.rowcount or 0)
+
+
+register_fields()
