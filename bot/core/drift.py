@@ -1,15 +1,14 @@
-"""Permission drift of group rooms: compare, describe in words, plan the restoration.
+"""Permission drift of group rooms: compare with what they must carry, describe it, restore it.
 
-Pure code over plain data. ``actual`` and ``desired`` map a target id (role or member) to its
-overwrite. The rules:
+Pure code. What a room must carry is ``bot.core.overwrites.desired_for_channel`` (the groups and
+consent feature's single definition, also used by its reconcile) plus the guard's share
+(:func:`guard_wants`): a member-level deny of View Channel and Connect for every bot that is not
+allowed, a member-level allow for every allowed bot. :func:`compare` uses ``overwrites.diff`` so both
+features agree on "right"; it adds one rule: a target that must be denied a bit must not allow that
+bit in the same overwrite either (within one overwrite an allow beats a deny).
 
-- For a target the room must carry: its allow bits must be exactly the desired ones and its deny
-  bits must include the desired ones. An extra deny bit only closes the room further and is kept.
-- A target the room must not carry: an overwrite that allows anything opens the room and is
-  removed (its deny bits, if any, are kept); a deny-only overwrite is left alone.
-
-Restoring writes exactly what ``plan`` returns; after it lands, ``compare`` finds nothing, so the
-CHANNEL_UPDATE that holdspace's own edit fires ends there (no loop). ``RestoreLimiter`` caps the
+Restoring writes each :class:`Drift`'s ``fix``; once that landed, ``compare`` finds nothing, so the
+CHANNEL_UPDATE that holdspace's own edit fires ends there (no loop). :class:`RestoreLimiter` caps the
 attempts per room in case someone (or something) keeps changing it back.
 
 Descriptions never hold a name: targets are told apart by labels the caller gives ("@everyone",
@@ -24,23 +23,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.core.overwrites import MEMBER, ROLE, Overwrites, Target, Want, diff
+from bot.core.overwrites import Change as OvChange
+
 __all__ = [
     "ADMINISTRATOR",
-    "Change",
-    "Fix",
-    "Overwrite",
+    "Drift",
     "RestoreLimiter",
     "compare",
     "describe",
     "describe_all",
+    "guard_wants",
     "permission_names",
-    "plan",
     "role_change_warnings",
-    "with_bot_denies",
 ]
 
-ROLE = 0
-MEMBER = 1
 ADMINISTRATOR = 1 << 3
 
 # Discord's permission bits with the names its client shows.
@@ -113,46 +110,31 @@ def _joined(bits: int) -> str:
     return ", ".join(permission_names(bits))
 
 
-@dataclass(frozen=True)
-class Overwrite:
-    """One channel overwrite: ``type`` 0 for a role, 1 for a member."""
+def guard_wants(*, blocked_bot_ids: Iterable[int], allowed_bot_ids: Iterable[int], deny: int, allow: int) -> Overwrites:
+    """The guard's share of a group room's overwrites.
 
-    target_id: int
-    type: int
-    allow: int = 0
-    deny: int = 0
-
-    @property
-    def is_role(self) -> bool:
-        return self.type == ROLE
-
-
-def with_bot_denies(desired: Mapping[int, Overwrite], bot_ids: Iterable[int], deny: int) -> dict[int, Overwrite]:
-    """``desired`` plus a member-level deny of ``deny`` for every bot in ``bot_ids``.
-
-    A bot that already has a desired overwrite keeps its other bits but loses any allow of ``deny``.
+    Every bot that is not allowed carries a member-level deny of ``deny`` (a member deny beats any
+    role allow); every allowed bot that is in the server carries a member-level allow of ``allow``.
     """
-    out = dict(desired)
-    for bot_id in bot_ids:
-        current = out.get(bot_id)
-        if current is None:
-            out[bot_id] = Overwrite(bot_id, MEMBER, 0, deny)
-        else:
-            out[bot_id] = Overwrite(bot_id, current.type, current.allow & ~deny, current.deny | deny)
-    return out
+    wants: Overwrites = {Target(MEMBER, b): Want(allow=allow) for b in allowed_bot_ids}
+    for bot_id in blocked_bot_ids:
+        wants[Target(MEMBER, bot_id)] = Want(deny=deny)
+    return wants
 
 
 @dataclass(frozen=True)
-class Change:
-    """How one target's overwrite differs from what the room must carry.
+class Drift:
+    """One target whose overwrite differs from what the room must carry, and how to restore it.
 
-    ``opened``: bits that now let someone in or do more than they should (an extra allow or a
-    missing deny). ``closed``: desired allow bits that are missing.
+    ``opened``: bits that now let someone in or do more than they should (a missing deny, an allow
+    the room must not give). ``closed``: allow bits the room must give that are missing. ``fix`` is
+    the overwrite to write, None to delete it.
     """
 
-    target_id: int
-    type: int
-    what: Literal["added", "removed", "changed"]
+    target: Target
+    what: Literal["missing", "drift", "stray"]
+    before: Want | None
+    fix: Want | None
     opened: int
     closed: int
 
@@ -161,89 +143,79 @@ class Change:
         return bool(self.opened)
 
 
-@dataclass(frozen=True)
-class Fix:
-    """One request that restores a target: put (allow, deny) or delete the overwrite."""
+def compare(
+    current: Mapping[Target, Want],
+    desired: Mapping[Target, Want],
+    *,
+    keep_member_ids: Iterable[int] = (),
+    keep_role_ids: Iterable[int] = (),
+) -> list[Drift]:
+    """Every difference that matters between a room's overwrites and what it must carry.
 
-    target_id: int
-    type: int
-    allow: int = 0
-    deny: int = 0
-    delete: bool = False
-
-
-def _judge(actual: Overwrite | None, desired: Overwrite | None) -> tuple[Change | None, Fix | None]:
-    if desired is None:
-        if actual is None or not actual.allow:
-            return None, None  # absent, or deny-only: closes the room further, left alone
-        change = Change(actual.target_id, actual.type, "added", actual.allow, 0)
-        if actual.deny:
-            return change, Fix(actual.target_id, actual.type, 0, actual.deny)
-        return change, Fix(actual.target_id, actual.type, delete=True)
-    if actual is None:
-        change = Change(desired.target_id, desired.type, "removed", desired.deny, desired.allow)
-        return change, Fix(desired.target_id, desired.type, desired.allow, desired.deny)
-    extra_allow = actual.allow & ~desired.allow
-    missing_deny = desired.deny & ~actual.deny
-    missing_allow = desired.allow & ~actual.allow
-    if not (extra_allow or missing_deny or missing_allow):
-        return None, None
-    change = Change(desired.target_id, desired.type, "changed", extra_allow | missing_deny, missing_allow)
-    # Keep extra denies that do not fight a desired allow: they only close the room further.
-    deny = desired.deny | (actual.deny & ~desired.allow)
-    return change, Fix(desired.target_id, desired.type, desired.allow, deny)
-
-
-def compare(actual: Mapping[int, Overwrite], desired: Mapping[int, Overwrite]) -> list[Change]:
-    """Every difference that matters between a room's overwrites and what it must carry."""
-    return [c for c, _ in _pairs(actual, desired) if c is not None]
-
-
-def plan(actual: Mapping[int, Overwrite], desired: Mapping[int, Overwrite]) -> list[Fix]:
-    """The requests that restore the room; empty when nothing is to be done."""
-    return [f for _, f in _pairs(actual, desired) if f is not None]
-
-
-def _pairs(actual: Mapping[int, Overwrite], desired: Mapping[int, Overwrite]) -> list[tuple[Change | None, Fix | None]]:
-    out = []
-    for target_id in sorted(set(actual) | set(desired)):
-        out.append(_judge(actual.get(target_id), desired.get(target_id)))
+    Built on :func:`bot.core.overwrites.diff` (the one definition of "right" that consent's
+    reconcile uses too), plus one rule: a target must not allow any bit it must deny, since an
+    allow beats a deny within one overwrite.
+    """
+    out: list[Drift] = []
+    planned = {
+        c.target: c for c in diff(current, desired, keep_member_ids=keep_member_ids, keep_role_ids=keep_role_ids)
+    }
+    for target, want in desired.items():
+        have = current.get(target)
+        if have is None or target in planned:
+            continue
+        if have.allow & want.deny:
+            planned[target] = OvChange(target, Want(have.allow & ~want.deny, have.deny | want.deny), have, "drift")
+    for target in sorted(planned, key=lambda t: (t.kind, t.id)):
+        change = planned[target]
+        before = change.before
+        if change.why == "stray":
+            assert before is not None
+            out.append(Drift(target, "stray", before, change.want, before.allow, 0))
+            continue
+        want = desired[target]
+        have = before or Want()
+        opened = (want.deny & ~have.deny) | (have.allow & want.deny)
+        closed = want.allow & ~have.allow
+        what: Literal["missing", "drift"] = "missing" if before is None else "drift"
+        out.append(Drift(target, what, before, change.want, opened, closed))
     return out
 
 
-def _label(change: Change, labels: Mapping[int, str], bot_ids: frozenset[int] | set[int]) -> str:
-    if change.target_id in labels:
-        return labels[change.target_id]
-    if change.type == ROLE:
+def _label(target: Target, labels: Mapping[int, str], bot_ids: frozenset[int]) -> str:
+    if target.id in labels:
+        return labels[target.id]
+    if target.kind == ROLE:
         return "a role"
-    return "a bot" if change.target_id in bot_ids else "a member"
+    return "a bot" if target.id in bot_ids else "a member"
 
 
-def describe(change: Change, labels: Mapping[int, str] | None = None, bot_ids: Iterable[int] = ()) -> str:
+def describe(drift: Drift, labels: Mapping[int, str] | None = None, bot_ids: Iterable[int] = ()) -> str:
     """One line saying what changed, without any name."""
-    who = _label(change, labels or {}, frozenset(bot_ids))
-    if change.what == "added":
-        return f"{who}: an overwrite was added that allows {_joined(change.opened)}"
-    if change.what == "removed":
-        parts = []
-        if change.opened:
-            parts.append(f"its deny of {_joined(change.opened)} is gone")
-        if change.closed:
-            parts.append(f"its allow of {_joined(change.closed)} is gone")
-        return f"{who}: the overwrite the room must carry was removed ({'; '.join(parts) or 'empty'})"
+    who = _label(drift.target, labels or {}, frozenset(bot_ids))
+    if drift.what == "stray":
+        return f"{who}: an overwrite was added that allows {_joined(drift.opened)}"
     parts = []
-    if change.opened:
-        parts.append(f"now gets {_joined(change.opened)}, which the room must not give")
-    if change.closed:
-        parts.append(f"lost {_joined(change.closed)}, which the room must give")
+    if drift.opened:
+        if drift.what == "missing":
+            parts.append(f"its deny of {_joined(drift.opened)} is gone")
+        else:
+            parts.append(f"now gets {_joined(drift.opened)}, which the room must not give")
+    if drift.closed:
+        if drift.what == "missing":
+            parts.append(f"its allow of {_joined(drift.closed)} is gone")
+        else:
+            parts.append(f"lost {_joined(drift.closed)}, which the room must give")
+    if drift.what == "missing":
+        return f"{who}: the overwrite the room must carry was removed ({'; '.join(parts)})"
     return f"{who}: {'; '.join(parts)}"
 
 
 def describe_all(
-    changes: Iterable[Change], labels: Mapping[int, str] | None = None, bot_ids: Iterable[int] = ()
+    drifts: Iterable[Drift], labels: Mapping[int, str] | None = None, bot_ids: Iterable[int] = ()
 ) -> list[str]:
     bots = frozenset(bot_ids)
-    return [describe(c, labels, bots) for c in changes]
+    return [describe(d, labels, bots) for d in drifts]
 
 
 def role_change_warnings(before: int, after: int) -> list[str]:

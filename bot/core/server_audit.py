@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.core.drift import permission_names
+from bot.core.permissions import ROOM_PERMISSIONS, permissions_of
 
 __all__ = [
     "AuditFacts",
@@ -39,10 +40,12 @@ CONNECT = 1 << 20
 MOVE_MEMBERS = 1 << 24
 MANAGE_ROLES = 1 << 28
 
-# What holdspace needs in a group's rooms. Manage Roles is "Manage Permissions" at channel level;
-# Connect on the voice room is needed because a bot can only deny permissions it holds itself.
-TEXT_ROOM_NEEDS = VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY | MANAGE_MESSAGES | MANAGE_ROLES
-VOICE_ROOM_NEEDS = VIEW_CHANNEL | CONNECT | MOVE_MEMBERS | MANAGE_ROLES
+# What holdspace needs in a group's rooms (bot.core.permissions.ROOM_PERMISSIONS, the list its own
+# overwrite and invite link are made from). Manage Roles is "Manage Permissions" at channel level;
+# Connect is needed because a bot can only allow or deny permissions it holds itself.
+ROOM_NEEDS = permissions_of(ROOM_PERMISSIONS).value
+TEXT_ROOM_NEEDS = ROOM_NEEDS
+VOICE_ROOM_NEEDS = ROOM_NEEDS
 
 VERIFICATION_NAMES = ("none", "low", "medium", "high", "highest")
 

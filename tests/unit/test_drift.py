@@ -1,4 +1,4 @@
-"""Permission drift: compare a room's overwrites with what it must carry, plan and describe."""
+"""Permission drift: compare a room's overwrites with what it must carry, describe and restore."""
 
 from __future__ import annotations
 
@@ -9,15 +9,26 @@ from hypothesis import strategies as st
 
 from bot.core.drift import (
     ADMINISTRATOR,
-    Overwrite,
+    Drift,
     RestoreLimiter,
     compare,
     describe,
     describe_all,
+    guard_wants,
     permission_names,
-    plan,
     role_change_warnings,
-    with_bot_denies,
+)
+from bot.core.guard import BOT_DENY
+from bot.core.overwrites import (
+    EVERYONE_DENY,
+    FACILITATOR_ALLOW,
+    MEMBER,
+    MEMBER_ALLOW,
+    ROLE,
+    GroupRooms,
+    Target,
+    Want,
+    desired_for_channel,
 )
 
 VIEW = 1 << 10
@@ -29,92 +40,106 @@ GUILD = 1
 FACILITATORS = 2
 HOLDSPACE = 3
 BOT = 50
-MEMBER = 60
+ALLOWED_BOT = 51
+MEMBER_ID = 60
 
-
-def desired() -> dict[int, Overwrite]:
-    return {
-        GUILD: Overwrite(GUILD, 0, 0, VIEW | CONNECT),
-        FACILITATORS: Overwrite(FACILITATORS, 0, VIEW | CONNECT | SPEAK, 0),
-        HOLDSPACE: Overwrite(HOLDSPACE, 1, VIEW | CONNECT, 0),
-    }
-
-
+EVERYONE = Target(ROLE, GUILD)
+FAC = Target(ROLE, FACILITATORS)
 LABELS = {GUILD: "@everyone", FACILITATORS: "the facilitator role", HOLDSPACE: "holdspace"}
 
 
-def test_equal_rooms_have_no_drift_and_no_plan() -> None:
+def desired() -> dict[Target, Want]:
+    rooms = GroupRooms(10, 11)
+    want = desired_for_channel(rooms, [MEMBER_ID], FACILITATORS, HOLDSPACE, GUILD)
+    want.update(guard_wants(blocked_bot_ids=[BOT], allowed_bot_ids=[ALLOWED_BOT], deny=BOT_DENY, allow=MEMBER_ALLOW))
+    return want
+
+
+def applied(current: dict[Target, Want], drifts: list[Drift]) -> dict[Target, Want]:
+    out = dict(current)
+    for d in drifts:
+        if d.fix is None:
+            out.pop(d.target, None)
+        else:
+            out[d.target] = d.fix
+    return out
+
+
+def test_equal_rooms_have_no_drift() -> None:
     assert compare(desired(), desired()) == []
-    assert plan(desired(), desired()) == []
 
 
-def test_everyone_allowed_is_drift_restored_exactly() -> None:
-    actual = desired()
-    actual[GUILD] = Overwrite(GUILD, 0, VIEW | CONNECT, 0)
-    changes = compare(actual, desired())
-    assert len(changes) == 1 and changes[0].opens
-    assert describe(changes[0], LABELS) == ("@everyone: now gets View Channel, Connect, which the room must not give")
-    fixes = plan(actual, desired())
-    assert [(f.target_id, f.allow, f.deny, f.delete) for f in fixes] == [(GUILD, 0, VIEW | CONNECT, False)]
+def test_guard_wants() -> None:
+    wants = guard_wants(blocked_bot_ids=[BOT], allowed_bot_ids=[ALLOWED_BOT], deny=BOT_DENY, allow=MEMBER_ALLOW)
+    assert wants == {Target(MEMBER, BOT): Want(deny=BOT_DENY), Target(MEMBER, ALLOWED_BOT): Want(allow=MEMBER_ALLOW)}
+
+
+def test_everyone_allowed_is_drift_and_restored() -> None:
+    current = desired()
+    current[EVERYONE] = Want(allow=VIEW | CONNECT)
+    (drift,) = compare(current, desired())
+    assert drift.opens and drift.what == "drift"
+    assert describe(drift, LABELS) == "@everyone: now gets View Channel, Connect, which the room must not give"
+    assert drift.fix == Want(0, EVERYONE_DENY)
     # After the restoration lands, nothing is left to do: holdspace's own CHANNEL_UPDATE ends there.
-    restored = dict(actual)
-    restored[GUILD] = Overwrite(GUILD, 0, fixes[0].allow, fixes[0].deny)
-    assert compare(restored, desired()) == [] and plan(restored, desired()) == []
+    assert compare(applied(current, [drift]), desired()) == []
+
+
+def test_allow_and_deny_of_the_same_bit_is_drift() -> None:
+    current = desired()
+    current[EVERYONE] = Want(allow=VIEW, deny=EVERYONE_DENY)  # allow beats deny within one overwrite
+    (drift,) = compare(current, desired())
+    assert drift.opened == VIEW and drift.fix == Want(0, EVERYONE_DENY)
+    current[Target(MEMBER, BOT)] = Want(allow=CONNECT, deny=BOT_DENY)
+    drifts = compare(current, desired())
+    assert {d.target for d in drifts} == {EVERYONE, Target(MEMBER, BOT)}
+    assert compare(applied(current, drifts), desired()) == []
 
 
 def test_removed_overwrite_is_put_back() -> None:
-    actual = desired()
-    del actual[GUILD]
-    (change,) = compare(actual, desired())
-    assert change.what == "removed" and change.opened == VIEW | CONNECT
-    assert "the overwrite the room must carry was removed" in describe(change, LABELS)
-    (fix,) = plan(actual, desired())
-    assert (fix.target_id, fix.type, fix.allow, fix.deny) == (GUILD, 0, 0, VIEW | CONNECT)
+    current = desired()
+    del current[EVERYONE]
+    (drift,) = compare(current, desired())
+    assert drift.what == "missing" and drift.opened == EVERYONE_DENY and drift.fix == Want(0, EVERYONE_DENY)
+    assert describe(drift, LABELS).startswith("@everyone: the overwrite the room must carry was removed")
 
 
-def test_added_role_allow_is_removed_and_a_deny_only_overwrite_kept() -> None:
-    actual = desired()
-    actual[77] = Overwrite(77, 0, VIEW, 0)
-    actual[78] = Overwrite(78, 0, 0, SEND)
-    actual[79] = Overwrite(79, 0, VIEW, STREAM)
-    changes = compare(actual, desired())
-    assert [c.target_id for c in changes] == [77, 79]
-    assert describe(changes[0], LABELS) == "a role: an overwrite was added that allows View Channel"
-    fixes = {f.target_id: f for f in plan(actual, desired())}
-    assert fixes[77].delete
-    assert not fixes[79].delete and (fixes[79].allow, fixes[79].deny) == (0, STREAM)
-    assert 78 not in fixes
+def test_added_role_allow_is_stripped_and_a_deny_only_overwrite_kept() -> None:
+    current = desired()
+    current[Target(ROLE, 77)] = Want(allow=VIEW)
+    current[Target(ROLE, 78)] = Want(deny=SEND)
+    current[Target(ROLE, 79)] = Want(allow=VIEW, deny=STREAM)
+    drifts = {d.target.id: d for d in compare(current, desired())}
+    assert set(drifts) == {77, 79}
+    assert describe(drifts[77], LABELS) == "a role: an overwrite was added that allows View Channel"
+    assert drifts[77].fix is None
+    assert drifts[79].fix == Want(0, STREAM)
 
 
-def test_extra_denies_are_kept_but_a_lost_allow_is_restored() -> None:
-    actual = desired()
-    actual[GUILD] = Overwrite(GUILD, 0, 0, VIEW | CONNECT | STREAM)  # closes further: fine
-    assert compare(actual, desired()) == []
-    actual[FACILITATORS] = Overwrite(FACILITATORS, 0, VIEW, CONNECT)
-    (change,) = compare(actual, desired())
-    assert change.closed == CONNECT | SPEAK and not change.opens
-    assert describe(change, LABELS) == ("the facilitator role: lost Connect, Speak, which the room must give")
-    (fix,) = plan(actual, desired())
-    assert (fix.allow, fix.deny) == (VIEW | CONNECT | SPEAK, 0)
+def test_stray_member_allow_is_drift_but_kept_for_allowed_bots() -> None:
+    current = desired()
+    current[Target(MEMBER, 99)] = Want(allow=VIEW | CONNECT)
+    (drift,) = compare(current, desired())
+    assert describe_all([drift], LABELS) == ["a member: an overwrite was added that allows View Channel, Connect"]
+    assert compare(current, desired(), keep_member_ids=[99]) == []
 
 
-def test_bot_denies_are_added_and_described_without_names() -> None:
-    want = with_bot_denies(desired(), [BOT], VIEW | CONNECT)
-    assert want[BOT] == Overwrite(BOT, 1, 0, VIEW | CONNECT)
-    actual = desired()
-    (change,) = compare(actual, want)
-    assert describe(change, LABELS, bot_ids=[BOT]).startswith("a bot: ")
-    actual[BOT] = Overwrite(BOT, 1, VIEW, 0)
-    (change,) = compare(actual, want)
-    assert change.opened == VIEW | CONNECT
-    member_change = compare({MEMBER: Overwrite(MEMBER, 1, VIEW, 0)}, {})
-    assert describe_all(member_change, LABELS) == ["a member: an overwrite was added that allows View Channel"]
+def test_lost_facilitator_allow_is_restored_and_extra_denies_kept() -> None:
+    current = desired()
+    current[EVERYONE] = Want(deny=EVERYONE_DENY | STREAM)  # closes further: fine
+    assert compare(current, desired()) == []
+    current[FAC] = Want(allow=FACILITATOR_ALLOW & ~(CONNECT | SPEAK))
+    (drift,) = compare(current, desired())
+    assert drift.closed == CONNECT | SPEAK and not drift.opens
+    assert describe(drift, LABELS) == "the facilitator role: lost Connect, Speak, which the room must give"
 
 
-def test_with_bot_denies_merges_into_an_existing_overwrite() -> None:
-    base = {BOT: Overwrite(BOT, 1, VIEW | SEND, STREAM)}
-    merged = with_bot_denies(base, [BOT], VIEW | CONNECT)
-    assert merged[BOT] == Overwrite(BOT, 1, SEND, STREAM | VIEW | CONNECT)
+def test_bot_deny_removed_is_described_as_a_bot() -> None:
+    current = desired()
+    del current[Target(MEMBER, BOT)]
+    (drift,) = compare(current, desired())
+    assert describe(drift, LABELS, bot_ids=[BOT]).startswith("a bot: the overwrite the room must carry was removed")
+    assert drift.fix == Want(deny=BOT_DENY)
 
 
 def test_permission_names() -> None:
@@ -139,25 +164,14 @@ def test_restore_limiter_caps_attempts_per_room_and_window() -> None:
     assert limiter.allow(10, t0 + timedelta(seconds=61))
 
 
-overwrites = st.dictionaries(
-    st.integers(1, 6),
-    st.tuples(st.integers(0, 1), st.integers(0, (1 << 24) - 1), st.integers(0, (1 << 24) - 1)),
-    max_size=5,
-)
+bits = st.integers(0, (1 << 24) - 1)
+targets = st.builds(Target, st.sampled_from([ROLE, MEMBER]), st.integers(1, 6))
+overwrites = st.dictionaries(targets, st.builds(Want, bits, bits), max_size=6)
+# What a room must carry never allows and denies the same bit.
+requirements = st.dictionaries(targets, st.tuples(bits, bits).map(lambda p: Want(p[0], p[1] & ~p[0])), max_size=6)
 
 
-def _build(raw: dict[int, tuple[int, int, int]]) -> dict[int, Overwrite]:
-    return {t: Overwrite(t, kind, allow, deny & ~allow) for t, (kind, allow, deny) in raw.items()}
-
-
-@given(overwrites, overwrites)
-def test_applying_the_plan_always_converges(raw_actual: dict, raw_desired: dict) -> None:  # type: ignore[type-arg]
-    actual = _build(raw_actual)
-    want = _build(raw_desired)
-    for fix in plan(actual, want):
-        if fix.delete:
-            actual.pop(fix.target_id, None)
-        else:
-            actual[fix.target_id] = Overwrite(fix.target_id, fix.type, fix.allow, fix.deny)
-    assert compare(actual, want) == []
-    assert plan(actual, want) == []
+@given(overwrites, requirements)
+def test_applying_the_fixes_always_converges(current: dict[Target, Want], want: dict[Target, Want]) -> None:
+    drifts = compare(current, want)
+    assert compare(applied(current, drifts), want) == []
