@@ -24,10 +24,13 @@ next occurrence is scheduled.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from bot.core.overwrites import ROLE, GroupRooms, Overwrites, Target, desired_overwrites
 
 __all__ = [
     "MAX_DURATION",
@@ -46,6 +49,7 @@ __all__ = [
     "parse_local_time",
     "parse_weekday",
     "resolve_zone",
+    "session_desired_overwrites",
 ]
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -137,9 +141,7 @@ def parse_local_time(text: str) -> time:
         raise ScheduleError(f"{text!r} is not a time; write it as HH:MM in 24-hour form, such as 18:00")
     hour, minute = int(match.group(1)), int(match.group(2))
     if hour > 23 or minute > 59:
-        raise ScheduleError(
-            f"{text!r} is not a time of day; hours go from 00 to 23 and minutes from 00 to 59"
-        )
+        raise ScheduleError(f"{text!r} is not a time of day; hours go from 00 to 23 and minutes from 00 to 59")
     return time(hour, minute)
 
 
@@ -244,3 +246,33 @@ def missed_start(scheduled_start: datetime, duration: timedelta, now: datetime) 
     if late < duration:
         return MissedStart.LATE
     return MissedStart.SKIP
+
+
+# -- rooms between sessions ----------------------------------------------------------------------------
+
+
+def session_desired_overwrites(
+    rooms: GroupRooms,
+    consented_member_ids: Iterable[int],
+    facilitator_role_id: int | None,
+    bot_id: int,
+    everyone_role_id: int,
+    *,
+    lock_between_sessions: bool,
+    session_running: bool,
+) -> dict[int, Overwrites]:
+    """``bot.core.overwrites.desired_overwrites`` with sessions taken into account.
+
+    A group that locks between sessions gives its members access only while a session runs: between
+    sessions there is no allow overwrite for consented members (access mode "member") nor for the
+    group role (access mode "role"), so ``overwrites.diff`` removes the allow bits they carry. The
+    closed @everyone overwrite, holdspace's own overwrite and the facilitator role's stay as they are,
+    so facilitators can prepare the rooms. Groups that do not lock get exactly ``desired_overwrites``.
+    """
+    closed = lock_between_sessions and not session_running
+    members = [] if closed else list(consented_member_ids)
+    desired = desired_overwrites(rooms, members, facilitator_role_id, bot_id, everyone_role_id)
+    if closed and rooms.access_mode == "role" and rooms.role_id is not None:
+        for wants in desired.values():
+            wants.pop(Target(ROLE, rooms.role_id), None)
+    return desired
