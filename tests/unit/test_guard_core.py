@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 
 from bot.config import DEFAULT_RECORDING_MARKERS
@@ -18,6 +21,10 @@ from bot.core.guard import (
     is_blocked_bot,
     parse_action,
 )
+from bot.crypto import KeyRing, generate_key
+from bot.storage import guard as guard_store
+from bot.storage.db import Database
+from bot.storage.migrations import migrate
 
 OWN = 1000
 MARKERS = MarkerMatcher(DEFAULT_RECORDING_MARKERS)
@@ -124,3 +131,52 @@ def test_parse_action() -> None:
     assert parse_action(" Kick ") == "kick"
     with pytest.raises(ValueError, match="disconnect, kick, ban"):
         parse_action("mute")
+
+
+# -- the guard's storage (bot.storage.guard) -------------------------------------------------------
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+BOT_ID = 998877665544332211
+
+
+@pytest.fixture
+async def db(tmp_path: Path):  # type: ignore[no-untyped-def]
+    database = await Database.open(tmp_path / "hs.sqlite3")
+    await migrate(database)
+    yield database
+    await database.close()
+
+
+async def test_allowlist_round_trip_is_encrypted(db: Database) -> None:
+    ring = KeyRing.generate()
+    assert await guard_store.allow_bot(db, ring, 10, BOT_ID, NOW)
+    assert not await guard_store.allow_bot(db, ring, 10, BOT_ID, NOW)  # already allowed: one row
+    assert await guard_store.allow_bot(db, ring, 11, BOT_ID, NOW)
+    assert await guard_store.allowed_bots(db, ring, 10) == {BOT_ID}
+    raw = await db.fetchall("SELECT bot_id, bot_index FROM guard_allowed_bots")
+    assert len(raw) == 2
+    assert all(str(BOT_ID).encode() not in bytes(r[0]) + bytes(r[1]) for r in raw)
+    assert await guard_store.deny_bot(db, ring, 10, BOT_ID)
+    assert not await guard_store.deny_bot(db, ring, 10, BOT_ID)
+    facts = await guard_store.load_all(db, ring)
+    assert facts.allowed == {11: {BOT_ID}}
+
+
+async def test_action_round_trip_and_refusal(db: Database) -> None:
+    ring = KeyRing.generate()
+    assert await guard_store.get_action(db, 10) is None
+    await guard_store.set_action(db, 10, "kick", NOW)
+    await guard_store.set_action(db, 10, "ban", NOW)
+    assert await guard_store.get_action(db, 10) == "ban"
+    with pytest.raises(ValueError, match="disconnect, kick, ban"):
+        await guard_store.set_action(db, 10, "mute", NOW)
+    assert (await guard_store.load_all(db, ring)).actions == {10: "ban"}
+
+
+async def test_allowlist_lookups_survive_a_new_key_in_the_ring(db: Database) -> None:
+    old_key, new_key = generate_key(), generate_key()
+    old = KeyRing.parse(old_key)
+    await guard_store.allow_bot(db, old, 10, BOT_ID, NOW)
+    new = KeyRing.parse(f"{new_key},{old_key}")
+    assert not await guard_store.allow_bot(db, new, 10, BOT_ID, NOW)
+    assert await guard_store.deny_bot(db, new, 10, BOT_ID)
