@@ -55,6 +55,7 @@ class InteractionHandle:
         self.id = int(payload["id"])
         self.token = str(payload["token"])
         self.target = target
+        self.trigger: InteractionHandle | None = None  # for a modal submit: the interaction that showed it
         self.created = asyncio.get_running_loop().time()
         self.response_type: int | None = None
         self.message: Message | None = None
@@ -238,6 +239,8 @@ def message_interaction_metadata(handle: InteractionHandle) -> dict[str, Any]:
     }
     if handle.target is not None and handle.type == MESSAGE_COMPONENT:
         out["interacted_message_id"] = str(handle.target.id)
+    if handle.type == MODAL_SUBMIT and handle.trigger is not None:
+        out["triggering_interaction_metadata"] = message_interaction_metadata(handle.trigger)
     return out
 
 

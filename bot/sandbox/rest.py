@@ -430,8 +430,7 @@ async def interaction_callback(ctx: Ctx) -> Result:
         h.message = _reply_message(ctx, h, data)
         resource = {"type": rtype, "message": h.message.to_json()}
     elif rtype == I.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE:
-        h.message = _reply_message(ctx, h, data, loading=True)
-        resource = {"type": rtype, "message": h.message.to_json()}
+        h.message = _reply_message(ctx, h, data, loading=True)  # the "thinking" message; no resource
     elif rtype == I.DEFERRED_UPDATE_MESSAGE:
         if h.type not in (I.MESSAGE_COMPONENT, I.MODAL_SUBMIT):
             raise invalid_form("type", "Interaction response type is not valid here.", "INTERACTION_RESPONSE_TYPE")

@@ -39,7 +39,7 @@ class Scenario:
 
     def _start(self: Sandbox, app: Application, itype: int, who: Member | User, channel: Channel,  # type: ignore[misc]
                data: dict[str, Any], target: Message | None = None,
-               message: Message | None = None) -> InteractionHandle:
+               message: Message | None = None, trigger: InteractionHandle | None = None) -> InteractionHandle:
         user = _user(who)
         if channel.guild is not None:
             if user.id not in channel.guild.members:
@@ -53,6 +53,7 @@ class Scenario:
         if message is not None:
             payload["message"] = message.to_json()
         handle = InteractionHandle(self, app, itype, user, guild, channel, payload, target)
+        handle.trigger = trigger
         self.interactions[handle.id] = handle
         self.world.emit("INTERACTION_CREATE", payload, guild.id if guild else None)
         return handle
@@ -132,7 +133,7 @@ class Scenario:
                 continue
         data = {"custom_id": handle.modal["custom_id"], "components": comps}
         return self._start(handle.app, I.MODAL_SUBMIT, who or handle.user, handle.channel, data,
-                           target=handle.target, message=handle.target)
+                           target=handle.target, message=handle.target, trigger=handle)
 
 
 def _submitted(component: dict[str, Any], values: Mapping[str, str]) -> dict[str, Any]:

@@ -107,7 +107,10 @@ class SpecChecker:
     def _report(self, validator: Any, body: Any, what: str) -> None:
         errors = list(validator.iter_errors(body))
         if errors:
-            for err in sorted(errors, key=lambda e: len(list(e.absolute_path)))[:5]:
+            from jsonschema.exceptions import best_match
+
+            for top in sorted(errors, key=lambda e: len(list(e.absolute_path)))[:5]:
+                err = best_match([top]) if top.context else top
                 loc = "/".join(str(x) for x in err.absolute_path)
                 self.violations.append(f"{what}: at '{loc}': {err.message[:300]}")
 
