@@ -7,8 +7,8 @@ See docs/sandbox.md. Public surface: :class:`Sandbox`, :func:`point_discord_at`,
 from __future__ import annotations
 
 from . import permissions
-from .errors import ApiError, SandboxRefused
 from .client import FAST_CLIENT_OPTIONS, running
+from .errors import ApiError, SandboxRefused
 from .interactions import InteractionHandle
 from .permissions import Overwrite, compute_permissions
 from .ratelimit import RateLimitConfig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,10 +87,8 @@ class Recorder:
             if remaining <= 0:
                 raise TimeoutError(f"condition not met within {timeout}s")
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
-            except TimeoutError:
-                pass
 
     async def wait_for_request(self, method: str, path: str, *, timeout: float = 2.0,
                                status: int | None = None, after: int = 0) -> RecordedRequest:

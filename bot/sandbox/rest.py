@@ -403,10 +403,10 @@ def _reply_message(ctx: Ctx, h: I.InteractionHandle, data: dict[str, Any], *, lo
                    ) -> Message:
     fields = _message_fields(ctx, data) if not loading else {"content": ""}
     flags = I.reply_flags(data) | (LOADING if loading else 0)
-    mtype = 20 if h.type == I.APPLICATION_COMMAND and h.payload["data"].get("type", 1) == 1 else (
-        23 if h.type == I.APPLICATION_COMMAND else 0 if h.type != I.MODAL_SUBMIT else 0)
-    if h.type == I.MESSAGE_COMPONENT:
-        mtype = 0
+    # CHAT_INPUT_COMMAND (20) or CONTEXT_MENU_COMMAND (23) replies; DEFAULT (0) for components/modals
+    mtype = 0
+    if h.type == I.APPLICATION_COMMAND:
+        mtype = 20 if h.payload["data"].get("type", 1) == 1 else 23
     return ctx.sb.world.post(h.channel, h.app.bot, check=False, flags=flags, type=mtype,
                              webhook_id=h.app.id, application_id=h.app.id,
                              interaction_metadata=I.message_interaction_metadata(h), **fields)
