@@ -1,0 +1,411 @@
+"""Case buttons, modals and messages shared by the moderation cog and the case service.
+
+The Claim and Resolve buttons on a case notice carry fixed custom ids
+(``holdspace:case:claim:<number>``, ``holdspace:case:resolve:<number>``) and are parsed by
+DynamicItems registered at start, so they keep working after a restart. Who may press them is
+checked when they are pressed, never assumed from who can see the channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.core.access import Reason, decide_from_state
+from bot.core.cases import (
+    MAX_NOTE,
+    MAX_REPORT_DETAIL,
+    MAX_REPORT_SUMMARY,
+    CaseRuleError,
+    Status,
+    kind_label,
+    normalise_text,
+)
+from bot.storage.cases import CaseEvent, CaseRecord
+from bot.ui import checks
+from bot.ui.replies import UserError, reply_error, send_ephemeral
+
+if TYPE_CHECKING:
+    from bot.app import HoldspaceBot
+
+log = logging.getLogger(__name__)
+
+CLAIM_ID = "holdspace:case:claim:{number}"
+RESOLVE_ID = "holdspace:case:resolve:{number}"
+_MAX_NUMBER = r"[0-9]{1,9}"
+
+NOT_ALLOWED = (
+    "Only moderators can work on cases. If you should be one, ask a server manager to give you "
+    "the moderator role set up in /setup."
+)
+NOT_ALLOWED_TO_SEE = (
+    "Only moderators (and facilitators, for their own groups) can see cases. If you should be one, "
+    "ask a server manager to give you the moderator role set up in /setup."
+)
+
+
+# -- who may do what (checked at runtime, whatever Discord's integration settings allow) ------------
+
+
+def facilitated_group_ids(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> set[str]:
+    """The groups a facilitator works in: for holders of the facilitator role, the groups they may
+    enter as facilitators, or where they are enrolled or consent."""
+    member = interaction.user
+    if not isinstance(member, discord.Member):
+        return set()
+    if not checks.has_role(member, bot.state.guild(member.guild.id).facilitator_role_id):
+        return set()
+    role_ids = [r.id for r in member.roles]
+    bot_id = bot.user.id if bot.user else 0
+    result = set()
+    for group in bot.state.groups_of_guild(member.guild.id):
+        decision = decide_from_state(
+            bot.state, group, member_id=member.id, is_bot=False, role_ids=role_ids, bot_id=bot_id
+        )
+        if decision.reason in (Reason.FACILITATOR, Reason.CONSENTED) or bot.state.is_enrolled(group.id, member.id):
+            result.add(group.id)
+    return result
+
+
+def viewer_scope(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> set[str] | None:
+    """None: may see every case of the server; a set: may see the cases of these groups only.
+
+    Raises UserError for everyone else.
+    """
+    if interaction.guild is None or not isinstance(interaction.user, discord.Member):
+        raise UserError("Cases live in a server; run this inside the server.")
+    if checks.is_moderator(interaction):
+        return None
+    groups = facilitated_group_ids(bot, interaction)
+    if groups:
+        return groups
+    raise UserError(NOT_ALLOWED_TO_SEE)
+
+
+def require_moderator(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> int:
+    """The guild id, when the person may work on cases; UserError otherwise."""
+    if interaction.guild is None or not isinstance(interaction.user, discord.Member):
+        raise UserError("Cases live in a server; run this inside the server.")
+    if not checks.is_moderator(interaction):
+        raise UserError(NOT_ALLOWED)
+    return interaction.guild.id
+
+
+async def guarded(interaction: discord.Interaction[Any], action: Callable[[], Awaitable[None]]) -> None:
+    """Run a button's or modal's work; every failure becomes the one polite ephemeral answer."""
+    try:
+        await action()
+    except CaseRuleError as exc:
+        await reply_error(interaction, UserError(str(exc)))
+    except Exception as exc:
+        await reply_error(interaction, exc)
+
+
+def clean(value: str | None, *, what: str, limit: int, required: bool) -> str | None:
+    """``normalise_text`` with its refusal turned into an answer for the person."""
+    try:
+        return normalise_text(value, what=what, limit=limit, required=required)
+    except CaseRuleError as exc:
+        raise UserError(str(exc)) from None
+
+
+# -- the notice buttons ---------------------------------------------------------------------------
+
+
+def _bot(interaction: discord.Interaction[Any]) -> HoldspaceBot:
+    client: HoldspaceBot = interaction.client
+    return client
+
+
+class ClaimButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"holdspace:case:claim:(?P<number>{_MAX_NUMBER})"
+):
+    def __init__(self, number: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Claim", style=discord.ButtonStyle.primary, custom_id=CLAIM_ID.format(number=number)
+            )
+        )
+        self.number = number
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ClaimButton:
+        return cls(int(match["number"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        async def work() -> None:
+            bot = _bot(interaction)
+            guild_id = require_moderator(bot, interaction)
+            case = await bot.cases.claim(guild_id, self.number, interaction.user.id, notify=False)
+            await send_ephemeral(
+                interaction,
+                f"You claimed case #{self.number}. Add notes with /cases note and close it with Resolve "
+                "or /cases resolve.",
+            )
+            await bot.cases.refresh_notice(case)
+
+        await guarded(interaction, work)
+
+
+class ResolveButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"holdspace:case:resolve:(?P<number>{_MAX_NUMBER})",
+):
+    def __init__(self, number: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Resolve", style=discord.ButtonStyle.secondary, custom_id=RESOLVE_ID.format(number=number)
+            )
+        )
+        self.number = number
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ResolveButton:
+        return cls(int(match["number"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        async def work() -> None:
+            bot = _bot(interaction)
+            guild_id = require_moderator(bot, interaction)
+            await open_resolve_modal(bot, interaction, guild_id, self.number)
+
+        await guarded(interaction, work)
+
+
+def notice_view(number: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(ClaimButton(number))
+    view.add_item(ResolveButton(number))
+    return view
+
+
+# -- resolving -------------------------------------------------------------------------------------
+
+
+async def open_resolve_modal(
+    bot: HoldspaceBot, interaction: discord.Interaction[Any], guild_id: int, number: int, outcome: str | None = None
+) -> None:
+    """Show the modal that asks for the outcome and the note (refuses unknown or closed cases first)."""
+    case = await bot.cases.get(guild_id, number)
+    if case is None:
+        raise UserError(f"There is no case #{number} in this server. Use /cases list to see the case numbers.")
+    if case.closed:
+        raise UserError(f"Case #{number} is already closed ({case.status.value}); it cannot be resolved twice.")
+    await interaction.response.send_modal(ResolveModal(number, outcome))
+
+
+class ResolveModal(discord.ui.Modal):
+    def __init__(self, number: int, outcome: str | None = None) -> None:
+        super().__init__(title=f"Resolve case #{number}"[:45], timeout=900)
+        self.number = number
+        self.outcome: discord.ui.Select[Any] = discord.ui.Select(
+            custom_id="outcome",
+            placeholder="Choose the outcome",
+            options=[
+                discord.SelectOption(
+                    label="Actioned",
+                    value=Status.ACTIONED.value,
+                    description="Something was done about it",
+                    default=outcome == Status.ACTIONED.value,
+                ),
+                discord.SelectOption(
+                    label="Dismissed",
+                    value=Status.DISMISSED.value,
+                    description="Nothing needed doing",
+                    default=outcome == Status.DISMISSED.value,
+                ),
+            ],
+        )
+        self.note: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            custom_id="note",
+            style=discord.TextStyle.paragraph,
+            placeholder="What was done, or why it was dismissed (required)",
+            max_length=MAX_NOTE,
+            required=True,
+        )
+        self.add_item(discord.ui.Label(text="Outcome", component=self.outcome))
+        self.add_item(discord.ui.Label(text="Note", component=self.note))
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        async def work() -> None:
+            bot = _bot(interaction)
+            guild_id = require_moderator(bot, interaction)
+            outcome = self.outcome.values[0] if self.outcome.values else ""
+            case = await bot.cases.resolve(
+                guild_id, self.number, interaction.user.id, outcome, self.note.value, notify=False
+            )
+            await send_ephemeral(interaction, f"Case #{case.number} is closed as {case.status.value}.")
+            await bot.cases.refresh_notice(case)
+
+        await guarded(interaction, work)
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:  # type: ignore[override]
+        await reply_error(interaction, error)
+
+
+# -- reports from members --------------------------------------------------------------------------
+
+ReportHandler = Callable[[discord.Interaction[Any], str | None, str | None], Awaitable[None]]
+
+
+class ReportModal(discord.ui.Modal):
+    """``/report new``: what happened (required) and optional detail."""
+
+    def __init__(self, handler: ReportHandler) -> None:
+        super().__init__(title="Report to the moderators", timeout=900)
+        self.handler = handler
+        self.summary: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="What happened?",
+            custom_id="summary",
+            style=discord.TextStyle.paragraph,
+            placeholder="Only the moderators read this. Nobody else learns who reported.",
+            max_length=MAX_REPORT_SUMMARY,
+            required=True,
+        )
+        self.detail: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="Anything else they should know? (optional)",
+            custom_id="detail",
+            style=discord.TextStyle.paragraph,
+            max_length=MAX_REPORT_DETAIL,
+            required=False,
+        )
+        self.add_item(self.summary)
+        self.add_item(self.detail)
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(interaction, lambda: self.handler(interaction, self.summary.value, self.detail.value))
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:  # type: ignore[override]
+        await reply_error(interaction, error)
+
+
+class MessageReportModal(discord.ui.Modal):
+    """ "Report to moderators" on a message: an optional reason; the message itself is never read."""
+
+    def __init__(self, handler: ReportHandler) -> None:
+        super().__init__(title="Report this message", timeout=900)
+        self.handler = handler
+        self.reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label="What is wrong with it? (optional)",
+            custom_id="reason",
+            style=discord.TextStyle.paragraph,
+            placeholder="Only the moderators read this. Nobody else learns who reported.",
+            max_length=MAX_REPORT_DETAIL,
+            required=False,
+        )
+        self.add_item(self.reason)
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(interaction, lambda: self.handler(interaction, self.reason.value, None))
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:  # type: ignore[override]
+        await reply_error(interaction, error)
+
+
+# -- showing cases ---------------------------------------------------------------------------------
+
+REPORTER_STATUS = {
+    Status.OPEN: "received; waiting for a moderator",
+    Status.INVESTIGATING: "a moderator is looking at it",
+    Status.ACTIONED: "closed; action was taken",
+    Status.DISMISSED: "closed; no action was needed",
+}
+
+
+def when(moment: datetime | None) -> str:
+    return "-" if moment is None else f"<t:{int(moment.timestamp())}:f>"
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def group_label(bot: HoldspaceBot, group_id: str | None) -> str:
+    name = bot.cases.group_name(group_id)
+    return "no group" if name is None else _short(discord.utils.escape_markdown(name), 60)
+
+
+def status_for(case: CaseRecord, viewer_id: int) -> str:
+    if case.closed:
+        return case.status.value
+    if case.assignee_id is None:
+        return "open"
+    return "claimed by you" if case.assignee_id == viewer_id else "claimed by a moderator"
+
+
+def list_line(bot: HoldspaceBot, case: CaseRecord, viewer_id: int) -> str:
+    return (
+        f"**#{case.number}** · {status_for(case, viewer_id)} · {kind_label(case.kind)} · "
+        f"{group_label(bot, case.group_id)} · opened {when(case.opened_at)}"
+    )
+
+
+def message_link(details: dict[str, Any]) -> str | None:
+    message = details.get("message")
+    if not isinstance(message, dict):
+        return None
+    try:
+        guild_id, channel_id, message_id = (int(message[k]) for k in ("guild_id", "channel_id", "message_id"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+_TEXT_KEYS = ("summary", "detail", "reason")
+
+
+def case_embed(bot: HoldspaceBot, case: CaseRecord, history: Iterable[CaseEvent], viewer_id: int) -> discord.Embed:
+    """One case for a moderator or facilitator: never the reporter."""
+    embed = discord.Embed(title=f"Case #{case.number}: {kind_label(case.kind)}")
+    text_parts = []
+    for key in _TEXT_KEYS:
+        value = case.details.get(key)
+        if isinstance(value, str) and value:
+            text_parts.append(f"**{key.capitalize()}**\n{value}")
+    if text_parts:
+        embed.description = _short("\n\n".join(text_parts), 3000)
+    embed.add_field(name="Status", value=status_for(case, viewer_id))
+    embed.add_field(name="Group", value=group_label(bot, case.group_id))
+    embed.add_field(name="Opened", value=when(case.opened_at))
+    if case.subject_id is not None:
+        embed.add_field(name="About", value=f"<@{case.subject_id}> ({case.subject_id})")
+    link = message_link(case.details)
+    if link:
+        embed.add_field(name="Reported message", value=link, inline=False)
+    other = [
+        f"{k}: {_short(str(v), 100)}"
+        for k, v in sorted(case.details.items())
+        if k not in (*_TEXT_KEYS, "message") and isinstance(v, str | int | float | bool)
+    ]
+    if other:
+        embed.add_field(name="Details", value=_short("\n".join(other), 1000), inline=False)
+    lines = []
+    for event in history:
+        who = "holdspace" if event.actor_id is None else ("you" if event.actor_id == viewer_id else "a moderator")
+        line = f"{when(event.at)} · {event.action} by {who}"
+        if event.status is not None and event.action == "resolved":
+            line += f" ({event.status.value})"
+        if event.note:
+            line += f": {_short(event.note, 180)}"
+        lines.append(line)
+    if lines:
+        value = ""
+        for line in reversed(lines):  # newest kept when it does not all fit
+            candidate = line + ("\n" + value if value else "")
+            if len(candidate) > 1000:
+                value = "…\n" + value
+                break
+            value = candidate
+        embed.add_field(name="History", value=value, inline=False)
+    if case.closed_at is not None:
+        embed.set_footer(text="Closed")
+    return embed
