@@ -21,6 +21,8 @@ async def sandbox(clock: FakeClock) -> AsyncIterator[Sandbox]:
     async with Sandbox(clock=clock) as sb:
         yield sb
         assert not sb.spec_violations, "Discord OpenAPI mismatches:\n" + "\n".join(sb.spec_violations)
+        assert not sb.unserved_requests, "routes the sandbox does not serve: " + ", ".join(
+            f"{r.method} {r.path}" for r in sb.unserved_requests)
 
 
 @dataclass

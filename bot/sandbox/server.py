@@ -122,6 +122,11 @@ class Sandbox(Scenario):
         self.world.delete_message(message)
 
     @property
+    def unserved_requests(self) -> list[RecordedRequest]:
+        """Requests to routes the sandbox does not model (answered 404): a test should have none."""
+        return [r for r in self.recorder.requests if r.route is None]
+
+    @property
     def spec_violations(self) -> list[str]:
         return self.spec.violations if self.spec is not None else []
 

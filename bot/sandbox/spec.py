@@ -98,9 +98,11 @@ class SpecChecker:
             self._report(v, _lenient(body), f"request body of {method} {template}")
 
     def check_response(self, method: str, template: str, status: int, body: Any) -> None:
-        if not self.available or body is None or not 200 <= status < 300:
+        if not self.available or body is None:
             return
         v = self._validator(method, template, str(status))
+        if v is None and 400 <= status < 500:
+            v = self._validator(method, template, "4XX")
         if v is not None:
             self._report(v, body, f"{status} response of {method} {template}")
 

@@ -263,3 +263,48 @@ async def test_audit_log_names_who_added_a_bot(sandbox: Sandbox, world: Standard
     assert entry["target_id"] == str(recorder.bot.id) and entry["user_id"] == str(world.owner.id)
     managed = [r for r in g.roles.values() if r.managed and r.bot_id == recorder.bot.id]
     assert len(managed) == 1
+
+
+async def test_read_routes_answer_as_the_description_says(sandbox: Sandbox) -> None:
+    import discord
+
+    w = build_standard_world(sandbox, intents_enabled=discord.Intents(members=True).value)
+    g, t = w.guild, w.token
+    cat = g.create_category("Group")
+    text = g.create_text_channel("general", category=cat, topic="rules")
+    room = g.create_voice_channel("Room", category=cat)
+    thread = g.create_thread(text, "side talk")
+    g.join_voice(w.alice, room)
+    msg = sandbox.post(thread, w.alice, "in a thread")
+    sandbox.post(room, w.bob, "in voice chat")
+    for path, params in [
+        ("/gateway", None), ("/gateway/bot", None), ("/users/@me", None), (f"/users/{w.alice.id}", None),
+        ("/oauth2/applications/@me", None), (f"/guilds/{g.id}", {"with_counts": "true"}),
+        (f"/guilds/{g.id}/channels", None), (f"/guilds/{g.id}/roles", None),
+        (f"/guilds/{g.id}/roles/{w.member_role.id}", None),
+        (f"/guilds/{g.id}/members", {"limit": "100"}), (f"/guilds/{g.id}/members/{w.alice.id}", None),
+        (f"/channels/{text.id}", None), (f"/channels/{room.id}", None), (f"/channels/{thread.id}", None),
+        (f"/channels/{cat.id}", None), (f"/channels/{thread.id}/messages", None),
+        (f"/channels/{room.id}/messages", None), (f"/channels/{thread.id}/messages/{msg.id}", None),
+        (f"/applications/{w.app.id}/commands", None), (f"/applications/{w.app.id}/guilds/{g.id}/commands", None),
+        (f"/guilds/{g.id}/audit-logs", None),
+    ]:
+        status, body, _ = await sandbox.api("GET", path, token=w.token, params=params)
+        assert status == 200, (path, body)
+    assert len((await sandbox.api("GET", f"/guilds/{g.id}/members", token=t, params={"limit": "100"}))[1]) \
+        == len(g.members)
+    # the bot writes into a thread and a voice channel's chat
+    for ch in (thread, room):
+        status, _, _ = await sandbox.api("POST", f"/channels/{ch.id}/messages", token=t,
+                                         json_body={"content": "from the bot"})
+        assert status == 200 and ch.messages[-1].author is w.app.bot
+    status, edited, _ = await sandbox.api("PATCH", f"/channels/{room.id}/messages/{room.messages[-1].id}",
+                                          token=t, json_body={"content": "edited"})
+    assert status == 200 and edited["content"] == "edited" and edited["edited_timestamp"]
+    status, body, _ = await sandbox.api("PATCH", f"/channels/{thread.id}/messages/{msg.id}", token=t,
+                                        json_body={"content": "not mine"})
+    assert status == 403 and body["code"] == 50005
+    # global commands
+    status, cmds, _ = await sandbox.api("PUT", f"/applications/{w.app.id}/commands", token=t,
+                                        json_body=[{"name": "ping", "description": "Ping", "type": 1}])
+    assert status == 200 and cmds[0]["application_id"] == str(w.app.id)
