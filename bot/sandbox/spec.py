@@ -42,12 +42,25 @@ def _load(path: str) -> tuple[dict[str, Any], dict[str, str], Any] | None:
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    registry = Registry().with_resource("urn:discord-openapi", Resource.from_contents(
-        spec, default_specification=DRAFT202012))
+    # Requests: Discord accepts integer snowflakes (discord.py sends them), the description wants
+    # strings; a second resource differs only in that SnowflakeType also admits integers.
+    lenient = dict(spec)
+    lenient["components"] = dict(spec["components"])
+    schemas = dict(spec["components"]["schemas"])
+    snowflake = dict(schemas.get("SnowflakeType", {"type": "string"}))
+    snowflake["type"] = ["string", "integer"]
+    schemas["SnowflakeType"] = snowflake
+    lenient["components"]["schemas"] = schemas
+    registry = Registry().with_resources([
+        ("urn:discord-openapi", Resource.from_contents(spec, default_specification=DRAFT202012)),
+        ("urn:discord-openapi-requests", Resource.from_contents(lenient, default_specification=DRAFT202012)),
+    ])
     paths = {_norm(k): k for k in spec.get("paths", {})}
     return spec, paths, registry
 
 
+#: Leniencies, both for requests only, where Discord accepts more than its description says:
+#: integer snowflakes (see _load) and permission bitsets as strings.
 #: Permission bitsets: the description types them as integers, Discord documents them as strings and
 #: accepts both (discord.py sends strings for overwrites and new roles), so numeric strings pass.
 LENIENT_INTEGER_KEYS = frozenset({"allow", "deny", "permissions"})
@@ -129,7 +142,8 @@ def _compiled(path: str, method: str, norm_template: str, part: str) -> Any:
     op = spec["paths"][spec_path].get(method)
     if op is None:
         return None
-    base = f"urn:discord-openapi#/paths/{_escape(spec_path)}/{method}"
+    resource = "urn:discord-openapi-requests" if part == "request" else "urn:discord-openapi"
+    base = f"{resource}#/paths/{_escape(spec_path)}/{method}"
     if part == "request":
         content = (op.get("requestBody") or {}).get("content", {})
         if "application/json" not in content:
