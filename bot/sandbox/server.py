@@ -115,6 +115,11 @@ class Sandbox(Scenario):
                   at: datetime | None = None, **kw: Any) -> list[Message]:
         return [self.world.post(channel, author, content.format(i=i), at=at, **kw) for i in range(count)]
 
+    def dm_channel(self, user: User, app: Application | None = None) -> Channel:
+        """The DM channel between ``user`` and a bot (one per person in this model)."""
+        app = self._app_for(app)
+        return self.world.dm_channel(user, app.bot)
+
     def pin(self, message: Message, pinned: bool = True) -> None:
         self.world.set_pinned(message, pinned)
 
