@@ -207,6 +207,7 @@ class ResolveModal(discord.ui.Modal):
     def __init__(self, number: int, outcome: str | None = None) -> None:
         super().__init__(title=f"Resolve case #{number}"[:45], timeout=900)
         self.number = number
+        self.preset = outcome
         self.outcome: discord.ui.Select[Any] = discord.ui.Select(
             custom_id="outcome",
             placeholder="Choose the outcome",
@@ -239,7 +240,7 @@ class ResolveModal(discord.ui.Modal):
         async def work() -> None:
             bot = _bot(interaction)
             guild_id = require_moderator(bot, interaction)
-            outcome = self.outcome.values[0] if self.outcome.values else ""
+            outcome = self.outcome.values[0] if self.outcome.values else (self.preset or "")
             case = await bot.cases.resolve(
                 guild_id, self.number, interaction.user.id, outcome, self.note.value, notify=False
             )
