@@ -35,42 +35,28 @@ from dataclasses import dataclass
 
 import discord
 
+from bot.core.permissions import (
+    CLOSED_PERMISSIONS,
+    MEMBER_ROOM_PERMISSIONS,
+    ROOM_PERMISSIONS,
+    permissions_of,
+)
+
 ROLE = "role"
 MEMBER = "member"
 
 
-def _bits(**flags: bool) -> int:
-    return discord.Permissions(**flags).value
-
-
-VIEW_CHANNEL = _bits(view_channel=True)
-CONNECT = _bits(connect=True)
+VIEW_CHANNEL = discord.Permissions(view_channel=True).value
+CONNECT = discord.Permissions(connect=True).value
 
 #: @everyone is denied these on both rooms.
-EVERYONE_DENY = VIEW_CHANNEL | CONNECT
+EVERYONE_DENY = permissions_of(CLOSED_PERMISSIONS).value
 #: A consenting member (or the group role) is allowed these.
-MEMBER_ALLOW = _bits(
-    view_channel=True,
-    connect=True,
-    speak=True,
-    use_voice_activation=True,
-    send_messages=True,
-    read_message_history=True,
-    add_reactions=True,
-)
-#: The facilitator role is allowed these.
-FACILITATOR_ALLOW = MEMBER_ALLOW | _bits(manage_messages=True, move_members=True)
+MEMBER_ALLOW = permissions_of(MEMBER_ROOM_PERMISSIONS).value
+#: The facilitator role is allowed these (holdspace can only grant what it holds itself).
+FACILITATOR_ALLOW = MEMBER_ALLOW | discord.Permissions(manage_messages=True, move_members=True).value
 #: holdspace's own member overwrite: view and run the rooms.
-BOT_ALLOW = _bits(
-    view_channel=True,
-    send_messages=True,
-    embed_links=True,
-    manage_messages=True,
-    read_message_history=True,
-    connect=True,
-    move_members=True,
-    manage_roles=True,
-)
+BOT_ALLOW = permissions_of(ROOM_PERMISSIONS).value
 
 
 @dataclass(frozen=True)

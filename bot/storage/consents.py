@@ -18,16 +18,11 @@ from typing import Any
 from bot.crypto import KeyRing
 from bot.state import ConsentFact
 from bot.storage.db import Database
+from bot.storage.fields import register_blind_index, register_encrypted
 
-try:  # registration for `holdspace rotate-key`
-    from bot.storage.fields import register_blind_index, register_encrypted
-except ImportError:  # pragma: no cover - the registry lands separately
-    register_encrypted = register_blind_index = None  # type: ignore[assignment]
-
-if register_encrypted is not None and register_blind_index is not None:
-    register_encrypted("consents", "member_id", row_key=("id",))
-    register_encrypted("consents", "data", row_key=("id",))
-    register_blind_index("consents", "member_index", "member_id", "member")
+register_encrypted("consents", "member_id", row_key=("id",))
+register_encrypted("consents", "data", row_key=("id",))
+register_blind_index("consents", "member_index", "member_id", "member")
 
 MEMBER_PURPOSE = "member"
 ANSWERS = ("agree", "decline", "withdraw", "removed", "revoked")

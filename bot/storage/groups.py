@@ -14,16 +14,11 @@ from typing import Any
 from bot.crypto import KeyRing, hash_text
 from bot.state import GroupInfo
 from bot.storage.db import Database
+from bot.storage.fields import register_blind_index, register_encrypted
 
-try:  # registration for `holdspace rotate-key`
-    from bot.storage.fields import register_blind_index, register_encrypted
-except ImportError:  # pragma: no cover - the registry lands separately
-    register_encrypted = register_blind_index = None  # type: ignore[assignment]
-
-if register_encrypted is not None and register_blind_index is not None:
-    register_encrypted("agreements", "body", row_key=("id",))
-    register_encrypted("enrolments", "member_id", row_key=("id",))
-    register_blind_index("enrolments", "member_index", "member_id", "member")
+register_encrypted("agreements", "body", row_key=("id",))
+register_encrypted("enrolments", "member_id", row_key=("id",))
+register_blind_index("enrolments", "member_index", "member_id", "member")
 
 MEMBER_PURPOSE = "member"
 

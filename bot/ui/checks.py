@@ -1,0 +1,121 @@
+"""Runtime role checks for slash commands.
+
+Every command group carries ``default_permissions`` so Discord hides it from people who should not
+use it, but a server administrator can open any command to everyone in Server Settings →
+Integrations. These checks run inside holdspace on every invocation, so they hold regardless.
+
+- server manager: the Manage Server permission (or Administrator);
+- facilitator: the facilitator role set with /setup (server managers count as facilitators too);
+- moderator: the moderator role set with /setup (server managers count as moderators too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import discord
+from discord import app_commands
+
+from bot.ui.replies import UserError
+
+if TYPE_CHECKING:
+    from bot.app import HoldspaceBot
+
+T = TypeVar("T")
+
+NOT_SET_UP = (
+    "holdspace is not set up on this server yet: a server manager runs `/setup configure` first "
+    "(facilitator role, moderator role, log channel, lobby channel and time zone)."
+)
+
+
+def _member(interaction: discord.Interaction[Any]) -> discord.Member:
+    if interaction.guild is None or not isinstance(interaction.user, discord.Member):
+        raise app_commands.NoPrivateMessage()
+    return interaction.user
+
+
+def has_role(member: discord.Member, role_id: int | None) -> bool:
+    return role_id is not None and any(role.id == role_id for role in member.roles)
+
+
+def is_server_manager(interaction: discord.Interaction[Any]) -> bool:
+    _member(interaction)
+    perms = interaction.permissions
+    return bool(perms.manage_guild or perms.administrator)
+
+
+def is_facilitator(interaction: discord.Interaction[HoldspaceBot]) -> bool:
+    member = _member(interaction)
+    cfg = interaction.client.state.guilds.get(member.guild.id)
+    return is_server_manager(interaction) or (cfg is not None and has_role(member, cfg.facilitator_role_id))
+
+
+def is_moderator(interaction: discord.Interaction[HoldspaceBot]) -> bool:
+    member = _member(interaction)
+    cfg = interaction.client.state.guilds.get(member.guild.id)
+    return is_server_manager(interaction) or (cfg is not None and has_role(member, cfg.moderator_role_id))
+
+
+def require_server_manager(interaction: discord.Interaction[Any]) -> None:
+    if not is_server_manager(interaction):
+        raise UserError(
+            "Only server managers can use this command (the Manage Server permission). "
+            "Ask someone who manages the server."
+        )
+
+
+def require_facilitator(interaction: discord.Interaction[HoldspaceBot]) -> None:
+    member = _member(interaction)
+    cfg = interaction.client.state.guilds.get(member.guild.id)
+    if is_server_manager(interaction):
+        return
+    if cfg is None or cfg.facilitator_role_id is None:
+        raise UserError(NOT_SET_UP)
+    if not has_role(member, cfg.facilitator_role_id):
+        raise UserError("Only facilitators can use this command. Ask a facilitator of the group.")
+
+
+def require_moderator(interaction: discord.Interaction[HoldspaceBot]) -> None:
+    member = _member(interaction)
+    cfg = interaction.client.state.guilds.get(member.guild.id)
+    if is_server_manager(interaction):
+        return
+    if cfg is None or cfg.moderator_role_id is None:
+        raise UserError(NOT_SET_UP)
+    if not has_role(member, cfg.moderator_role_id):
+        raise UserError("Only moderators can use this command.")
+
+
+def _as_check(require: Callable[[discord.Interaction[Any]], None]) -> Callable[[T], T]:
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        require(interaction)
+        return True
+
+    return app_commands.check(predicate)
+
+
+def server_manager_only() -> Callable[[T], T]:
+    """Check decorator: server managers only."""
+    return _as_check(require_server_manager)
+
+
+def facilitators_only() -> Callable[[T], T]:
+    """Check decorator: facilitators (and server managers) only."""
+    return _as_check(require_facilitator)
+
+
+def moderators_only() -> Callable[[T], T]:
+    """Check decorator: moderators (and server managers) only."""
+    return _as_check(require_moderator)
+
+
+def in_guild() -> Callable[[T], T]:
+    """Check decorator: the command works inside a server only."""
+
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        _member(interaction)
+        return True
+
+    return app_commands.check(predicate)

@@ -1,0 +1,1062 @@
+"""Groups: their rooms, enrolment, settings, agreement and roster; the reconcile of room overwrites.
+
+This module also holds the Discord-side access operations the consent feature uses (grant and
+withdraw a member's access, disconnect, bring a group's rooms to what the database says). They do
+Discord requests first where those can fail, then the caller writes the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core import overwrites as ow
+from bot.core.access import decide_from_state
+from bot.core.agreement import (
+    MODAL_FIELD_LIMIT,
+    MODAL_FIELDS,
+    AgreementError,
+    default_text,
+    join_fields,
+    split,
+    split_for_fields,
+)
+from bot.core.durations import DurationError, format_duration, parse_duration
+from bot.core.permissions import MEMBER_ROOM_PERMISSIONS, ROOM_PERMISSIONS, human_name
+from bot.core.schedule import session_desired_overwrites
+from bot.crypto import hash_text
+from bot.state import GroupInfo
+from bot.storage import consents as consent_store
+from bot.storage import groups as group_store
+from bot.ui.checks import facilitators_only, require_facilitator
+from bot.ui.consent_views import agreement_embeds, member_tag, review_view
+from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral
+
+if TYPE_CHECKING:
+    from bot.app import HoldspaceBot
+
+log = logging.getLogger(__name__)
+
+NAME_MIN, NAME_MAX = 2, 40
+REASON_MAX = 300
+_NAME_RE = re.compile(r"^[\w][\w '&.\-]*$")
+REVALIDATE_KIND = "consent_revalidate"
+
+
+# -- small helpers -----------------------------------------------------------------------------------
+
+
+def validate_group_name(raw: str) -> str:
+    name = " ".join((raw or "").split())
+    if not name:
+        raise UserError("The group needs a name, for example `Tuesday circle`.")
+    if len(name) < NAME_MIN or len(name) > NAME_MAX:
+        raise UserError(f"A group name has {NAME_MIN} to {NAME_MAX} characters; that one has {len(name)}.")
+    if not _NAME_RE.match(name) or "_" in name:
+        raise UserError(
+            "A group name may use letters, digits, spaces and - ' & . only, and starts with a letter or digit."
+        )
+    return name
+
+
+def channel_slug(name: str) -> str:
+    slug = re.sub(r"[^\w\-]+", "-", name.casefold()).strip("-")
+    slug = re.sub(r"-{2,}", "-", slug)
+    return slug[:90] or "group"
+
+
+def _plural(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def missing_permission_error(names: Iterable[str], action: str, where: str | None = None) -> MissingBotPermission:
+    human = [human_name(n) for n in names]
+    noun = "permission" if len(human) == 1 else "permissions"
+    if where:
+        place = (
+            f"Grant {'it' if len(human) == 1 else 'them'} to holdspace in {where}'s settings (Edit Channel → "
+            "Permissions → holdspace) or to holdspace's role in Server Settings → Roles"
+        )
+    else:
+        place = f"Grant {'it' if len(human) == 1 else 'them'} to holdspace's role in Server Settings → Roles"
+    return MissingBotPermission(
+        f"holdspace needs the {_plural(human)} {noun} to {action}. {place}, then try again. Nothing was changed."
+    )
+
+
+def require_guild_permissions(guild: discord.Guild, names: Iterable[str], action: str) -> None:
+    perms = guild.me.guild_permissions
+    if perms.administrator:
+        return
+    missing = [n for n in names if not getattr(perms, n)]
+    if missing:
+        raise missing_permission_error(missing, action)
+
+
+def require_channel_permissions(channel: discord.abc.GuildChannel, names: Iterable[str], action: str) -> None:
+    perms = channel.permissions_for(channel.guild.me)
+    if perms.administrator:
+        return
+    missing = [n for n in names if not getattr(perms, n)]
+    if missing:
+        raise missing_permission_error(missing, action, f"#{channel.name}")
+
+
+def rooms_of(group: GroupInfo) -> ow.GroupRooms:
+    return ow.GroupRooms(
+        text_channel_id=group.text_channel_id,
+        voice_channel_id=group.voice_channel_id,
+        access_mode=group.access_mode,
+        role_id=group.role_id,
+        facilitators_consent=group.facilitators_consent,
+    )
+
+
+def current_overwrites(channel: discord.abc.GuildChannel) -> ow.Overwrites:
+    """A channel's overwrites as pure data (from discord.py's cache)."""
+    out: ow.Overwrites = {}
+    for target, pair in channel.overwrites.items():
+        allow, deny = pair.pair()
+        if isinstance(target, discord.Role):
+            kind = ow.ROLE
+        elif isinstance(target, discord.Object):
+            kind = ow.ROLE if target.type is discord.Role else ow.MEMBER
+        else:
+            kind = ow.MEMBER
+        out[ow.Target(kind, target.id)] = ow.Want(allow.value, deny.value)
+    return out
+
+
+def _to_discord(want: ow.Overwrites, guild: discord.Guild) -> dict[Any, discord.PermissionOverwrite]:
+    out: dict[Any, discord.PermissionOverwrite] = {}
+    for target, bits in want.items():
+        obj: Any = guild.get_role(target.id) if target.kind == ow.ROLE else guild.get_member(target.id)
+        if obj is None:
+            continue
+        out[obj] = discord.PermissionOverwrite.from_pair(
+            discord.Permissions(bits.allow), discord.Permissions(bits.deny)
+        )
+    return out
+
+
+async def put_overwrite(
+    bot: HoldspaceBot, channel_id: int, target: ow.Target, want: ow.Want | None, reason: str
+) -> None:
+    """Set (or with None delete) one overwrite by id; works for people not in the cache."""
+    if want is None:
+        await bot.http.delete_channel_permissions(channel_id, target.id, reason=reason)
+    else:
+        await bot.http.edit_channel_permissions(
+            channel_id,
+            target.id,
+            str(want.allow),
+            str(want.deny),
+            0 if target.kind == ow.ROLE else 1,
+            reason=reason,
+        )
+
+
+def _desired(bot: HoldspaceBot, group: GroupInfo, guild: discord.Guild) -> dict[int, ow.Overwrites]:
+    cfg = bot.state.guilds.get(group.guild_id)
+    assert bot.user is not None
+    return session_desired_overwrites(
+        rooms_of(group),
+        bot.state.consented_members(group.id),
+        cfg.facilitator_role_id if cfg else None,
+        bot.user.id,
+        guild.default_role.id,
+        lock_between_sessions=group.lock_between_sessions,
+        session_running=bot.state.session_running(group.id),
+    )
+
+
+def desired_overwrites_for(bot: HoldspaceBot, group: GroupInfo) -> dict[int, ow.Overwrites] | None:
+    """What ``group``'s rooms should carry now, from ``bot.state`` (for the guard's drift check)."""
+    guild = bot.get_guild(group.guild_id)
+    return None if guild is None else _desired(bot, group, guild)
+
+
+# -- access operations (used by the consent feature too) -------------------------------------------
+
+
+async def grant_access(bot: HoldspaceBot, group: GroupInfo, member: discord.Member) -> None:
+    """Open the group's rooms to ``member`` (member overwrite or the group role). Raises on failure."""
+    reason = "holdspace: consent given"
+    try:
+        if group.access_mode == "role" and group.role_id is not None:
+            role = member.guild.get_role(group.role_id)
+            if role is None:
+                raise UserError("The group's role no longer exists; a facilitator runs /group settings again.")
+            if not group.lock_between_sessions or bot.state.session_running(group.id):
+                await member.add_roles(role, reason=reason)
+            return
+        if group.lock_between_sessions and not bot.state.session_running(group.id):
+            return  # the rooms open to consenting members when the next session starts
+        want = ow.Want(allow=ow.MEMBER_ALLOW)
+        for channel_id in group.channel_ids:
+            await put_overwrite(bot, channel_id, ow.Target(ow.MEMBER, member.id), want, reason)
+    except discord.Forbidden:
+        raise missing_permission_error(
+            ["manage_roles", *MEMBER_ROOM_PERMISSIONS], "open the group's rooms to you"
+        ) from None
+
+
+async def withdraw_access(bot: HoldspaceBot, group: GroupInfo, member_id: int, *, reason: str) -> bool:
+    """Close the group's rooms to ``member_id`` and disconnect them from its voice room.
+
+    Member overwrites that only deny (e.g. the guard's) are left; an allow is removed. Returns
+    whether they were disconnected. Raises discord errors (the caller decides how to report).
+    """
+    guild = bot.get_guild(group.guild_id)
+    if guild is None:
+        return False
+    member = guild.get_member(member_id)
+    target = ow.Target(ow.MEMBER, member_id)
+    for channel_id in group.channel_ids:
+        channel = guild.get_channel(channel_id)
+        have = current_overwrites(channel).get(target) if channel is not None else None
+        if channel is not None and have is None:
+            continue
+        new = None if have is None or have.deny == 0 else ow.Want(0, have.deny)
+        with contextlib.suppress(discord.NotFound):
+            await put_overwrite(bot, channel_id, target, new, f"holdspace: {reason}")
+    if group.access_mode == "role" and group.role_id is not None and member is not None:
+        role = guild.get_role(group.role_id)
+        if role is not None and role in member.roles:
+            await member.remove_roles(role, reason=f"holdspace: {reason}")
+    return await disconnect_from_group(bot, group, member_id, reason=reason)
+
+
+async def disconnect_from_group(bot: HoldspaceBot, group: GroupInfo, member_id: int, *, reason: str) -> bool:
+    guild = bot.get_guild(group.guild_id)
+    member = guild.get_member(member_id) if guild else None
+    if member is None or member.voice is None or member.voice.channel is None:
+        return False
+    if member.voice.channel.id != group.voice_channel_id:
+        return False
+    try:
+        await member.move_to(None, reason=f"holdspace: {reason}")
+    except discord.NotFound:
+        return False
+    return True
+
+
+@dataclass
+class ReconcileReport:
+    changed: int = 0
+    failed: int = 0
+    disconnected: int = 0
+    missing_rooms: int = 0
+
+
+async def reconcile_group(bot: HoldspaceBot, group: GroupInfo, *, voice: bool = True) -> ReconcileReport:
+    """Bring the group's rooms to what the database says; disconnect people without consent."""
+    report = ReconcileReport()
+    guild = bot.get_guild(group.guild_id)
+    if guild is None or bot.user is None:
+        return report
+    desired = _desired(bot, group, guild)
+    keep_members = {m.id for m in guild.members if m.bot and m.id != bot.user.id}
+    keep_roles = {r.id for r in guild.roles if r.managed}
+    for channel_id, want in desired.items():
+        channel = guild.get_channel(channel_id)
+        if channel is None:
+            report.missing_rooms += 1
+            log.warning("group %s: room %s no longer exists", group.id, channel_id)
+            continue
+        for change in ow.diff(
+            current_overwrites(channel), want, keep_member_ids=keep_members, keep_role_ids=keep_roles
+        ):
+            try:
+                await put_overwrite(bot, channel_id, change.target, change.want, f"holdspace: reconcile ({change.why})")
+                report.changed += 1
+            except discord.NotFound:
+                pass  # a consenting member who left the server
+            except discord.HTTPException as exc:
+                report.failed += 1
+                log.warning("group %s: could not fix an overwrite on %s (%s)", group.id, channel_id, exc.status)
+    if group.access_mode == "role" and group.role_id is not None:
+        role = guild.get_role(group.role_id)
+        consented = bot.state.consented_members(group.id)
+        if role is not None:
+            for member in list(role.members):
+                if member.id not in consented:
+                    try:
+                        await member.remove_roles(role, reason="holdspace: reconcile (no consent)")
+                    except discord.HTTPException:
+                        report.failed += 1
+            for member_id in consented:
+                someone = guild.get_member(member_id)
+                if someone is not None and role not in someone.roles:
+                    try:
+                        await someone.add_roles(role, reason="holdspace: reconcile (consented)")
+                    except discord.HTTPException:
+                        report.failed += 1
+    if voice:
+        consent = bot.get_cog("Consent")
+        voice_room = guild.get_channel(group.voice_channel_id)
+        if voice_room is not None and isinstance(voice_room, discord.VoiceChannel | discord.StageChannel):
+            for member in list(voice_room.members):
+                decision = decide_from_state(
+                    bot.state,
+                    group,
+                    member_id=member.id,
+                    is_bot=member.bot,
+                    role_ids=[r.id for r in member.roles],
+                    bot_id=bot.user.id,
+                )
+                if decision.act and consent is not None:
+                    await consent.enforce(member, group, trigger="reconcile")  # type: ignore[attr-defined]
+                    report.disconnected += 1
+    return report
+
+
+# -- the cog ---------------------------------------------------------------------------------------
+
+
+async def group_autocomplete(
+    interaction: discord.Interaction[HoldspaceBot], current: str
+) -> list[app_commands.Choice[str]]:
+    if interaction.guild_id is None:
+        return []
+    needle = current.casefold().strip()
+    return [
+        app_commands.Choice(name=g.name, value=g.name)
+        for g in interaction.client.state.groups_of_guild(interaction.guild_id)
+        if needle in g.name.casefold()
+    ][:25]
+
+
+def resolve_group(interaction: discord.Interaction[HoldspaceBot], name: str) -> GroupInfo:
+    assert interaction.guild_id is not None
+    if not name or not name.strip():
+        raise UserError("Name a group; `/group list` shows this server's groups.")
+    if len(name) > 100:
+        raise UserError("That group name is too long; pick a group from the list.")
+    group = interaction.client.state.group_by_name(interaction.guild_id, name)
+    if group is None:
+        raise UserError(f"There is no group called “{name.strip()[:40]}” on this server; `/group list` shows them.")
+    return group
+
+
+def _member_of_guild(guild: discord.Guild, user: discord.abc.User) -> discord.Member:
+    member = guild.get_member(user.id)
+    if member is None:
+        raise UserError("That person is not a member of this server (they may have left).")
+    return member
+
+
+def _settings_text(group: GroupInfo) -> str:
+    ttl = "off" if group.ttl is None else format_duration(group.ttl)
+    return "\n".join(
+        [
+            f"**enrolment**: {group.enrolment}",
+            f"**reconsent_after_days**: {group.reconsent_after_days}",
+            f"**facilitators_consent**: {'true' if group.facilitators_consent else 'false'}",
+            f"**access_mode**: {group.access_mode}",
+            f"**lock_between_sessions**: {'true' if group.lock_between_sessions else 'false'}",
+            f"**ttl**: {ttl}",
+            f"**expire_at_session_end**: {'true' if group.expire_at_session_end else 'false'}",
+            f"**keep_pinned**: {'true' if group.keep_pinned else 'false'}",
+            f"**auto_reminder_gap**: {format_duration(group.auto_reminder_gap)}",
+            f"**max_hold_days**: {group.max_hold_days}",
+            f"**agreement**: version {group.agreement_version} (SHA-256 {group.agreement_sha256[:16]})",
+        ]
+    )
+
+
+class AgreementModal(discord.ui.Modal):
+    def __init__(self, cog: Groups, group: GroupInfo, text: str) -> None:
+        super().__init__(title=f"Agreement of {group.name}"[:45], timeout=900)
+        self.cog = cog
+        self.group_id = group.id
+        self.base_version = group.agreement_version
+        pieces = split_for_fields(text)
+        self.fields: list[discord.ui.TextInput[Any]] = []
+        for number in range(MODAL_FIELDS):
+            field: discord.ui.TextInput[Any] = discord.ui.TextInput(
+                label=f"Agreement, part {number + 1}" if number else "Agreement",
+                style=discord.TextStyle.paragraph,
+                default=pieces[number] if number < len(pieces) else None,
+                required=number == 0,
+                max_length=MODAL_FIELD_LIMIT,
+                custom_id=f"part{number + 1}",
+            )
+            self.fields.append(field)
+            self.add_item(field)
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await self.cog.save_agreement(interaction, self.group_id, self.base_version, [f.value for f in self.fields])
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction[Any], error: Exception, /
+    ) -> None:
+        from bot.ui.replies import reply_error
+
+        await reply_error(interaction, error)
+
+
+class Groups(commands.Cog):
+    group = app_commands.Group(
+        name="group",
+        description="Create and run confidential groups (facilitators)",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+    agreement = app_commands.Group(name="agreement", description="A group's consent agreement", parent=group)
+
+    def __init__(self, bot: HoldspaceBot) -> None:
+        self.bot = bot
+
+    # -- reconcile on ready / resume -----------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        await self.reconcile_all("ready")
+
+    @commands.Cog.listener()
+    async def on_resumed(self) -> None:
+        await self.reconcile_all("resume")
+
+    async def reconcile_all(self, why: str) -> None:
+        for group in list(self.bot.state.groups.values()):
+            if self.bot.get_guild(group.guild_id) is None:
+                continue
+            try:
+                report = await reconcile_group(self.bot, group)
+            except Exception:
+                log.exception("reconcile of group %s failed", group.id)
+                continue
+            if report.changed or report.disconnected or report.missing_rooms:
+                log.info(
+                    "reconcile (%s) of group %s: %d overwrites fixed, %d disconnected, %d rooms missing",
+                    why,
+                    group.id,
+                    report.changed,
+                    report.disconnected,
+                    report.missing_rooms,
+                )
+                await self.bot.audit.record(
+                    group.guild_id,
+                    "rooms_reconciled",
+                    group_id=group.id,
+                    details={
+                        "why": why,
+                        "overwrites_fixed": report.changed,
+                        "disconnected": report.disconnected,
+                        "rooms_missing": report.missing_rooms,
+                    },
+                )
+        consent = self.bot.get_cog("Consent")
+        if consent is not None:
+            for group in list(self.bot.state.groups.values()):
+                if self.bot.get_guild(group.guild_id) is not None:
+                    try:
+                        await consent.revalidate_group(group.id)  # type: ignore[attr-defined]
+                    except Exception:
+                        log.exception("revalidating the consents of group %s failed", group.id)
+
+    # -- /group create and adopt -------------------------------------------------------------------
+
+    def _check_new_name(self, guild_id: int, raw: str) -> str:
+        name = validate_group_name(raw)
+        if self.bot.state.group_by_name(guild_id, name) is not None:
+            raise UserError(f"A group called “{name}” already exists on this server; choose another name.")
+        return name
+
+    def _facilitator_role(self, guild: discord.Guild) -> discord.Role:
+        cfg = self.bot.state.guilds.get(guild.id)
+        if cfg is None or cfg.facilitator_role_id is None:
+            raise UserError(
+                "holdspace is not set up on this server yet: a server manager runs `/setup configure` first."
+            )
+        role = guild.get_role(cfg.facilitator_role_id)
+        if role is None:
+            raise UserError("The facilitator role set with /setup no longer exists; run `/setup configure` again.")
+        return role
+
+    @group.command(name="create", description="Create a group with a private text room and voice room")
+    @app_commands.describe(name="The group's name, e.g. Tuesday circle")
+    @facilitators_only()
+    async def create(self, interaction: discord.Interaction[HoldspaceBot], name: str) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        name = self._check_new_name(guild.id, name)
+        self._facilitator_role(guild)
+        require_guild_permissions(
+            guild, ["manage_channels", *ROOM_PERMISSIONS, *MEMBER_ROOM_PERMISSIONS], "create a group's rooms"
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        group = GroupInfo.with_defaults(
+            self.bot.settings.defaults,
+            id=uuid.uuid4().hex,
+            guild_id=guild.id,
+            name=name,
+            text_channel_id=0,
+            voice_channel_id=0,
+            created_channels=True,
+        )
+        want = _to_discord(next(iter(_desired_fresh(self.bot, group, guild).values())), guild)
+        created: list[discord.abc.GuildChannel] = []
+        reason = "holdspace: /group create"
+        try:
+            category = await guild.create_category(name, overwrites=want, reason=reason)
+            created.append(category)
+            text = await guild.create_text_channel(
+                channel_slug(name), category=category, overwrites=want, reason=reason
+            )
+            created.append(text)
+            voice = await guild.create_voice_channel(name, category=category, overwrites=want, reason=reason)
+            created.append(voice)
+        except discord.HTTPException as exc:
+            await _delete_all(created)
+            if isinstance(exc, discord.Forbidden):
+                raise missing_permission_error(["manage_channels", "manage_roles"], "create a group's rooms") from None
+            raise
+        group = replace(group, text_channel_id=text.id, voice_channel_id=voice.id, category_id=category.id)
+        try:
+            stored = await group_store.insert_group(
+                self.bot.db, self.bot.ring, group, default_text(name), self.bot.clock.now()
+            )
+        except Exception:
+            await _delete_all(created)
+            raise
+        self.bot.state.put_group(stored)
+        await self.bot.audit.record(
+            guild.id, "group_created", actor_id=interaction.user.id, group_id=stored.id, details={"adopted": False}
+        )
+        await send_ephemeral(
+            interaction,
+            f"Created **{name}** with {text.mention} and {voice.mention}. Only facilitators and holdspace can see "
+            "them until members consent.\nNext: `/group agreement show` to read the default agreement, "
+            "`/group agreement edit` to adapt it, `/group settings` for enrolment and more, and "
+            "`/group enroll` to invite members.",
+        )
+
+    @group.command(name="adopt", description="Make existing text and voice rooms a confidential group")
+    @app_commands.describe(
+        name="The group's name", text_channel="The group's text room", voice_channel="The group's voice room"
+    )
+    @facilitators_only()
+    async def adopt(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        name: str,
+        text_channel: discord.TextChannel,
+        voice_channel: discord.VoiceChannel,
+    ) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        name = self._check_new_name(guild.id, name)
+        self._facilitator_role(guild)
+        for channel in (text_channel, voice_channel):
+            if channel.guild.id != guild.id:
+                raise UserError("That channel belongs to another server; pick rooms of this server.")
+            if self.bot.state.group_of_channel(channel.id) is not None:
+                raise UserError(f"{channel.mention} already belongs to a group; pick another room.")
+        require_guild_permissions(guild, ["manage_roles", *MEMBER_ROOM_PERMISSIONS], "look after a group's rooms")
+        for channel in (text_channel, voice_channel):
+            require_channel_permissions(channel, ["view_channel", "manage_roles"], "look after this room")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        group = GroupInfo.with_defaults(
+            self.bot.settings.defaults,
+            id=uuid.uuid4().hex,
+            guild_id=guild.id,
+            name=name,
+            text_channel_id=text_channel.id,
+            voice_channel_id=voice_channel.id,
+            category_id=text_channel.category_id,
+            created_channels=False,
+        )
+        desired = _desired_fresh(self.bot, group, guild)
+        assert self.bot.user is not None
+        keep_members = {m.id for m in guild.members if m.bot and m.id != self.bot.user.id}
+        keep_roles = {r.id for r in guild.roles if r.managed}
+        # holdspace's own overwrite first: after @everyone is closed it must still see the rooms.
+        done: list[tuple[int, ow.Change]] = []
+        stray = 0
+        try:
+            for channel in (text_channel, voice_channel):
+                changes = ow.diff(
+                    current_overwrites(channel),
+                    desired[channel.id],
+                    keep_member_ids=keep_members,
+                    keep_role_ids=keep_roles,
+                )
+                changes.sort(key=lambda c: c.target != ow.Target(ow.MEMBER, self.bot.user.id))  # type: ignore[union-attr]
+                for change in changes:
+                    await put_overwrite(self.bot, channel.id, change.target, change.want, "holdspace: /group adopt")
+                    done.append((channel.id, change))
+                    stray += change.why == "stray"
+        except discord.HTTPException as exc:
+            await self._undo(done)
+            if isinstance(exc, discord.Forbidden):
+                raise missing_permission_error(
+                    ["manage_roles"], "set the rooms' permissions", f"#{text_channel.name}"
+                ) from None
+            raise
+        try:
+            stored = await group_store.insert_group(
+                self.bot.db, self.bot.ring, group, default_text(name), self.bot.clock.now()
+            )
+        except Exception:
+            await self._undo(done)
+            raise
+        self.bot.state.put_group(stored)
+        await self.bot.audit.record(
+            guild.id,
+            "group_created",
+            actor_id=interaction.user.id,
+            group_id=stored.id,
+            details={"adopted": True, "access_removed": stray},
+        )
+        disconnected = 0
+        consent = self.bot.get_cog("Consent")
+        for member in list(voice_channel.members):
+            decision = decide_from_state(
+                self.bot.state,
+                stored,
+                member_id=member.id,
+                is_bot=member.bot,
+                role_ids=[r.id for r in member.roles],
+                bot_id=self.bot.user.id,
+            )
+            if decision.act and consent is not None:
+                await consent.enforce(member, stored, trigger="adopt", open_case=False)  # type: ignore[attr-defined]
+                disconnected += 1
+        extra = ""
+        if stray:
+            extra += f"\n{stray} permission overwrite(s) that gave access without consent were removed."
+        if disconnected:
+            extra += (
+                f"\n{disconnected} person(s) in the voice room without consent were disconnected and asked to consent."
+            )
+        await send_ephemeral(
+            interaction,
+            f"{text_channel.mention} and {voice_channel.mention} are now the group **{name}**: closed to everyone "
+            f"except facilitators and members who consent.{extra}\nNext: `/group agreement show`, "
+            "`/group settings` and `/group enroll`.",
+        )
+
+    async def _undo(self, done: list[tuple[int, ow.Change]]) -> None:
+        for channel_id, change in reversed(done):
+            try:
+                await put_overwrite(self.bot, channel_id, change.target, change.before, "holdspace: undo")
+            except discord.HTTPException:
+                log.warning("could not undo an overwrite change on %s", channel_id)
+
+    # -- enrolment ---------------------------------------------------------------------------------
+
+    @group.command(name="enroll", description="Invite a member to a group; they get the agreement to consent to")
+    @app_commands.describe(group="The group", member="The member to enrol")
+    @app_commands.autocomplete(group=group_autocomplete)
+    @facilitators_only()
+    async def enroll(self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User) -> None:
+        assert interaction.guild is not None
+        info = resolve_group(interaction, group)
+        target = _member_of_guild(interaction.guild, member)
+        if target.bot:
+            raise UserError("Bots cannot be enrolled; the guard feature decides about bots.")
+        if self.bot.state.is_enrolled(info.id, target.id):
+            raise UserError(f"{target.mention} is already enrolled in **{info.name}**.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await group_store.enrol(self.bot.db, self.bot.ring, info.id, target.id, self.bot.clock.now())
+        self.bot.state.set_enrolled(info.id, target.id, True)
+        await self.bot.audit.record(
+            info.guild_id, "member_enrolled", actor_id=interaction.user.id, group_id=info.id, subject_id=target.id
+        )
+        if self.bot.state.consent_of(info.id, target.id) is not None:
+            await send_ephemeral(interaction, f"Enrolled {target.mention} in **{info.name}**; they already consent.")
+            return
+        sent = await send_prompt(self.bot, target, info, why="invited")
+        note = (
+            "They got a direct message with the agreement to review."
+            if sent
+            else "Their direct messages are closed: ask them to use `/consent give` or the lobby's button."
+        )
+        await send_ephemeral(interaction, f"Enrolled {target.mention} in **{info.name}**. {note}")
+
+    @group.command(name="remove", description="Remove a member from a group (access withdrawn, case opened)")
+    @app_commands.describe(group="The group", member="The member to remove", reason="Why (kept encrypted)")
+    @app_commands.autocomplete(group=group_autocomplete)
+    @facilitators_only()
+    async def remove(
+        self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User, reason: str
+    ) -> None:
+        info = resolve_group(interaction, group)
+        reason = (reason or "").strip()
+        if not reason:
+            raise UserError("Give a reason for the removal; it is kept encrypted with the case.")
+        if len(reason) > REASON_MAX:
+            raise UserError(f"The reason is {len(reason)} characters long; keep it to {REASON_MAX}.")
+        state = self.bot.state
+        had_consent = state.consent_of(info.id, member.id) is not None
+        if not state.is_enrolled(info.id, member.id) and not had_consent:
+            raise UserError(f"{member.mention} is not enrolled in **{info.name}**.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            disconnected = await withdraw_access(self.bot, info, member.id, reason="removed by a facilitator")
+        except discord.Forbidden:
+            raise missing_permission_error(["manage_roles", "move_members"], "withdraw the member's access") from None
+        now = self.bot.clock.now()
+        await group_store.unenrol(self.bot.db, self.bot.ring, info.id, member.id)
+        if had_consent:
+            await consent_store.record(
+                self.bot.db,
+                self.bot.ring,
+                group_id=info.id,
+                member_id=member.id,
+                answer="removed",
+                at=now,
+                method="facilitator",
+            )
+        state.set_enrolled(info.id, member.id, False)
+        old = state.consent_of(info.id, member.id)
+        state.set_consent(info.id, None, member_id=member.id)
+        if old is not None:
+            await self.bot.scheduler.cancel("consent_expiry", old.consent_id)
+        await self.bot.audit.record(
+            info.guild_id,
+            "member_removed",
+            actor_id=interaction.user.id,
+            group_id=info.id,
+            subject_id=member.id,
+            details={"reason": reason, "disconnected": disconnected},
+        )
+        case = await self.bot.cases.open(
+            info.guild_id,
+            "member_removed",
+            group_id=info.id,
+            subject_id=member.id,
+            details={"reason": reason, "removed_by": interaction.user.id, "disconnected": disconnected},
+        )
+        case_text = f" Case #{case} was opened for the moderators." if case else ""
+        await send_ephemeral(
+            interaction,
+            f"Removed {member.mention} from **{info.name}**: their access is withdrawn"
+            f"{' and they were disconnected from the voice room' if disconnected else ''}.{case_text}",
+        )
+
+    # -- list, roster, settings --------------------------------------------------------------------
+
+    @group.command(name="list", description="This server's groups")
+    @facilitators_only()
+    async def list_groups(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        assert interaction.guild_id is not None
+        groups = self.bot.state.groups_of_guild(interaction.guild_id)
+        if not groups:
+            await send_ephemeral(interaction, "There are no groups yet; `/group create` makes one.")
+            return
+        lines = []
+        for g in groups:
+            consented = len(self.bot.state.consented_members(g.id))
+            enrolled = len(self.bot.state.enrolled.get(g.id, set()))
+            lines.append(
+                f"**{g.name}**: <#{g.text_channel_id}> <#{g.voice_channel_id}> · {g.enrolment} enrolment · "
+                f"{enrolled} enrolled, {consented} consenting · agreement v{g.agreement_version}"
+            )
+        for part in split("\n".join(lines), 3900):
+            await send_ephemeral(interaction, embed=discord.Embed(title="Groups", description=part))
+
+    @group.command(name="roster", description="Enrolled members and their consent (only you see it)")
+    @app_commands.autocomplete(group=group_autocomplete)
+    @facilitators_only()
+    async def roster(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+        info = resolve_group(interaction, group)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        events = await consent_store.history(self.bot.db, self.bot.ring, group_ids=[info.id])
+        latest = {ev.member_id: ev for ev in events}
+        enrolled = await group_store.enrolled_since(self.bot.db, self.bot.ring, info.id)
+        members = sorted(set(enrolled) | {m for m, ev in latest.items() if ev.answer == "agree"})
+        if not members:
+            await send_ephemeral(interaction, f"Nobody is enrolled in **{info.name}** yet.")
+            return
+        lines = [f"**{info.name}** · current agreement: version {info.agreement_version}"]
+        for member_id in members:
+            ev = latest.get(member_id)
+            if ev is None:
+                status = "not answered yet"
+            elif ev.answer == "agree":
+                old = (
+                    " (an earlier version: asked again after the session)"
+                    if ev.version != info.agreement_version
+                    else ""
+                )
+                status = f"agreed to version {ev.version} on {ev.at:%Y-%m-%d}{old}"
+            elif ev.answer == "decline":
+                status = f"did not agree (version {ev.version}, {ev.at:%Y-%m-%d})"
+            elif ev.answer == "withdraw":
+                status = f"withdrew consent on {ev.at:%Y-%m-%d}"
+            elif ev.answer == "revoked":
+                status = f"asked to consent again since {ev.at:%Y-%m-%d}"
+            else:
+                status = f"removed on {ev.at:%Y-%m-%d}"
+            enrolled_text = "" if member_id in enrolled else " (open group)"
+            lines.append(f"<@{member_id}>{enrolled_text}: {status}")
+        for part in split("\n".join(lines), 3900):
+            await send_ephemeral(interaction, embed=discord.Embed(title="Roster", description=part))
+
+    @group.command(name="settings", description="Show or change a group's settings")
+    @app_commands.autocomplete(group=group_autocomplete)
+    @app_commands.describe(
+        enrolment="invite: facilitators enrol members; open: anyone may join by consenting",
+        reconsent_after_days="Ask members to consent again after this many days",
+        facilitators_consent="Facilitators must consent too before joining the voice room",
+        access_mode="member: per-member permissions (membership not shown); role: a group role",
+        lock_between_sessions="Close the rooms between sessions",
+        ttl="Delete messages in the text room after this long (e.g. 24h), or off",
+        expire_at_session_end="Delete the session's messages when it ends",
+        keep_pinned="Keep pinned messages",
+        auto_reminder_gap="Remind of the ground rules when the room was quiet this long (e.g. 2h)",
+        max_hold_days="Most days a moderator hold may keep messages",
+    )
+    @facilitators_only()
+    async def settings(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        group: str,
+        enrolment: Literal["invite", "open"] | None = None,
+        reconsent_after_days: app_commands.Range[int, 1, 3650] | None = None,
+        facilitators_consent: bool | None = None,
+        access_mode: Literal["member", "role"] | None = None,
+        lock_between_sessions: bool | None = None,
+        ttl: str | None = None,
+        expire_at_session_end: bool | None = None,
+        keep_pinned: bool | None = None,
+        auto_reminder_gap: str | None = None,
+        max_hold_days: app_commands.Range[int, 1, 90] | None = None,
+    ) -> None:
+        info = resolve_group(interaction, group)
+        changes: dict[str, Any] = {}
+        if enrolment is not None:
+            if enrolment not in ("invite", "open"):
+                raise UserError("enrolment is `invite` or `open`.")
+            changes["enrolment"] = enrolment
+        if reconsent_after_days is not None:
+            if not 1 <= reconsent_after_days <= 3650:
+                raise UserError("reconsent_after_days is a whole number from 1 to 3650.")
+            changes["reconsent_after_days"] = reconsent_after_days
+        if facilitators_consent is not None:
+            changes["facilitators_consent"] = facilitators_consent
+        if access_mode is not None:
+            if access_mode not in ("member", "role"):
+                raise UserError("access_mode is `member` or `role`.")
+            changes["access_mode"] = access_mode
+        if lock_between_sessions is not None:
+            changes["lock_between_sessions"] = lock_between_sessions
+        if ttl is not None:
+            changes["ttl"] = _duration_option("ttl", ttl, timedelta(minutes=1), timedelta(days=365), allow_off=True)
+        if expire_at_session_end is not None:
+            changes["expire_at_session_end"] = expire_at_session_end
+        if keep_pinned is not None:
+            changes["keep_pinned"] = keep_pinned
+        if auto_reminder_gap is not None:
+            changes["auto_reminder_gap"] = _duration_option(
+                "auto_reminder_gap", auto_reminder_gap, timedelta(minutes=1), timedelta(days=7)
+            )
+        if max_hold_days is not None:
+            if not 1 <= max_hold_days <= 90:
+                raise UserError("max_hold_days is a whole number from 1 to 90.")
+            changes["max_hold_days"] = max_hold_days
+        changes = {k: v for k, v in changes.items() if getattr(info, k) != v}
+        if not changes:
+            await send_ephemeral(
+                interaction, embed=discord.Embed(title=f"Settings of {info.name}", description=_settings_text(info))
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild = interaction.guild
+        assert guild is not None
+        new = replace(info, **changes)
+        created_role: discord.Role | None = None
+        if changes.get("access_mode") == "role" and (new.role_id is None or guild.get_role(new.role_id) is None):
+            require_guild_permissions(guild, ["manage_roles"], "create the group's role")
+            try:
+                created_role = await guild.create_role(
+                    name=f"{info.name}"[:100], permissions=discord.Permissions.none(), reason="holdspace: role access"
+                )
+            except discord.Forbidden:
+                raise missing_permission_error(["manage_roles"], "create the group's role") from None
+            new = replace(new, role_id=created_role.id)
+        try:
+            await group_store.update_group(self.bot.db, new)
+        except Exception:
+            if created_role is not None:
+                await _delete_all([created_role])
+            raise
+        self.bot.state.put_group(new)
+        if {"access_mode", "facilitators_consent"} & set(changes):
+            report = await reconcile_group(self.bot, new, voice="facilitators_consent" in changes)
+            if changes.get("access_mode") == "member" and info.role_id is not None:
+                old_role = guild.get_role(info.role_id)
+                if old_role is not None:
+                    await _delete_all([old_role])
+                new = self.bot.state.update_group(new.id, role_id=None)
+                await group_store.update_group(self.bot.db, new)
+            if report.failed:
+                log.warning("group %s: %d overwrite changes failed after a settings change", new.id, report.failed)
+        if "reconsent_after_days" in changes:
+            consent = self.bot.get_cog("Consent")
+            if consent is not None:
+                await consent.reschedule_expiry(new)  # type: ignore[attr-defined]
+        await self.bot.audit.record(
+            new.guild_id,
+            "group_settings_changed",
+            actor_id=interaction.user.id,
+            group_id=new.id,
+            details={k: _plain(v) for k, v in changes.items()},
+        )
+        await send_ephemeral(
+            interaction,
+            embed=discord.Embed(
+                title=f"Settings of {new.name} changed",
+                description="Changed: " + ", ".join(sorted(changes)) + "\n\n" + _settings_text(new),
+            ),
+        )
+
+    # -- the agreement -----------------------------------------------------------------------------
+
+    @agreement.command(name="show", description="Show the group's current agreement")
+    @app_commands.autocomplete(group=group_autocomplete)
+    @facilitators_only()
+    async def agreement_show(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+        info = resolve_group(interaction, group)
+        current = await group_store.get_agreement(self.bot.db, self.bot.ring, info.id)
+        if current is None:
+            raise UserError("This group has no agreement yet; `/group agreement edit` writes one.")
+        for embed in agreement_embeds(info.name, current.version, current.sha256, current.text):
+            await send_ephemeral(interaction, embed=embed)
+
+    @agreement.command(name="edit", description="Edit the group's agreement (members consent again)")
+    @app_commands.autocomplete(group=group_autocomplete)
+    @facilitators_only()
+    async def agreement_edit(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+        info = resolve_group(interaction, group)
+        current = await group_store.get_agreement(self.bot.db, self.bot.ring, info.id)
+        text = current.text if current is not None else default_text(info.name)
+        await interaction.response.send_modal(AgreementModal(self, info, text))
+
+    async def save_agreement(
+        self, interaction: discord.Interaction[HoldspaceBot], group_id: str, base_version: int, parts: list[str | None]
+    ) -> None:
+        require_facilitator(interaction)
+        info = self.bot.state.groups.get(group_id)
+        if info is None:
+            raise UserError("That group no longer exists.")
+        try:
+            text = join_fields(parts)
+        except AgreementError as exc:
+            raise UserError(str(exc)) from None
+        if info.agreement_version != base_version:
+            raise UserError(
+                "Someone else changed this agreement while you were editing; nothing was saved. "
+                "Run `/group agreement edit` again to edit the new version."
+            )
+        if hash_text(text) == info.agreement_sha256:
+            await send_ephemeral(interaction, "The agreement is unchanged; no new version was made.")
+            return
+        version, sha = await group_store.add_agreement_version(
+            self.bot.db, self.bot.ring, group_id, text, self.bot.clock.now()
+        )
+        info = self.bot.state.update_group(group_id, agreement_version=version, agreement_sha256=sha)
+        await self.bot.audit.record(
+            info.guild_id,
+            "agreement_edited",
+            actor_id=interaction.user.id,
+            group_id=group_id,
+            details={"version": version, "sha256": sha},
+        )
+        await self.bot.scheduler.schedule(REVALIDATE_KIND, self.bot.clock.now(), {"group_id": group_id}, key=group_id)
+        running = self.bot.state.session_running(group_id)
+        when = "when the running session ends" if running else "now"
+        await send_ephemeral(
+            interaction,
+            f"Saved version {version} of the agreement of **{info.name}** (SHA-256 {sha[:16]}). Members who agreed "
+            f"to an earlier version lose access {when} and are asked to read and agree to the new one.",
+        )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    return value
+
+
+def _duration_option(
+    name: str, raw: str, minimum: timedelta, maximum: timedelta, *, allow_off: bool = False
+) -> timedelta | None:
+    text = raw.strip().lower()
+    if allow_off and text in ("off", "none", "0"):
+        return None
+    if len(text) > 20:
+        raise UserError(f"{name} is too long; use a duration such as 30m, 12h or 7d.")
+    try:
+        return parse_duration(text, minimum=minimum, maximum=maximum)
+    except DurationError as exc:
+        hint = " or `off`" if allow_off else ""
+        raise UserError(f"{name}: {exc}{hint}.") from None
+
+
+def _desired_fresh(bot: HoldspaceBot, group: GroupInfo, guild: discord.Guild) -> dict[int, ow.Overwrites]:
+    """Desired overwrites for a group that has no consenting members yet."""
+    cfg = bot.state.guilds.get(guild.id)
+    assert bot.user is not None
+    rooms = rooms_of(group)
+    ids = rooms.channel_ids if group.text_channel_id else (0,)
+    return {
+        channel_id: ow.desired_for_channel(
+            rooms, [], cfg.facilitator_role_id if cfg else None, bot.user.id, guild.default_role.id
+        )
+        for channel_id in ids
+    }
+
+
+async def _delete_all(things: list[Any]) -> None:
+    for thing in reversed(things):
+        try:
+            await thing.delete(reason="holdspace: undo a failed change")
+        except discord.HTTPException:
+            log.warning("could not undo the creation of %s", getattr(thing, "id", "?"))
+
+
+async def send_prompt(bot: HoldspaceBot, member: discord.Member | discord.User, group: GroupInfo, *, why: str) -> bool:
+    """DM ``member`` a prompt to review the group's agreement. False when their DMs are closed."""
+    guild = bot.get_guild(group.guild_id)
+    server = guild.name if guild else "the server"
+    texts = {
+        "invited": f"You have been invited to the group **{group.name}** on {server}.",
+        "unconsented": (
+            f"You were disconnected from the voice room of **{group.name}** on {server} because holdspace has "
+            "no consent from you for this group."
+        ),
+        "agreement_changed": (
+            f"The agreement of **{group.name}** on {server} has changed, so your access was paused until you "
+            "read the new version."
+        ),
+        "expired": (
+            f"Your consent to the agreement of **{group.name}** on {server} is due to be renewed, so your access "
+            "was paused until you read it again."
+        ),
+    }
+    text = texts.get(why, texts["invited"])
+    text += " Press the button to read the group's agreement; you can then say whether you agree."
+    try:
+        await member.send(text, view=review_view(group.id, member_tag(bot.ring, member.id)))
+    except (discord.Forbidden, discord.HTTPException):
+        log.debug("could not DM member %s", member.id)
+        return False
+    return True
+
+
+async def setup(bot: HoldspaceBot) -> None:
+    await bot.add_cog(Groups(bot))

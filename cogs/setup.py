@@ -1,0 +1,245 @@
+"""Server set-up: facilitator and moderator roles, the moderators' log channel, the lobby with its
+"Review and consent" button, and the server's time zone."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import zoneinfo
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.state import GuildConfig
+from bot.storage import guilds as guild_store
+from bot.ui.checks import server_manager_only
+from bot.ui.consent_views import lobby_embed, lobby_view
+from bot.ui.replies import UserError, send_ephemeral
+from cogs.groups import missing_permission_error
+
+if TYPE_CHECKING:
+    from bot.app import HoldspaceBot
+
+log = logging.getLogger(__name__)
+
+TIMEZONE_MAX = 64
+LOBBY_NEEDS = ("view_channel", "send_messages", "embed_links", "read_message_history")
+LOG_NEEDS = ("view_channel", "send_messages", "embed_links")
+
+
+@functools.cache
+def _zones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def validate_timezone(raw: str) -> str:
+    name = (raw or "").strip()
+    if not name:
+        raise UserError("Give a time zone such as `Europe/Berlin` or `America/New_York`.")
+    if len(name) > TIMEZONE_MAX or name.startswith(("/", ".")) or ".." in name:
+        raise UserError("That is not a time zone; use a name such as `Europe/Berlin` (pick one from the list).")
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise UserError(
+            f"“{name[:40]}” is not a time zone holdspace knows; use a name such as `Europe/Berlin` "
+            "(pick one from the list)."
+        ) from None
+    return name
+
+
+async def timezone_autocomplete(
+    interaction: discord.Interaction[HoldspaceBot], current: str
+) -> list[app_commands.Choice[str]]:
+    needle = current.casefold().strip()
+    return [app_commands.Choice(name=z, value=z) for z in _zones() if needle in z.casefold()][:25]
+
+
+def _check_channel(guild: discord.Guild, channel: discord.TextChannel, needs: tuple[str, ...], what: str) -> None:
+    if channel.guild.id != guild.id:
+        raise UserError(f"The {what} belongs to another server; pick a channel of this server.")
+    perms = channel.permissions_for(guild.me)
+    if perms.administrator:
+        return
+    missing = [n for n in needs if not getattr(perms, n)]
+    if missing:
+        raise missing_permission_error(missing, f"use {channel.mention} as the {what}", f"#{channel.name}")
+
+
+def _check_role(guild: discord.Guild, role: discord.Role, what: str) -> None:
+    if role.guild.id != guild.id:
+        raise UserError(f"The {what} belongs to another server; pick a role of this server.")
+    if role.is_default():
+        raise UserError(f"@everyone cannot be the {what}; create a role for it.")
+    if role.managed:
+        raise UserError(f"{role.mention} belongs to a bot or integration and cannot be the {what}.")
+
+
+def describe(cfg: GuildConfig) -> str:
+    def role(rid: int | None) -> str:
+        return f"<@&{rid}>" if rid else "not set"
+
+    def channel(cid: int | None) -> str:
+        return f"<#{cid}>" if cid else "not set"
+
+    return "\n".join(
+        [
+            f"**Facilitator role**: {role(cfg.facilitator_role_id)}",
+            f"**Moderator role**: {role(cfg.moderator_role_id)}",
+            f"**Moderators' log channel**: {channel(cfg.log_channel_id)}",
+            f"**Lobby channel**: {channel(cfg.lobby_channel_id)}",
+            f"**Time zone**: {cfg.timezone}",
+        ]
+    )
+
+
+class Setup(commands.Cog):
+    setup_group = app_commands.Group(
+        name="setup",
+        description="Set holdspace up on this server (server managers)",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: HoldspaceBot) -> None:
+        self.bot = bot
+
+    @setup_group.command(name="configure", description="Roles, log channel, lobby channel and time zone")
+    @app_commands.describe(
+        facilitator_role="The role of the people who run groups",
+        moderator_role="The role of the people who work the moderators' queue",
+        log_channel="Where holdspace announces cases to moderators",
+        lobby_channel="Where holdspace keeps its “Review and consent” button",
+        timezone="The server's time zone, e.g. Europe/Berlin",
+    )
+    @app_commands.autocomplete(timezone=timezone_autocomplete)
+    @server_manager_only()
+    async def configure(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        facilitator_role: discord.Role | None = None,
+        moderator_role: discord.Role | None = None,
+        log_channel: discord.TextChannel | None = None,
+        lobby_channel: discord.TextChannel | None = None,
+        timezone: str | None = None,
+    ) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        old = self.bot.state.guilds.get(guild.id) or GuildConfig(guild.id)
+        if facilitator_role is not None:
+            _check_role(guild, facilitator_role, "facilitator role")
+        if moderator_role is not None:
+            _check_role(guild, moderator_role, "moderator role")
+        if log_channel is not None:
+            _check_channel(guild, log_channel, LOG_NEEDS, "moderators' log channel")
+        if lobby_channel is not None:
+            _check_channel(guild, lobby_channel, LOBBY_NEEDS, "lobby channel")
+        tz = validate_timezone(timezone) if timezone is not None else old.timezone
+        new = GuildConfig(
+            guild_id=guild.id,
+            facilitator_role_id=facilitator_role.id if facilitator_role else old.facilitator_role_id,
+            moderator_role_id=moderator_role.id if moderator_role else old.moderator_role_id,
+            log_channel_id=log_channel.id if log_channel else old.log_channel_id,
+            lobby_channel_id=lobby_channel.id if lobby_channel else old.lobby_channel_id,
+            lobby_message_id=old.lobby_message_id,
+            timezone=tz,
+            bot_action=old.bot_action,
+            allowed_bot_ids=old.allowed_bot_ids,
+            configured=True,
+        )
+        missing = [
+            label
+            for label, value in (
+                ("facilitator_role", new.facilitator_role_id),
+                ("moderator_role", new.moderator_role_id),
+                ("log_channel", new.log_channel_id),
+                ("lobby_channel", new.lobby_channel_id),
+            )
+            if value is None
+        ]
+        if missing:
+            raise UserError(
+                "To set holdspace up, also give " + ", ".join(f"`{m}`" for m in missing) + ". Nothing was changed."
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        posted: discord.Message | None = None
+        lobby_changed = new.lobby_channel_id != old.lobby_channel_id or old.lobby_message_id is None
+        if lobby_changed:
+            channel = guild.get_channel(new.lobby_channel_id or 0)
+            if not isinstance(channel, discord.TextChannel):
+                raise UserError("The lobby channel no longer exists; pick another one.")
+            try:
+                posted = await channel.send(embed=lobby_embed(), view=lobby_view())
+            except discord.Forbidden:
+                raise missing_permission_error(
+                    list(LOBBY_NEEDS), f"post the consent button in {channel.mention}", f"#{channel.name}"
+                ) from None
+            new.lobby_message_id = posted.id
+        try:
+            await guild_store.save(
+                self.bot.db,
+                guild_store.GuildRow(
+                    new.guild_id,
+                    new.facilitator_role_id,
+                    new.moderator_role_id,
+                    new.log_channel_id,
+                    new.lobby_channel_id,
+                    new.lobby_message_id,
+                    new.timezone,
+                ),
+                self.bot.clock.now(),
+            )
+        except Exception:
+            if posted is not None:
+                try:
+                    await posted.delete()
+                except discord.HTTPException:
+                    log.warning("could not remove a lobby message after a failed save")
+            raise
+        if posted is not None and old.lobby_message_id and old.lobby_channel_id:
+            await self._delete_message(guild, old.lobby_channel_id, old.lobby_message_id)
+        self.bot.state.put_guild(new)
+        await self.bot.audit.record(
+            guild.id,
+            "setup_changed",
+            actor_id=interaction.user.id,
+            details={
+                "facilitator_role_id": new.facilitator_role_id,
+                "moderator_role_id": new.moderator_role_id,
+                "log_channel_id": new.log_channel_id,
+                "lobby_channel_id": new.lobby_channel_id,
+                "timezone": new.timezone,
+            },
+        )
+        if new.facilitator_role_id != old.facilitator_role_id and old.configured:
+            groups = self.bot.get_cog("Groups")
+            if groups is not None:
+                await groups.reconcile_all("setup")  # type: ignore[attr-defined]
+        await send_ephemeral(
+            interaction,
+            embed=discord.Embed(title="holdspace is set up", description=describe(new)),
+        )
+
+    async def _delete_message(self, guild: discord.Guild, channel_id: int, message_id: int) -> None:
+        channel = guild.get_channel(channel_id)
+        if isinstance(channel, discord.TextChannel):
+            try:
+                await channel.get_partial_message(message_id).delete()
+            except discord.HTTPException:
+                log.debug("the old lobby message could not be removed")
+
+    @setup_group.command(name="show", description="Show how holdspace is set up on this server")
+    @server_manager_only()
+    async def show(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        assert interaction.guild is not None
+        cfg = self.bot.state.guilds.get(interaction.guild.id)
+        if cfg is None or not cfg.configured:
+            await send_ephemeral(interaction, "holdspace is not set up on this server yet; run `/setup configure`.")
+            return
+        await send_ephemeral(interaction, embed=discord.Embed(title="holdspace set-up", description=describe(cfg)))
+
+
+async def setup(bot: HoldspaceBot) -> None:
+    await bot.add_cog(Setup(bot))
