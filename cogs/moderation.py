@@ -135,6 +135,7 @@ class Moderation(commands.Cog):
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ClaimButton, ResolveButton)
         self.bot.tree.add_command(self.report_menu)
+        await self.bot.cases.ensure_retention()
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ClaimButton, ResolveButton)

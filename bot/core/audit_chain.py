@@ -92,6 +92,11 @@ class VerifyResult:
     reason: str | None = None
     last_seq: int | None = None
 
+    @property
+    def message(self) -> str:
+        """One line for the operator (what ``holdspace audit-verify`` prints)."""
+        return self.describe()
+
     def describe(self) -> str:
         if self.ok:
             if self.checked == 0:

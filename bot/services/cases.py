@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.cases import kind_label
+from bot.storage import audit as audit_store
 from bot.storage import cases as case_store
 from bot.storage import holds as hold_store
 from bot.storage.cases import CaseRecord, NewHold, OpenResult
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HOLD_TIMER = "case_hold_end"
+RETENTION_TIMER = "moderation_retention"
+RETENTION_KEY = "daily"
+RETENTION_EVERY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class CaseService:
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
         bot.scheduler.timers.register(HOLD_TIMER, self._on_hold_timer)
+        bot.scheduler.timers.register(RETENTION_TIMER, self._on_retention_timer)
 
     # -- opening ------------------------------------------------------------------------------------
 
@@ -217,6 +222,30 @@ class CaseService:
         if released:
             log.debug("hold on message %s in %s ended (max hold time)", message_id, channel_id)
             self.bot.dispatch("holdspace_hold_released", channel_id, message_id)
+
+    # -- retention ----------------------------------------------------------------------------------
+
+    async def ensure_retention(self) -> None:
+        """Make sure the daily retention pass is scheduled (once; it reschedules itself)."""
+        if await self.bot.scheduler.timers.due_time(RETENTION_TIMER, RETENTION_KEY) is None:
+            await self.bot.scheduler.schedule(
+                RETENTION_TIMER, self.bot.clock.now() + timedelta(minutes=5), {}, key=RETENTION_KEY
+            )
+
+    async def run_retention(self, now: datetime) -> tuple[int, int]:
+        """Delete cases closed longer ago than ``retention.closed_cases_days`` and audit entries older
+        than ``retention.audit_days`` (the chain's anchor moves past them). Returns both counts."""
+        retention = self.bot.settings.retention
+        cases = await case_store.purge_closed(self.bot.db, now - timedelta(days=retention.closed_cases_days))
+        entries = await audit_store.prune_before(self.bot.db, now - timedelta(days=retention.audit_days))
+        if cases or entries:
+            log.info("retention: deleted %d closed cases and %d old audit entries", cases, entries)
+        return cases, entries
+
+    async def _on_retention_timer(self, timer: Timer) -> None:
+        now = self.bot.clock.now()
+        await self.run_retention(now)
+        await self.bot.scheduler.schedule(RETENTION_TIMER, now + RETENTION_EVERY, {}, key=RETENTION_KEY)
 
     # -- the notice in the log channel -------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import pytest
 from bot.core.cases import KIND_LABELS, Status
 from bot.exports.cases_audit import verify_audit
 from bot.sandbox import InteractionHandle
-from bot.sandbox.world import Channel, Member, Message, Role
+from bot.sandbox.world import Channel, Message, Role
 from bot.state import GroupInfo, GuildConfig
 from bot.storage import audit as audit_store
 from bot.storage import cases as case_store
@@ -554,5 +554,22 @@ async def test_member_removed_case_via_the_service(hs: Holdspace) -> None:
     assert record.subject_id == alice.id and record.kind == "member_removed"
 
 
-def _member(hs: Holdspace, name: str) -> Member:
-    return hs.member(name)
+async def test_closed_cases_are_deleted_after_the_retention_period(hs: Holdspace) -> None:
+    s = await set_up(hs)
+    bot = hs.bot
+    assert bot is not None
+    await bot.cases.open(hs.guild.id, "bot_added", subject_id=77)
+    await bot.cases.open(hs.guild.id, "bot_added", subject_id=78)
+    await run(hs, "bob", "cases resolve", s.general, number=1, outcome="dismissed", note="A tool the host added.")
+    hs.clock.advance(timedelta(days=bot.settings.retention.closed_cases_days + 1))
+
+    async def gone() -> bool:
+        return await bot.cases.get(hs.guild.id, 1) is None
+
+    for _ in range(100):
+        if await gone():
+            break
+        await asyncio.sleep(0.02)
+    assert await gone()
+    assert await bot.cases.get(hs.guild.id, 2) is not None  # still open: kept
+    assert (await verify_audit(bot.db, bot.ring)).ok

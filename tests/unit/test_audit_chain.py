@@ -227,3 +227,12 @@ async def test_export_audit_json_and_csv(db: Database, ring: KeyRing) -> None:
     assert [r["seq"] for r in rows] == ["1", "2"]
     with pytest.raises(ValueError):
         await export_audit(db, ring, GUILD, "xml")
+
+
+def test_message_names_the_broken_link_for_the_cli() -> None:
+    entries = _chain(3)
+    entries[1] = replace(entries[1], action="forged")
+    result = verify_chain(entries)
+    assert result.message == result.describe()
+    assert "#2" in result.message and "broken" in result.message
+    assert "intact" in verify_chain(_chain(2)).message
