@@ -573,3 +573,21 @@ async def test_closed_cases_are_deleted_after_the_retention_period(hs: Holdspace
     assert await gone()
     assert await bot.cases.get(hs.guild.id, 2) is not None  # still open: kept
     assert (await verify_audit(bot.db, bot.ring)).ok
+
+
+async def test_two_moderators_claiming_at_once(hs: Holdspace) -> None:
+    s = await set_up(hs)
+    bot = hs.bot
+    assert bot is not None
+    await bot.cases.open(hs.guild.id, "recording_bot_blocked", group_id=s.group.id, subject_id=555)
+    await hs.sb.wait_until(lambda: len(notices(s)) == 1)
+    notice = notice_of(s, 1)
+    first = hs.sb.click(hs.member("bob"), notice, "holdspace:case:claim:1")
+    second = hs.sb.click(hs.member("owner"), notice, "holdspace:case:claim:1")
+    await asyncio.gather(first.response(), second.response())
+    answers = sorted([first.content or "", second.content or ""])
+    assert answers[0] == "Case #1 is already claimed by another moderator."
+    assert answers[1].startswith("You claimed case #1.")
+    assert first.ephemeral and second.ephemeral
+    record = await case(hs, 1)
+    assert record.assignee_id in (hs.member("bob").id, hs.member("owner").id)
