@@ -54,7 +54,7 @@ async def _wait_role_cached(hs: Holdspace, role: Role) -> None:
     await hs.sb.wait_until(cached)
 
 
-async def set_up(hs: Holdspace, *, log_channel: bool = True) -> Setup:
+async def set_up(hs: Holdspace, *, log_channel: bool = True, ttl: timedelta | None = None) -> Setup:
     """bob is a moderator, carol a facilitator, alice a plain member; alice and carol are in the group."""
     bot = hs.bot
     assert bot is not None
@@ -92,6 +92,7 @@ async def set_up(hs: Holdspace, *, log_channel: bool = True) -> Setup:
         text_channel_id=text.id,
         voice_channel_id=voice.id,
         max_hold_days=3,
+        **({"ttl": ttl} if ttl is not None else {}),
     )
     group = await group_store.insert_group(bot.db, bot.ring, group, AGREEMENT, now)
     bot.state.put_group(group)
@@ -591,3 +592,45 @@ async def test_two_moderators_claiming_at_once(hs: Holdspace) -> None:
     assert first.ephemeral and second.ephemeral
     record = await case(hs, 1)
     assert record.assignee_id in (hs.member("bob").id, hs.member("owner").id)
+
+
+# -- with the expiry feature: a reported message outlives its time to live while its case is open ------
+
+
+async def _eventually(predicate: Any, what: str, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def test_reported_message_outlives_its_ttl_until_the_case_closes(hs: Holdspace) -> None:
+    s = await set_up(hs, ttl=timedelta(hours=1))
+    bot = hs.bot
+    assert bot is not None
+    expiry = bot.get_cog("Expiry")
+    if expiry is None or not hasattr(expiry, "track_group"):
+        pytest.skip("the expiry feature is not loaded")
+    await expiry.track_group(s.group)
+    reported = hs.sb.post(s.text, hs.member("carol"), "reported")
+    kept_by_time = hs.sb.post(s.text, hs.member("carol"), "reported, but the case stays open")
+    control = hs.sb.post(s.text, hs.member("carol"), "not reported")
+    for message in (reported, kept_by_time):
+        handle = hs.sb.message_command(hs.member("alice"), message, "Report to moderators")
+        await handle.response()
+        text, _ = await answer(hs.sb.submit_modal(handle, {"reason": ""}))
+        assert "case #" in text
+    hs.clock.advance(timedelta(hours=2))
+    await _eventually(lambda: s.text.get_message(control.id) is None, "the unreported message to expire")
+    await asyncio.sleep(0.2)
+    assert s.text.get_message(reported.id) is not None, "a reported message waits while its case is open"
+    assert s.text.get_message(kept_by_time.id) is not None
+    text, _ = await run(hs, "bob", "cases resolve", s.general, number=1, outcome="dismissed", note="Fine in context.")
+    assert "closed as dismissed" in text
+    await _eventually(lambda: s.text.get_message(reported.id) is None, "the released message to expire")
+    assert s.text.get_message(kept_by_time.id) is not None
+    # The other hold ends by itself after the group's max_hold_days, even with its case still open.
+    hs.clock.advance(timedelta(days=3))
+    await _eventually(lambda: s.text.get_message(kept_by_time.id) is None, "the hold to run out")
+    assert (await case(hs, 2)).status is Status.OPEN
