@@ -40,6 +40,7 @@ from discord.ext import commands
 
 from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
+from bot.core.access import decide_from_state as decide_access
 from bot.core.drift import Drift, RestoreLimiter, compare, describe_all, guard_wants, role_change_warnings
 from bot.core.guard import (
     BOT_DENY,
@@ -65,6 +66,8 @@ log = logging.getLogger(__name__)
 GRACE_SECONDS = 2.0
 #: Seconds to wait for holdspace's own overwrite edits to come back as CHANNEL_UPDATE.
 SETTLE_SECONDS = 2.0
+#: When a new or adopted room is looked at again to see whether it became a group room.
+NEW_ROOM_DELAYS = (0.5, 1.5, 5.0)
 #: How often every group room is checked even without an event (catches groups made meanwhile).
 SWEEP_SECONDS = 300.0
 
@@ -195,6 +198,8 @@ class Guard(commands.Cog):
         verdict = self._verdict(member)
         if verdict is None:
             return
+        if not verdict.is_bot and trigger == "voice_join" and self._consent_acts(member, group):
+            return  # the consent feature disconnects this person already (no consent): once is enough
         key = (member.guild.id, member.id)
         if key in self._handling:
             return  # this member is being handled already (a storm of events): once is enough
@@ -203,6 +208,17 @@ class Guard(commands.Cog):
             await self._enforce(member, group, verdict, trigger)
         finally:
             self._handling.discard(key)
+
+    def _consent_acts(self, member: discord.Member, group: GroupInfo) -> bool:
+        own = member.guild.me
+        return decide_access(
+            self.bot.state,
+            group,
+            member_id=member.id,
+            is_bot=member.bot,
+            role_ids=[r.id for r in member.roles],
+            bot_id=own.id if own is not None else 0,
+        ).act
 
     async def _enforce(self, member: discord.Member, group: GroupInfo, verdict: Verdict, trigger: str) -> None:
         guild = member.guild
@@ -649,15 +665,38 @@ class Guard(commands.Cog):
 
         self._spawn(later())
 
+    def _maybe_new_group_room(self, guild_id: int, channel_id: int) -> None:
+        """A room being created or adopted becomes a group room once the groups feature stored it:
+        look again a little later (memory only) and check it then."""
+        if channel_id in self._rechecks:
+            return
+        self._rechecks.add(channel_id)
+
+        async def later() -> None:
+            try:
+                for delay in NEW_ROOM_DELAYS:
+                    await asyncio.sleep(delay)
+                    if self.bot.state.group_of_channel(channel_id) is not None:
+                        self.schedule_check(guild_id, channel_id, "group")
+                        return
+            finally:
+                self._rechecks.discard(channel_id)
+
+        self._spawn(later())
+
     @commands.Cog.listener()
     async def on_guild_channel_update(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:
         if self.bot.state.group_of_channel(after.id) is not None:
             self.schedule_check(after.guild.id, after.id)
+        elif before.overwrites != after.overwrites:
+            self._maybe_new_group_room(after.guild.id, after.id)
 
     @commands.Cog.listener()
     async def on_guild_channel_create(self, channel: discord.abc.GuildChannel) -> None:
         if self.bot.state.group_of_channel(channel.id) is not None:
             self.schedule_check(channel.guild.id, channel.id, "group")
+        else:
+            self._maybe_new_group_room(channel.guild.id, channel.id)
 
     @commands.Cog.listener()
     async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:

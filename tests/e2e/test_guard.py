@@ -1,0 +1,271 @@
+"""The guard end to end: the real holdspace bot against the sandbox, nothing of discord.py mocked.
+
+Groups are put in place the way the groups feature leaves them (rooms closed to @everyone, holdspace's
+own overwrite, the facilitator role), written to the database and to ``bot.state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, cast
+
+import pytest
+
+from bot.core import overwrites as ow
+from bot.core.guard import BOT_DENY
+from bot.sandbox import InteractionHandle, Overwrite, SandboxRefused, permissions
+from bot.sandbox.world import LOADING, Application, Channel, Member
+from bot.state import ConsentFact, GroupInfo, RunningSession
+from bot.storage import cases as case_store
+from bot.storage import groups as group_store
+from cogs.guard import Guard
+from tests.e2e.conftest import Holdspace
+
+P = permissions
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 2.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def settle(hs: Holdspace, seconds: float = 0.3) -> None:
+    """Give holdspace a moment to have reacted (used before asserting that nothing happened)."""
+    await asyncio.sleep(seconds)
+
+
+async def answer(handle: InteractionHandle, timeout: float = 3.0) -> str:
+    """Everything holdspace answered to ``handle`` (after a deferral, its follow-ups)."""
+    await handle.response()
+    if handle.deferred:  # the first follow-up fills the "thinking" message
+        await until(lambda: handle.message is not None and not handle.message.flags & LOADING, timeout, "reply")
+        await asyncio.sleep(0.05)
+    parts = [handle.content or ""] + [m.content for m in handle.followups]
+    return "\n".join(p for p in parts if p)
+
+
+def cog(hs: Holdspace) -> Guard:
+    assert hs.bot is not None
+    found = hs.bot.get_cog("Guard")
+    assert type(found).__name__ == "Guard"  # loaded as an extension: its own copy of the class
+    return cast(Guard, found)
+
+
+async def cases(hs: Holdspace, kind: str | None = None) -> list[case_store.CaseRecord]:
+    assert hs.bot is not None
+    found = await case_store.all_cases(hs.bot.db, hs.bot.ring, hs.guild.id)
+    return [c for c in found if kind is None or c.kind == kind]
+
+
+def member_deny(channel: Channel, member_id: int) -> int:
+    overwrite = channel.overwrites.get(member_id)
+    return 0 if overwrite is None else overwrite.deny
+
+
+async def make_group(
+    hs: Holdspace, name: str = "tuesday", *, session: bool = False
+) -> tuple[GroupInfo, Channel, Channel]:
+    """A group whose rooms carry what the groups feature gives them, known to the running bot."""
+    bot = hs.bot
+    assert bot is not None
+    guild = hs.guild
+    own_id = hs.world.app.bot.id
+    closed = [
+        Overwrite(guild.id, P.ROLE_OVERWRITE, 0, ow.EVERYONE_DENY),
+        Overwrite(own_id, P.MEMBER_OVERWRITE, ow.BOT_ALLOW, 0),
+    ]
+    text = guild.create_text_channel(f"{name}-text", overwrites=closed)
+    voice = guild.create_voice_channel(f"{name}-voice", overwrites=closed)
+    group = GroupInfo.with_defaults(
+        bot.settings.defaults,
+        id=uuid.uuid4().hex,
+        guild_id=guild.id,
+        name=name,
+        text_channel_id=text.id,
+        voice_channel_id=voice.id,
+    )
+    await group_store.insert_group(bot.db, bot.ring, group, "Be kind. No recording.", bot.clock.now())
+    bot.state.put_group(group)
+    if session:
+        bot.state.running_sessions["s-" + group.id] = RunningSession("s-" + group.id, group.id, bot.clock.now())
+    await until(lambda: guild.id in {g.id for g in bot.guilds} and bot.get_channel(voice.id), what="rooms cached")
+    return group, text, voice
+
+
+def new_bot(hs: Holdspace, name: str, perms: int = 0) -> tuple[Application, Member]:
+    app = hs.sb.create_application(name)
+    member = hs.guild.add_bot(app, permissions=perms)
+    return app, member
+
+
+# -- prevention ---------------------------------------------------------------------------------------
+
+
+async def test_added_bot_gets_denies_on_every_group_room_and_a_case(hs: Holdspace) -> None:
+    _, text, voice = await make_group(hs, "tuesday")
+    _, text2, voice2 = await make_group(hs, "thursday")
+    rooms = (text, voice, text2, voice2)
+    # Someone gives the newcomer a role that allows everything in the rooms: a member deny still wins.
+    _, recorder = new_bot(hs, "recorder", P.VIEW_CHANNEL | P.CONNECT)
+    await until(lambda: all(member_deny(r, recorder.id) & BOT_DENY == BOT_DENY for r in rooms), what="denies")
+    with pytest.raises(SandboxRefused):
+        hs.guild.join_voice(recorder, voice)
+    case = (await until_cases(hs, "bot_added"))[0]
+    assert case.subject_id == recorder.id
+    assert case.details["added_by"] == hs.world.owner.id
+    assert case.details["rooms_changed"] == 4
+    # Reading the audit log is how the adder is known; nothing asked for a name.
+    assert hs.sb.requests_matching("GET", "/guilds/{guild_id}/audit-logs")
+
+
+async def until_cases(hs: Holdspace, kind: str, count: int = 1, timeout: float = 2.0) -> list[case_store.CaseRecord]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await cases(hs, kind)
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"expected {count} {kind} case(s), found {len(found)}")
+        await asyncio.sleep(0.02)
+
+
+async def test_new_group_gets_denies_for_bots_already_in_the_server(hs: Holdspace) -> None:
+    _, recorder = new_bot(hs, "recorder")
+    await settle(hs)
+    _, text, voice = await make_group(hs)  # as /group create does: rooms first, then the group stored
+    await until(lambda: member_deny(voice, recorder.id) & BOT_DENY and member_deny(text, recorder.id), what="denies")
+    assert not await cases(hs, "permission_drift"), "a new group's bot denies are not a drift"
+
+
+# -- reaction -------------------------------------------------------------------------------------------
+
+
+async def test_administrator_bot_joining_voice_is_disconnected_kicked_and_the_session_told(hs: Holdspace) -> None:
+    group, text, voice = await make_group(hs, session=True)
+    await answer(await hs.command(hs.member("owner"), None, "guard action", action="kick"))
+    _, recorder = new_bot(hs, "craig", P.ADMINISTRATOR)
+    own_role = next(r for r in hs.guild.member(hs.world.app.bot.id).roles if r.managed)
+    hs.guild.update_role(own_role, position=recorder.top_position() + 1)  # holdspace above the bot
+    await until_cases(hs, "bot_added")
+    hs.guild.join_voice(recorder, voice)  # Administrator bypasses every overwrite
+    await until(lambda: recorder.id not in hs.guild.members, what="kick")
+    assert hs.guild.voice_channel_of(recorder) is None
+    disconnects = [
+        r
+        for r in hs.sb.requests_matching("PATCH", "/guilds/{guild_id}/members/{user_id}")
+        if r.json == {"channel_id": None}
+    ]
+    kicks = hs.sb.requests_matching("DELETE", "/guilds/{guild_id}/members/{user_id}")
+    assert len(disconnects) == 1 and len(kicks) == 1
+    assert disconnects[0].started <= kicks[0].started, "disconnected first, then kicked"
+    case = (await until_cases(hs, "recording_bot_blocked"))[0]
+    assert case.group_id == group.id and case.details["done"] == "kick"
+    notice = await until(lambda: [m for m in text.messages if m.author.id == hs.world.app.bot.id], what="notice")
+    assert len(notice) == 1 and "\n" not in notice[0].content and "removed" in notice[0].content
+
+
+async def test_allowed_bot_can_join(hs: Holdspace) -> None:
+    _, _, voice = await make_group(hs)
+    _, helper = new_bot(hs, "notetaker")
+    await until(lambda: member_deny(voice, helper.id), what="deny")
+    handle = await hs.command(hs.member("owner"), None, "guard allow", bot=helper)
+    assert "now allowed" in await answer(handle)
+    await until(lambda: voice.overwrites.get(helper.id) and not member_deny(voice, helper.id), what="allow")
+    hs.guild.join_voice(helper, voice)
+    await settle(hs)
+    assert hs.guild.voice_channel_of(helper) is voice
+    assert not hs.sb.requests_matching("PATCH", "/guilds/{guild_id}/members/{user_id}")
+    listing = await hs.command(hs.member("owner"), None, "guard list")
+    assert f"<@{helper.id}>" in await answer(listing)
+    # Allowed after a restart too (stored), and taken off again with /guard deny.
+    await hs.restart()
+    assert helper.id in cog(hs).bot.state.guild(hs.guild.id).allowed_bot_ids
+    denied = await hs.command(hs.member("owner"), None, "guard deny", bot=helper)
+    assert "not allowed" in await answer(denied)
+    await until(lambda: hs.guild.voice_channel_of(helper) is None, what="disconnect after deny")
+    assert member_deny(voice, helper.id) & BOT_DENY == BOT_DENY
+
+
+async def test_member_renamed_with_a_recording_marker_is_disconnected(hs: Holdspace) -> None:
+    group, _, voice = await make_group(hs)
+    alice = hs.member("alice")
+    hs.guild.set_overwrite(voice, alice, allow=ow.MEMBER_ALLOW)  # let her in for this test
+    assert hs.bot is not None
+    fact = ConsentFact("c1", alice.id, 1, "0" * 64, hs.bot.clock.now(), "button")
+    hs.bot.state.set_consent(group.id, fact)  # she consented (as the consent feature records it)
+    hs.guild.join_voice(alice, voice)
+    await settle(hs)
+    assert hs.guild.voice_channel_of(alice) is voice
+    alice.set_nick("alice [REC]")
+    await until(lambda: hs.guild.voice_channel_of(alice) is None, what="disconnect")
+    assert alice.id in hs.guild.members, "a person is never kicked"
+    case = (await until_cases(hs, "recording_marker"))[0]
+    assert case.details["reason"] == "recording marker matched"
+    assert "alice" not in repr(case.details)
+
+
+# -- integrity ----------------------------------------------------------------------------------------
+
+
+async def test_everyone_allowed_is_restored_within_a_second(hs: Holdspace) -> None:
+    _, text, _ = await make_group(hs)
+    await settle(hs)
+    started = time.monotonic()
+    hs.guild.set_overwrite(text, hs.guild.everyone, allow=P.VIEW_CHANNEL | P.SEND_MESSAGES)
+    await until(lambda: text.overwrites[hs.guild.id].deny & ow.EVERYONE_DENY == ow.EVERYONE_DENY, timeout=1.0)
+    assert time.monotonic() - started < 1.0
+    assert not text.overwrites[hs.guild.id].allow & P.VIEW_CHANNEL
+    case = (await until_cases(hs, "permission_drift"))[0]
+    assert any(line.startswith("@everyone: now gets View Channel") for line in case.details["changes"])
+    puts_before = len(hs.sb.requests_matching("PUT", "/channels/{channel_id}/permissions/{overwrite_id}"))
+    await settle(hs, 0.5)
+    puts_after = len(hs.sb.requests_matching("PUT", "/channels/{channel_id}/permissions/{overwrite_id}"))
+    assert puts_after == puts_before, "holdspace's own edit did not start a loop"
+
+
+async def test_edit_made_while_offline_is_restored_at_start(hs: Holdspace) -> None:
+    _, _, voice = await make_group(hs)
+    await hs.stop()
+    hs.guild.set_overwrite(voice, hs.guild.everyone, allow=P.VIEW_CHANNEL | P.CONNECT)
+    await hs.start()
+    await until(lambda: voice.overwrites[hs.guild.id].deny & ow.EVERYONE_DENY == ow.EVERYONE_DENY, what="restore")
+    case = (await until_cases(hs, "permission_drift"))[0]
+    assert case.details["when"] == "while holdspace was offline"
+
+
+async def test_role_gaining_administrator_opens_a_case(hs: Holdspace) -> None:
+    await make_group(hs)
+    role = hs.guild.create_role("Helpers", 0)
+    hs.guild.update_role(role, permissions=P.ADMINISTRATOR)
+    case = (await until_cases(hs, "permission_drift"))[0]
+    assert case.details["role_id"] == role.id
+
+
+# -- the server audit ---------------------------------------------------------------------------------
+
+
+async def test_audit_fails_an_administrator_bot_and_a_missing_permission(hs: Holdspace) -> None:
+    _, _, voice = await make_group(hs)
+    _, craig = new_bot(hs, "craig", P.ADMINISTRATOR)
+    await until_cases(hs, "bot_added")
+    # holdspace's own overwrite in the voice room no longer grants Move Members, and its role lacks it.
+    own = hs.guild.member(hs.world.app.bot.id)
+    own_role = next(r for r in own.roles if r.managed)
+    hs.guild.update_role(own_role, permissions=own_role.permissions & ~P.MOVE_MEMBERS)
+    cog(hs).limiter.limit = 0  # keep holdspace from restoring its own overwrite for this check
+    hs.guild.set_overwrite(voice, own, allow=ow.BOT_ALLOW & ~P.MOVE_MEMBERS)
+    await settle(hs)
+    handle = await hs.command(hs.member("owner"), None, "guard audit")
+    text = await answer(handle)
+    assert handle.ephemeral and all(m.ephemeral for m in handle.followups)
+    assert f"**fail** <@{craig.id}> is not allowed but holds Administrator" in text
+    assert f"holdspace lacks Move Members in the voice room <#{voice.id}>" in text
