@@ -357,11 +357,11 @@ class Consent(commands.Cog):
         await self._schedule_expiry(group, event.as_fact())
         await self.bot.audit.record(
             group.guild_id,
-            "consent_given",
+            "consent_answered",
             actor_id=member.id,
             group_id=group.id,
             subject_id=member.id,
-            details={"version": event.version, "sha256": event.sha256, "method": method},
+            details={"answer": "agree", "version": event.version, "sha256": event.sha256, "method": method},
         )
         rooms = f"<#{group.text_channel_id}> and <#{group.voice_channel_id}>"
         text = (
@@ -397,11 +397,11 @@ class Consent(commands.Cog):
             await self.bot.scheduler.cancel(EXPIRY_KIND, old.consent_id)
         await self.bot.audit.record(
             group.guild_id,
-            "consent_declined",
+            "consent_answered",
             actor_id=member.id,
             group_id=group.id,
             subject_id=member.id,
-            details={"version": group.agreement_version, "method": method},
+            details={"answer": "decline", "version": group.agreement_version, "method": method},
         )
         await send_ephemeral(
             interaction,

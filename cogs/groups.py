@@ -190,25 +190,57 @@ def desired_overwrites_for(bot: HoldspaceBot, group: GroupInfo) -> dict[int, ow.
 
 
 async def grant_access(bot: HoldspaceBot, group: GroupInfo, member: discord.Member) -> None:
-    """Open the group's rooms to ``member`` (member overwrite or the group role). Raises on failure."""
+    """Open the group's rooms to ``member`` (member overwrite or the group role).
+
+    All or nothing: when one room cannot be opened, the other is closed again and
+    MissingBotPermission names the permission and where to grant it.
+    """
     reason = "holdspace: consent given"
-    try:
-        if group.access_mode == "role" and group.role_id is not None:
-            role = member.guild.get_role(group.role_id)
-            if role is None:
-                raise UserError("The group's role no longer exists; a facilitator runs /group settings again.")
-            if not group.lock_between_sessions or bot.state.session_running(group.id):
-                await member.add_roles(role, reason=reason)
-            return
+    if group.access_mode == "role" and group.role_id is not None:
+        role = member.guild.get_role(group.role_id)
+        if role is None:
+            raise UserError("The group's role no longer exists; a facilitator runs /group settings again.")
         if group.lock_between_sessions and not bot.state.session_running(group.id):
-            return  # the rooms open to consenting members when the next session starts
-        want = ow.Want(allow=ow.MEMBER_ALLOW)
-        for channel_id in group.channel_ids:
-            await put_overwrite(bot, channel_id, ow.Target(ow.MEMBER, member.id), want, reason)
-    except discord.Forbidden:
-        raise missing_permission_error(
-            ["manage_roles", *MEMBER_ROOM_PERMISSIONS], "open the group's rooms to you"
-        ) from None
+            return
+        try:
+            await member.add_roles(role, reason=reason)
+        except discord.Forbidden:
+            raise missing_permission_error(["manage_roles"], "give you the group's role") from None
+        return
+    if group.lock_between_sessions and not bot.state.session_running(group.id):
+        return  # the rooms open to consenting members when the next session starts
+    want = ow.Want(allow=ow.MEMBER_ALLOW)
+    target = ow.Target(ow.MEMBER, member.id)
+    done: list[tuple[int, ow.Want | None]] = []
+    for channel_id in group.channel_ids:
+        channel = member.guild.get_channel(channel_id)
+        before = current_overwrites(channel).get(target) if channel is not None else None
+        try:
+            await put_overwrite(bot, channel_id, target, want.merged_into(before), reason)
+        except discord.HTTPException as exc:
+            for undo_id, undo_want in done:
+                try:
+                    await put_overwrite(bot, undo_id, target, undo_want, "holdspace: undo")
+                except discord.HTTPException:
+                    log.warning("could not undo an overwrite on %s", undo_id)
+            if isinstance(exc, discord.Forbidden):
+                raise _room_permission_error(member.guild, channel, "open the group's rooms to you") from None
+            raise
+        done.append((channel_id, before))
+
+
+def _room_permission_error(
+    guild: discord.Guild, channel: discord.abc.GuildChannel | None, action: str
+) -> MissingBotPermission:
+    needed = ["view_channel", "manage_roles", *MEMBER_ROOM_PERMISSIONS]
+    if channel is not None:
+        perms = channel.permissions_for(guild.me)
+        missing = [n for n in dict.fromkeys(needed) if not getattr(perms, n)]
+        if missing:
+            return missing_permission_error(missing, action, f"#{channel.name}")
+    guild_perms = guild.me.guild_permissions
+    missing = [n for n in dict.fromkeys(needed) if not getattr(guild_perms, n)]
+    return missing_permission_error(missing or ["manage_roles"], action)
 
 
 async def withdraw_access(bot: HoldspaceBot, group: GroupInfo, member_id: int, *, reason: str) -> bool:
