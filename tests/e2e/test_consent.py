@@ -256,7 +256,7 @@ async def test_overwrites_changed_offline_are_put_right_and_consent_survives_res
 
 async def test_the_database_file_holds_no_member_id_name_or_answer(holdspace: Holdspace) -> None:
     hs = holdspace
-    staff, group = await started_with_group(hs, GROUP)
+    staff, _ = await started_with_group(hs, GROUP)
     alice, bob = hs.member("alice"), hs.member("bob")
     await enroll(hs, staff, GROUP, alice)
     await enroll(hs, staff, GROUP, bob)
@@ -281,7 +281,7 @@ async def test_the_database_file_holds_no_member_id_name_or_answer(holdspace: Ho
 
 async def test_bad_input_to_consent_commands(holdspace: Holdspace) -> None:
     hs = holdspace
-    staff, group = await started_with_group(hs, GROUP)
+    await started_with_group(hs, GROUP)
     alice = hs.member("alice")
     for value in ("", "x" * 300, "No such group"):
         handle = await hs.command(alice, None, "consent give", group=value)
