@@ -65,9 +65,10 @@ CREATE INDEX message_holds_until ON message_holds (until_ms);
 -- The audit trail: one global chain. hash = SHA-256(label | prev_hash | canonical plaintext entry),
 -- see bot/core/audit_chain.py. Actor, subject, group and details live in the encrypted payload
 -- together with a random salt.
+-- (seq is deliberately not an INTEGER PRIMARY KEY: key rotation walks tables by their own rowid.)
 CREATE TABLE audit_log (
-    seq INTEGER PRIMARY KEY,                     -- 1, 2, 3, ... without gaps
-    id TEXT NOT NULL UNIQUE,                     -- random uuid (hex), the row key of payload
+    id TEXT PRIMARY KEY,                         -- random uuid (hex), the row key of payload
+    seq INTEGER NOT NULL UNIQUE,                 -- 1, 2, 3, ... without gaps
     at_ms INTEGER NOT NULL,
     guild_id INTEGER NOT NULL,
     action TEXT NOT NULL,

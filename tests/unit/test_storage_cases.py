@@ -265,3 +265,62 @@ async def test_export_cases_hides_the_reporter(db: Database, ring: KeyRing) -> N
     csv_text = await export_cases(db, ring, G1, "csv")
     assert csv_text.splitlines()[0].startswith("number,kind,status")
     assert str(MEMBER) not in csv_text
+
+
+async def test_rotate_key_reencrypts_cases_and_keeps_the_audit_chain(tmp_path: Path) -> None:
+    """The real `holdspace rotate-key` path over this feature's registered columns."""
+    from bot.crypto import blob_kid, generate_key
+    from bot.exports.cases_audit import verify_audit
+    from bot.services.audit import AuditLog
+    from bot.storage.keycheck import open_checked_database
+    from bot.storage.rotation import rotate_key
+
+    old, new = generate_key(), generate_key()
+    old_ring = KeyRing.parse(old)
+    database = await open_checked_database(tmp_path / "rot.sqlite3", old_ring, migrate=True)
+    try:
+        opened = await store.open_case(
+            database,
+            old_ring,
+            guild_id=G1,
+            kind="breach_report",
+            now=NOW,
+            subject_id=MEMBER,
+            reporter_id=MOD_B,
+            details={"summary": "s"},
+            dedupe_key="k",
+        )
+        await store.claim(database, old_ring, G1, opened.number, MOD_A, NOW)
+        await store.add_note(database, old_ring, G1, opened.number, MOD_A, "a note", NOW)
+        from bot.clock import FakeClock
+
+        log = AuditLog(database, old_ring, FakeClock())
+        for i in range(3):
+            await log.record(G1, "case_claimed", actor_id=MOD_A + i)
+    finally:
+        await database.close()
+    both = KeyRing.parse(f"{new},{old}")
+    database = await open_checked_database(tmp_path / "rot.sqlite3", both, migrate=False)
+    try:
+        await rotate_key(database, both, batch_size=2)
+    finally:
+        await database.close()
+    new_ring = KeyRing.parse(new)
+    database = await open_checked_database(tmp_path / "rot.sqlite3", new_ring, migrate=False)
+    try:
+        for table, column in (
+            ("cases", "subject"),
+            ("cases", "details"),
+            ("case_events", "note"),
+            ("audit_log", "payload"),
+        ):
+            for (blob,) in await database.fetchall(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL"):
+                assert blob_kid(blob) == new_ring.current_kid, (table, column)
+        case = await store.get_case(database, new_ring, G1, opened.number)
+        assert case is not None and case.subject_id == MEMBER and case.assignee_id == MOD_A
+        assert [c.number for c in await store.list_for_reporter(database, new_ring, G1, MOD_B)] == [1]
+        again = await store.open_case(database, new_ring, guild_id=G1, kind="breach_report", now=NOW, dedupe_key="k")
+        assert not again.created
+        assert (await verify_audit(database, new_ring)).ok
+    finally:
+        await database.close()
