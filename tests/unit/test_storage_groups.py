@@ -142,3 +142,41 @@ async def test_the_file_holds_no_member_id_or_answer_in_clear(db: Database, ring
     assert MEMBER.to_bytes(8, "big") not in raw
     assert b"answer" not in raw and b"command" not in raw
     assert b"Secret rules" not in raw
+
+
+async def test_export_consents_csv_and_json(db: Database, ring: KeyRing) -> None:
+    import csv
+    import io
+    import json
+
+    from bot.errors import HoldspaceError
+    from bot.exports.consents import export_consents
+
+    group = await groups.insert_group(db, ring, _group(), "Rules", NOW)
+    await groups.insert_group(
+        db, ring, _group(id="g2", name="Other", text_channel_id=200, voice_channel_id=201), "R", NOW
+    )
+    await consents.record(
+        db,
+        ring,
+        group_id="g1",
+        member_id=MEMBER,
+        answer="agree",
+        at=NOW,
+        method="lobby",
+        version=1,
+        sha256=group.agreement_sha256,
+    )
+    await consents.record(db, ring, group_id="g2", member_id=MEMBER, answer="decline", at=NOW, method="dm")
+    rows = list(csv.DictReader(io.StringIO(await export_consents(db, ring, 10, "tuesday circle", "csv"))))
+    assert [(r["member_id"], r["answer"], r["version"], r["method"]) for r in rows] == [
+        (str(MEMBER), "agree", "1", "lobby")
+    ]
+    document = json.loads(await export_consents(db, ring, 10, None, "json"))
+    assert {g["name"] for g in document["groups"]} == {"Tuesday Circle", "Other"}
+    assert [c["answer"] for c in document["consents"]] == ["agree", "decline"]
+    with pytest.raises(HoldspaceError):
+        await export_consents(db, ring, 10, "nope", "csv")
+    with pytest.raises(HoldspaceError):
+        await export_consents(db, ring, 10, None, "xml")
+    assert json.loads(await export_consents(db, ring, 99, None, "json"))["consents"] == []
