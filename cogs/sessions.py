@@ -31,6 +31,7 @@ from discord.ext import commands
 
 from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
+from bot.core.access import decide_from_state
 from bot.core.durations import DurationError, format_duration, parse_duration
 from bot.core.reminders import (
     ReminderContent,
@@ -60,7 +61,9 @@ from bot.core.schedule import (
 )
 from bot.scheduler import RetryLater, Timer
 from bot.state import GroupInfo, RunningSession
+from bot.storage import groups as group_store
 from bot.storage import sessions as store
+from bot.ui.checks import is_facilitator
 from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral
 
 log = logging.getLogger(__name__)
@@ -182,18 +185,9 @@ class Sessions(commands.Cog, name="Sessions"):
             raise UserError("This server has no groups yet; a facilitator creates one with /group create.")
         raise UserError("Which group? Name it in the `group` option, or run the command in one of its rooms.")
 
-    def _is_facilitator(self, member: discord.Member | discord.User, group: GroupInfo | None) -> bool:
-        """A facilitator (the server's facilitator role), or someone who manages the server."""
-        if not isinstance(member, discord.Member):
-            return False
-        if member.guild.owner_id == member.id or member.guild_permissions.manage_guild:
-            return True
-        cfg = self.bot.state.guilds.get(member.guild.id)
-        role_id = cfg.facilitator_role_id if cfg else None
-        return role_id is not None and any(role.id == role_id for role in member.roles)
-
     def _require_facilitator(self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo | None) -> None:
-        if not self._is_facilitator(interaction.user, group):
+        """Facilitators (the server's facilitator role, which facilitates every group) and server managers."""
+        if not is_facilitator(interaction):
             name = f" of {group.name}" if group is not None else ""
             raise UserError(
                 f"Only a facilitator{name} can do this. If you should be one, ask the server's "
@@ -237,10 +231,6 @@ class Sessions(commands.Cog, name="Sessions"):
                 )
 
     async def _agreement(self, group: GroupInfo) -> str | None:
-        try:
-            from bot.storage import groups as group_store
-        except ImportError:  # pragma: no cover - the groups feature lands separately
-            return None
         agreement = await group_store.get_agreement(self.bot.db, self.bot.ring, group.id)
         return None if agreement is None else agreement.text
 
@@ -272,7 +262,8 @@ class Sessions(commands.Cog, name="Sessions"):
             lock_between_sessions=group.lock_between_sessions,
             session_running=running,
         )
-        bot_ids = [m.id for m in guild.members if m.bot]
+        keep_members = [m.id for m in guild.members if m.bot and m.id != me.id]  # bots: the guard's business
+        keep_roles = [r.id for r in guild.roles if r.managed]
         changed = 0
         for channel_id, wants in desired.items():
             channel = guild.get_channel(channel_id)
@@ -283,19 +274,22 @@ class Sessions(commands.Cog, name="Sessions"):
                 allow, deny = overwrite.pair()
                 kind = ow.ROLE if isinstance(target, discord.Role) else ow.MEMBER
                 current[ow.Target(kind, target.id)] = ow.Want(allow.value, deny.value)
-            for change in ow.diff(current, wants, keep_member_ids=bot_ids):
+            for change in ow.diff(current, wants, keep_member_ids=keep_members, keep_role_ids=keep_roles):
                 reason = "holdspace: session started" if running else "holdspace: session ended"
-                if change.want is None:
-                    await self.bot.http.delete_channel_permissions(channel_id, change.target.id, reason=reason)
-                else:
-                    await self.bot.http.edit_channel_permissions(
-                        channel_id,
-                        change.target.id,
-                        str(change.want.allow),
-                        str(change.want.deny),
-                        0 if change.target.kind == ow.ROLE else 1,
-                        reason=reason,
-                    )
+                try:
+                    if change.want is None:
+                        await self.bot.http.delete_channel_permissions(channel_id, change.target.id, reason=reason)
+                    else:
+                        await self.bot.http.edit_channel_permissions(
+                            channel_id,
+                            change.target.id,
+                            str(change.want.allow),
+                            str(change.want.deny),
+                            0 if change.target.kind == ow.ROLE else 1,
+                            reason=reason,
+                        )
+                except discord.NotFound:
+                    continue  # a member who left the server, or an overwrite already gone
                 changed += 1
         return changed
 
@@ -318,7 +312,9 @@ class Sessions(commands.Cog, name="Sessions"):
                 await member.move_to(None, reason="holdspace: session ended, room locked")
                 count += 1
             except discord.NotFound:
-                continue
+                continue  # already gone
+            except discord.HTTPException as exc:
+                log.warning("could not disconnect someone from a locked room (%s)", exc.status)
         return count
 
     async def _post(self, channels: list[discord.abc.Messageable], content: ReminderContent) -> list[tuple[int, int]]:
@@ -467,16 +463,25 @@ class Sessions(commands.Cog, name="Sessions"):
             guild, text, voice = self._rooms(group)
             locked = False
             disconnected = 0
+            # From here on the session no longer counts as running (fail closed): a reconcile that
+            # runs meanwhile locks the rooms too. Put back if the rooms cannot be locked.
+            self.bot.state.running_sessions.pop(running.id, None)
             if group.lock_between_sessions:
                 try:
                     await self._apply_room_access(group, guild, running=False)
-                    disconnected = await self._disconnect_after_lock(group, voice)
-                except discord.Forbidden:
+                except discord.HTTPException as exc:
+                    self.bot.state.running_sessions[running.id] = running
+                    if not isinstance(exc, discord.Forbidden):
+                        raise UserError(
+                            "Discord did not accept locking the rooms; the session is still running. "
+                            "Please try /session end again in a moment."
+                        ) from None
                     raise MissingBotPermission(
                         "holdspace could not lock the rooms (a permission is missing); the session is still "
                         "running. Run /guard audit to see which permission, grant it and end the session again."
                     ) from None
                 locked = True
+                disconnected = await self._disconnect_after_lock(group, voice)
             row = await store.get_session(self.bot.db, running.id)
             expiry_text: str | None = None
             if group.expire_at_session_end:
@@ -484,7 +489,8 @@ class Sessions(commands.Cog, name="Sessions"):
                 if expiry is not None:
                     try:
                         report: Any = await expiry.expire_session(group.id, running.started_at)  # type: ignore[attr-defined]
-                        expiry_text = str(getattr(report, "text", report))
+                        summary = getattr(report, "text", report)
+                        expiry_text = str(summary() if callable(summary) else summary).strip().rstrip(".")
                     except Exception:
                         log.exception("end-of-session expiry failed; the expiry feature will retry")
                         expiry_text = "removal could not be finished now and will be retried"
@@ -704,21 +710,16 @@ class Sessions(commands.Cog, name="Sessions"):
         group = self.bot.state.group_of_channel(after.channel.id)
         if group is None or group.voice_channel_id != after.channel.id:
             return
-        try:
-            from bot.core.access import decide_from_state
-        except ImportError:  # pragma: no cover
-            decide_from_state = None  # type: ignore[assignment]
-        if decide_from_state is not None:
-            decision = decide_from_state(
-                self.bot.state,
-                group,
-                member_id=member.id,
-                is_bot=member.bot,
-                role_ids=[r.id for r in member.roles],
-                bot_id=self.bot.user.id if self.bot.user else 0,
-            )
-            if not decision.allowed:
-                return  # the guard removes them; no reminder for someone who is not let in
+        decision = decide_from_state(
+            self.bot.state,
+            group,
+            member_id=member.id,
+            is_bot=member.bot,
+            role_ids=[r.id for r in member.roles],
+            bot_id=self.bot.user.id if self.bot.user else 0,
+        )
+        if not decision.allowed:
+            return  # the consent backstop removes them; no reminder for someone who is not let in
         others = [m for m in after.channel.members if not m.bot and m.id != member.id]
         async with self._lock(group.id):
             now = self.bot.clock.now()

@@ -7,6 +7,7 @@ groups and consent features store them), so these tests depend only on the sessi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -213,6 +214,11 @@ async def test_restarted_mid_session_still_ends_on_time(hs: Holdspace) -> None:
     hs.clock.set(start + timedelta(hours=1))
     await hs.sb.wait_until(lambda: not running(hs, circle), timeout=3)
     row = await session_store.last_session(bot.db, circle.group.id)
+    for _ in range(60):
+        if row is not None and row.ended_at is not None:
+            break
+        await asyncio.sleep(0.05)
+        row = await session_store.last_session(bot.db, circle.group.id)
     assert row is not None and row.ended_at == start + timedelta(hours=1) and row.end_reason == "planned end"
     # locked again, and alice, still in voice, was disconnected
     await hs.sb.wait_until(lambda: hs.guild.voice_channel_of(hs.member("alice")) is None, timeout=3)
@@ -297,6 +303,7 @@ async def test_locked_rooms_open_only_during_the_session(hs: Holdspace) -> None:
     hs.guild.join_voice(hs.member("carol"), circle.voice)
     text, ephemeral = await run(hs, "carol", "session end", circle.text, group=circle.group.id)
     assert ephemeral and "locked" in text and "1 people were disconnected" in text
+    assert "Messages: 2 messages removed" in text  # the two start reminders (expiry at session end)
     assert hs.guild.voice_channel_of(hs.member("alice")) is None
     assert hs.guild.voice_channel_of(hs.member("carol")) == circle.voice  # facilitators may stay
     assert not can_join(hs, "alice", circle)
@@ -451,3 +458,50 @@ async def test_server_owner_counts_as_facilitator(hs: Holdspace, who: str) -> No
 
 def _unused(member: Member) -> None:  # keep the import used for type checkers
     return None
+
+
+async def test_reminder_every_during_a_session(hs: Holdspace) -> None:
+    circle = await make_group(hs, lock=False)
+
+    def periodic(channel: Channel) -> int:
+        return sum(1 for t in titles(channel) if t.endswith("a reminder of our ground rules"))
+
+    await run(hs, "carol", "session start", circle.text, group=circle.group.id, duration="1h", remind_every="20m")
+    start = hs.clock.now()
+    for n, minutes in ((1, 20), (2, 40)):
+        hs.clock.set(start + timedelta(minutes=minutes))
+        await hs.sb.wait_until(lambda n=n: periodic(circle.text) == n and periodic(circle.voice) == n, timeout=3)
+    hs.clock.set(start + timedelta(hours=1))  # the session ends; no reminder at or after the end
+    await hs.sb.wait_until(lambda: not running(hs, circle), timeout=3)
+    hs.clock.set(start + timedelta(hours=2))
+    await asyncio.sleep(0.2)
+    assert periodic(circle.text) <= 2
+
+
+async def test_review_dm_before_a_scheduled_session(hs: Holdspace) -> None:
+    circle = await make_group(hs, lock=False, consented=("alice", "bob"))
+    bot = hs.bot
+    assert bot is not None
+    # bob agreed to an earlier version of the agreement: his consent is out of date
+    old = bot.state.consent_of(circle.group.id, hs.member("bob").id)
+    assert old is not None
+    bot.state.set_consent(circle.group.id, dataclasses.replace(old, version=0))
+    await run(
+        hs,
+        "carol",
+        "session schedule add",
+        circle.text,
+        group=circle.group.id,
+        weekday=3,
+        time="18:00",
+        duration="1h",
+        dm_before="2h",
+    )
+    first = datetime(2026, 3, 5, 17, tzinfo=UTC)
+    hs.clock.set(first - timedelta(hours=2, minutes=1))
+    await asyncio.sleep(0.1)
+    assert hs.world.bob.dms == []
+    hs.clock.set(first - timedelta(hours=2))
+    await hs.sb.wait_until(lambda: len(hs.world.bob.dms) == 1, timeout=3)
+    assert "Circle" in hs.world.bob.dms[0].content and "/consent" in hs.world.bob.dms[0].content
+    assert hs.world.alice.dms == []  # her consent is current
