@@ -52,6 +52,9 @@ from bot.ui.replies import UserError, send_ephemeral
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
+#: A member may open this many /report forms per window (a guard against flooding the log channel).
+REPORTS_PER_WINDOW = 5
+REPORT_WINDOW_SECONDS = 600.0
 
 STATUS_FILTERS: dict[str, frozenset[Status] | None] = {
     "open": OPEN,
@@ -303,6 +306,7 @@ class Moderation(commands.Cog):
     # -- reports from members -------------------------------------------------------------------------
 
     @report.command(name="new", description="Tell the moderators about a problem; only they read it")
+    @app_commands.checks.cooldown(REPORTS_PER_WINDOW, REPORT_WINDOW_SECONDS, key=lambda i: (i.guild_id, i.user.id))
     async def report_new(self, interaction: Interaction) -> None:
         if interaction.guild is None:
             raise UserError("Reports go to a server's moderators; run this inside the server.")

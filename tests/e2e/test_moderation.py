@@ -634,3 +634,17 @@ async def test_reported_message_outlives_its_ttl_until_the_case_closes(hs: Holds
     hs.clock.advance(timedelta(days=3))
     await _eventually(lambda: s.text.get_message(kept_by_time.id) is None, "the hold to run out")
     assert (await case(hs, 2)).status is Status.OPEN
+
+
+async def test_report_forms_are_rate_limited_per_member(hs: Holdspace) -> None:
+    s = await set_up(hs)
+    for _ in range(5):
+        handle = hs.sb.run_command(hs.member("alice"), s.text, "report new")
+        await handle.response()
+        assert handle.modal is not None
+    refused = hs.sb.run_command(hs.member("alice"), s.text, "report new")
+    text, ephemeral = await answer(refused)
+    assert refused.modal is None and ephemeral and "Please wait" in text
+    other = hs.sb.run_command(hs.member("carol"), s.text, "report new")
+    await other.response()
+    assert other.modal is not None
