@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.core import overwrites as ow
 from bot.core.schedule import (
     LocalResolution,
     MissedStart,
@@ -20,6 +21,7 @@ from bot.core.schedule import (
     parse_local_time,
     parse_weekday,
     resolve_zone,
+    session_desired_overwrites,
 )
 
 BERLIN = "Europe/Berlin"
@@ -143,9 +145,7 @@ def test_bad_local_times(text: str) -> None:
         parse_local_time(text)
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"), [("18:00", time(18)), ("9:05", time(9, 5)), (" 00:00 ", time(0))]
-)
+@pytest.mark.parametrize(("text", "expected"), [("18:00", time(18)), ("9:05", time(9, 5)), (" 00:00 ", time(0))])
 def test_good_local_times(text: str, expected: time) -> None:
     assert parse_local_time(text) == expected
 
@@ -256,9 +256,7 @@ schedules = st.builds(
     zone=st.sampled_from(ZONES),
     duration=st.integers(10, 12 * 60).map(lambda m: timedelta(minutes=m)),
 )
-instants = st.datetimes(
-    min_value=datetime(2020, 1, 1), max_value=datetime(2036, 12, 31), timezones=st.just(UTC)
-)
+instants = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2036, 12, 31), timezones=st.just(UTC))
 
 
 @settings(max_examples=300, deadline=None)
@@ -309,3 +307,46 @@ def test_missed_start_partitions_time(start: datetime, minutes: int, late: int) 
         assert decision is MissedStart.SKIP
     else:
         assert decision in (MissedStart.ON_TIME, MissedStart.LATE)
+
+
+# --- rooms between sessions ---------------------------------------------------------------------------
+
+EVERYONE, BOT, FACILITATOR, GROUP_ROLE, ALICE, BOB = 1, 2, 3, 4, 10, 11
+
+
+def room_wants(*, lock: bool, running: bool, mode: str = "member") -> dict[int, ow.Overwrites]:
+    rooms = ow.GroupRooms(100, 200, access_mode=mode, role_id=GROUP_ROLE if mode == "role" else None)
+    return session_desired_overwrites(
+        rooms, [ALICE, BOB], FACILITATOR, BOT, EVERYONE, lock_between_sessions=lock, session_running=running
+    )
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_unlocked_groups_get_the_plain_overwrites(running: bool) -> None:
+    rooms = ow.GroupRooms(100, 200)
+    assert room_wants(lock=False, running=running) == ow.desired_overwrites(
+        rooms, [ALICE, BOB], FACILITATOR, BOT, EVERYONE
+    )
+
+
+def test_locked_group_opens_to_consented_members_only_while_running() -> None:
+    member = ow.Target(ow.MEMBER, ALICE)
+    for channel_id in (100, 200):
+        open_ = room_wants(lock=True, running=True)[channel_id]
+        closed = room_wants(lock=True, running=False)[channel_id]
+        assert ow.grants_access(open_.get(member))
+        assert member not in closed
+        # what stays: @everyone closed, holdspace itself and the facilitators
+        for target in (ow.Target(ow.ROLE, EVERYONE), ow.Target(ow.MEMBER, BOT), ow.Target(ow.ROLE, FACILITATOR)):
+            assert closed[target] == open_[target]
+        # a current member overwrite that allows access is taken away by the diff
+        current = {t: w for t, w in open_.items() if t.kind == ow.ROLE or t.id == BOT}
+        current[member] = ow.Want(allow=ow.MEMBER_ALLOW)
+        changes = ow.diff(current, closed)
+        assert [(c.target, c.want) for c in changes] == [(member, None)]
+
+
+def test_locked_group_in_role_mode_drops_the_group_role_between_sessions() -> None:
+    role = ow.Target(ow.ROLE, GROUP_ROLE)
+    assert ow.grants_access(room_wants(lock=True, running=True, mode="role")[100].get(role))
+    assert role not in room_wants(lock=True, running=False, mode="role")[100]
