@@ -41,7 +41,15 @@ from discord.ext import commands
 from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
 from bot.core.access import decide_from_state as decide_access
-from bot.core.drift import Drift, RestoreLimiter, compare, describe_all, guard_wants, role_change_warnings
+from bot.core.drift import (
+    Drift,
+    RestoreLimiter,
+    compare,
+    describe_all,
+    guard_wants,
+    permission_names,
+    role_change_warnings,
+)
 from bot.core.guard import (
     BOT_DENY,
     CASE_BOT_ADDED,
@@ -110,6 +118,7 @@ class Guard(commands.Cog):
         self._queued: set[int] = set()
         self._rechecks: set[int] = set()
         self._handling: set[tuple[int, int]] = set()
+        self._recent: dict[tuple[int, int], float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -203,6 +212,13 @@ class Guard(commands.Cog):
         key = (member.guild.id, member.id)
         if key in self._handling:
             return  # this member is being handled already (a storm of events): once is enough
+        recent = self._recent.get(key)
+        if (
+            trigger != "voice_join"
+            and recent is not None
+            and asyncio.get_running_loop().time() - recent < SETTLE_SECONDS
+        ):
+            return  # disconnected a moment ago; the cache has not caught up yet
         self._handling.add(key)
         try:
             await self._enforce(member, group, verdict, trigger)
@@ -231,6 +247,7 @@ class Guard(commands.Cog):
             try:
                 await member.move_to(None, reason=f"holdspace guard: {verdict.reason}")
                 disconnected = True
+                self._recent[(guild.id, member.id)] = asyncio.get_running_loop().time()
             except discord.NotFound:
                 disconnected = True  # gone already
             except discord.Forbidden:
@@ -525,7 +542,7 @@ class Guard(commands.Cog):
                 "within a minute; check who keeps editing it"
             )
         else:
-            problem = await self._apply(guild, channel, act, desired)
+            problem = self._cannot_grant(channel, act) or await self._apply(guild, channel, act, desired)
             restored = problem is None
         log.info("guard: %d overwrite change(s) in a group room (%s); restored: %s", len(act), source, restored)
         details: dict[str, Any] = {
@@ -550,6 +567,27 @@ class Guard(commands.Cog):
             group_id=group.id,
             details=details,
             dedupe_key=f"permission_drift:{channel.id}",
+        )
+
+    def _cannot_grant(self, channel: discord.abc.GuildChannel, drifts: Iterable[Drift]) -> str | None:
+        """Discord lets a bot allow or deny only what it holds itself: say so instead of a refused request."""
+        me = channel.guild.me
+        held = channel.permissions_for(me)
+        if held.administrator:
+            return None
+        needed = 0
+        for drift in drifts:
+            if drift.fix is not None:
+                needed |= drift.fix.allow | drift.fix.deny
+        missing = needed & ~held.value
+        if not isinstance(channel, discord.VoiceChannel | discord.StageChannel):
+            # discord.py drops voice permissions in text rooms; Discord itself checks them as held.
+            missing &= ~discord.Permissions.voice().value
+        if not missing:
+            return None
+        return (
+            f"holdspace lacks {', '.join(permission_names(missing))} in this room, and Discord lets it allow or "
+            "deny only what it holds itself, so it could not restore the room"
         )
 
     async def _apply(

@@ -10,6 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, cast
 
 import pytest
@@ -21,6 +22,7 @@ from bot.sandbox.world import LOADING, Application, Channel, Member
 from bot.state import ConsentFact, GroupInfo, RunningSession
 from bot.storage import cases as case_store
 from bot.storage import groups as group_store
+from bot.storage import guard as guard_store
 from cogs.guard import Guard
 from tests.e2e.conftest import Holdspace
 
@@ -253,19 +255,124 @@ async def test_role_gaining_administrator_opens_a_case(hs: Holdspace) -> None:
 # -- the server audit ---------------------------------------------------------------------------------
 
 
+def take_from_holdspace(hs: Holdspace, bits: int, rooms: list[Channel]) -> None:
+    """Someone takes ``bits`` from holdspace's role and from its own overwrite in ``rooms``."""
+    own = hs.guild.member(hs.world.app.bot.id)
+    own_role = next(r for r in own.roles if r.managed)
+    hs.guild.update_role(own_role, permissions=own_role.permissions & ~bits)
+    for room in rooms:
+        hs.guild.set_overwrite(room, own, allow=ow.BOT_ALLOW & ~bits)
+
+
 async def test_audit_fails_an_administrator_bot_and_a_missing_permission(hs: Holdspace) -> None:
     _, _, voice = await make_group(hs)
     _, craig = new_bot(hs, "craig", P.ADMINISTRATOR)
     await until_cases(hs, "bot_added")
-    # holdspace's own overwrite in the voice room no longer grants Move Members, and its role lacks it.
-    own = hs.guild.member(hs.world.app.bot.id)
-    own_role = next(r for r in own.roles if r.managed)
-    hs.guild.update_role(own_role, permissions=own_role.permissions & ~P.MOVE_MEMBERS)
-    cog(hs).limiter.limit = 0  # keep holdspace from restoring its own overwrite for this check
-    hs.guild.set_overwrite(voice, own, allow=ow.BOT_ALLOW & ~P.MOVE_MEMBERS)
-    await settle(hs)
+    take_from_holdspace(hs, P.MOVE_MEMBERS, [voice])
+    drift = (await until_cases(hs, "permission_drift"))[0]
+    assert not drift.details["restored"] and "lacks Move Members" in drift.details["problem"]
     handle = await hs.command(hs.member("owner"), None, "guard audit")
     text = await answer(handle)
     assert handle.ephemeral and all(m.ephemeral for m in handle.followups)
     assert f"**fail** <@{craig.id}> is not allowed but holds Administrator" in text
-    assert f"holdspace lacks Move Members in the voice room <#{voice.id}>" in text
+    assert f"**fail** holdspace lacks Move Members in the voice room <#{voice.id}>" in text
+    assert "**fail** <@&" in text  # the Administrator role held by a bot that is not allowed
+
+
+# -- bad input and faults -----------------------------------------------------------------------------
+
+
+async def test_allowing_a_person_or_a_bot_of_another_server_is_refused(hs: Holdspace) -> None:
+    _, voice_room = (await make_group(hs))[1:]
+    del voice_room
+    person = await answer(await hs.command(hs.member("owner"), None, "guard allow", bot=hs.member("alice")))
+    assert "That is a person, not a bot" in person
+    elsewhere_owner = hs.sb.create_user("other-owner")
+    other = hs.sb.create_guild("Elsewhere", owner=elsewhere_owner)
+    stranger_app = hs.sb.create_application("stranger")
+    other.add_bot(stranger_app)
+    foreign = await answer(await hs.command(hs.member("owner"), None, "guard allow", bot=stranger_app.bot))
+    assert "not a member of this server" in foreign
+    itself = await answer(await hs.command(hs.member("owner"), None, "guard allow", bot=hs.world.app.bot))
+    assert "always allowed" in itself
+    not_manager = await answer(await hs.command(hs.member("alice"), None, "guard list"))
+    assert "server managers" in not_manager.lower() or "not allowed" in not_manager.lower()
+    assert hs.bot is not None
+    assert await guard_store.allowed_bots(hs.bot.db, hs.bot.ring, hs.guild.id) == set()
+    assert not hs.sb.requests_matching("PUT", "/channels/{channel_id}/permissions/{overwrite_id}")
+
+
+async def test_without_manage_roles_the_case_says_so_and_nothing_loops(hs: Holdspace) -> None:
+    _, text, voice = await make_group(hs)
+    await settle(hs)
+    take_from_holdspace(hs, P.MANAGE_ROLES, [text, voice])
+    _, recorder = new_bot(hs, "recorder")
+    case = (await until_cases(hs, "bot_added"))[0]
+    assert any("lacks Manage Roles" in p for p in case.details["problems"])
+    drift = (await until_cases(hs, "permission_drift"))[0]
+    assert "lacks Manage Roles" in drift.details["problem"]
+    await settle(hs, 0.5)
+    assert not hs.sb.requests_matching("PUT", "/channels/{channel_id}/permissions/{overwrite_id}")
+    # Allowing a bot now is refused before anything changes.
+    refused = await answer(await hs.command(hs.member("owner"), None, "guard allow", bot=recorder))
+    assert "lacks Manage Roles" in refused and "Nothing was changed" in refused
+    assert hs.bot is not None
+    assert await guard_store.allowed_bots(hs.bot.db, hs.bot.ring, hs.guild.id) == set()
+
+
+async def test_without_move_members_a_bot_in_voice_is_reported_not_retried(hs: Holdspace) -> None:
+    _, _, voice = await make_group(hs)
+    _, craig = new_bot(hs, "craig", P.ADMINISTRATOR)
+    await until_cases(hs, "bot_added")
+    take_from_holdspace(hs, P.MOVE_MEMBERS, [voice])
+    await until_cases(hs, "permission_drift")
+    hs.guild.join_voice(craig, voice)
+    case = (await until_cases(hs, "recording_bot_blocked"))[0]
+    assert any("lacks Move Members" in p for p in case.details["problems"])
+    craig_member = hs.guild.member(craig)
+    craig_member.set_nick("craig [RECORDING]")
+    await settle(hs, 0.5)
+    assert not hs.sb.requests_matching("PATCH", "/guilds/{guild_id}/members/{user_id}")
+    assert len(await cases(hs, "recording_bot_blocked")) == 1
+
+
+async def test_a_storm_of_joins_is_handled_once_each(hs: Holdspace) -> None:
+    _, _, voice = await make_group(hs)
+    bots = [new_bot(hs, f"recorder{i}", P.ADMINISTRATOR)[1] for i in range(5)]
+    await until_cases(hs, "bot_added", count=5)
+    for _ in range(3):
+        for bot_member in bots:
+            hs.guild.join_voice(bot_member, voice)
+        await until(lambda: all(hs.guild.voice_channel_of(b) is None for b in bots), what="all disconnected")
+    await settle(hs, 0.3)
+    disconnects = [
+        r
+        for r in hs.sb.requests_matching("PATCH", "/guilds/{guild_id}/members/{user_id}")
+        if r.json == {"channel_id": None}
+    ]
+    assert len(disconnects) == 15  # one per join, no more
+    assert len(await cases(hs, "recording_bot_blocked")) == 5  # one case per bot (deduplicated)
+
+
+async def test_a_room_that_keeps_changing_is_restored_a_few_times_then_left_with_a_case(hs: Holdspace) -> None:
+    _, text, _ = await make_group(hs)
+    await settle(hs)
+    guard = cog(hs)
+
+    def restores() -> int:
+        puts = hs.sb.requests_matching("PUT", "/channels/{channel_id}/permissions/{overwrite_id}")
+        return sum(1 for r in puts if r.path.endswith(f"/{hs.guild.id}"))
+
+    for _ in range(guard.limiter.limit):
+        hs.guild.set_overwrite(text, hs.guild.everyone, allow=P.VIEW_CHANNEL)
+        await until(lambda: not text.overwrites[hs.guild.id].allow, what="restored")
+    hs.guild.set_overwrite(text, hs.guild.everyone, allow=P.VIEW_CHANNEL)  # once more: holdspace stops here
+    await settle(hs, 0.5)
+    assert text.overwrites[hs.guild.id].allow == P.VIEW_CHANNEL
+    assert restores() == guard.limiter.limit
+    (case,) = await cases(hs, "permission_drift")  # one open case for the room, not one per change
+    assert case.status == "open"
+    hs.clock.advance(timedelta(minutes=2))  # the cap is per minute
+    hs.guild.set_overwrite(text, hs.guild.everyone, allow=P.VIEW_CHANNEL | P.SEND_MESSAGES)
+    await until(lambda: not text.overwrites[hs.guild.id].allow & P.VIEW_CHANNEL, what="restored after the cap")
+    assert restores() == guard.limiter.limit + 1
