@@ -119,6 +119,8 @@ class Guard(commands.Cog):
         self._rechecks: set[int] = set()
         self._handling: set[tuple[int, int]] = set()
         self._recent: dict[tuple[int, int], float] = {}
+        self._sent: dict[int, int] = {}  # channel id -> CHANNEL_UPDATE count our writes lead to
+        self._seen: dict[int, int] = {}  # channel id -> CHANNEL_UPDATE events seen
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -225,6 +227,12 @@ class Guard(commands.Cog):
         finally:
             self._handling.discard(key)
 
+    def _remember_disconnect(self, guild_id: int, member_id: int) -> None:
+        now = asyncio.get_running_loop().time()
+        if len(self._recent) > 1000:
+            self._recent = {k: t for k, t in self._recent.items() if now - t < SETTLE_SECONDS}
+        self._recent[(guild_id, member_id)] = now
+
     def _consent_acts(self, member: discord.Member, group: GroupInfo) -> bool:
         own = member.guild.me
         return decide_access(
@@ -247,7 +255,7 @@ class Guard(commands.Cog):
             try:
                 await member.move_to(None, reason=f"holdspace guard: {verdict.reason}")
                 disconnected = True
-                self._recent[(guild.id, member.id)] = asyncio.get_running_loop().time()
+                self._remember_disconnect(guild.id, member.id)
             except discord.NotFound:
                 disconnected = True  # gone already
             except discord.Forbidden:
@@ -613,34 +621,41 @@ class Guard(commands.Cog):
         return None
 
     async def _write(self, channel_id: int, target: ow.Target, want: ow.Want | None, reason: str) -> None:
-        if want is None:
-            await self.bot.http.delete_channel_permissions(channel_id, target.id, reason=reason)
-        else:
-            await self.bot.http.edit_channel_permissions(
-                channel_id,
-                target.id,
-                str(want.allow),
-                str(want.deny),
-                0 if target.kind == ow.ROLE else 1,
-                reason=reason,
-            )
+        self._sent[channel_id] = max(self._sent.get(channel_id, 0), self._seen.get(channel_id, 0)) + 1
+        try:
+            if want is None:
+                await self.bot.http.delete_channel_permissions(channel_id, target.id, reason=reason)
+            else:
+                await self.bot.http.edit_channel_permissions(
+                    channel_id,
+                    target.id,
+                    str(want.allow),
+                    str(want.deny),
+                    0 if target.kind == ow.ROLE else 1,
+                    reason=reason,
+                )
+        except BaseException:
+            self._sent[channel_id] -= 1  # no CHANNEL_UPDATE will come for a refused edit
+            raise
 
     async def _settle(
         self, guild: discord.Guild, channel_id: int, targets: list[ow.Target], desired: dict[ow.Target, ow.Want]
     ) -> None:
-        """Hold the room's lock until our edits came back as CHANNEL_UPDATE (or a timeout)."""
+        """Hold the room's lock until our edits came back as CHANNEL_UPDATE (or a timeout), so the next
+        check of the room reads a cache that holds them."""
         if not targets:
             return
+        sent = self._sent.get(channel_id, 0)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE_SECONDS
-        wanted = set(targets)
         while loop.time() < deadline:
+            if self._seen.get(channel_id, 0) >= sent:
+                return
             channel = guild.get_channel(channel_id)
             if channel is None:
                 return
             current = _current(channel)
-            pending = [t for t in wanted if not self._landed(current.get(t), desired.get(t))]
-            if not pending:
+            if all(self._landed(current.get(t), desired.get(t)) for t in targets):
                 return
             await asyncio.sleep(0.02)
 
@@ -724,6 +739,7 @@ class Guard(commands.Cog):
 
     @commands.Cog.listener()
     async def on_guild_channel_update(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:
+        self._seen[after.id] = self._seen.get(after.id, 0) + 1
         if self.bot.state.group_of_channel(after.id) is not None:
             self.schedule_check(after.guild.id, after.id)
         elif before.overwrites != after.overwrites:
