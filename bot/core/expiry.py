@@ -207,7 +207,12 @@ class ExpiryReport:
             self.add_failed(reason, count)
         self.notes.extend(other.notes)
 
+    def __str__(self) -> str:
+        return self.text
+
+    @property
     def text(self) -> str:
+        """The summary for facilitators: N messages removed, M could not be (why)."""
         if not self.applies:
             return "Messages are kept at the end of sessions in this group (expire at session end is off)."
         text = f"{self.removed} message{'s' if self.removed != 1 else ''} removed"

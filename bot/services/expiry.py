@@ -277,7 +277,9 @@ class ExpiryService:
             await self._add_room(Room(channel_id, group.id, None, int(last) if last else now_floor))
             added_parents.add(channel_id)
             if channel is not None:
+                # Watched from now on: every later message and pin arrives as an event.
                 self.synced.add(channel_id)
+                self.pins_checked.add(channel_id)
         guild = self.bot.get_guild(group.guild_id)
         for thread in guild.threads if guild is not None else ():
             if thread.id in self.rooms or thread.parent_id not in (group.text_channel_id, group.voice_channel_id):
@@ -286,6 +288,8 @@ class ExpiryService:
             # made later is the group's from its first message.
             start = int(thread.last_message_id or now_floor) if thread.parent_id in added_parents else thread.id
             await self._add_room(Room(thread.id, group.id, thread.parent_id, start))
+            self.synced.add(thread.id)
+            self.pins_checked.add(thread.id)
 
     # -- recording -------------------------------------------------------------------------------
 
@@ -300,6 +304,7 @@ class ExpiryService:
             # First seen with this message: everything from here on is the group's.
             room = await self._add_room(Room(channel_id, group.id, parent, message_id - 1))
             self.synced.add(channel_id)
+            self.pins_checked.add(channel_id)
         group = self.group(room.group_id)
         if group is None:
             return  # the group is gone: new messages are no longer its concern

@@ -185,15 +185,15 @@ def test_backoff_doubles_and_is_capped() -> None:
 
 def test_report_text() -> None:
     report = ExpiryReport(removed=12)
-    assert report.text() == "12 messages removed."
+    assert report.text == "12 messages removed."
     report.add_failed("pinned", 2)
     report.add_failed("blocked", 1)
-    assert report.text() == (
+    assert report.text == (
         "12 messages removed, 3 could not be (2 kept because they are pinned; "
         "1 holdspace lacks the Manage Messages permission there)."
     )
     other = ExpiryReport(removed=1, notes=["<#5> could not be read"])
     report.merge(other)
-    assert report.removed == 13 and report.text().endswith("<#5> could not be read.")
-    assert "kept" in ExpiryReport(applies=False).text()
-    assert ExpiryReport(removed=1).text() == "1 message removed."
+    assert report.removed == 13 and report.text.endswith("<#5> could not be read.")
+    assert "kept" in ExpiryReport(applies=False).text
+    assert ExpiryReport(removed=1).text == str(ExpiryReport(removed=1)) == "1 message removed."

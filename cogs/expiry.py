@@ -1,0 +1,295 @@
+"""Messages that expire: per-group ttl, deletion at session end, pinned kept, purge on request.
+
+The cog turns gateway events and slash commands into calls of :class:`bot.services.expiry.
+ExpiryService` (recording, the scheduler's expiry source, catch-up) and its answers into replies.
+Other features call it directly:
+
+- ``await bot.get_cog("Expiry").expire_session(group_id, started_at) -> ExpiryReport`` (sessions;
+  ``str(report)`` / ``report.text`` is "N removed, M could not be (why)");
+- ``await bot.get_cog("Expiry").settings_changed(group)`` after a group's ttl, expire_at_session_end
+  or keep_pinned changed elsewhere (re-times pending deletions);
+- ``await bot.get_cog("Expiry").track_group(group)`` when a group is created or adopts rooms (starts
+  watching them from their current last message).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import HoldspaceBot
+from bot.core.durations import DurationError, format_duration, parse_duration
+from bot.core.expiry import ExpiryReport
+from bot.services.expiry import ExpiryService, settings_of
+from bot.state import GroupInfo
+from bot.storage import expiry as store
+from bot.ui.checks import facilitators_only, require_facilitator
+from bot.ui.replies import UserError, reply_error, send_ephemeral
+from cogs.groups import group_autocomplete, resolve_group
+
+log = logging.getLogger(__name__)
+
+TTL_MIN = timedelta(minutes=1)
+TTL_MAX = timedelta(days=365)
+OFF_WORDS = ("off", "none", "never", "no")
+
+
+def parse_ttl(text: str) -> timedelta | None:
+    """A facilitator's ttl: a duration from 1m to 365d, or off; anything else is a UserError."""
+    cleaned = text.strip().lower()
+    if cleaned in OFF_WORDS:
+        return None
+    try:
+        return parse_duration(cleaned, minimum=TTL_MIN, maximum=TTL_MAX)
+    except DurationError as exc:
+        raise UserError(
+            f"That ttl cannot be used: {exc}. Give a duration from 1m to 365d (such as 30m, 12h or 7d), "
+            "or `off` to keep messages. Nothing was changed."
+        ) from None
+
+
+def _ttl_text(ttl: timedelta | None) -> str:
+    return "off" if ttl is None else format_duration(ttl)
+
+
+def _when(when: datetime | None) -> str:
+    if when is None:
+        return "nothing is due"
+    stamp = int(when.timestamp())
+    return f"<t:{stamp}:f> (<t:{stamp}:R>)"
+
+
+def settings_text(group: GroupInfo) -> str:
+    return (
+        f"**ttl**: {_ttl_text(group.ttl)}\n"
+        f"**expire_at_session_end**: {'true' if group.expire_at_session_end else 'false'}\n"
+        f"**keep_pinned**: {'true' if group.keep_pinned else 'false'}"
+    )
+
+
+class PurgeConfirm(discord.ui.View):
+    """Confirm or cancel /expiry purge-now; only the person who asked can press the buttons."""
+
+    def __init__(self, cog: Expiry, group: GroupInfo, user_id: int) -> None:
+        super().__init__(timeout=120)
+        self.cog = cog
+        self.group = group
+        self.user_id = user_id
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.user.id != self.user_id:
+            raise UserError("Only the facilitator who asked for the purge can confirm it.")
+        return True
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        await reply_error(interaction, error)
+
+    @discord.ui.button(label="Delete all messages", style=discord.ButtonStyle.danger, custom_id="expiry:purge:yes")
+    async def confirm(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
+        self.stop()
+        await interaction.response.edit_message(
+            content=f"Deleting the messages in the rooms of **{self.group.name}**…", view=None
+        )
+        report = await self.cog.service.purge(self.group.id, actor_id=interaction.user.id)
+        await interaction.followup.send(f"Purge of **{self.group.name}**: {report.text}", ephemeral=True)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id="expiry:purge:no")
+    async def cancel(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
+        self.stop()
+        await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+
+
+class Expiry(commands.Cog):
+    expiry = app_commands.Group(
+        name="expiry",
+        description="Messages that expire in group rooms (facilitators)",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: HoldspaceBot) -> None:
+        self.bot = bot
+        self.service = ExpiryService(bot)
+
+    async def cog_load(self) -> None:
+        await self.service.load()
+        self.bot.scheduler.add_source(self.service)
+        if self.bot.is_ready():
+            self.service.request_catch_up()
+
+    async def cog_unload(self) -> None:
+        await self.service.recorder.flush()
+
+    # -- for other features ---------------------------------------------------------------------
+
+    async def expire_session(self, group_id: str, started_at: datetime) -> ExpiryReport:
+        """Delete everything posted in the group's rooms since ``started_at``; report what happened."""
+        return await self.service.expire_session(group_id, started_at)
+
+    async def settings_changed(self, group: GroupInfo) -> None:
+        """A group's expiry settings were changed elsewhere: re-time its pending deletions."""
+        await self.service.recorder.flush()
+        await store.retime_group(self.bot.db, group.id, settings_of(group))
+        self.service.wake()
+
+    async def track_group(self, group: GroupInfo) -> None:
+        """Start watching a new group's rooms from their current last message."""
+        await self.service.track_group(group)
+
+    # -- gateway events -------------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        self.service.request_catch_up()
+
+    @commands.Cog.listener()
+    async def on_resumed(self) -> None:
+        self.service.request_catch_up()
+
+    @commands.Cog.listener()
+    async def on_disconnect(self) -> None:
+        self.service.disconnected()
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.guild is None:
+            return
+        parent_id = getattr(message.channel, "parent_id", None)
+        try:
+            await self.service.message_posted(message.channel.id, message.id, parent_id)
+        except Exception:
+            log.exception("could not record an expiring message; the next catch-up reads it again")
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self.service.messages_deleted(payload.channel_id, [payload.message_id])
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        await self.service.messages_deleted(payload.channel_id, sorted(payload.message_ids))
+
+    @commands.Cog.listener()
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        pinned = payload.data.get("pinned")
+        if isinstance(pinned, bool):
+            await self.service.pin_changed(payload.channel_id, payload.message_id, pinned)
+
+    @commands.Cog.listener()
+    async def on_thread_create(self, thread: discord.Thread) -> None:
+        group = self.service.group_of(thread.id, thread.parent_id)
+        if group is not None and thread.id not in self.service.rooms:
+            await self.service.track_group(group)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        await self.service.channel_gone(channel.id)
+
+    @commands.Cog.listener()
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        await self.service.channel_gone(payload.thread_id)
+
+    @commands.Cog.listener()
+    async def on_holdspace_hold_released(self, channel_id: int, message_id: int) -> None:
+        await self.service.hold_released(channel_id, message_id)
+
+    # -- slash commands -------------------------------------------------------------------------
+
+    @expiry.command(name="settings", description="Show or change how long messages stay in a group's rooms")
+    @app_commands.autocomplete(group=group_autocomplete)
+    @app_commands.describe(
+        group="The group",
+        ttl="Delete messages this long after they were posted (from 1m to 365d, e.g. 30m, 12h, 7d), or off",
+        expire_at_session_end="Delete what was posted during a session when it ends",
+        keep_pinned="Keep pinned messages",
+    )
+    @facilitators_only()
+    async def settings(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        group: str,
+        ttl: str | None = None,
+        expire_at_session_end: bool | None = None,
+        keep_pinned: bool | None = None,
+    ) -> None:
+        require_facilitator(interaction)
+        info = resolve_group(interaction, group)
+        changes: dict[str, Any] = {}
+        if ttl is not None:
+            changes["ttl"] = parse_ttl(ttl)
+        if expire_at_session_end is not None:
+            changes["expire_at_session_end"] = expire_at_session_end
+        if keep_pinned is not None:
+            changes["keep_pinned"] = keep_pinned
+        changes = {k: v for k, v in changes.items() if getattr(info, k) != v}
+        if not changes:
+            await send_ephemeral(
+                interaction,
+                embed=discord.Embed(title=f"Expiry in {info.name}", description=settings_text(info)),
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        new = await self.service.change_settings(info, actor_id=interaction.user.id, **changes)
+        status = await self.service.status(new.id)
+        await send_ephemeral(
+            interaction,
+            embed=discord.Embed(
+                title=f"Expiry in {new.name} changed",
+                description=settings_text(new)
+                + f"\n\n{status.pending} pending deletions now follow these settings; next: {_when(status.next_due)}.",
+            ),
+        )
+
+    @expiry.command(name="status", description="Pending deletions, the next due time and failures")
+    @app_commands.autocomplete(group=group_autocomplete)
+    @app_commands.describe(group="The group")
+    @facilitators_only()
+    async def status(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+        require_facilitator(interaction)
+        info = resolve_group(interaction, group)
+        status = await self.service.status(info.id)
+        lines = [
+            settings_text(info),
+            "",
+            f"**Pending deletions**: {status.pending}",
+            f"**Next due**: {_when(status.next_due)}",
+        ]
+        if status.waiting:
+            lines.append(f"**Kept without a due time** (pinned, or ttl off): {status.waiting}")
+        if status.held:
+            lines.append(f"**Held for an open report**: {status.held}")
+        failures = {k: v for k, v in status.failures.items() if k != "held"}
+        if failures:
+            named = {"blocked": "missing permission (Manage Messages)", "retry": "Discord did not answer"}
+            text = ", ".join(f"{count} × {named.get(kind, kind)}" for kind, count in sorted(failures.items()))
+            lines.append(f"**Failed at least once, will be retried**: {text}")
+        else:
+            lines.append("**Failures**: none")
+        await send_ephemeral(
+            interaction, embed=discord.Embed(title=f"Expiry in {info.name}", description="\n".join(lines))
+        )
+
+    @expiry.command(name="purge-now", description="Delete every message in a group's rooms now (asks first)")
+    @app_commands.autocomplete(group=group_autocomplete)
+    @app_commands.describe(group="The group")
+    @facilitators_only()
+    async def purge_now(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+        require_facilitator(interaction)
+        info = resolve_group(interaction, group)
+        keep = " Pinned messages are kept (keep_pinned is on)." if info.keep_pinned else ""
+        await send_ephemeral(
+            interaction,
+            f"Delete **every** message in the rooms of **{info.name}** (text room, the voice room's chat and "
+            f"threads), also those from before they became group rooms? This cannot be undone.{keep}",
+            view=PurgeConfirm(self, info, interaction.user.id),
+        )
+
+
+async def setup(bot: HoldspaceBot) -> None:
+    await bot.add_cog(Expiry(bot))
