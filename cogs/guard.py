@@ -118,6 +118,7 @@ class Guard(commands.Cog):
         self._queued: set[int] = set()
         self._rechecks: set[int] = set()
         self._handling: set[tuple[int, int]] = set()
+        self._missed: set[tuple[int, int]] = set()
         self._recent: dict[tuple[int, int], float] = {}
         self._sent: dict[int, int] = {}  # channel id -> CHANNEL_UPDATE count our writes lead to
         self._seen: dict[int, int] = {}  # channel id -> CHANNEL_UPDATE events seen
@@ -213,7 +214,11 @@ class Guard(commands.Cog):
             return  # the consent feature disconnects this person already (no consent): once is enough
         key = (member.guild.id, member.id)
         if key in self._handling:
-            return  # this member is being handled already (a storm of events): once is enough
+            # Being handled already (a storm of events): once is enough. A fresh join seen meanwhile
+            # is looked at again once the requests in flight are done.
+            if trigger == "voice_join":
+                self._missed.add(key)
+            return
         recent = self._recent.get(key)
         if (
             trigger != "voice_join"
@@ -223,9 +228,13 @@ class Guard(commands.Cog):
             return  # disconnected a moment ago; the cache has not caught up yet
         self._handling.add(key)
         try:
-            await self._enforce(member, group, verdict, trigger)
+            outcome = await self._act(member, group, verdict)
         finally:
             self._handling.discard(key)
+        await self._record(member, group, verdict, trigger, outcome)
+        if key in self._missed:
+            self._missed.discard(key)
+            await self._check_in_voice(member, "voice_join")
 
     def _remember_disconnect(self, guild_id: int, member_id: int) -> None:
         now = asyncio.get_running_loop().time()
@@ -244,7 +253,8 @@ class Guard(commands.Cog):
             bot_id=own.id if own is not None else 0,
         ).act
 
-    async def _enforce(self, member: discord.Member, group: GroupInfo, verdict: Verdict, trigger: str) -> None:
+    async def _act(self, member: discord.Member, group: GroupInfo, verdict: Verdict) -> tuple[str | None, list[str]]:
+        """The requests: disconnect first, then the server's action; returns (what was done, problems)."""
         guild = member.guild
         me = guild.me
         voice_channel = guild.get_channel(group.voice_channel_id)
@@ -267,6 +277,20 @@ class Guard(commands.Cog):
         done = "disconnect" if disconnected else None
         if verdict.removes and verdict.is_bot:
             done = await self._remove_bot(member, verdict, problems) or done
+        return done, problems
+
+    async def _record(
+        self,
+        member: discord.Member,
+        group: GroupInfo,
+        verdict: Verdict,
+        trigger: str,
+        outcome: tuple[str | None, list[str]],
+    ) -> None:
+        """Audit entry, case and (during a session) one line in the group's text room."""
+        guild = member.guild
+        done, problems = outcome
+        disconnected = done is not None
         log.info("guard: %s in a group voice room (%s); done: %s", verdict.case_kind, trigger, done or "nothing")
         log.debug("guard: member %s in guild %s", member.id, guild.id)
         details: dict[str, Any] = {
