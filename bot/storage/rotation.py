@@ -123,7 +123,7 @@ async def _rotate_table(
 ) -> None:
     key_cols = sorted({k for c in enc for k in c.row_key})
     selected = key_cols + [c.column for c in enc] + [c.column for c in idx]
-    select_sql = f"SELECT rowid, {', '.join(selected)} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    select_sql = f"SELECT rowid AS rowid, {', '.join(selected)} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?"
     current = ring.current_kid
     last_rowid = -(2**63)
     scanned = 0
