@@ -627,6 +627,8 @@ class Sessions(commands.Cog, name="Sessions"):
             return  # ended by hand meanwhile: moot
         group = self.bot.state.groups.get(str(timer.payload["group_id"]))
         if group is None:
+            # The group was deleted (its sessions went with it): nothing left to end.
+            self.bot.state.running_sessions.pop(session_id, None)
             return
         await self._ready()
         try:
