@@ -564,6 +564,7 @@ class Groups(commands.Cog):
             await _delete_all(created)
             raise
         self.bot.state.put_group(stored)
+        await _tell_expiry(self.bot, "track_group", stored)
         await self.bot.audit.record(
             guild.id, "group_created", actor_id=interaction.user.id, group_id=stored.id, details={"adopted": False}
         )
@@ -645,6 +646,7 @@ class Groups(commands.Cog):
             await self._undo(done)
             raise
         self.bot.state.put_group(stored)
+        await _tell_expiry(self.bot, "track_group", stored)
         await self.bot.audit.record(
             guild.id,
             "group_created",
@@ -937,6 +939,8 @@ class Groups(commands.Cog):
                 await group_store.update_group(self.bot.db, new)
             if report.failed:
                 log.warning("group %s: %d overwrite changes failed after a settings change", new.id, report.failed)
+        if {"ttl", "expire_at_session_end", "keep_pinned"} & set(changes):
+            await _tell_expiry(self.bot, "settings_changed", new)
         if "reconsent_after_days" in changes:
             consent = self.bot.get_cog("Consent")
             if consent is not None:
@@ -1051,6 +1055,18 @@ def _desired_fresh(bot: HoldspaceBot, group: GroupInfo, guild: discord.Guild) ->
         )
         for channel_id in ids
     }
+
+
+async def _tell_expiry(bot: HoldspaceBot, hook: str, group: GroupInfo) -> None:
+    """Let the expiry feature know (``track_group`` / ``settings_changed``), if it is loaded."""
+    cog = bot.get_cog("Expiry")
+    call = getattr(cog, hook, None) if cog is not None else None
+    if call is None:
+        return
+    try:
+        await call(group)
+    except Exception:
+        log.exception("the expiry feature failed on %s for group %s", hook, group.id)
 
 
 async def _delete_all(things: list[Any]) -> None:
