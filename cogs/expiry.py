@@ -25,9 +25,8 @@ from discord.ext import commands
 from bot.app import HoldspaceBot
 from bot.core.durations import DurationError, format_duration, parse_duration
 from bot.core.expiry import ExpiryReport
-from bot.services.expiry import ExpiryService, settings_of
+from bot.services.expiry import ExpiryService
 from bot.state import GroupInfo
-from bot.storage import expiry as store
 from bot.ui.checks import facilitators_only, require_facilitator
 from bot.ui.replies import UserError, reply_error, send_ephemeral
 from cogs.groups import group_autocomplete, resolve_group
@@ -135,9 +134,7 @@ class Expiry(commands.Cog):
 
     async def settings_changed(self, group: GroupInfo) -> None:
         """A group's expiry settings were changed elsewhere: re-time its pending deletions."""
-        await self.service.recorder.flush()
-        await store.retime_group(self.bot.db, group.id, settings_of(group))
-        self.service.wake()
+        await self.service.retime(group)
 
     async def track_group(self, group: GroupInfo) -> None:
         """Start watching a new group's rooms from their current last message."""

@@ -230,6 +230,8 @@ class ExpiryService:
         self.pins_checked: set[int] = set()  # rooms whose pins were reconciled since the last connect
         self.recorder = Recorder(self.db, on_commit=self._after_commit, on_failure=self._after_failure)
         self._known_next: datetime | None = None
+        self._seen_settings: dict[str, GroupExpirySettings] = {}
+        self._background: set[asyncio.Task[Any]] = set()
         self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._catch_up_task: asyncio.Task[None] | None = None
         self._catch_up_again = False
@@ -237,6 +239,38 @@ class ExpiryService:
 
     async def load(self) -> None:
         self.rooms = {room.channel_id: room for room in await store.rooms(self.db)}
+        self._seen_settings = {gid: settings_of(g) for gid, g in self.bot.state.groups.items()}
+
+    def notice_settings(self, group: GroupInfo) -> None:
+        """Re-time a group's pending rows if its settings changed since last seen (by any feature).
+
+        ``/expiry settings`` re-times at once; this catches changes made elsewhere (``/group
+        settings``) on the group's next message or scheduler pass.
+        """
+        current = settings_of(group)
+        previous = self._seen_settings.get(group.id)
+        self._seen_settings[group.id] = current
+        if previous is None or previous == current:
+            return
+        task = asyncio.create_task(self._retime(group.id, current), name="holdspace-expiry-retime")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def retime(self, group: GroupInfo) -> None:
+        """Re-time a group's pending rows to its current settings now."""
+        self._seen_settings[group.id] = settings_of(group)
+        await self._retime(group.id, settings_of(group))
+
+    async def _retime(self, group_id: str, settings: GroupExpirySettings) -> None:
+        try:
+            await self.recorder.flush()
+            count = await store.retime_group(self.db, group_id, settings)
+        except Exception:
+            log.exception("could not re-time pending deletions after a settings change; retrying later")
+            self._seen_settings.pop(group_id, None)
+            return
+        log.info("re-timed %d pending deletions after a settings change", count)
+        self.wake()
 
     # -- settings and rooms ----------------------------------------------------------------------
 
@@ -308,6 +342,7 @@ class ExpiryService:
         group = self.group(room.group_id)
         if group is None:
             return  # the group is gone: new messages are no longer its concern
+        self.notice_settings(group)
         due = due_time(message_id, group.ttl)
         row = NewMessage(channel_id, message_id, room.group_id, None if due is None else store.ms(due))
         await self.recorder.add(row, advance_cursor=channel_id in self.synced)
@@ -403,6 +438,8 @@ class ExpiryService:
             await self.track_group(group)
         complete = True
         for room in list(self.rooms.values()):
+            if room.group_id not in self.bot.state.groups:
+                continue  # the group is gone: its pending rows still go, nothing new is recorded
             if room.channel_id in self.synced and room.channel_id in self.pins_checked:
                 continue
             complete = await self.catch_up_room(room) and complete
@@ -442,6 +479,8 @@ class ExpiryService:
             return room.channel_id not in self.rooms  # a deleted room needs nothing more
         settings = self.settings(room.group_id)
         await self.recorder.flush()
+        # Live messages advance the stored cursor; start from there, not from the one in memory.
+        room = dataclasses.replace(room, cursor_id=await store.cursor_of(self.db, room.channel_id, room.cursor_id))
         try:
             newest = await self._read_history(channel, room, after=room.cursor_id, due_override=None)
             self.rooms[room.channel_id] = dataclasses.replace(room, cursor_id=newest)
@@ -516,6 +555,8 @@ class ExpiryService:
     # -- the scheduler source ------------------------------------------------------------------
 
     async def next_due(self) -> datetime | None:
+        for group in list(self.bot.state.groups.values()):
+            self.notice_settings(group)
         self._known_next = await store.next_due(self.db)
         return self._known_next
 
@@ -679,6 +720,7 @@ class ExpiryService:
                 await group_store.update_group(self.db, new)
                 await store.retime_group(self.db, group.id, settings_of(new))
             self.bot.state.update_group(group.id, **changes)
+            self._seen_settings[group.id] = settings_of(new)
         # Rows recorded with the old ttl while this ran are re-timed once more.
         await self.recorder.flush()
         await store.retime_group(self.db, group.id, settings_of(new))

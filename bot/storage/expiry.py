@@ -113,6 +113,12 @@ async def rooms(db: Database) -> list[Room]:
     return [Room(int(r[0]), str(r[1]), None if r[2] is None else int(r[2]), int(r[3])) for r in rows]
 
 
+async def cursor_of(db: Database, channel_id: int, default: int) -> int:
+    """The stored cursor of a room (``default`` if the room is not stored)."""
+    value = await db.fetchval("SELECT cursor_id FROM expiry_rooms WHERE channel_id = ?", (channel_id,))
+    return default if value is None else max(int(value), default)
+
+
 async def add_room(db: Database, room: Room) -> bool:
     """Start watching a room at ``room.cursor_id``; False if it was already watched (nothing changes)."""
     result = await db.execute(

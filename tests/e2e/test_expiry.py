@@ -395,6 +395,19 @@ async def test_settings_change_re_times_pending_deletions(hs: Holdspace) -> None
     assert stored[room.group.id].ttl == 3 * HOUR
 
 
+async def test_a_ttl_changed_with_group_settings_re_times_too(hs: Holdspace) -> None:
+    room = await make_group(hs, ttl=HOUR)
+    messages = post(hs, room.text, 3)
+    await recorded(hs, room.group, 3)
+    text, ephemeral = await answer(
+        hs.sb.run_command(hs.world.owner, room.text, "group settings", group="Circle", ttl="10m")
+    )
+    assert ephemeral, text
+    assert bot_of(hs).state.groups[room.group.id].ttl == timedelta(minutes=10)
+    hs.clock.advance(timedelta(minutes=10, seconds=1))
+    await all_gone(hs, *messages)
+
+
 async def test_ttl_off_keeps_messages_and_status_says_so(hs: Holdspace) -> None:
     room = await make_group(hs, ttl=HOUR)
     post(hs, room.text, 3)
