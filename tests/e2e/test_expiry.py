@@ -18,6 +18,7 @@ from bot.sandbox.world import Channel, Message
 from bot.state import GroupInfo
 from bot.storage import expiry as expiry_store
 from bot.storage import groups as group_store
+from bot.storage import holds
 from cogs.expiry import Expiry
 from tests.e2e.conftest import Holdspace
 
@@ -289,6 +290,39 @@ async def test_purge_can_be_cancelled(hs: Holdspace) -> None:
     click = hs.sb.click(hs.world.owner, handle.message, "expiry:purge:no")
     await click.response(timeout=5)
     assert not hs.sb.requests_matching("POST", BULK) and len(room.text.messages) >= 1
+
+
+async def test_messages_missed_by_the_gateway_are_caught_up_on_reconnect(hs: Holdspace) -> None:
+    room = await make_group(hs)
+    seen = post(hs, room.text, 2)
+    await recorded(hs, room.group, 2)
+    missed = post(hs, room.text, 5, emit=False) + post(hs, room.voice, 3, emit=False)  # never dispatched
+    await hs.sb.drop_gateway(resumable=False)  # re-identify: on_ready again
+    await recorded(hs, room.group, 10)
+    missed_on_resume = post(hs, room.text, 4, emit=False)
+    await hs.sb.drop_gateway(resumable=True)  # resume: on_resumed
+    await recorded(hs, room.group, 14)
+    hs.clock.advance(HOUR + timedelta(seconds=1))
+    await all_gone(hs, *seen, *missed, *missed_on_resume)
+
+
+async def test_held_messages_wait_until_the_hold_is_released(hs: Holdspace) -> None:
+    room = await make_group(hs)
+    bot = bot_of(hs)
+    messages = post(hs, room.text, 4)
+    await recorded(hs, room.group, 4)
+    number = await bot.cases.open(hs.guild.id, "message_report", group_id=room.group.id, details={})
+    case_id = await bot.db.fetchval("SELECT id FROM cases WHERE guild_id = ? AND number = ?", (hs.guild.id, number))
+    held = messages[1]
+    await holds.add_hold(bot.db, room.text.id, held.id, case_id, hs.clock.now() + timedelta(days=3))
+    hs.clock.advance(HOUR + timedelta(seconds=1))
+    await all_gone(hs, messages[0], messages[2], messages[3])
+    assert [m.id for m in room.text.messages] == [held.id]
+    status = await expiry_store.status(bot.db, room.group.id)
+    assert status.held == 1 and not status.failures
+    await holds.release_case(bot.db, case_id, hs.clock.now())
+    bot.dispatch("holdspace_hold_released", room.text.id, held.id)
+    await all_gone(hs, held)
 
 
 # -- the voice room's chat and threads ---------------------------------------------------------
