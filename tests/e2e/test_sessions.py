@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.core import overwrites as ow
 from bot.sandbox import SandboxRefused
+from bot.sandbox import permissions as P
 from bot.sandbox.world import Channel, Member, Role
 from bot.state import GroupInfo, GuildConfig
 from bot.storage import consents as consent_store
@@ -134,6 +137,14 @@ async def run(hs: Holdspace, who: str, command: str, where: Channel, **options: 
     return handle.content or "", handle.ephemeral
 
 
+def reminded_since(circle: Circle, before: int) -> Callable[[], bool]:
+    return lambda: started(circle.text) > before and started(circle.voice) > 0
+
+
+def both_rooms_have(circle: Circle, count: Callable[[Channel], int], n: int) -> Callable[[], bool]:
+    return lambda: count(circle.text) == n and count(circle.voice) == n
+
+
 def running(hs: Holdspace, circle: Circle) -> bool:
     assert hs.bot is not None
     return hs.bot.state.session_running(circle.group.id)
@@ -184,7 +195,7 @@ async def test_weekly_18_berlin_starts_at_18_local_on_both_sides_of_dst(hs: Hold
         before = started(circle.text)
         hs.clock.set(start_utc)
         await hs.sb.wait_until(lambda: running(hs, circle), timeout=3)
-        await hs.sb.wait_until(lambda b=before: started(circle.text) > b and started(circle.voice) > 0, timeout=3)
+        await hs.sb.wait_until(reminded_since(circle, before), timeout=3)
         session = await session_store.running_session(bot.db, circle.group.id)
         assert session is not None and session.started_at == start_utc and session.late == timedelta(0)
         assert session.planned_end == start_utc + timedelta(minutes=90)
@@ -207,7 +218,9 @@ async def test_restarted_mid_session_still_ends_on_time(hs: Holdspace) -> None:
     bot = hs.bot
     assert bot is not None
     assert running(hs, circle), "the running session is known again after the restart"
-    assert await bot.scheduler.timers.next_due() == start + timedelta(hours=1)
+    row = await session_store.running_session(bot.db, circle.group.id)
+    assert row is not None
+    assert await bot.scheduler.timers.due_time(TIMER_END, row.id) == start + timedelta(hours=1)
     hs.clock.set(start + timedelta(minutes=59))
     await asyncio.sleep(0.1)
     assert running(hs, circle)
@@ -470,7 +483,7 @@ async def test_reminder_every_during_a_session(hs: Holdspace) -> None:
     start = hs.clock.now()
     for n, minutes in ((1, 20), (2, 40)):
         hs.clock.set(start + timedelta(minutes=minutes))
-        await hs.sb.wait_until(lambda n=n: periodic(circle.text) == n and periodic(circle.voice) == n, timeout=3)
+        await hs.sb.wait_until(both_rooms_have(circle, periodic, n), timeout=3)
     hs.clock.set(start + timedelta(hours=1))  # the session ends; no reminder at or after the end
     await hs.sb.wait_until(lambda: not running(hs, circle), timeout=3)
     hs.clock.set(start + timedelta(hours=2))
@@ -505,3 +518,36 @@ async def test_review_dm_before_a_scheduled_session(hs: Holdspace) -> None:
     await hs.sb.wait_until(lambda: len(hs.world.bob.dms) == 1, timeout=3)
     assert "Circle" in hs.world.bob.dms[0].content and "/consent" in hs.world.bob.dms[0].content
     assert hs.world.alice.dms == []  # her consent is current
+
+
+async def test_a_start_that_discord_refuses_half_way_is_undone(hs: Holdspace) -> None:
+    circle = await make_group(hs, lock=True, consented=("alice",))
+    bot = hs.bot
+    assert bot is not None
+    # the rooms open and the text room's reminder is posted, then the voice chat refuses the post
+    hs.sb.faults.fail("POST", rf".*/channels/{circle.voice.id}/messages", status=403)
+    text, ephemeral = await run(hs, "carol", "session start", circle.text, group=circle.group.id)
+    assert ephemeral and "Nothing was changed" in text
+    assert not running(hs, circle)
+    assert await session_store.last_session(bot.db, circle.group.id) is None
+    assert started(circle.text) == 0 and started(circle.voice) == 0
+    assert not can_join(hs, "alice", circle)  # locked again
+    assert await bot.db.fetchval("SELECT COUNT(*) FROM timers WHERE kind LIKE 'session.%'") == 0
+
+
+async def test_missing_bot_permission_is_named_before_anything_changes(hs: Holdspace) -> None:
+    circle = await make_group(hs, lock=False)
+    me = hs.guild.bot_member(hs.world.app)
+    assert me is not None
+    hs.guild.set_overwrite(circle.voice, me, allow=ow.BOT_ALLOW & ~P.SEND_MESSAGES, deny=P.SEND_MESSAGES)
+    await hs.sb.wait_until(
+        lambda: not circle_voice(hs, circle).permissions_for(circle_voice(hs, circle).guild.me).send_messages
+    )
+    text, ephemeral = await run(hs, "carol", "session start", circle.text, group=circle.group.id)
+    assert ephemeral and "Send Messages" in text
+    assert not running(hs, circle) and started(circle.text) == 0
+
+
+def circle_voice(hs: Holdspace, circle: Circle) -> Any:
+    assert hs.bot is not None
+    return hs.bot.get_channel(circle.voice.id)

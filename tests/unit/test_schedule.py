@@ -30,8 +30,8 @@ EXACT, GAP, OVERLAP = LocalResolution.EXACT, LocalResolution.GAP_SHIFTED, LocalR
 P = pytest.param
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def weekly(weekday: int, hhmm: str, zone: str = BERLIN, minutes: int = 90) -> WeeklySchedule:
