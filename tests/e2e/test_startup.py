@@ -31,3 +31,19 @@ async def test_answers_a_slash_command_ephemerally(hs: Holdspace) -> None:
     handle = await hs.command(hs.member("alice"), None, "privacy notice")
     assert handle.ephemeral
     assert "never reads what you write" in (handle.content or "")
+
+
+async def test_holdspace_syncs_answers_a_command_and_disconnects_from_voice(holdspace: Holdspace) -> None:
+    """The sandbox's acceptance point, with the real holdspace bot and nothing of discord.py mocked."""
+    from tests.e2e.test_setup import rooms, started_with_group
+
+    hs = holdspace
+    _, group = await started_with_group(hs)
+    names = {c["name"] for c in hs.world.app.global_commands}
+    assert {"setup", "group", "consent", "guard", "expiry", "session", "cases", "report"} <= names
+    _, voice = rooms(hs, group)
+    owner = hs.member("owner")  # the owner bypasses every overwrite, but has not consented
+    hs.guild.join_voice(owner, voice)
+    request = await hs.sb.wait_for_request("PATCH", "/guilds/{guild_id}/members/{user_id}")
+    assert request.json == {"channel_id": None}
+    assert hs.guild.voice_channel_of(owner) is None
