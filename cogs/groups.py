@@ -808,6 +808,7 @@ class Groups(commands.Cog):
     async def roster(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
         info = resolve_group(interaction, group)
         await interaction.response.defer(ephemeral=True, thinking=True)
+        await self.bot.audit.record(info.guild_id, "roster_viewed", actor_id=interaction.user.id, group_id=info.id)
         events = await consent_store.history(self.bot.db, self.bot.ring, group_ids=[info.id])
         latest = {ev.member_id: ev for ev in events}
         enrolled = await group_store.enrolled_since(self.bot.db, self.bot.ring, info.id)

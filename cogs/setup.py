@@ -106,6 +106,51 @@ class Setup(commands.Cog):
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
 
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Put the lobby's consent button back if someone deleted it while holdspace was offline."""
+        for cfg in list(self.bot.state.guilds.values()):
+            guild = self.bot.get_guild(cfg.guild_id)
+            if guild is None or not cfg.configured or cfg.lobby_channel_id is None:
+                continue
+            try:
+                await self._ensure_lobby(guild, cfg)
+            except Exception:
+                log.exception("could not check the lobby message of a server")
+
+    async def _ensure_lobby(self, guild: discord.Guild, cfg: GuildConfig) -> None:
+        channel = guild.get_channel(cfg.lobby_channel_id or 0)
+        if not isinstance(channel, discord.TextChannel):
+            log.warning("the lobby channel of server %s no longer exists; run /setup configure", guild.id)
+            return
+        if cfg.lobby_message_id is not None:
+            try:
+                await channel.fetch_message(cfg.lobby_message_id)
+                return
+            except discord.NotFound:
+                pass
+            except discord.HTTPException:
+                return  # cannot tell now; try again at the next start
+        try:
+            posted = await channel.send(embed=lobby_embed(), view=lobby_view())
+        except discord.HTTPException:
+            log.warning("could not post the lobby message in server %s", guild.id)
+            return
+        cfg.lobby_message_id = posted.id
+        await guild_store.save(
+            self.bot.db,
+            guild_store.GuildRow(
+                cfg.guild_id,
+                cfg.facilitator_role_id,
+                cfg.moderator_role_id,
+                cfg.log_channel_id,
+                cfg.lobby_channel_id,
+                cfg.lobby_message_id,
+                cfg.timezone,
+            ),
+            self.bot.clock.now(),
+        )
+
     @setup_group.command(name="configure", description="Roles, log channel, lobby channel and time zone")
     @app_commands.describe(
         facilitator_role="The role of the people who run groups",

@@ -310,3 +310,31 @@ async def test_missing_permission_is_named_and_nothing_is_recorded(holdspace: Ho
     assert alice.id not in text_room.overwrites  # nothing half-done
     with pytest.raises(SandboxRefused):
         hs.guild.join_voice(alice, voice)
+
+
+async def test_lobby_offers_a_choice_of_groups(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, first = await started_with_group(hs, GROUP)
+    from tests.e2e.test_setup import create_group
+
+    second = await create_group(hs, staff, "Thursday circle")
+    alice, bob = hs.member("alice"), hs.member("bob")
+    await enroll(hs, staff, GROUP, alice)
+    await enroll(hs, staff, "Thursday circle", alice)
+    lobby_message, lobby_id = find_custom_id(staff.lobby.messages, "hs:lobby")
+    choice = await click(hs, alice, lobby_message, lobby_id)
+    assert choice.message is not None
+    _, pick_id = find_custom_id([choice.message], "hs:pick:")
+    # someone else's menu is refused
+    stolen = hs.sb.click(bob, choice.message, pick_id, values=[second.id])
+    await stolen.response()
+    assert "someone else" in (stolen.content or "")
+    shown = hs.sb.click(alice, choice.message, pick_id, values=[second.id])
+    await shown.response()
+    await hs.sb.wait_until(lambda: any(m.components for m in shown.followups))
+    assert any("Thursday circle" in str(e.get("title")) for m in shown.followups for e in m.embeds)
+    message, cid = find_custom_id(shown.followups, "hs:agree:")
+    assert "Thursday circle" in await final(await click(hs, alice, message, cid))
+    assert hs.bot is not None
+    assert hs.bot.state.consent_of(second.id, alice.id) is not None
+    assert hs.bot.state.consent_of(first.id, alice.id) is None

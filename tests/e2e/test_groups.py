@@ -328,3 +328,22 @@ async def test_agreement_part_over_discords_limit_is_refused(holdspace: Holdspac
     text = await final(handle)
     assert "4000" in text
     assert hs.bot is not None and hs.bot.state.groups[group.id].agreement_version == 1
+
+
+async def test_remove_a_member_who_left_the_server(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, GROUP)
+    alice = hs.member("alice")
+    text, _ = rooms(hs, group)
+    await enroll(hs, staff, GROUP, alice)
+    await agree(hs, alice, GROUP)
+    hs.guild.remove_member(alice)
+    await hs.sb.wait_for_event("GUILD_MEMBER_REMOVE")
+    reply = await final(
+        await hs.command(staff.facilitator, None, "group remove", group=GROUP, member=alice.user, reason="left")
+    )
+    assert "Removed" in reply
+    assert alice.id not in text.overwrites
+    assert hs.bot is not None and hs.bot.state.consent_of(group.id, alice.id) is None
+    roster = await final(await hs.command(staff.facilitator, None, "group roster", group=GROUP))
+    assert "Nobody is enrolled" in roster

@@ -218,3 +218,17 @@ async def test_only_server_managers_may_set_up(holdspace: Holdspace) -> None:
         assert handle.ephemeral and "server managers" in (handle.content or "")
         handle = await hs.command(who, None, "setup show")
         assert "server managers" in (handle.content or "")
+
+
+async def test_a_deleted_lobby_message_is_put_back_at_the_next_start(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff = add_staff(hs)
+    await hs.start()
+    await final(await configure(hs, staff))
+    await hs.stop()
+    for message in list(staff.lobby.messages):
+        hs.sb.delete(message)
+    await hs.start()
+    await hs.sb.wait_until(lambda: any(m.components for m in staff.lobby.messages), timeout=3)
+    await hs.restart()
+    assert len([m for m in staff.lobby.messages if m.components]) == 1
