@@ -7,7 +7,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HoldspaceBot
-from bot.ui.replies import send_ephemeral
+from bot.storage import cases as case_store
+from bot.storage import consents as consent_store
+from bot.ui.replies import UserError, send_ephemeral
 
 PRIVACY_NOTICE = """\
 **What holdspace keeps, and for how long**
@@ -34,6 +36,50 @@ class Privacy(commands.Cog):
     @privacy.command(name="notice", description="What holdspace keeps about people, and for how long")
     async def notice(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
         await send_ephemeral(interaction, PRIVACY_NOTICE)
+
+    @privacy.command(name="mydata", description="See what holdspace holds about you on this server")
+    async def mydata(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        if interaction.guild_id is None:
+            raise UserError("Run this inside the server whose records you want to see.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        text = await self.describe_member(interaction.guild_id, interaction.user.id)
+        await interaction.followup.send(text, ephemeral=True)
+
+    async def describe_member(self, guild_id: int, member_id: int) -> str:
+        """Everything holdspace holds about ``member_id`` in this server, in words."""
+        bot = self.bot
+        groups = {g.id: g for g in bot.state.groups_of_guild(guild_id)}
+        lines = ["**What holdspace holds about you on this server**"]
+        enrolled = [g.name for g in groups.values() if bot.state.is_enrolled(g.id, member_id)]
+        lines.append("Groups you are enrolled in: " + (", ".join(enrolled) if enrolled else "none"))
+        history = await consent_store.history(bot.db, bot.ring, group_ids=list(groups), member_id=member_id)
+        if history:
+            lines.append("Your consent record (kept for the practice's files):")
+            for event in history[-15:]:
+                version = f", agreement version {event.version}" if event.version else ""
+                lines.append(
+                    f"- {groups[event.group_id].name}: {event.answer}{version}, "
+                    f"{discord.utils.format_dt(event.at, 'f')} (by {event.method})"
+                )
+        else:
+            lines.append("Consent record: nothing recorded.")
+        reported = await case_store.list_for_reporter(bot.db, bot.ring, guild_id, member_id)
+        lines.append(
+            "Reports you made: "
+            + (", ".join(f"#{c.number} ({c.status.value})" for c in reported) if reported else "none")
+        )
+        about = [c for c in await case_store.list_for_subject(bot.db, bot.ring, guild_id, member_id)
+                 if c.kind != "breach_report"]
+        lines.append(
+            "Cases about you: "
+            + (", ".join(f"#{c.number} {c.kind.replace('_', ' ')} ({c.status.value})" for c in about)
+               if about else "none")
+        )
+        lines.append(
+            "holdspace keeps no names, no nicknames and nothing anyone wrote. "
+            "To withdraw consent, use `/consent withdraw`; for a full copy, ask the practice."
+        )
+        return "\n".join(lines)[:2000]
 
 
 async def setup(bot: HoldspaceBot) -> None:

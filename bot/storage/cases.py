@@ -356,6 +356,19 @@ async def list_for_reporter(
     return [_record(ring, r) for r in rows]
 
 
+async def list_for_subject(
+    db: Database, ring: KeyRing, guild_id: int, subject_id: int, *, limit: int = 25
+) -> list[CaseRecord]:
+    """The cases about ``subject_id`` in this guild, newest first (for the member's own data request)."""
+    indexes = ring.blind_indexes(subject_id, purpose=MEMBER)
+    rows = await db.fetchall(
+        f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? AND subject_index IN ({_marks(indexes)}) "
+        "ORDER BY number DESC LIMIT ?",
+        (guild_id, *indexes, limit),
+    )
+    return [_record(ring, r) for r in rows]
+
+
 async def all_cases(db: Database, ring: KeyRing, guild_id: int) -> list[CaseRecord]:
     rows = await db.fetchall(f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? ORDER BY number", (guild_id,))
     return [_record(ring, r) for r in rows]
