@@ -244,6 +244,16 @@ async def test_edit_made_while_offline_is_restored_at_start(hs: Holdspace) -> No
     assert case.details["when"] == "while holdspace was offline"
 
 
+@pytest.mark.parametrize("resumable", [True, False])
+async def test_edit_made_while_disconnected_is_restored_on_reconnect(hs: Holdspace, resumable: bool) -> None:
+    _, text, _ = await make_group(hs)
+    await settle(hs)
+    await hs.sb.drop_gateway(resumable=resumable)
+    hs.guild.set_overwrite(text, hs.guild.everyone, allow=P.VIEW_CHANNEL)
+    await until(lambda: not text.overwrites[hs.guild.id].allow & P.VIEW_CHANNEL, timeout=10.0, what="restored")
+    await until_cases(hs, "permission_drift")
+
+
 async def test_role_gaining_administrator_opens_a_case(hs: Holdspace) -> None:
     await make_group(hs)
     role = hs.guild.create_role("Helpers", 0)
