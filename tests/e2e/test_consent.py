@@ -338,3 +338,17 @@ async def test_lobby_offers_a_choice_of_groups(holdspace: Holdspace) -> None:
     assert hs.bot is not None
     assert hs.bot.state.consent_of(second.id, alice.id) is not None
     assert hs.bot.state.consent_of(first.id, alice.id) is None
+
+
+async def test_agreeing_tells_when_the_next_session_is(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, GROUP)
+    alice = hs.member("alice")
+    text, _ = rooms(hs, group)
+    scheduled = await hs.command(
+        staff.facilitator, text, "session schedule add", group=group.id, weekday=0, time="18:00", duration="1h"
+    )
+    await final(scheduled)
+    await enroll(hs, staff, GROUP, alice)
+    thanks = await agree(hs, alice, GROUP)
+    assert "Next session:" in thanks and "18:00" in thanks
