@@ -309,11 +309,36 @@ async def open_dm(ctx: Ctx) -> Result:
 # ------------------------------------------------------------------ application commands
 
 
+COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$")
+
+
+def _check_options(options: list[dict[str, Any]], where: str) -> None:
+    if len(options) > 25:
+        raise invalid_form(f"{where}options", "Must be 25 or fewer in length.", "BASE_TYPE_MAX_LENGTH")
+    for i, o in enumerate(options):
+        name = str(o.get("name", ""))
+        if not COMMAND_NAME.match(name) or name != name.lower():
+            raise invalid_form(f"{where}options.{i}.name", "Command name is invalid",
+                               "APPLICATION_COMMAND_INVALID_NAME")
+        if not 1 <= len(str(o.get("description", ""))) <= 100:
+            raise invalid_form(f"{where}options.{i}.description", "Must be between 1 and 100 in length.",
+                               "BASE_TYPE_BAD_LENGTH")
+        _check_options(list(o.get("options") or []), f"{where}options.{i}.")
+
+
 def _store_command(ctx: Ctx, raw: dict[str, Any], guild_id: int | None,
                    existing: list[dict[str, Any]]) -> dict[str, Any]:
     if not isinstance(raw, dict) or not raw.get("name"):
         raise invalid_form("name", "This field is required")
     ctype = int(raw.get("type") or 1)
+    if ctype == 1:
+        if not COMMAND_NAME.match(raw["name"]) or raw["name"] != raw["name"].lower():
+            raise invalid_form("name", "Command name is invalid", "APPLICATION_COMMAND_INVALID_NAME")
+        if not 1 <= len(raw.get("description") or "") <= 100:
+            raise invalid_form("description", "Must be between 1 and 100 in length.", "BASE_TYPE_BAD_LENGTH")
+        _check_options(list(raw.get("options") or []), "")
+    elif not 1 <= len(raw["name"]) <= 32:
+        raise invalid_form("name", "Must be between 1 and 32 in length.", "BASE_TYPE_BAD_LENGTH")
     old = next((c for c in existing if c["name"] == raw["name"] and c["type"] == ctype), None)
     cmd: dict[str, Any] = {
         "id": old["id"] if old else str(ctx.sb.world.new_id()), "application_id": str(ctx.bot_app.id),

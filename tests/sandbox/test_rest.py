@@ -308,3 +308,19 @@ async def test_read_routes_answer_as_the_description_says(sandbox: Sandbox) -> N
     status, cmds, _ = await sandbox.api("PUT", f"/applications/{w.app.id}/commands", token=t,
                                         json_body=[{"name": "ping", "description": "Ping", "type": 1}])
     assert status == 200 and cmds[0]["application_id"] == str(w.app.id)
+
+
+async def test_command_sync_validates_names_and_descriptions(sandbox: Sandbox, world: StandardWorld) -> None:
+    path = f"/applications/{world.app.id}/guilds/{world.guild.id}/commands"
+    status, body, _ = await sandbox.api("PUT", path, token=world.token,
+                                        json_body=[{"name": "Bad Name", "description": "x", "type": 1}])
+    assert status == 400 and body["code"] == 50035
+    status, body, _ = await sandbox.api("PUT", path, token=world.token,
+                                        json_body=[{"name": "ok", "description": "x" * 101, "type": 1}])
+    assert status == 400 and body["code"] == 50035
+    sandbox.spec_violations.clear()  # the description catches these bodies too
+    status, first, _ = await sandbox.api("PUT", path, token=world.token,
+                                         json_body=[{"name": "ok", "description": "fine", "type": 1}])
+    status, again, _ = await sandbox.api("PUT", path, token=world.token,
+                                         json_body=[{"name": "ok", "description": "changed", "type": 1}])
+    assert status == 200 and first[0]["id"] == again[0]["id"]  # ids survive a re-sync
