@@ -374,6 +374,11 @@ class Consent(commands.Cog):
         text = (
             f"Thank you. You agreed to version {event.version} of **{group.name}**'s agreement and can now use {rooms}."
         )
+        if group.lock_between_sessions and not state.session_running(group.id):
+            text = (
+                f"Thank you. You agreed to version {event.version} of **{group.name}**'s agreement. Its rooms "
+                f"({rooms}) open to you whenever a session runs."
+            )
         upcoming = await next_session_text(self.bot, group.id)
         if upcoming:
             text += f"\nNext session: {upcoming}"

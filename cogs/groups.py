@@ -256,9 +256,8 @@ async def withdraw_access(bot: HoldspaceBot, group: GroupInfo, member_id: int, *
     target = ow.Target(ow.MEMBER, member_id)
     for channel_id in group.channel_ids:
         channel = guild.get_channel(channel_id)
+        # Acted on even when the cache shows no overwrite: it may not have caught up with a grant yet.
         have = current_overwrites(channel).get(target) if channel is not None else None
-        if channel is not None and have is None:
-            continue
         new = None if have is None or have.deny == 0 else ow.Want(0, have.deny)
         with contextlib.suppress(discord.NotFound):
             await put_overwrite(bot, channel_id, target, new, f"holdspace: {reason}")
