@@ -72,11 +72,21 @@ class InteractionHandle:
         return self.response_type is not None
 
     async def response(self, timeout: float = 2.0) -> InteractionHandle:
-        """Wait (real time) for the bot's first reply."""
-        try:
-            await asyncio.wait_for(self._responded.wait(), timeout)
-        except TimeoutError:
-            raise TimeoutError(f"the bot did not answer interaction {self.id} within {timeout}s") from None
+        """Wait (real time) for the bot's first reply.
+
+        Raises TimeoutError when none came, and RuntimeError when the bot's first reply was refused
+        (``self.error`` holds Discord's error, e.g. 10062 when it came too late).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self._responded.is_set():
+            if self.error is not None:
+                raise RuntimeError(f"the bot's reply to interaction {self.id} was refused: {self.error}")
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"the bot did not answer interaction {self.id} within {timeout}s")
+            await self.sb.wait_until(lambda: self._responded.is_set() or self.error is not None,
+                                     timeout=remaining)
         return self
 
     async def wait_followups(self, count: int = 1, timeout: float = 2.0) -> list[Message]:

@@ -441,10 +441,19 @@ def _reply_message(ctx: Ctx, h: I.InteractionHandle, data: dict[str, Any], *, lo
 @route("POST", "/interactions/{interaction_id}/{interaction_token}/callback", auth=False, interaction=True)
 async def interaction_callback(ctx: Ctx) -> Result:
     h = _handle_for(ctx, ctx.params["interaction_id"], ctx.params["interaction_token"])
+    try:
+        return await _callback(ctx, h)
+    except ApiError as err:
+        if not h.responded:
+            h.error = err
+            ctx.sb.recorder.notify()
+        raise
+
+
+async def _callback(ctx: Ctx, h: I.InteractionHandle) -> Result:
     loop_time = __import__("asyncio").get_running_loop().time()
     if loop_time - h.created > ctx.sb.interaction_deadline:
-        h.error = unknown("interaction", 10062)
-        raise h.error
+        raise unknown("interaction", 10062)
     if h.responded:
         raise ApiError(400, 40060, "Interaction has already been acknowledged.")
     body = ctx.json()

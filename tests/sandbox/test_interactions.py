@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import discord
+import pytest
 from discord import app_commands
 from discord.ext import commands
 
@@ -145,7 +146,9 @@ async def test_late_first_reply_is_unknown_interaction(sandbox: Sandbox, world: 
         h = sandbox.run_command(world.members["alice"], text, "late")
         await sandbox.wait_until(lambda: errors)
         assert isinstance(errors[0], discord.NotFound) and errors[0].code == 10062
-        assert not h.responded
+        assert not h.responded and h.error is not None and h.error.code == 10062
+        with pytest.raises(RuntimeError, match="10062"):
+            await h.response()
 
 
 async def test_second_first_reply_is_40060(sandbox: Sandbox, world: StandardWorld) -> None:
