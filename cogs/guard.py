@@ -445,7 +445,7 @@ class Guard(commands.Cog):
             details["warning"] = (
                 "the bot holds Administrator: permissions cannot keep it out; remove it or take Administrator"
             )
-        await self._audit(guild.id, "guard.bot_joined", actor_id=adder, subject_id=member.id, details=details)
+        await self._audit(guild.id, "guard.bot_joined", subject_id=member.id, details=details)
         if not is_allowed:
             await self._case(
                 guild.id, CASE_BOT_ADDED, subject_id=member.id, details=details, dedupe_key=f"bot_added:{member.id}"
