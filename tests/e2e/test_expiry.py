@@ -282,6 +282,18 @@ async def test_messages_from_before_the_room_became_a_group_room_stay_unless_pur
     assert "4 messages removed" in report.content and "pinned" in report.content
 
 
+async def test_purge_says_which_rooms_it_could_not_read(hs: Holdspace) -> None:
+    room = await make_group(hs)
+    in_text = post(hs, room.text, 3)
+    post(hs, room.voice, 2)
+    await recorded(hs, room.group, 5)
+    hs.sb.faults.fail("GET", rf"/channels/{room.voice.id}/messages", 403, times=1)
+    report = await cog_of(hs).service.purge(room.group.id)
+    await all_gone(hs, *in_text)
+    assert report.removed == 5  # the voice chat's recorded messages went; its older history was not read
+    assert "1 room could not be read" in report.text
+
+
 async def test_purge_can_be_cancelled(hs: Holdspace) -> None:
     room = await make_group(hs)
     hs.sb.post(room.text, hs.world.owner, "x")
