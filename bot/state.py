@@ -128,6 +128,8 @@ class State:
     enrolled: dict[str, set[int]] = field(default_factory=dict)
     #: True once ``load`` succeeded; enforcement fails closed before that
     loaded: bool = False
+    #: (group id, member id) whose access is being granted right now (Discord first, then the record)
+    pending_grants: set[tuple[str, int]] = field(default_factory=set)
 
     async def load(self, db: Database, ring: KeyRing, clock: Clock) -> None:
         """Rebuild everything from the database."""

@@ -331,6 +331,21 @@ class Consent(commands.Cog):
             )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
+        state.pending_grants.add((group.id, member.id))
+        try:
+            await self._grant_and_record(interaction, group, member, method, old)
+        finally:
+            state.pending_grants.discard((group.id, member.id))
+
+    async def _grant_and_record(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        group: GroupInfo,
+        member: discord.Member,
+        method: str,
+        old: ConsentFact | None,
+    ) -> None:
+        state = self.bot.state
         await grant_access(self.bot, group, member)
         now = self.bot.clock.now()
         newly_enrolled = False

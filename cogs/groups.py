@@ -497,6 +497,40 @@ class Groups(commands.Cog):
                     except Exception:
                         log.exception("revalidating the consents of group %s failed", group.id)
 
+    @commands.Cog.listener()
+    async def on_guild_channel_update(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:
+        """A member overwrite that opens a group room to someone without consent is removed at once.
+
+        Role overwrites, @everyone and bots are the guard feature's business (permission drift);
+        consenting members' overwrites are left to the consent and sessions features.
+        """
+        group = self.bot.state.group_of_channel(after.id)
+        if group is None or self.bot.user is None:
+            return
+        state = self.bot.state
+        consented = state.consented_members(group.id)
+        for target, have in current_overwrites(after).items():
+            if target.kind != ow.MEMBER or not ow.grants_access(have) or target.id == self.bot.user.id:
+                continue
+            if target.id in consented or (group.id, target.id) in state.pending_grants:
+                continue
+            member = after.guild.get_member(target.id)
+            if member is not None and member.bot:
+                continue
+            new = None if have.deny == 0 else ow.Want(0, have.deny)
+            try:
+                await put_overwrite(self.bot, after.id, target, new, "holdspace: access without consent")
+            except discord.HTTPException as exc:
+                log.warning("group %s: could not remove an overwrite without consent (%s)", group.id, exc.status)
+                continue
+            await self.bot.audit.record(
+                group.guild_id,
+                "access_without_consent_removed",
+                group_id=group.id,
+                subject_id=target.id,
+                details={"channel_id": after.id},
+            )
+
     # -- /group create and adopt -------------------------------------------------------------------
 
     def _check_new_name(self, guild_id: int, raw: str) -> str:

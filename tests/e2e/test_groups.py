@@ -347,3 +347,18 @@ async def test_remove_a_member_who_left_the_server(holdspace: Holdspace) -> None
     assert hs.bot is not None and hs.bot.state.consent_of(group.id, alice.id) is None
     roster = await final(await hs.command(staff.facilitator, None, "group roster", group=GROUP))
     assert "Nobody is enrolled" in roster
+
+
+async def test_an_overwrite_giving_access_without_consent_is_removed_at_once(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, GROUP)
+    alice, bob = hs.member("alice"), hs.member("bob")
+    text, voice = rooms(hs, group)
+    await enroll(hs, staff, GROUP, alice)
+    await agree(hs, alice, GROUP)
+    hs.guild.set_overwrite(text, bob, allow=P.VIEW_CHANNEL | P.SEND_MESSAGES)
+    await hs.sb.wait_until(lambda: bob.id not in text.overwrites, timeout=2)
+    hs.guild.set_overwrite(voice, bob, allow=P.CONNECT | P.VIEW_CHANNEL, deny=P.STREAM)
+    await hs.sb.wait_until(lambda: voice.overwrites[bob.id].allow == 0, timeout=2)
+    assert voice.overwrites[bob.id].deny == P.STREAM
+    assert can_see(hs, alice, text)  # the consenting member keeps hers
