@@ -294,8 +294,10 @@ class ExpiryService:
         return [room for room in self.rooms.values() if room.group_id == group_id]
 
     async def _add_room(self, room: Room) -> Room:
+        """Watch a room from ``room.cursor_id``; a room left by a deleted group is taken over."""
         self.rooms[room.channel_id] = room
-        await store.add_room(self.db, room)
+        if not await store.add_room(self.db, room):
+            await store.move_room(self.db, room)
         log.debug("expiry now watches channel %s from message %s", room.channel_id, room.cursor_id)
         return room
 
@@ -304,7 +306,7 @@ class ExpiryService:
         now_floor = snowflake_floor(self.clock.now())
         added_parents: set[int] = set()
         for channel_id in (group.text_channel_id, group.voice_channel_id):
-            if channel_id in self.rooms:
+            if self._watched_for(channel_id, group.id):
                 continue
             channel = self.bot.get_channel(channel_id)
             last = getattr(channel, "last_message_id", None)
@@ -316,7 +318,7 @@ class ExpiryService:
                 self.pins_checked.add(channel_id)
         guild = self.bot.get_guild(group.guild_id)
         for thread in guild.threads if guild is not None else ():
-            if thread.id in self.rooms or thread.parent_id not in (group.text_channel_id, group.voice_channel_id):
+            if self._watched_for(thread.id, group.id) or thread.parent_id not in group.channel_ids:
                 continue
             # A thread that was there before its room became a group room starts at its end; one
             # made later is the group's from its first message.
@@ -325,11 +327,18 @@ class ExpiryService:
             self.synced.add(thread.id)
             self.pins_checked.add(thread.id)
 
+    def _watched_for(self, channel_id: int, group_id: str) -> bool:
+        """Whether the room is watched for this group (a room of a deleted group is not)."""
+        room = self.rooms.get(channel_id)
+        return room is not None and (room.group_id == group_id or room.group_id in self.bot.state.groups)
+
     # -- recording -------------------------------------------------------------------------------
 
     async def message_posted(self, channel_id: int, message_id: int, parent_id: int | None = None) -> None:
         """A new message in some channel: record it if the channel is (in) a group room."""
         room = self.rooms.get(channel_id)
+        if room is not None and room.group_id not in self.bot.state.groups:
+            room = None  # its group was deleted; a new group may have adopted the room
         if room is None:
             group = self.group_of(channel_id, parent_id)
             if group is None:

@@ -128,6 +128,17 @@ async def add_room(db: Database, room: Room) -> bool:
     return result.rowcount > 0
 
 
+async def move_room(db: Database, room: Room) -> None:
+    """A room that belonged to a deleted group now belongs to ``room.group_id`` from ``room.cursor_id``.
+
+    Rows still pending from the old group stay as they are.
+    """
+    await db.execute(
+        "UPDATE expiry_rooms SET group_id = ?, parent_id = ?, cursor_id = ? WHERE channel_id = ?",
+        (room.group_id, room.parent_id, room.cursor_id, room.channel_id),
+    )
+
+
 async def drop_room(db: Database, channel_id: int) -> int:
     """Stop watching a room that no longer exists; its pending rows are moot. Returns rows dropped."""
     async with db.transaction() as conn:

@@ -337,6 +337,22 @@ async def test_held_messages_wait_until_the_hold_is_released(hs: Holdspace) -> N
     await all_gone(hs, held)
 
 
+async def test_a_room_adopted_again_after_its_group_was_deleted(hs: Holdspace) -> None:
+    bot = bot_of(hs)
+    first = await make_group(hs, name="First")
+    old_rows = post(hs, first.text, 2)
+    await recorded(hs, first.group, 2)
+    await group_store.delete_group(bot.db, first.group.id)
+    bot.state.groups.pop(first.group.id)
+    post(hs, first.text, 1)  # between groups: not recorded
+    second = await make_group(hs, text=first.text, name="Second")
+    new_rows = post(hs, first.text, 3)
+    await recorded(hs, second.group, 3)
+    hs.clock.advance(HOUR + timedelta(seconds=1))
+    await all_gone(hs, *old_rows, *new_rows)
+    assert len(first.text.messages) == 1
+
+
 # -- the voice room's chat and threads ---------------------------------------------------------
 
 
