@@ -352,3 +352,17 @@ async def test_agreeing_tells_when_the_next_session_is(holdspace: Holdspace) -> 
     await enroll(hs, staff, GROUP, alice)
     thanks = await agree(hs, alice, GROUP)
     assert "Next session:" in thanks and "18:00" in thanks
+
+
+async def test_after_a_dropped_connection_the_rooms_are_checked_again(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, GROUP)
+    alice, bob = hs.member("alice"), hs.member("bob")
+    text, voice = rooms(hs, group)
+    await enroll(hs, staff, GROUP, alice)
+    await agree(hs, alice, GROUP)
+    await hs.sb.drop_gateway(resumable=True)
+    hs.guild.set_voice(bob, voice)  # no permission check: a stale overwrite, a race
+    hs.guild.set_overwrite(text, bob, allow=P.VIEW_CHANNEL)
+    await hs.sb.wait_until(lambda: hs.guild.voice_channel_of(bob) is None and bob.id not in text.overwrites, timeout=5)
+    assert can_see(hs, alice, text)
