@@ -63,3 +63,19 @@ def test_decide_from_state_reads_memory_only() -> None:
     assert decide_from_state(state, group, member_id=7, **kw).allowed  # type: ignore[arg-type]
     state.set_consent("g", None, member_id=7)
     assert not decide_from_state(state, group, member_id=7, **kw).allowed  # type: ignore[arg-type]
+
+
+def test_button_tags_belong_to_one_member_and_survive_a_key_rotation() -> None:
+    from bot.crypto import KeyRing, generate_key
+    from bot.ui.consent_views import AgreeButton, member_tag, tag_matches
+
+    old_key = generate_key()
+    ring = KeyRing.parse(old_key)
+    tag = member_tag(ring, 7)
+    assert len(tag) == 12 and tag_matches(ring, 7, tag) and not tag_matches(ring, 8, tag)
+    rotated = KeyRing.parse(generate_key() + "," + old_key)
+    assert tag_matches(rotated, 7, tag)
+    button = AgreeButton("a" * 32, 12, "f" * 16, tag)
+    assert button.custom_id == f"hs:agree:{'a' * 32}:12:{'f' * 16}:{tag}"
+    assert len(button.custom_id) <= 100
+    assert AgreeButton.__discord_ui_compiled_template__.fullmatch(button.custom_id)

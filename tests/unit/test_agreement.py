@@ -76,3 +76,15 @@ def test_editor_fields_round_trip() -> None:
 def test_editor_refuses_a_field_over_discords_limit() -> None:
     with pytest.raises(AgreementError):
         join_fields(["x" * (MODAL_FIELD_LIMIT + 1)])
+
+
+def test_agreement_embeds_stay_within_discords_limits() -> None:
+    from bot.ui.consent_views import agreement_embeds
+
+    text = "\n\n".join(("Rule. " * 300) for _ in range(6))[:MAX_AGREEMENT_CHARS]
+    embeds = agreement_embeds("G" * 100, 3, "ab" * 32, text)
+    assert len(embeds) >= 3
+    for embed in embeds:
+        assert len(embed.description or "") <= 4096
+        assert len(embed) <= 6000
+        assert "Version 3" in (embed.footer.text or "")
