@@ -284,6 +284,18 @@ class ExpiryService:
         room = self.rooms.get(channel_id)
         return True if room is None else self.settings(room.group_id).keep_pinned
 
+    def _waits_for_pins(self, channel_id: int) -> bool:
+        """Deletions wait until the room's pins were reconciled since the last connect.
+
+        Only for rooms of existing groups that keep pinned messages; a room whose group was deleted
+        is not read any more, so its pending rows go as they are (rows parked as pinned stay).
+        """
+        if channel_id in self.pins_checked:
+            return False
+        room = self.rooms.get(channel_id)
+        group = None if room is None else self.group(room.group_id)
+        return group is not None and group.keep_pinned
+
     def group_of(self, channel_id: int, parent_id: int | None = None) -> GroupInfo | None:
         group = self.bot.state.group_of_channel(channel_id)
         if group is None and parent_id is not None:
@@ -585,7 +597,7 @@ class ExpiryService:
             for channel_id, channel_rows in by_channel.items():
                 found = await _holds.held_message_ids(self.db, channel_id, [r.message_id for r in channel_rows], now)
                 held.update((channel_id, i) for i in found)
-        waiting = [ch for ch in by_channel if ch not in self.pins_checked and self._channel_keeps_pinned(ch)]
+        waiting = [ch for ch in by_channel if self._waits_for_pins(ch)]
         for channel_id in waiting:
             ids = [r.message_id for r in by_channel.pop(channel_id)]
             await store.postpone(self.db, channel_id, ids, now + PINS_WAIT, "pins")

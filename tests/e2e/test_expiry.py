@@ -353,6 +353,17 @@ async def test_a_room_adopted_again_after_its_group_was_deleted(hs: Holdspace) -
     assert len(first.text.messages) == 1
 
 
+async def test_pending_rows_of_a_deleted_group_still_go_after_a_restart(holdspace: Holdspace) -> None:
+    bot = await holdspace.start()
+    room = await make_group(holdspace)
+    messages = post(holdspace, room.text, 3)
+    await recorded(holdspace, room.group, 3)
+    await group_store.delete_group(bot.db, room.group.id)
+    await holdspace.restart()
+    holdspace.clock.advance(HOUR + timedelta(seconds=1))
+    await all_gone(holdspace, *messages)
+
+
 # -- the voice room's chat and threads ---------------------------------------------------------
 
 
