@@ -362,3 +362,45 @@ async def test_an_overwrite_giving_access_without_consent_is_removed_at_once(hol
     await hs.sb.wait_until(lambda: voice.overwrites[bob.id].allow == 0, timeout=2)
     assert voice.overwrites[bob.id].deny == P.STREAM
     assert can_see(hs, alice, text)  # the consenting member keeps hers
+
+
+async def test_settings_refuse_out_of_range_numbers_and_unknown_choices(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, GROUP)
+    fran = staff.facilitator
+    for options in (
+        {"reconsent_after_days": 0},
+        {"reconsent_after_days": 99999},
+        {"max_hold_days": 1000},
+        {"enrolment": "everyone"},
+        {"access_mode": "channel"},
+        {"group": "", "enrolment": "open"},
+        {"group": "Nope", "enrolment": "open"},
+    ):
+        args: dict[str, Any] = {"group": GROUP, **options}
+        handle = await hs.command(fran, None, "group settings", **args)
+        assert handle.ephemeral and (handle.content or "").strip(), options
+        assert "Something went wrong" not in (handle.content or ""), options
+    assert hs.bot is not None
+    info = hs.bot.state.groups[group.id]
+    assert (info.enrolment, info.access_mode, info.reconsent_after_days) == ("invite", "member", 180)
+
+
+async def test_adopt_names_what_holdspace_lacks_in_a_room(holdspace: Holdspace) -> None:
+    hs = holdspace
+    g = hs.guild
+    bot_member = g.bot_member(hs.world.app)
+    assert bot_member is not None
+    text = g.create_text_channel("secret-chat")
+    voice = g.create_voice_channel("Secret")
+    g.set_overwrite(text, bot_member, deny=P.MANAGE_ROLES)
+    staff = add_staff(hs)
+    await hs.start()
+    await final(await configure(hs, staff))
+    before = dict(text.overwrites), dict(voice.overwrites)
+    handle = await hs.command(
+        staff.facilitator, None, "group adopt", name=GROUP, text_channel=text, voice_channel=voice
+    )
+    assert "Manage Roles" in (handle.content or "") and "#secret-chat" in (handle.content or "")
+    assert (dict(text.overwrites), dict(voice.overwrites)) == before
+    assert hs.bot is not None and not hs.bot.state.groups
