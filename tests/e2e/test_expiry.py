@@ -15,6 +15,7 @@ from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
 from bot.sandbox import InteractionHandle
 from bot.sandbox.world import Channel, Message
+from bot.services.expiry import DeleteFailed
 from bot.state import GroupInfo
 from bot.storage import expiry as expiry_store
 from bot.storage import groups as group_store
@@ -174,6 +175,32 @@ async def test_old_messages_go_one_by_one_the_rest_in_bulk(hs: Holdspace) -> Non
     assert len(singles) == 20
     assert len(bulks) == 2
     assert not hs.sb.requests_matching(status=400)
+
+
+async def test_a_bulk_delete_refused_as_too_old_is_split_into_single_deletes(hs: Holdspace) -> None:
+    room = await make_group(hs)
+    messages = post(hs, room.text, 5)
+    await recorded(hs, room.group, 5)
+    service = cog_of(hs).service
+    real = service.api
+
+    class TooOldOnce:
+        refused = 0
+
+        async def bulk_delete(self, channel_id: int, message_ids: Any) -> None:
+            if not self.refused:
+                self.refused += 1
+                raise DeleteFailed(400, 50034, "too old")
+            await real.bulk_delete(channel_id, message_ids)
+
+        async def delete(self, channel_id: int, message_id: int) -> None:
+            await real.delete(channel_id, message_id)
+
+    service.api = TooOldOnce()
+    hs.clock.advance(HOUR + timedelta(seconds=1))
+    await all_gone(hs, *messages)
+    assert len(hs.sb.requests_matching("DELETE", SINGLE)) == 5
+    assert await pending(hs, room.group) == 0
 
 
 async def test_keep_pinned_keeps_the_pinned_ones(hs: Holdspace) -> None:
