@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Iterable
+from datetime import timedelta
 from typing import Any, Literal
 
 import discord
@@ -116,7 +117,8 @@ class Guard(commands.Cog):
         self._actions: dict[int, str] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._queued: set[int] = set()
-        self._rechecks: set[int] = set()
+        self._rechecks: set[int] = set()  # rooms waiting for the grace period to pass
+        self._new_rooms: set[int] = set()  # rooms that may be about to become group rooms
         self._handling: set[tuple[int, int]] = set()
         self._missed: set[tuple[int, int]] = set()
         self._recent: dict[tuple[int, int], float] = {}
@@ -745,9 +747,9 @@ class Guard(commands.Cog):
     def _maybe_new_group_room(self, guild_id: int, channel_id: int) -> None:
         """A room being created or adopted becomes a group room once the groups feature stored it:
         look again a little later (memory only) and check it then."""
-        if channel_id in self._rechecks:
+        if channel_id in self._new_rooms:
             return
-        self._rechecks.add(channel_id)
+        self._new_rooms.add(channel_id)
 
         async def later() -> None:
             try:
@@ -757,7 +759,7 @@ class Guard(commands.Cog):
                         self.schedule_check(guild_id, channel_id, "group")
                         return
             finally:
-                self._rechecks.discard(channel_id)
+                self._new_rooms.discard(channel_id)
 
         self._spawn(later())
 
@@ -826,8 +828,9 @@ class Guard(commands.Cog):
 
     async def _sweep_forever(self) -> None:
         await self.bot.wait_until_ready()
+        clock = self.bot.clock
         while True:
-            await asyncio.sleep(SWEEP_SECONDS)
+            await clock.sleep_until(clock.now() + timedelta(seconds=SWEEP_SECONDS))
             self.sweep("sweep")
 
     # -- commands ------------------------------------------------------------------------------------
