@@ -675,8 +675,7 @@ async def put_overwrite(ctx: Ctx) -> Result:
         raise unknown("Member", 10007)
     allow, deny = _int_field(body, "allow"), _int_field(body, "deny")
     check_grantable(ctx, g, allow | deny, ch)
-    ch.overwrites[target] = Overwrite(target, otype, allow, deny)
-    g.update_channel(ch)
+    g.write_overwrite(ch, Overwrite(target, otype, allow, deny), by=ctx.bot_app.bot.id, reason=ctx.reason)
     return 204, None
 
 
@@ -688,8 +687,7 @@ async def delete_overwrite(ctx: Ctx) -> Result:
         raise ApiError(400, 50024, "Cannot execute action on this channel type")
     require(ctx, g, ch, P.MANAGE_ROLES)
     target = _sf(ctx.params["overwrite_id"], "overwrite_id")
-    if ch.overwrites.pop(target, None) is not None:
-        g.update_channel(ch)
+    g.remove_overwrite(ch, target, by=ctx.bot_app.bot.id, reason=ctx.reason)
     return 204, None
 
 

@@ -192,17 +192,12 @@ class Sandbox(Scenario):
                               started=time.monotonic())
         self.recorder.requests.append(rec)
         try:
-            raw = await request.read()
-            body: Any = None
-            if raw:
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = None
-                    if found:
-                        raise ApiError(400, 50109, "The request body contains invalid JSON.") from None
+            body, bad_body = await self._read_body(request)
             rec.json = body
-            status, out, headers = await self._serve(request, method, path, found, body, rec)
+            if bad_body is not None and found is not None:
+                status, out, headers = bad_body.status, bad_body.body(), {}
+            else:
+                status, out, headers = await self._serve(request, method, path, found, body, rec)
         except Exception:
             rec.status = 500
             rec.finished = time.monotonic()
@@ -213,6 +208,28 @@ class Sandbox(Scenario):
         rec.finished = time.monotonic()
         self.recorder.notify()
         return _json_response(status, out, headers)
+
+    @staticmethod
+    async def _read_body(request: web.Request) -> tuple[Any, ApiError | None]:
+        """The JSON body, or ``payload_json`` of a multipart upload (attachments are not kept)."""
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            payload = form.get("payload_json")
+            raw: bytes | str = b""
+            if isinstance(payload, str | bytes):
+                raw = payload
+            elif isinstance(payload, bytearray):
+                raw = bytes(payload)
+            elif payload is not None and hasattr(payload, "file"):
+                raw = payload.file.read()
+        else:
+            raw = await request.read()
+        if not raw:
+            return None, None
+        try:
+            return json.loads(raw), None
+        except ValueError:
+            return None, ApiError(400, 50109, "The request body contains invalid JSON.")
 
     async def _serve(self, request: web.Request, method: str, path: str,
                      found: tuple[rest.Route, dict[str, str]] | None, body: Any,

@@ -7,6 +7,7 @@ simulated person, from the test or from a REST call of the bot.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -329,6 +330,9 @@ class AuditLogEntry:
         return out
 
 
+AUDIT_OVERWRITE_CREATE = 13
+AUDIT_OVERWRITE_UPDATE = 14
+AUDIT_OVERWRITE_DELETE = 15
 AUDIT_MEMBER_KICK = 20
 AUDIT_MEMBER_BAN_ADD = 22
 AUDIT_MEMBER_UPDATE = 24
@@ -554,14 +558,26 @@ class Guild:
             self._emit("CHANNEL_DELETE", channel.to_json())
 
     def set_overwrite(self, channel: Channel, target: Role | Member | User, *, allow: int = 0,
-                      deny: int = 0) -> None:
-        """An admin edits a channel's overwrite for a role or member (CHANNEL_UPDATE)."""
+                      deny: int = 0, by: User | Member | None = None) -> None:
+        """An admin (``by``, default the owner) edits a channel's overwrite (CHANNEL_UPDATE + audit entry)."""
         otype = P.ROLE_OVERWRITE if isinstance(target, Role) else P.MEMBER_OVERWRITE
-        channel.overwrites[target.id] = Overwrite(target.id, otype, allow, deny)
+        self.write_overwrite(channel, Overwrite(target.id, otype, allow, deny),
+                             by=_uid(by) if by is not None else self.owner_id)
+
+    def write_overwrite(self, channel: Channel, overwrite: Overwrite, *, by: int | None,
+                        reason: str | None = None) -> None:
+        existed = overwrite.id in channel.overwrites
+        channel.overwrites[overwrite.id] = overwrite
+        self._audit(AUDIT_OVERWRITE_UPDATE if existed else AUDIT_OVERWRITE_CREATE, by, channel.id, reason,
+                    [{"key": "allow", "new_value": str(overwrite.allow)},
+                     {"key": "deny", "new_value": str(overwrite.deny)}])
         self.update_channel(channel)
 
-    def remove_overwrite(self, channel: Channel, target: Role | Member | User | int) -> None:
-        channel.overwrites.pop(target if isinstance(target, int) else target.id, None)
+    def remove_overwrite(self, channel: Channel, target: Role | Member | User | int, *,
+                         by: User | Member | int | None = None, reason: str | None = None) -> None:
+        if channel.overwrites.pop(target if isinstance(target, int) else target.id, None) is None:
+            return
+        self._audit(AUDIT_OVERWRITE_DELETE, _uid(by) if by is not None else self.owner_id, channel.id, reason)
         self.update_channel(channel)
 
     def set_voice(self, who: User | Member | int, channel: Channel | None) -> None:
@@ -709,8 +725,11 @@ class World:
             need = P.SEND_MESSAGES_IN_THREADS if channel.is_thread else P.SEND_MESSAGES
             if not perms & P.VIEW_CHANNEL or not perms & need:
                 raise SandboxRefused(f"user {user.id} may not post in channel {channel.id}")
+        mentioned = list(mentions)
+        if not mentioned and "<@" in content:
+            mentioned = [self.users[int(u)] for u in _MENTION.findall(content) if int(u) in self.users]
         msg = Message(self.new_id(at), channel, user, content, list(embeds or []), list(components or []),
-                      flags, mentions=list(mentions), **extra)
+                      flags, mentions=mentioned, **extra)
         if not msg.ephemeral:
             channel._messages[msg.id] = msg
             if emit:
@@ -745,6 +764,9 @@ class World:
 
     def older_than(self, days: float) -> datetime:
         return self.clock.now() - timedelta(days=days)
+
+
+_MENTION = re.compile(r"<@!?(\d+)>")
 
 
 def _gid(channel: Channel) -> int | None:

@@ -324,3 +324,38 @@ async def test_command_sync_validates_names_and_descriptions(sandbox: Sandbox, w
     status, again, _ = await sandbox.api("PUT", path, token=world.token,
                                          json_body=[{"name": "ok", "description": "changed", "type": 1}])
     assert status == 200 and first[0]["id"] == again[0]["id"]  # ids survive a re-sync
+
+
+async def test_invalid_json_and_multipart(sandbox: Sandbox, world: StandardWorld) -> None:
+    import aiohttp
+
+    ch = world.guild.create_text_channel("general")
+    url = f"{sandbox.api_base}/channels/{ch.id}/messages"
+    headers = {"Authorization": f"Bot {world.token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, data=b"{not json", headers=headers | {"Content-Type": "application/json"}
+                                ) as resp:
+            assert resp.status == 400 and (await resp.json())["code"] == 50109
+        form = aiohttp.FormData()
+        form.add_field("payload_json", '{"content": "with a file"}', content_type="application/json")
+        form.add_field("files[0]", b"hello", filename="a.txt")
+        async with session.post(url, data=form, headers=headers) as resp:
+            assert resp.status == 200
+    assert ch.messages[-1].content == "with a file"
+
+
+async def test_overwrite_changes_are_audited(sandbox: Sandbox, world: StandardWorld) -> None:
+    g = world.guild
+    room = g.create_voice_channel("Room")
+    g.set_overwrite(room, g.everyone, allow=P.VIEW_CHANNEL, by=world.members["alice"])
+    status, _, _ = await sandbox.api("PUT", f"/channels/{room.id}/permissions/{g.id}", token=world.token,
+                                     json_body={"allow": "0", "deny": str(P.VIEW_CHANNEL), "type": 0})
+    assert status == 204
+    kinds = [(e.action_type, e.user_id, e.target_id) for e in g.audit_log if e.target_id == room.id]
+    assert kinds == [(13, world.alice.id, room.id), (14, world.app.bot.id, room.id)]
+
+
+async def test_people_mentioning_the_bot(sandbox: Sandbox, world: StandardWorld) -> None:
+    ch = world.guild.create_text_channel("general")
+    msg = sandbox.post(ch, world.alice, f"hello <@{world.app.bot.id}>")
+    assert msg.mentions == [world.app.bot]
