@@ -244,6 +244,17 @@ async def test_edit_made_while_offline_is_restored_at_start(hs: Holdspace) -> No
     assert case.details["when"] == "while holdspace was offline"
 
 
+async def test_a_person_let_in_by_hand_is_taken_out_after_the_grace_period(hs: Holdspace) -> None:
+    _, text, _ = await make_group(hs)
+    await settle(hs)
+    bob = hs.member("bob")
+    hs.guild.set_overwrite(text, bob, allow=P.VIEW_CHANNEL | P.SEND_MESSAGES)
+    await until(lambda: bob.id not in text.overwrites, timeout=5.0, what="the stray allow removed")
+    case = (await until_cases(hs, "permission_drift"))[0]
+    assert case.details["changes"] == ["a member: an overwrite was added that allows View Channel, Send Messages"]
+    assert "bob" not in repr(case.details)
+
+
 @pytest.mark.parametrize("resumable", [True, False])
 async def test_edit_made_while_disconnected_is_restored_on_reconnect(hs: Holdspace, resumable: bool) -> None:
     _, text, _ = await make_group(hs)
@@ -386,3 +397,41 @@ async def test_a_room_that_keeps_changing_is_restored_a_few_times_then_left_with
     hs.guild.set_overwrite(text, hs.guild.everyone, allow=P.VIEW_CHANNEL | P.SEND_MESSAGES)
     await until(lambda: not text.overwrites[hs.guild.id].allow & P.VIEW_CHANNEL, what="restored after the cap")
     assert restores() == guard.limiter.limit + 1
+
+
+# -- together with the groups, consent and sessions features ------------------------------------------
+
+
+def can_see(hs: Holdspace, who: Member, room: Channel) -> bool:
+    return bool(hs.guild.permissions_for(who, room) & P.VIEW_CHANNEL)
+
+
+async def test_with_real_groups_consent_and_sessions_no_false_alarm(holdspace: Holdspace) -> None:
+    from tests.e2e.test_setup import add_staff, agree, configure, create_group, enroll, final, rooms
+
+    hs = holdspace
+    staff = add_staff(hs)
+    await hs.start()
+    _, recorder = new_bot(hs, "recorder")  # in the server before the group exists
+    await until_cases(hs, "bot_added")
+    await final(await configure(hs, staff))
+    group = await create_group(hs, staff, "Tuesday circle")
+    text, voice = rooms(hs, group)
+    await until(
+        lambda: all(member_deny(r, recorder.id) & BOT_DENY == BOT_DENY for r in (text, voice)),
+        timeout=8.0,
+        what="denies on the new group's rooms",
+    )
+    fac = staff.facilitator
+    await final(await hs.command(fac, None, "group settings", group="Tuesday circle", lock_between_sessions=True))
+    alice = hs.member("alice")
+    await enroll(hs, staff, "Tuesday circle", alice)
+    await agree(hs, alice, "Tuesday circle")
+    await final(await hs.command(fac, None, "session start", group="Tuesday circle"))
+    await until(lambda: can_see(hs, alice, text), what="the session opens the rooms to alice")
+    await final(await hs.command(fac, None, "session end", group="Tuesday circle"))
+    await until(lambda: not can_see(hs, alice, text), what="the session end locks them again")
+    await settle(hs, 2.5)  # past the guard's grace period for members' overwrites
+    assert not can_see(hs, alice, text)
+    assert not await cases(hs, "permission_drift"), "opening and closing rooms is not drift"
+    assert member_deny(voice, recorder.id) & BOT_DENY == BOT_DENY
