@@ -7,6 +7,7 @@ Discord requests first where those can fail, then the caller writes the database
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -51,6 +52,8 @@ NAME_MIN, NAME_MAX = 2, 40
 REASON_MAX = 300
 _NAME_RE = re.compile(r"^[\w][\w '&.\-]*$")
 REVALIDATE_KIND = "consent_revalidate"
+MODAL_PREFIX = "hs:agreement:"
+_MODAL_RE = re.compile(r"^hs:agreement:(?P<group>[0-9a-f]{32}):(?P<version>\d{1,9}):[0-9a-f]{8}$")
 
 
 # -- small helpers -----------------------------------------------------------------------------------
@@ -408,7 +411,11 @@ def _settings_text(group: GroupInfo) -> str:
 
 class AgreementModal(discord.ui.Modal):
     def __init__(self, cog: Groups, group: GroupInfo, text: str) -> None:
-        super().__init__(title=f"Agreement of {group.name}"[:45], timeout=900)
+        super().__init__(
+            title=f"Agreement of {group.name}"[:45],
+            timeout=900,
+            custom_id=f"{MODAL_PREFIX}{group.id}:{group.agreement_version}:{uuid.uuid4().hex[:8]}",
+        )
         self.cog = cog
         self.group_id = group.id
         self.base_version = group.agreement_version
@@ -448,6 +455,30 @@ class Groups(commands.Cog):
 
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
+        #: custom_id -> when (loop time) of the agreement editors this process opened
+        self._live_modals: dict[str, float] = {}
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        """An agreement editor opened before a restart is still saved when submitted after it."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        match = _MODAL_RE.match(str(data.get("custom_id", "")))
+        if match is None or match.group(0) in self._live_modals:
+            return
+        values: dict[str, str] = {}
+        for row in data.get("components") or []:
+            for component in [*(row.get("components") or []), *([row["component"]] if "component" in row else [])]:
+                if component.get("custom_id"):
+                    values[str(component["custom_id"])] = str(component.get("value") or "")
+        parts: list[str | None] = [values.get(f"part{n + 1}") for n in range(MODAL_FIELDS)]
+        try:
+            await self.save_agreement(interaction, match["group"], int(match["version"]), parts)
+        except Exception as exc:
+            from bot.ui.replies import reply_error
+
+            await reply_error(interaction, exc)
 
     # -- reconcile on ready / resume -----------------------------------------------------------------
 
@@ -1014,7 +1045,11 @@ class Groups(commands.Cog):
         info = resolve_group(interaction, group)
         current = await group_store.get_agreement(self.bot.db, self.bot.ring, info.id)
         text = current.text if current is not None else default_text(info.name)
-        await interaction.response.send_modal(AgreementModal(self, info, text))
+        modal = AgreementModal(self, info, text)
+        now = asyncio.get_running_loop().time()
+        self._live_modals = {k: t for k, t in self._live_modals.items() if now - t < 1200}
+        self._live_modals[modal.custom_id] = now
+        await interaction.response.send_modal(modal)
 
     async def save_agreement(
         self, interaction: discord.Interaction[HoldspaceBot], group_id: str, base_version: int, parts: list[str | None]

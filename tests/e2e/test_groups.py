@@ -404,3 +404,14 @@ async def test_adopt_names_what_holdspace_lacks_in_a_room(holdspace: Holdspace) 
     assert "Manage Roles" in (handle.content or "") and "#secret-chat" in (handle.content or "")
     assert (dict(text.overwrites), dict(voice.overwrites)) == before
     assert hs.bot is not None and not hs.bot.state.groups
+
+
+async def test_an_agreement_editor_opened_before_a_restart_still_saves(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, GROUP)
+    edit = await hs.command(staff.facilitator, None, "group agreement edit", group=GROUP)
+    assert edit.modal is not None
+    await hs.restart()
+    saved = await final(hs.sb.submit_modal(edit, {"part1": "Rules written before the restart."}))
+    assert "version 2" in saved
+    assert hs.bot is not None and hs.bot.state.groups[group.id].agreement_version == 2
