@@ -366,3 +366,25 @@ async def test_after_a_dropped_connection_the_rooms_are_checked_again(holdspace:
     hs.guild.set_overwrite(text, bob, allow=P.VIEW_CHANNEL)
     await hs.sb.wait_until(lambda: hs.guild.voice_channel_of(bob) is None and bob.id not in text.overwrites, timeout=5)
     assert can_see(hs, alice, text)
+
+
+async def test_export_holds_what_was_agreed_and_how(holdspace: Holdspace) -> None:
+    import csv
+    import io
+
+    from bot.exports.consents import export_consents
+
+    hs = holdspace
+    staff, group = await started_with_group(hs, GROUP)
+    alice = hs.member("alice")
+    await enroll(hs, staff, GROUP, alice)
+    await agree(hs, alice, GROUP)
+    await final(await hs.command(alice, None, "consent withdraw", group=GROUP))
+    assert hs.bot is not None
+    text = await export_consents(hs.bot.db, hs.bot.ring, hs.guild.id, GROUP, "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["member_id"], r["answer"], r["method"]) for r in rows] == [
+        (str(alice.id), "agree", "command"),
+        (str(alice.id), "withdraw", "command"),
+    ]
+    assert rows[0]["sha256"] == group.agreement_sha256 and rows[0]["version"] == "1"
