@@ -25,6 +25,7 @@ CHANNEL_MESSAGE_WITH_SOURCE = 4
 DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE = 5
 DEFERRED_UPDATE_MESSAGE = 6
 UPDATE_MESSAGE = 7
+AUTOCOMPLETE_RESULT = 8
 MODAL = 9
 
 FIRST_REPLY_DEADLINE = 3.0
@@ -60,6 +61,7 @@ class InteractionHandle:
         self.response_type: int | None = None
         self.message: Message | None = None
         self.modal: dict[str, Any] | None = None
+        self.choices: list[dict[str, Any]] | None = None  # an autocomplete answer
         self.followups: list[Message] = []
         self.error: ApiError | None = None
         self._responded = asyncio.Event()
@@ -175,7 +177,7 @@ def find_command(app: Application, guild: Guild | None, name: str, ctype: int = 
 
 
 def build_command_data(cmd: dict[str, Any], path: list[str], options: Mapping[str, Any],
-                       guild: Guild | None) -> dict[str, Any]:
+                       guild: Guild | None, focused: str | None = None) -> dict[str, Any]:
     """data for a chat-input command: walks subcommand groups/subcommands, fills ``resolved``."""
     resolved: dict[str, dict[str, Any]] = {}
     level_opts: list[dict[str, Any]] = list(cmd.get("options") or [])
@@ -195,10 +197,13 @@ def build_command_data(cmd: dict[str, Any], path: list[str], options: Mapping[st
         spec = known.get(name)
         if spec is None:
             raise LookupError(f"command {cmd['name']!r} has no option {name!r}")
+        if name == focused:
+            leaf.append({"name": name, "type": spec["type"], "value": str(value), "focused": True})
+            continue
         leaf.append({"name": name, "type": spec["type"], "value": _option_value(spec["type"], value, resolved,
                                                                                   guild)})
     for o in level_opts:
-        if o.get("required") and o["name"] not in options:
+        if focused is None and o.get("required") and o["name"] not in options:
             raise LookupError(f"option {o['name']!r} of command {cmd['name']!r} is required")
     opts = leaf
     for sub in reversed(nest):

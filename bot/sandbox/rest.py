@@ -282,6 +282,18 @@ async def get_app_me(ctx: Ctx) -> Result:
     return 200, ctx.bot_app.to_json()
 
 
+@route("GET", "/users/@me/guilds")
+async def my_guilds(ctx: Ctx) -> Result:
+    bot_id = ctx.bot_app.bot.id
+    guilds = sorted((g for g in ctx.sb.world.guilds.values() if bot_id in g.members), key=lambda g: g.id)
+    out = []
+    for g in guilds:
+        me = g.members[bot_id]
+        out.append({"id": str(g.id), "name": g.name, "icon": None, "banner": None,
+                    "owner": g.owner_id == bot_id, "permissions": str(g.permissions_for(me)), "features": []})
+    return 200, out
+
+
 @route("GET", "/gateway", auth=False)
 async def get_gateway(ctx: Ctx) -> Result:
     return 200, {"url": ctx.sb.gateway_url}
@@ -460,6 +472,8 @@ async def _callback(ctx: Ctx, h: I.InteractionHandle) -> Result:
     rtype = _int_field(body, "type", -1)
     data = body.get("data") or {}
     resource: dict[str, Any] | None = None
+    if (rtype == I.AUTOCOMPLETE_RESULT) != (h.type == I.AUTOCOMPLETE):
+        raise invalid_form("type", "Interaction response type is not valid here.", "INTERACTION_RESPONSE_TYPE")
     if rtype == I.CHANNEL_MESSAGE_WITH_SOURCE:
         _require_content(data)
         h.message = _reply_message(ctx, h, data)
@@ -475,6 +489,11 @@ async def _callback(ctx: Ctx, h: I.InteractionHandle) -> Result:
             raise invalid_form("type", "Interaction response type is not valid here.", "INTERACTION_RESPONSE_TYPE")
         h.message = ctx.sb.world.edit_message(h.target, **_message_fields(ctx, data, partial=True))
         resource = {"type": rtype, "message": h.message.to_json()}
+    elif rtype == I.AUTOCOMPLETE_RESULT:
+        choices = data.get("choices")
+        if not isinstance(choices, list) or len(choices) > 25:
+            raise invalid_form("data.choices", "Must be 25 or fewer in length.", "BASE_TYPE_MAX_LENGTH")
+        h.choices = choices
     elif rtype == I.MODAL:
         if h.type == I.MODAL_SUBMIT:
             raise invalid_form("type", "Interaction response type is not valid here.", "INTERACTION_RESPONSE_TYPE")
@@ -482,7 +501,7 @@ async def _callback(ctx: Ctx, h: I.InteractionHandle) -> Result:
             raise invalid_form("data.custom_id", "This field is required")
         h.modal = data
     else:
-        raise invalid_form("type", f"Value must be one of (4, 5, 6, 7, 9); got {rtype}.", "ENUM_TYPE_COERCE")
+        raise invalid_form("type", f"Value must be one of (4, 5, 6, 7, 8, 9); got {rtype}.", "ENUM_TYPE_COERCE")
     h.mark(rtype)
     if "with_response" not in ctx.query or ctx.query.get("with_response") in ("false", "0"):
         return 204, None
@@ -1037,6 +1056,13 @@ async def unban(ctx: Ctx) -> Result:
     g.bans.discard(int(uid))
     g._emit("GUILD_BAN_REMOVE", {"guild_id": str(g.id), "user": ctx.sb.world.users[int(uid)].to_json()})
     return 204, None
+
+
+@route("GET", "/guilds/{guild_id}/bans")
+async def list_bans(ctx: Ctx) -> Result:
+    g = get_guild(ctx)
+    require(ctx, g, None, P.BAN_MEMBERS)
+    return 200, [{"reason": None, "user": ctx.sb.world.users[u].to_json()} for u in sorted(g.bans)]
 
 
 @route("GET", "/guilds/{guild_id}/bans/{user_id}")

@@ -72,6 +72,18 @@ class Scenario:
         data = I.build_command_data(cmd, path, opts, channel.guild)
         return self._start(app, I.APPLICATION_COMMAND, who, channel, data)
 
+    def autocomplete(self: Sandbox, who: Member | User, channel: Channel, command: str,  # type: ignore[misc]
+                     focused: str, value: str = "", options: Mapping[str, Any] | None = None, /, *,
+                     app: Application | None = None, **kw_options: Any) -> InteractionHandle:
+        """``who`` types ``value`` into option ``focused`` of ``/command``; the bot's choices land in
+        ``handle.choices`` once ``await handle.response()`` returns."""
+        app = self._app_for(app)
+        name, *path = command.split()
+        cmd = I.find_command(app, channel.guild, name, 1)
+        opts = dict(options or {}) | kw_options | {focused: value}
+        data = I.build_command_data(cmd, path, opts, channel.guild, focused=focused)
+        return self._start(app, I.AUTOCOMPLETE, who, channel, data)
+
     def message_command(self: Sandbox, who: Member | User, message: Message, name: str, *,  # type: ignore[misc]
                         app: Application | None = None) -> InteractionHandle:
         """A message context-menu command (command type 3) on ``message``."""

@@ -148,3 +148,11 @@ async def test_world_persists_across_reconnect(sandbox: Sandbox, world: Standard
         assert isinstance(channel, discord.TextChannel)
         history = [m async for m in channel.history(limit=10)]
         assert len(history) == 5
+
+
+async def test_resume_of_an_unknown_session_is_invalid_session(sandbox: Sandbox, world: StandardWorld) -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(sandbox.gateway_url) as ws:
+        assert json.loads((await ws.receive()).data)["op"] == 10
+        await ws.send_str(json.dumps({"op": 6, "d": {"token": world.token, "session_id": "nope", "seq": 3}}))
+        answer = json.loads((await ws.receive()).data)
+        assert answer["op"] == 9 and answer["d"] is False

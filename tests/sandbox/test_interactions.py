@@ -68,6 +68,15 @@ def make_bot(guild_id: int, errors: list[Exception]) -> commands.Bot:
         except discord.HTTPException as exc:
             errors.append(exc)
 
+    @bot.tree.command(name="join", description="Join a group", guild=guild)
+    async def join(interaction: discord.Interaction, group: str) -> None:
+        await interaction.response.send_message(f"joined {group}", ephemeral=True)
+
+    @join.autocomplete("group")
+    async def group_names(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        names = ["thursday circle", "tuesday group", "thematic"]
+        return [app_commands.Choice(name=n, value=n) for n in names if n.startswith(current)]
+
     @bot.tree.context_menu(name="Flag message", guild=guild)
     async def flag(interaction: discord.Interaction, message: discord.Message) -> None:
         await interaction.response.send_message(f"flagged {message.id}", ephemeral=True)
@@ -159,3 +168,13 @@ async def test_second_first_reply_is_40060(sandbox: Sandbox, world: StandardWorl
             "POST", f"/interactions/{h.id}/{h.token}/callback", params={"with_response": "true"},
             json_body={"type": 4, "data": {"content": "again"}})
         assert status == 400 and body["code"] == 40060
+
+
+async def test_autocomplete(sandbox: Sandbox, world: StandardWorld) -> None:
+    text = world.guild.create_text_channel("general")
+    async with running(make_bot(world.guild.id, []), world.token, sandbox):
+        h = await sandbox.autocomplete(world.members["alice"], text, "join", "group", "th").response()
+        assert h.choices is not None
+        assert [c["value"] for c in h.choices] == ["thursday circle", "thematic"]
+        done = await sandbox.run_command(world.members["alice"], text, "join", group="thematic").response()
+        assert done.content == "joined thematic"

@@ -287,7 +287,7 @@ async def test_read_routes_answer_as_the_description_says(sandbox: Sandbox) -> N
         (f"/channels/{cat.id}", None), (f"/channels/{thread.id}/messages", None),
         (f"/channels/{room.id}/messages", None), (f"/channels/{thread.id}/messages/{msg.id}", None),
         (f"/applications/{w.app.id}/commands", None), (f"/applications/{w.app.id}/guilds/{g.id}/commands", None),
-        (f"/guilds/{g.id}/audit-logs", None),
+        (f"/guilds/{g.id}/audit-logs", None), ("/users/@me/guilds", None),
     ]:
         status, body, _ = await sandbox.api("GET", path, token=w.token, params=params)
         assert status == 200, (path, body)
