@@ -457,6 +457,7 @@ class Groups(commands.Cog):
         self.bot = bot
         #: custom_id -> when (loop time) of the agreement editors this process opened
         self._live_modals: dict[str, float] = {}
+        self._creating: dict[int, asyncio.Lock] = {}
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
@@ -585,6 +586,11 @@ class Groups(commands.Cog):
     @app_commands.describe(name="The group's name, e.g. Tuesday circle")
     @facilitators_only()
     async def create(self, interaction: discord.Interaction[HoldspaceBot], name: str) -> None:
+        assert interaction.guild is not None
+        async with self._creating.setdefault(interaction.guild.id, asyncio.Lock()):
+            await self._create(interaction, name)
+
+    async def _create(self, interaction: discord.Interaction[HoldspaceBot], name: str) -> None:
         guild = interaction.guild
         assert guild is not None
         name = self._check_new_name(guild.id, name)
@@ -646,6 +652,17 @@ class Groups(commands.Cog):
     )
     @facilitators_only()
     async def adopt(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        name: str,
+        text_channel: discord.TextChannel,
+        voice_channel: discord.VoiceChannel,
+    ) -> None:
+        assert interaction.guild is not None
+        async with self._creating.setdefault(interaction.guild.id, asyncio.Lock()):
+            await self._adopt(interaction, name, text_channel, voice_channel)
+
+    async def _adopt(
         self,
         interaction: discord.Interaction[HoldspaceBot],
         name: str,
