@@ -388,3 +388,18 @@ async def test_export_holds_what_was_agreed_and_how(holdspace: Holdspace) -> Non
         (str(alice.id), "withdraw", "command"),
     ]
     assert rows[0]["sha256"] == group.agreement_sha256 and rows[0]["version"] == "1"
+
+
+async def test_locked_rooms_stay_closed_between_sessions_after_agreeing(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, GROUP)
+    alice = hs.member("alice")
+    text, voice = rooms(hs, group)
+    await final(await hs.command(staff.facilitator, None, "group settings", group=GROUP, lock_between_sessions=True))
+    await enroll(hs, staff, GROUP, alice)
+    thanks = await agree(hs, alice, GROUP)
+    assert "whenever a session runs" in thanks
+    assert hs.bot is not None and hs.bot.state.consent_of(group.id, alice.id) is not None
+    assert not can_see(hs, alice, text)
+    with pytest.raises(SandboxRefused):
+        hs.guild.join_voice(alice, voice)
