@@ -175,6 +175,29 @@ async def test_administrator_bot_joining_voice_is_disconnected_kicked_and_the_se
     assert len(notice) == 1 and "\n" not in notice[0].content and "removed" in notice[0].content
 
 
+async def test_ban_action_and_an_allowed_bot_showing_a_marker(hs: Holdspace) -> None:
+    _, _, voice = await make_group(hs)
+    assert "ban" in await answer(await hs.command(hs.member("owner"), None, "guard action", action="ban"))
+    _, craig = new_bot(hs, "craig", P.ADMINISTRATOR)
+    _, helper = new_bot(hs, "helper")
+    own_role = next(r for r in hs.guild.member(hs.world.app.bot.id).roles if r.managed)
+    hs.guild.update_role(own_role, position=max(craig.top_position(), helper.top_position()) + 1)
+    await until_cases(hs, "bot_added", count=2)
+    await answer(await hs.command(hs.member("owner"), None, "guard allow", bot=helper))
+    await until(lambda: voice.overwrites.get(helper.id) and not member_deny(voice, helper.id), what="allow")
+    hs.guild.join_voice(craig, voice)
+    await until(lambda: craig.id in hs.guild.bans, what="ban")
+    hs.guild.join_voice(helper, voice)
+    await settle(hs)
+    assert hs.guild.voice_channel_of(helper) is voice  # allowed
+    helper.set_nick("helper [RECORDING]")
+    await until(lambda: hs.guild.voice_channel_of(helper) is None, what="disconnect")
+    assert helper.id in hs.guild.members and helper.id not in hs.guild.bans  # allowed: disconnected only
+    blocked = {c.subject_id: c for c in await until_cases(hs, "recording_bot_blocked", count=2)}
+    assert blocked[craig.id].details["done"] == "ban"
+    assert blocked[helper.id].details["reason"] == "recording marker matched"
+
+
 async def test_allowed_bot_can_join(hs: Holdspace) -> None:
     _, _, voice = await make_group(hs)
     _, helper = new_bot(hs, "notetaker")
