@@ -1011,7 +1011,7 @@ class Groups(commands.Cog):
                 await _delete_all([created_role])
             raise
         self.bot.state.put_group(new)
-        if {"access_mode", "facilitators_consent"} & set(changes):
+        if {"access_mode", "facilitators_consent", "lock_between_sessions"} & set(changes):
             report = await reconcile_group(self.bot, new, voice="facilitators_consent" in changes)
             if changes.get("access_mode") == "member" and info.role_id is not None:
                 old_role = guild.get_role(info.role_id)

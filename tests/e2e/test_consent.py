@@ -403,3 +403,17 @@ async def test_locked_rooms_stay_closed_between_sessions_after_agreeing(holdspac
     assert not can_see(hs, alice, text)
     with pytest.raises(SandboxRefused):
         hs.guild.join_voice(alice, voice)
+
+
+async def test_locking_between_sessions_closes_the_rooms_to_members_now(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, GROUP)
+    alice = hs.member("alice")
+    text, _ = rooms(hs, group)
+    await enroll(hs, staff, GROUP, alice)
+    await agree(hs, alice, GROUP)
+    assert can_see(hs, alice, text)
+    await final(await hs.command(staff.facilitator, None, "group settings", group=GROUP, lock_between_sessions=True))
+    await hs.sb.wait_until(lambda: not can_see(hs, alice, text), timeout=2)
+    await final(await hs.command(staff.facilitator, None, "group settings", group=GROUP, lock_between_sessions=False))
+    await hs.sb.wait_until(lambda: can_see(hs, alice, text), timeout=2)
