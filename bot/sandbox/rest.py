@@ -286,7 +286,7 @@ async def get_app_me(ctx: Ctx) -> Result:
 async def my_guilds(ctx: Ctx) -> Result:
     bot_id = ctx.bot_app.bot.id
     guilds = sorted((g for g in ctx.sb.world.guilds.values() if bot_id in g.members), key=lambda g: g.id)
-    out = []
+    out: list[dict[str, Any]] = []
     for g in guilds:
         me = g.members[bot_id]
         out.append({"id": str(g.id), "name": g.name, "icon": None, "banner": None,

@@ -154,7 +154,7 @@ def _submitted(component: dict[str, Any], values: Mapping[str, str]) -> dict[str
     if component.get("type", 4) == 4:
         out["value"] = values.get(cid, component.get("value") or "")
     else:
-        v = values.get(cid, [])
+        v: Any = values.get(cid, [])
         out["values"] = list(v) if not isinstance(v, str) else [v]
     return out
 

@@ -67,9 +67,7 @@ class Sandbox(Scenario):
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self._runner.addresses[0][1])
         if self.spec is not None:
             _ = self.spec.available  # warn once now if the description is missing
         return self
@@ -194,6 +192,7 @@ class Sandbox(Scenario):
         try:
             body, bad_body = await self._read_body(request)
             rec.json = body
+            headers: dict[str, str]
             if bad_body is not None and found is not None:
                 status, out, headers = bad_body.status, bad_body.body(), {}
             else:
