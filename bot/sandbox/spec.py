@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_VAR = "HOLDSPACE_DISCORD_OPENAPI"
+SAMPLE = 3  # list responses: items checked
 _PARAM = re.compile(r"\{[^}]+\}")
 _warned = False
 
@@ -116,6 +117,9 @@ class SpecChecker:
         v = self._validator(method, template, str(status))
         if v is None and 400 <= status < 500:
             v = self._validator(method, template, "4XX")
+        if isinstance(body, list) and len(body) > SAMPLE:
+            # Items of a list come from one serializer: checking a few keeps pages of 100 messages fast.
+            body = body[:SAMPLE]
         if v is not None:
             self._report(v, body, f"{status} response of {method} {template}")
 
