@@ -122,9 +122,6 @@ def get_channel(ctx: Ctx) -> Channel:
         raise unknown("Channel", 10003)
     if ch.guild is not None and ctx.app is not None and ctx.app.bot.id not in ch.guild.members:
         raise missing_access()
-    if ch.type == DM and ctx.app is not None and ctx.app.bot.id not in [u.id for u in ch.recipients] + [
-            ctx.app.bot.id]:
-        raise missing_access()
     return ch
 
 
