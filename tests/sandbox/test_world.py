@@ -84,3 +84,12 @@ async def test_posting_while_a_client_is_connected_is_cheap(sandbox: Sandbox, wo
         sandbox.post_many(ch, world.alice, 300)
         await sandbox.wait_until(lambda: len(seen) == 300)
         assert time.perf_counter() - t0 < 1.0
+
+
+async def test_closing_a_voice_room_does_not_remove_people_inside(sandbox: Sandbox, world: StandardWorld) -> None:
+    g = world.guild
+    room = g.create_voice_channel("Room")
+    g.join_voice(world.alice, room)
+    g.set_overwrite(room, g.everyone, deny=P.CONNECT)
+    assert g.voice_channel_of(world.alice) is room  # as on Discord: she has to be disconnected
+    assert g.members_in(room) == [world.members["alice"]]
