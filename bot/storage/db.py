@@ -119,18 +119,37 @@ class Database:
         async with self._lock:
             self._owner = asyncio.current_task()
             try:
-                await conn.execute("BEGIN IMMEDIATE")
+                await self._shielded(conn, "BEGIN IMMEDIATE")
                 try:
                     yield conn
                 except BaseException:
                     if conn.in_transaction:
                         with suppress(sqlite3.Error):
-                            await conn.execute("ROLLBACK")
+                            await self._shielded(conn, "ROLLBACK")
                     raise
                 else:
-                    await conn.execute("COMMIT")
+                    await self._shielded(conn, "COMMIT")
             finally:
                 self._owner = None
+
+    @staticmethod
+    async def _shielded(conn: aiosqlite.Connection, statement: str) -> None:
+        """Run a transaction-control statement to its end even if the caller is cancelled.
+
+        aiosqlite runs statements on its own thread: a cancelled BEGIN would still run later and leave
+        the connection inside a transaction nobody owns. So finish the statement, and undo a BEGIN
+        whose caller went away, before letting the cancellation through.
+        """
+        pending = asyncio.ensure_future(conn.execute(statement))
+        try:
+            await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            with suppress(Exception):
+                await pending
+            if statement.startswith("BEGIN") and conn.in_transaction:
+                with suppress(Exception):
+                    await conn.execute("ROLLBACK")
+            raise
 
     async def execute(self, sql: str, params: Params = ()) -> ExecResult:
         """Run one statement (autocommit outside a transaction)."""

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -164,3 +165,24 @@ async def test_close_twice_is_fine(tmp_path: Path) -> None:
     database = await Database.open(tmp_path / "x.db")
     await database.close()
     await database.close()
+
+
+async def test_cancelled_transactions_never_leave_the_connection_inside_one(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "cancel.db")
+    await db.execute("CREATE TABLE t (v INTEGER)")
+
+    async def write(value: int) -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO t (v) VALUES (?)", (value,))
+
+    for delay_steps in range(6):
+        task = asyncio.create_task(write(delay_steps))
+        for _ in range(delay_steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert not db.connection.in_transaction
+    await write(99)  # the connection still works, and committed what it was asked
+    assert await db.fetchval("SELECT COUNT(*) FROM t WHERE v = 99") == 1
+    await db.close()
