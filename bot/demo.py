@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import importlib
 import logging
 import re
 import sys
@@ -39,29 +38,26 @@ from bot.core.permissions import SERVER_PERMISSIONS, invite_permissions
 from bot.crypto import KeyRing
 from bot.exports.cases_audit import verify_audit
 from bot.logs import register_secret, scrub
+from bot.sandbox import (
+    FAST_CLIENT_OPTIONS,
+    Application,
+    Channel,
+    Guild,
+    InteractionHandle,
+    Member,
+    Message,
+    Overwrite,
+    Role,
+    Sandbox,
+    SandboxRefused,
+    point_discord_at,
+)
+from bot.sandbox import permissions as P
+from bot.sandbox.gateway import GUILD_MEMBERS
+from bot.sandbox.world import LOADING
 from bot.state import GroupInfo
 
-# The sandbox is outside mypy's checks (pyproject excludes bot/sandbox/), and mypy would still check it
-# if this module imported it with `import`/`from`; so it is imported by name and its objects are typed
-# loosely here. The aliases below only document what a value is.
-_sandbox: Any = importlib.import_module("bot.sandbox")
-P: Any = _sandbox.permissions
-FAST_CLIENT_OPTIONS: dict[str, Any] = _sandbox.FAST_CLIENT_OPTIONS
-Sandbox: Any = _sandbox.Sandbox
-SandboxRefused: Any = _sandbox.SandboxRefused
-Overwrite: Any = _sandbox.Overwrite
-point_discord_at: Any = _sandbox.point_discord_at
-GUILD_MEMBERS: int = importlib.import_module("bot.sandbox.gateway").GUILD_MEMBERS
-LOADING: int = importlib.import_module("bot.sandbox.world").LOADING
-
-SandboxT: TypeAlias = Any
-Application: TypeAlias = Any
-Channel: TypeAlias = Any
-Guild: TypeAlias = Any
-InteractionHandle: TypeAlias = Any
-Member: TypeAlias = Any
-Message: TypeAlias = Any
-Role: TypeAlias = Any
+SandboxT: TypeAlias = Sandbox
 
 __all__ = ["run_demo"]
 

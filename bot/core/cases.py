@@ -57,6 +57,7 @@ KIND_LABELS: dict[str, str] = {
     "expiry_blocked": "messages could not expire",
     "breach_report": "report from a member",
     "member_removed": "member removed from a group",
+    "recording_marker": "recording marker in a name",
 }
 
 

@@ -62,7 +62,10 @@ def explain(error: BaseException) -> str:
     if isinstance(error, app_commands.CheckFailure):
         return "You are not allowed to use this command."
     if isinstance(error, app_commands.TransformerError):
-        return f"That value for {error.transformer.type.name.lower()} could not be used; please pick one from the list."
+        kind = error.transformer.type.name.lower().replace("_", " ")
+        if kind in ("channel", "role", "user", "mentionable"):
+            return f"That {kind} could not be used here: please pick one of this server's from the list."
+        return f"That value could not be used as a {kind}; please pick one from the list."
     if isinstance(error, discord.Forbidden):
         return (
             "holdspace lacks a Discord permission for this. Run /guard audit to see which one, "
@@ -74,7 +77,10 @@ def explain(error: BaseException) -> str:
 async def reply_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
     """The one error answer of every command, button and modal."""
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-    if not isinstance(original, (UserError, app_commands.CheckFailure)):
+    if isinstance(original, app_commands.TransformerError):
+        # A value Discord let someone type but that is not usable here (say, another server's channel).
+        log.debug("interaction %s got an unusable option value", getattr(interaction.command, "qualified_name", "?"))
+    elif not isinstance(original, (UserError, app_commands.CheckFailure)):
         log.error(
             "interaction %s failed", getattr(interaction.command, "qualified_name", "?"), exc_info=original
         )
