@@ -115,6 +115,9 @@ class RunningSession:
     group_id: str
     started_at: datetime
     ends_at: datetime | None = None
+    # (channel id, message id) of the session's ground-rules reminders: kept until the session ends,
+    # whatever the group's time to live, then they expire like the rest.
+    kept_messages: set[tuple[int, int]] = field(default_factory=set)
 
 
 @dataclass
@@ -204,6 +207,13 @@ class State:
 
     def is_enrolled(self, group_id: str, member_id: int) -> bool:
         return member_id in self.enrolled.get(group_id, set())
+
+    def kept_until_session_end(self) -> set[tuple[int, int]]:
+        """Messages that must outlive their time to live because their session still runs."""
+        kept: set[tuple[int, int]] = set()
+        for session in self.running_sessions.values():
+            kept |= session.kept_messages
+        return kept
 
     def session_running(self, group_id: str) -> bool:
         return any(s.group_id == group_id for s in self.running_sessions.values())

@@ -148,7 +148,9 @@ class Sessions(commands.Cog, name="Sessions"):
         running = self.bot.state.running_sessions
         running.clear()
         for row in await store.load_running(self.bot.db):
-            running[row.id] = RunningSession(row.id, row.group_id, row.started_at, row.planned_end)
+            running[row.id] = RunningSession(
+                row.id, row.group_id, row.started_at, row.planned_end, kept_messages=set(row.reminder_messages)
+            )
         self._auto_marks = await store.load_auto_reminders(self.bot.db)
         # Every schedule has a pending start; put back any that went missing.
         now = self.bot.clock.now()
@@ -403,6 +405,7 @@ class Sessions(commands.Cog, name="Sessions"):
                 for channel in (text, voice):
                     posted.extend(await self._post([channel], content))
                 await store.set_reminder_messages(self.bot.db, row.id, posted)
+                self.bot.state.running_sessions[row.id].kept_messages.update(posted)
             except discord.HTTPException as exc:
                 log.warning("starting a session failed (%s); undoing it", type(exc).__name__)
                 await self._undo_start(group, guild, row, opened=opened, posted=posted)

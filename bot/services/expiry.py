@@ -597,6 +597,14 @@ class ExpiryService:
             for channel_id, channel_rows in by_channel.items():
                 found = await _holds.held_message_ids(self.db, channel_id, [r.message_id for r in channel_rows], now)
                 held.update((channel_id, i) for i in found)
+        # A running session's ground-rules reminders stay until the session ends.
+        kept = self.bot.state.kept_until_session_end()
+        held.update(
+            (channel_id, r.message_id)
+            for channel_id, channel_rows in by_channel.items()
+            for r in channel_rows
+            if (channel_id, r.message_id) in kept
+        )
         waiting = [ch for ch in by_channel if self._waits_for_pins(ch)]
         for channel_id in waiting:
             ids = [r.message_id for r in by_channel.pop(channel_id)]

@@ -551,3 +551,17 @@ async def test_missing_bot_permission_is_named_before_anything_changes(hs: Holds
 def circle_voice(hs: Holdspace, circle: Circle) -> Any:
     assert hs.bot is not None
     return hs.bot.get_channel(circle.voice.id)
+
+
+async def test_start_reminder_outlives_a_short_ttl_until_the_session_ends(hs: Holdspace) -> None:
+    circle = await make_group(hs, lock=False)
+    assert hs.bot is not None
+    hs.bot.state.update_group(circle.group.id, ttl=timedelta(minutes=30))
+    await run(hs, "carol", "session start", circle.text, group=circle.group.id)
+    await hs.sb.wait_until(lambda: started(circle.text) == 1 and started(circle.voice) == 1)
+    said = hs.sb.post(circle.text, hs.member("alice"), "hello")
+    hs.clock.advance(timedelta(minutes=40))
+    await hs.sb.wait_until(lambda: circle.text.get_message(said.id) is None, timeout=3)
+    assert started(circle.text) == 1 and started(circle.voice) == 1, "the ground rules stay while the session runs"
+    await run(hs, "carol", "session end", circle.text, group=circle.group.id)
+    await hs.sb.wait_until(lambda: started(circle.text) == 0 and started(circle.voice) == 0, timeout=3)
