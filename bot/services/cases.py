@@ -21,6 +21,7 @@ import discord
 from bot.core.cases import kind_label
 from bot.storage import audit as audit_store
 from bot.storage import cases as case_store
+from bot.storage import consents as consent_store
 from bot.storage import holds as hold_store
 from bot.storage.cases import CaseRecord, NewHold, OpenResult
 
@@ -232,15 +233,24 @@ class CaseService:
                 RETENTION_TIMER, self.bot.clock.now() + timedelta(minutes=5), {}, key=RETENTION_KEY
             )
 
-    async def run_retention(self, now: datetime) -> tuple[int, int]:
-        """Delete cases closed longer ago than ``retention.closed_cases_days`` and audit entries older
-        than ``retention.audit_days`` (the chain's anchor moves past them). Returns both counts."""
+    async def run_retention(self, now: datetime) -> tuple[int, int, int]:
+        """Delete what is kept no longer than it must be: cases closed longer ago than
+        ``retention.closed_cases_days``, audit entries older than ``retention.audit_days`` (the chain's
+        anchor moves past them) and the consent records of people who left a group longer ago than
+        ``retention.withdrawn_consent_days``. Returns the three counts."""
         retention = self.bot.settings.retention
         cases = await case_store.purge_closed(self.bot.db, now - timedelta(days=retention.closed_cases_days))
         entries = await audit_store.prune_before(self.bot.db, now - timedelta(days=retention.audit_days))
-        if cases or entries:
-            log.info("retention: deleted %d closed cases and %d old audit entries", cases, entries)
-        return cases, entries
+        enrolled = {(group_id, member) for group_id, members in self.bot.state.enrolled.items() for member in members}
+        consents = await consent_store.purge_ended(
+            self.bot.db, self.bot.ring, now - timedelta(days=retention.withdrawn_consent_days), enrolled
+        )
+        if cases or entries or consents:
+            log.info(
+                "retention: deleted %d closed cases, %d old audit entries and %d ended consent records",
+                cases, entries, consents,
+            )
+        return cases, entries, consents
 
     async def _on_retention_timer(self, timer: Timer) -> None:
         now = self.bot.clock.now()

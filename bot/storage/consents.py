@@ -139,3 +139,27 @@ async def load_current(db: Database, ring: KeyRing) -> list[tuple[str, ConsentFa
     """Every current consent (latest event "agree") as (group id, fact)."""
     latest = latest_per_member(await history(db, ring))
     return [(gid, ev.as_fact()) for (gid, _), ev in latest.items() if ev.answer == "agree"]
+
+
+async def purge_ended(db: Database, ring: KeyRing, before: datetime, still_enrolled: set[tuple[str, int]]) -> int:
+    """Delete the consent records of people who left a group before ``before``; returns rows deleted.
+
+    A (group, member) record goes as a whole once its latest event is not "agree", that event is older
+    than ``before``, and the member is no longer enrolled in the group. Current consents and the
+    records of enrolled members are always kept.
+    """
+    events = await history(db, ring)
+    latest = latest_per_member(events)
+    ended = {
+        key
+        for key, event in latest.items()
+        if event.answer != "agree" and event.at < before and key not in still_enrolled
+    }
+    if not ended:
+        return 0
+    doomed = [event.id for event in events if (event.group_id, event.member_id) in ended]
+    async with db.transaction() as conn:
+        for start in range(0, len(doomed), 500):
+            chunk = doomed[start : start + 500]
+            await conn.execute(f"DELETE FROM consents WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+    return len(doomed)
