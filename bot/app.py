@@ -38,11 +38,11 @@ def holdspace_intents() -> discord.Intents:
     return intents
 
 
-def discover_cogs() -> list[str]:
+def discover_cogs(folder: Path | None = None, package: str = "cogs") -> list[str]:
     """Every module in cogs/ whose name does not start with an underscore."""
-    path = [str(Path(cogs.__file__).parent)]
+    path = [str(folder or Path(cogs.__file__).parent)]
     return sorted(
-        f"cogs.{module.name}" for module in pkgutil.iter_modules(path) if not module.name.startswith("_")
+        f"{package}.{module.name}" for module in pkgutil.iter_modules(path) if not module.name.startswith("_")
     )
 
 

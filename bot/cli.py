@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import logging
 import os
 import sys
@@ -34,6 +35,18 @@ def _default_config() -> Path | None:
         return Path(os.environ[CONFIG_ENV])
     local = Path("config.toml")
     return local if local.exists() else None
+
+
+def application_id_from_token(token: str) -> int | None:
+    """The bot's id, which is its application's id, from the first part of its token (no network)."""
+    first = token.strip().split(".", 1)[0]
+    if not first:
+        return None
+    try:
+        decoded = base64.urlsafe_b64decode(first + "=" * (-len(first) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return int(decoded) if decoded.isdigit() and 15 <= len(decoded) <= 20 else None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,7 +98,7 @@ async def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.bootstrap import load_key_ring, open_database
-    from bot.core.permissions import SERVER_PERMISSIONS, human_name, invite_permissions
+    from bot.core.permissions import SERVER_PERMISSIONS, human_name, invite_permissions, invite_url
 
     ring = load_key_ring(settings)
     if settings.database.exists():
@@ -99,11 +112,17 @@ async def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     print(db_line)
     print()
     print(f"Permission integer for the invite link: {invite_permissions().value}")
-    print("Invite link (replace APPLICATION_ID with your application's id from the developer portal):")
-    print(
-        "  https://discord.com/oauth2/authorize?client_id=APPLICATION_ID"
-        f"&scope=bot+applications.commands&permissions={invite_permissions().value}"
-    )
+    application_id = application_id_from_token(os.environ.get("HOLDSPACE_TOKEN", ""))
+    if application_id is None:
+        print("Invite link (replace APPLICATION_ID with your application's id from the developer portal,")
+        print("or set HOLDSPACE_TOKEN and run check again to have it filled in):")
+        print(
+            "  https://discord.com/oauth2/authorize?client_id=APPLICATION_ID"
+            f"&scope=bot+applications.commands&permissions={invite_permissions().value}"
+        )
+    else:
+        print("Invite link:")
+        print(f"  {invite_url(application_id)}")
     print("Permissions it asks for, and why:")
     for name, why in SERVER_PERMISSIONS.items():
         print(f"  - {human_name(name)}: {why}")

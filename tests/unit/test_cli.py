@@ -124,3 +124,28 @@ def test_key_file_with_open_permissions_exits_2(workdir: Path, capsys: pytest.Ca
     (workdir / "config.toml").write_text('[bot]\ndatabase = "hs.db"\nkey_file = "hs.key"\n')
     assert main(["migrate"]) == 2
     assert "chmod 600" in capsys.readouterr().err
+
+
+def test_check_fills_in_the_application_id_from_the_token(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import base64
+
+    app_id = 1234567890123456789
+    first = base64.urlsafe_b64encode(str(app_id).encode()).decode().rstrip("=")
+    token = f"{first}.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB"
+    monkeypatch.setenv("HOLDSPACE_KEY", generate_key())
+    monkeypatch.setenv("HOLDSPACE_TOKEN", token)
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert f"client_id={app_id}" in out
+    assert token not in out and "abcdefghijklmnop" not in out
+
+
+def test_cogs_are_discovered_and_underscore_modules_skipped(tmp_path: Path) -> None:
+    from bot.app import discover_cogs
+
+    assert {"cogs.consent", "cogs.guard", "cogs.expiry", "cogs.sessions", "cogs.moderation"} <= set(discover_cogs())
+    for name in ("alpha.py", "_draft.py", "__init__.py", "beta.py", "notes.txt"):
+        (tmp_path / name).write_text("")
+    assert discover_cogs(tmp_path, "extra") == ["extra.alpha", "extra.beta"]
