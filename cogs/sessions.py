@@ -236,6 +236,18 @@ class Sessions(commands.Cog, name="Sessions"):
         agreement = await group_store.get_agreement(self.bot.db, self.bot.ring, group.id)
         return None if agreement is None else agreement.text
 
+    async def _ground_rules(self, group: GroupInfo, kind: ReminderKind, **extra: Any) -> ReminderContent:
+        """The ground-rules reminder of ``kind`` for ``group``, from its current agreement."""
+        return ground_rules_content(
+            group_name=group.name,
+            agreement_text=await self._agreement(group),
+            agreement_version=group.agreement_version,
+            ttl=group.ttl,
+            expire_at_session_end=group.expire_at_session_end,
+            kind=kind,
+            **extra,
+        )
+
     def _running(self, group_id: str) -> RunningSession | None:
         for running in self.bot.state.running_sessions.values():
             if running.group_id == group_id:
@@ -360,7 +372,6 @@ class Sessions(commands.Cog, name="Sessions"):
                 )
             guild, text, voice = self._rooms(group)
             self._check_bot_permissions(group, [text, voice])
-            agreement_text = await self._agreement(group)
             now = self.bot.clock.now()
             async with self.bot.db.transaction():
                 try:
@@ -392,13 +403,9 @@ class Sessions(commands.Cog, name="Sessions"):
                 if group.lock_between_sessions:
                     opened = True
                     await self._apply_room_access(group, guild, running=True)
-                content = ground_rules_content(
-                    group_name=group.name,
-                    agreement_text=agreement_text,
-                    agreement_version=group.agreement_version,
-                    ttl=group.ttl,
-                    expire_at_session_end=group.expire_at_session_end,
-                    kind=ReminderKind.START,
+                content = await self._ground_rules(
+                    group,
+                    ReminderKind.START,
                     late_by=late if late > timedelta(0) else None,
                     ends_at_text=ts(planned_end, "t") if planned_end is not None else None,
                 )
@@ -652,14 +659,7 @@ class Sessions(commands.Cog, name="Sessions"):
             return
         with contextlib.suppress(UserError):
             _, text, voice = self._rooms(group)
-            content = ground_rules_content(
-                group_name=group.name,
-                agreement_text=await self._agreement(group),
-                agreement_version=group.agreement_version,
-                ttl=group.ttl,
-                expire_at_session_end=group.expire_at_session_end,
-                kind=ReminderKind.PERIODIC,
-            )
+            content = await self._ground_rules(group, ReminderKind.PERIODIC)
             try:
                 await self._post([text, voice], content)
             except discord.HTTPException:
@@ -740,14 +740,7 @@ class Sessions(commands.Cog, name="Sessions"):
             self._auto_marks[group.id] = now
             try:
                 _, text, voice = self._rooms(group)
-                content = ground_rules_content(
-                    group_name=group.name,
-                    agreement_text=await self._agreement(group),
-                    agreement_version=group.agreement_version,
-                    ttl=group.ttl,
-                    expire_at_session_end=group.expire_at_session_end,
-                    kind=ReminderKind.AUTO,
-                )
+                content = await self._ground_rules(group, ReminderKind.AUTO)
                 await self._post([text, voice], content)
             except (UserError, discord.HTTPException):
                 log.warning("could not post the automatic ground-rules reminder")
