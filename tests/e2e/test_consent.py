@@ -417,3 +417,19 @@ async def test_locking_between_sessions_closes_the_rooms_to_members_now(holdspac
     await hs.sb.wait_until(lambda: not can_see(hs, alice, text), timeout=2)
     await final(await hs.command(staff.facilitator, None, "group settings", group=GROUP, lock_between_sessions=False))
     await hs.sb.wait_until(lambda: can_see(hs, alice, text), timeout=2)
+
+
+async def test_consenting_member_is_told_when_the_next_session_is(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, _ = await started_with_group(hs, GROUP)
+    alice = hs.member("alice")
+    scheduled = await final(
+        await hs.command(
+            staff.facilitator, None, "session schedule add",
+            group=GROUP, weekday=3, time="18:00", timezone="Europe/Berlin", duration="90m",
+        )
+    )
+    assert "Thursday" in scheduled, scheduled
+    await enroll(hs, staff, GROUP, alice)
+    thanks = await agree(hs, alice, GROUP)
+    assert "Next session: Thursday" in thanks and "18:00 (Europe/Berlin)" in thanks

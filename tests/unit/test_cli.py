@@ -149,3 +149,25 @@ def test_cogs_are_discovered_and_underscore_modules_skipped(tmp_path: Path) -> N
     for name in ("alpha.py", "_draft.py", "__init__.py", "beta.py", "notes.txt"):
         (tmp_path / name).write_text("")
     assert discover_cogs(tmp_path, "extra") == ["extra.alpha", "extra.beta"]
+
+
+def test_database_newer_than_the_code_exits_2_and_is_left_alone(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    monkeypatch.setenv("HOLDSPACE_KEY", generate_key())
+    assert main(["migrate"]) == 0
+    database = workdir / "hs.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
+            "VALUES (9999, '9999_from_the_future.sql', 'x', '2030-01-01')"
+        )
+    before = digest(database)
+    capsys.readouterr()
+    for command in (["migrate"], ["check"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert digest(database) == before
