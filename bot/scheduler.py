@@ -117,6 +117,11 @@ class Scheduler:
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
 
+    @property
+    def idle(self) -> bool:
+        """True while the task sleeps with nothing due (tests use it to know holdspace has settled)."""
+        return self._idle.is_set() and not self._wake.is_set()
+
     def add_source(self, source: DueSource) -> None:
         self._sources.append(source)
         self.wake()

@@ -95,6 +95,32 @@ class Holdspace:
         await self.stop()
         return await self.start()
 
+    async def settle(self, timeout: float = 3.0) -> None:
+        """Wait until holdspace has handled all the sandbox sent it: every dispatched event received,
+        no event handler or request still running, the scheduler asleep with nothing due.
+
+        This is how a test checks that something does *not* happen (say, nothing expires a second
+        before its time): it waits for holdspace to be done, not for a fixed time.
+        """
+        bot = self.bot
+        assert bot is not None, "holdspace is not running"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        calm = 0
+        while calm < 3:
+            if loop.time() > deadline:
+                raise AssertionError("holdspace did not settle in time")
+            received = bot.ws.sequence if bot.ws is not None else None
+            behind = any(
+                s.seq != received for s in self.sb.gateway.sessions.values() if s.app is self.world.app and s.connected
+            )
+            handling = any(
+                task.get_name().startswith("discord.py: ") and not task.done() for task in asyncio.all_tasks()
+            )
+            requesting = any(r.finished == 0.0 for r in self.sb.requests)
+            calm = 0 if behind or handling or requesting or not bot.scheduler.idle else calm + 1
+            await asyncio.sleep(0.002)
+
     async def command(
         self, who: Member | User, channel: Channel | None, name: str, /, **options: Any
     ) -> InteractionHandle:

@@ -150,7 +150,7 @@ async def test_250_messages_go_in_three_bulk_deletes_once_the_ttl_passed(hs: Hol
     messages = post(hs, room.text, 250)
     await recorded(hs, room.group, 250)
     hs.clock.advance(HOUR - timedelta(seconds=1))
-    await asyncio.sleep(0.2)
+    await hs.settle()
     assert len(room.text.messages) == 250, "nothing goes before it is due"
     hs.clock.advance(timedelta(seconds=2))
     await all_gone(hs, *messages)
@@ -210,7 +210,7 @@ async def test_keep_pinned_keeps_the_pinned_ones(hs: Holdspace) -> None:
     hs.sb.pin(messages[7])
     await recorded(hs, room.group, 10)
     await hs.sb.wait_for_event("MESSAGE_UPDATE")
-    await asyncio.sleep(0.1)
+    await hs.settle()
     hs.clock.advance(HOUR + timedelta(seconds=1))
     others = [m for i, m in enumerate(messages) if i not in (3, 7)]
     await all_gone(hs, *others)
@@ -486,7 +486,7 @@ async def test_settings_change_re_times_pending_deletions(hs: Holdspace) -> None
     )
     assert ephemeral and "ttl**: 3h" in text
     hs.clock.advance(2 * HOUR)
-    await asyncio.sleep(0.3)
+    await hs.settle()
     assert len(room.text.messages) == 5, "re-timed to 3h: none lost, none early"
     assert await pending(hs, room.group) == 5
     hs.clock.advance(HOUR + timedelta(seconds=1))
@@ -514,7 +514,7 @@ async def test_ttl_off_keeps_messages_and_status_says_so(hs: Holdspace) -> None:
     await recorded(hs, room.group, 3)
     await answer(hs.sb.run_command(hs.world.owner, room.text, "expiry settings", group="Circle", ttl="off"))
     hs.clock.advance(5 * HOUR)
-    await asyncio.sleep(0.3)
+    await hs.settle()
     assert len(room.text.messages) == 3
     text, ephemeral = await answer(hs.sb.run_command(hs.world.owner, room.text, "expiry status", group="Circle"))
     assert ephemeral and "Pending deletions**: 0" in text and "Kept without a due time" in text
@@ -573,7 +573,7 @@ async def test_a_403_opens_one_case_per_channel_and_retries(hs: Holdspace) -> No
     assert len(room.text.messages) == 3
     hs.clock.advance(timedelta(minutes=1, seconds=1))  # the first backoff: still forbidden
     await hs.sb.wait_for_request("POST", BULK, status=403, timeout=5, after=1)
-    await asyncio.sleep(0.2)
+    await hs.settle()
     assert [kind for kind, _ in opened] == ["expiry_blocked"] * 2  # deduplicated by the case service
     hs.clock.advance(timedelta(minutes=3))
     await all_gone(hs, *messages)
@@ -591,7 +591,7 @@ async def test_a_deleted_room_drops_its_rows(hs: Holdspace) -> None:
 
     await eventually(dropped, what="the rows of the deleted room to go")
     hs.clock.advance(2 * HOUR)
-    await asyncio.sleep(0.2)
+    await hs.settle()
     assert not hs.sb.requests_matching("POST", BULK)
 
 

@@ -219,7 +219,7 @@ async def test_dedupe_key_opens_one_case_per_key(hs: Holdspace) -> None:
     again = await bot.cases.open(hs.guild.id, "expiry_blocked", group_id=s.group.id, dedupe_key=f"ch:{s.text.id}")
     assert first == again == 1
     await hs.sb.wait_until(lambda: len(notices(s)) == 1)
-    await asyncio.sleep(0.1)
+    await hs.settle()
     assert len(notices(s)) == 1
 
 
@@ -623,7 +623,7 @@ async def test_reported_message_outlives_its_ttl_until_the_case_closes(hs: Holds
         assert "case #" in text
     hs.clock.advance(timedelta(hours=2))
     await _eventually(lambda: s.text.get_message(control.id) is None, "the unreported message to expire")
-    await asyncio.sleep(0.2)
+    await hs.settle()
     assert s.text.get_message(reported.id) is not None, "a reported message waits while its case is open"
     assert s.text.get_message(kept_by_time.id) is not None
     text, _ = await run(hs, "bob", "cases resolve", s.general, number=1, outcome="dismissed", note="Fine in context.")

@@ -222,7 +222,7 @@ async def test_restarted_mid_session_still_ends_on_time(hs: Holdspace) -> None:
     assert row is not None
     assert await bot.scheduler.timers.due_time(TIMER_END, row.id) == start + timedelta(hours=1)
     hs.clock.set(start + timedelta(minutes=59))
-    await asyncio.sleep(0.1)
+    await hs.settle()
     assert running(hs, circle)
     hs.clock.set(start + timedelta(hours=1))
     await hs.sb.wait_until(lambda: not running(hs, circle), timeout=3)
@@ -273,7 +273,7 @@ async def test_reminder_in_both_rooms_at_start_and_auto_reminder_once_per_gap(hs
     hs.clock.advance(timedelta(minutes=30))
     hs.guild.join_voice(hs.member("bob"), circle.voice)  # first again, but within the gap
     hs.guild.leave_voice(hs.member("bob"))
-    await asyncio.sleep(0.3)
+    await hs.settle()
     assert welcomes(circle.text) == 1
     hs.clock.advance(timedelta(hours=2))
     hs.guild.join_voice(hs.member("bob"), circle.voice)
@@ -301,7 +301,7 @@ async def test_reminder_in_both_rooms_at_start_and_auto_reminder_once_per_gap(hs
     await run(hs, "carol", "session start", circle.text, group=circle.group.id)
     before = welcomes(circle.text) + welcomes(circle.voice)
     hs.guild.join_voice(hs.member("alice"), circle.voice)
-    await asyncio.sleep(0.3)
+    await hs.settle()
     assert welcomes(circle.text) + welcomes(circle.voice) == before
 
 
@@ -487,7 +487,7 @@ async def test_reminder_every_during_a_session(hs: Holdspace) -> None:
     hs.clock.set(start + timedelta(hours=1))  # the session ends; no reminder at or after the end
     await hs.sb.wait_until(lambda: not running(hs, circle), timeout=3)
     hs.clock.set(start + timedelta(hours=2))
-    await asyncio.sleep(0.2)
+    await hs.settle()
     assert periodic(circle.text) <= 2
 
 
@@ -512,7 +512,7 @@ async def test_review_dm_before_a_scheduled_session(hs: Holdspace) -> None:
     )
     first = datetime(2026, 3, 5, 17, tzinfo=UTC)
     hs.clock.set(first - timedelta(hours=2, minutes=1))
-    await asyncio.sleep(0.1)
+    await hs.settle()
     assert hs.world.bob.dms == []
     hs.clock.set(first - timedelta(hours=2))
     await hs.sb.wait_until(lambda: len(hs.world.bob.dms) == 1, timeout=3)
