@@ -125,6 +125,7 @@ async def all_gone(hs: Holdspace, *messages: Message) -> None:
         return all(m.channel.get_message(m.id) is None for m in messages)
 
     await eventually(gone, what="the messages to be deleted")
+    await hs.settle()  # holdspace removes its rows only after Discord confirmed the deletes
 
 
 async def answer(handle: InteractionHandle) -> tuple[str, bool]:
