@@ -22,6 +22,7 @@ from discord.ext import commands
 
 from bot.core.access import decide_from_state
 from bot.scheduler import RetryLater, Timer
+from bot.services.access import disconnect_from_group, grant_access, send_prompt, withdraw_access
 from bot.state import ConsentFact, GroupInfo
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
@@ -34,14 +35,8 @@ from bot.ui.consent_views import (
     pick_view,
     tag_matches,
 )
+from bot.ui.group_options import missing_permission_error
 from bot.ui.replies import UserError, send_ephemeral
-from cogs.groups import (
-    disconnect_from_group,
-    grant_access,
-    missing_permission_error,
-    send_prompt,
-    withdraw_access,
-)
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot

@@ -28,8 +28,8 @@ from bot.core.expiry import ExpiryReport
 from bot.services.expiry import ExpiryService
 from bot.state import GroupInfo
 from bot.ui.checks import facilitators_only, require_facilitator
+from bot.ui.group_options import group_autocomplete, resolve_group
 from bot.ui.replies import UserError, reply_error, send_ephemeral
-from cogs.groups import group_autocomplete, resolve_group
 
 log = logging.getLogger(__name__)
 

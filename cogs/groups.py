@@ -1,19 +1,16 @@
-"""Groups: their rooms, enrolment, settings, agreement and roster; the reconcile of room overwrites.
+"""Groups: creating and adopting their rooms, enrolment, settings, the agreement and the roster.
 
-This module also holds the Discord-side access operations the consent feature uses (grant and
-withdraw a member's access, disconnect, bring a group's rooms to what the database says). They do
-Discord requests first where those can fail, then the caller writes the database.
+The Discord side of access (grant, withdraw, disconnect, reconcile) lives in bot/services/access.py;
+turning typed options into groups and names lives in bot/ui/group_options.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,24 +30,39 @@ from bot.core.agreement import (
     split_for_fields,
 )
 from bot.core.durations import DurationError, format_duration, parse_duration
-from bot.core.permissions import MEMBER_ROOM_PERMISSIONS, ROOM_PERMISSIONS, human_name
-from bot.core.schedule import session_desired_overwrites
+from bot.core.permissions import MEMBER_ROOM_PERMISSIONS, ROOM_PERMISSIONS
 from bot.crypto import hash_text
+from bot.services.access import (
+    current_overwrites,
+    desired_for_new_group,
+    put_overwrite,
+    reconcile_group,
+    send_prompt,
+    to_discord,
+    withdraw_access,
+)
 from bot.state import GroupInfo
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.ui.checks import facilitators_only, require_facilitator
-from bot.ui.consent_views import agreement_embeds, member_tag, review_view
-from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral
+from bot.ui.consent_views import agreement_embeds
+from bot.ui.group_options import (
+    channel_slug,
+    group_autocomplete,
+    missing_permission_error,
+    require_channel_permissions,
+    require_guild_permissions,
+    resolve_group,
+    validate_group_name,
+)
+from bot.ui.replies import UserError, send_ephemeral
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
 
 log = logging.getLogger(__name__)
 
-NAME_MIN, NAME_MAX = 2, 40
 REASON_MAX = 300
-_NAME_RE = re.compile(r"^[\w][\w '&.\-]*$")
 REVALIDATE_KIND = "consent_revalidate"
 MODAL_PREFIX = "hs:agreement:"
 _MODAL_RE = re.compile(r"^hs:agreement:(?P<group>[0-9a-f]{32}):(?P<version>\d{1,9}):[0-9a-f]{8}$")
@@ -59,328 +71,10 @@ _MODAL_RE = re.compile(r"^hs:agreement:(?P<group>[0-9a-f]{32}):(?P<version>\d{1,
 # -- small helpers -----------------------------------------------------------------------------------
 
 
-def validate_group_name(raw: str) -> str:
-    name = " ".join((raw or "").split())
-    if not name:
-        raise UserError("The group needs a name, for example `Tuesday circle`.")
-    if len(name) < NAME_MIN or len(name) > NAME_MAX:
-        raise UserError(f"A group name has {NAME_MIN} to {NAME_MAX} characters; that one has {len(name)}.")
-    if not _NAME_RE.match(name) or "_" in name:
-        raise UserError(
-            "A group name may use letters, digits, spaces and - ' & . only, and starts with a letter or digit."
-        )
-    return name
-
-
-def channel_slug(name: str) -> str:
-    slug = re.sub(r"[^\w\-]+", "-", name.casefold()).strip("-")
-    slug = re.sub(r"-{2,}", "-", slug)
-    return slug[:90] or "group"
-
-
-def _plural(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def missing_permission_error(names: Iterable[str], action: str, where: str | None = None) -> MissingBotPermission:
-    human = [human_name(n) for n in names]
-    noun = "permission" if len(human) == 1 else "permissions"
-    if where:
-        place = (
-            f"Grant {'it' if len(human) == 1 else 'them'} to holdspace in {where}'s settings (Edit Channel → "
-            "Permissions → holdspace) or to holdspace's role in Server Settings → Roles"
-        )
-    else:
-        place = f"Grant {'it' if len(human) == 1 else 'them'} to holdspace's role in Server Settings → Roles"
-    return MissingBotPermission(
-        f"holdspace needs the {_plural(human)} {noun} to {action}. {place}, then try again. Nothing was changed."
-    )
-
-
-def require_guild_permissions(guild: discord.Guild, names: Iterable[str], action: str) -> None:
-    perms = guild.me.guild_permissions
-    if perms.administrator:
-        return
-    missing = [n for n in names if not getattr(perms, n)]
-    if missing:
-        raise missing_permission_error(missing, action)
-
-
-def require_channel_permissions(channel: discord.abc.GuildChannel, names: Iterable[str], action: str) -> None:
-    perms = channel.permissions_for(channel.guild.me)
-    if perms.administrator:
-        return
-    missing = [n for n in names if not getattr(perms, n)]
-    if missing:
-        raise missing_permission_error(missing, action, f"#{channel.name}")
-
-
-def rooms_of(group: GroupInfo) -> ow.GroupRooms:
-    return ow.GroupRooms(
-        text_channel_id=group.text_channel_id,
-        voice_channel_id=group.voice_channel_id,
-        access_mode=group.access_mode,
-        role_id=group.role_id,
-        facilitators_consent=group.facilitators_consent,
-    )
-
-
-def current_overwrites(channel: discord.abc.GuildChannel) -> ow.Overwrites:
-    """A channel's overwrites as pure data (from discord.py's cache)."""
-    out: ow.Overwrites = {}
-    for target, pair in channel.overwrites.items():
-        allow, deny = pair.pair()
-        if isinstance(target, discord.Role):
-            kind = ow.ROLE
-        elif isinstance(target, discord.Object):
-            kind = ow.ROLE if target.type is discord.Role else ow.MEMBER
-        else:
-            kind = ow.MEMBER
-        out[ow.Target(kind, target.id)] = ow.Want(allow.value, deny.value)
-    return out
-
-
-def _to_discord(want: ow.Overwrites, guild: discord.Guild) -> dict[Any, discord.PermissionOverwrite]:
-    out: dict[Any, discord.PermissionOverwrite] = {}
-    for target, bits in want.items():
-        obj: Any = guild.get_role(target.id) if target.kind == ow.ROLE else guild.get_member(target.id)
-        if obj is None:
-            continue
-        out[obj] = discord.PermissionOverwrite.from_pair(
-            discord.Permissions(bits.allow), discord.Permissions(bits.deny)
-        )
-    return out
-
-
-async def put_overwrite(
-    bot: HoldspaceBot, channel_id: int, target: ow.Target, want: ow.Want | None, reason: str
-) -> None:
-    """Set (or with None delete) one overwrite by id; works for people not in the cache."""
-    if want is None:
-        await bot.http.delete_channel_permissions(channel_id, target.id, reason=reason)
-    else:
-        await bot.http.edit_channel_permissions(
-            channel_id,
-            target.id,
-            str(want.allow),
-            str(want.deny),
-            0 if target.kind == ow.ROLE else 1,
-            reason=reason,
-        )
-
-
-def _desired(bot: HoldspaceBot, group: GroupInfo, guild: discord.Guild) -> dict[int, ow.Overwrites]:
-    cfg = bot.state.guilds.get(group.guild_id)
-    assert bot.user is not None
-    return session_desired_overwrites(
-        rooms_of(group),
-        bot.state.consented_members(group.id),
-        cfg.facilitator_role_id if cfg else None,
-        bot.user.id,
-        guild.default_role.id,
-        lock_between_sessions=group.lock_between_sessions,
-        session_running=bot.state.session_running(group.id),
-    )
-
-
-def desired_overwrites_for(bot: HoldspaceBot, group: GroupInfo) -> dict[int, ow.Overwrites] | None:
-    """What ``group``'s rooms should carry now, from ``bot.state`` (for the guard's drift check)."""
-    guild = bot.get_guild(group.guild_id)
-    return None if guild is None else _desired(bot, group, guild)
-
-
 # -- access operations (used by the consent feature too) -------------------------------------------
 
 
-async def grant_access(bot: HoldspaceBot, group: GroupInfo, member: discord.Member) -> None:
-    """Open the group's rooms to ``member`` (member overwrite or the group role).
-
-    All or nothing: when one room cannot be opened, the other is closed again and
-    MissingBotPermission names the permission and where to grant it.
-    """
-    reason = "holdspace: consent given"
-    if group.access_mode == "role" and group.role_id is not None:
-        role = member.guild.get_role(group.role_id)
-        if role is None:
-            raise UserError("The group's role no longer exists; a facilitator runs /group settings again.")
-        if group.lock_between_sessions and not bot.state.session_running(group.id):
-            return
-        try:
-            await member.add_roles(role, reason=reason)
-        except discord.Forbidden:
-            raise missing_permission_error(["manage_roles"], "give you the group's role") from None
-        return
-    if group.lock_between_sessions and not bot.state.session_running(group.id):
-        return  # the rooms open to consenting members when the next session starts
-    want = ow.Want(allow=ow.MEMBER_ALLOW)
-    target = ow.Target(ow.MEMBER, member.id)
-    done: list[tuple[int, ow.Want | None]] = []
-    for channel_id in group.channel_ids:
-        channel = member.guild.get_channel(channel_id)
-        before = current_overwrites(channel).get(target) if channel is not None else None
-        try:
-            await put_overwrite(bot, channel_id, target, want.merged_into(before), reason)
-        except discord.HTTPException as exc:
-            for undo_id, undo_want in done:
-                try:
-                    await put_overwrite(bot, undo_id, target, undo_want, "holdspace: undo")
-                except discord.HTTPException:
-                    log.warning("could not undo an overwrite on %s", undo_id)
-            if isinstance(exc, discord.Forbidden):
-                raise _room_permission_error(member.guild, channel, "open the group's rooms to you") from None
-            raise
-        done.append((channel_id, before))
-
-
-def _room_permission_error(
-    guild: discord.Guild, channel: discord.abc.GuildChannel | None, action: str
-) -> MissingBotPermission:
-    needed = ["view_channel", "manage_roles", *MEMBER_ROOM_PERMISSIONS]
-    if channel is not None:
-        perms = channel.permissions_for(guild.me)
-        missing = [n for n in dict.fromkeys(needed) if not getattr(perms, n)]
-        if missing:
-            return missing_permission_error(missing, action, f"#{channel.name}")
-    guild_perms = guild.me.guild_permissions
-    missing = [n for n in dict.fromkeys(needed) if not getattr(guild_perms, n)]
-    return missing_permission_error(missing or ["manage_roles"], action)
-
-
-async def withdraw_access(bot: HoldspaceBot, group: GroupInfo, member_id: int, *, reason: str) -> bool:
-    """Close the group's rooms to ``member_id`` and disconnect them from its voice room.
-
-    Member overwrites that only deny (e.g. the guard's) are left; an allow is removed. Returns
-    whether they were disconnected. Raises discord errors (the caller decides how to report).
-    """
-    guild = bot.get_guild(group.guild_id)
-    if guild is None:
-        return False
-    member = guild.get_member(member_id)
-    target = ow.Target(ow.MEMBER, member_id)
-    for channel_id in group.channel_ids:
-        channel = guild.get_channel(channel_id)
-        # Acted on even when the cache shows no overwrite: it may not have caught up with a grant yet.
-        have = current_overwrites(channel).get(target) if channel is not None else None
-        new = None if have is None or have.deny == 0 else ow.Want(0, have.deny)
-        with contextlib.suppress(discord.NotFound):
-            await put_overwrite(bot, channel_id, target, new, f"holdspace: {reason}")
-    if group.access_mode == "role" and group.role_id is not None and member is not None:
-        role = guild.get_role(group.role_id)
-        if role is not None and role in member.roles:
-            await member.remove_roles(role, reason=f"holdspace: {reason}")
-    return await disconnect_from_group(bot, group, member_id, reason=reason)
-
-
-async def disconnect_from_group(bot: HoldspaceBot, group: GroupInfo, member_id: int, *, reason: str) -> bool:
-    guild = bot.get_guild(group.guild_id)
-    member = guild.get_member(member_id) if guild else None
-    if member is None or member.voice is None or member.voice.channel is None:
-        return False
-    if member.voice.channel.id != group.voice_channel_id:
-        return False
-    try:
-        await member.move_to(None, reason=f"holdspace: {reason}")
-    except discord.NotFound:
-        return False
-    return True
-
-
-@dataclass
-class ReconcileReport:
-    changed: int = 0
-    failed: int = 0
-    disconnected: int = 0
-    missing_rooms: int = 0
-
-
-async def reconcile_group(bot: HoldspaceBot, group: GroupInfo, *, voice: bool = True) -> ReconcileReport:
-    """Bring the group's rooms to what the database says; disconnect people without consent."""
-    report = ReconcileReport()
-    guild = bot.get_guild(group.guild_id)
-    if guild is None or bot.user is None:
-        return report
-    desired = _desired(bot, group, guild)
-    keep_members = {m.id for m in guild.members if m.bot and m.id != bot.user.id}
-    keep_roles = {r.id for r in guild.roles if r.managed}
-    for channel_id, want in desired.items():
-        channel = guild.get_channel(channel_id)
-        if channel is None:
-            report.missing_rooms += 1
-            log.warning("group %s: room %s no longer exists", group.id, channel_id)
-            continue
-        for change in ow.diff(
-            current_overwrites(channel), want, keep_member_ids=keep_members, keep_role_ids=keep_roles
-        ):
-            try:
-                await put_overwrite(bot, channel_id, change.target, change.want, f"holdspace: reconcile ({change.why})")
-                report.changed += 1
-            except discord.NotFound:
-                pass  # a consenting member who left the server
-            except discord.HTTPException as exc:
-                report.failed += 1
-                log.warning("group %s: could not fix an overwrite on %s (%s)", group.id, channel_id, exc.status)
-    if group.access_mode == "role" and group.role_id is not None:
-        role = guild.get_role(group.role_id)
-        consented = bot.state.consented_members(group.id)
-        if role is not None:
-            for member in list(role.members):
-                if member.id not in consented:
-                    try:
-                        await member.remove_roles(role, reason="holdspace: reconcile (no consent)")
-                    except discord.HTTPException:
-                        report.failed += 1
-            for member_id in consented:
-                someone = guild.get_member(member_id)
-                if someone is not None and role not in someone.roles:
-                    try:
-                        await someone.add_roles(role, reason="holdspace: reconcile (consented)")
-                    except discord.HTTPException:
-                        report.failed += 1
-    if voice:
-        consent = bot.get_cog("Consent")
-        voice_room = guild.get_channel(group.voice_channel_id)
-        if voice_room is not None and isinstance(voice_room, discord.VoiceChannel | discord.StageChannel):
-            for member in list(voice_room.members):
-                decision = decide_from_state(
-                    bot.state,
-                    group,
-                    member_id=member.id,
-                    is_bot=member.bot,
-                    role_ids=[r.id for r in member.roles],
-                    bot_id=bot.user.id,
-                )
-                if decision.act and consent is not None:
-                    await consent.enforce(member, group, trigger="reconcile")  # type: ignore[attr-defined]
-                    report.disconnected += 1
-    return report
-
-
 # -- the cog ---------------------------------------------------------------------------------------
-
-
-async def group_autocomplete(
-    interaction: discord.Interaction[HoldspaceBot], current: str
-) -> list[app_commands.Choice[str]]:
-    if interaction.guild_id is None:
-        return []
-    needle = current.casefold().strip()
-    return [
-        app_commands.Choice(name=g.name, value=g.name)
-        for g in interaction.client.state.groups_of_guild(interaction.guild_id)
-        if needle in g.name.casefold()
-    ][:25]
-
-
-def resolve_group(interaction: discord.Interaction[HoldspaceBot], name: str) -> GroupInfo:
-    assert interaction.guild_id is not None
-    if not name or not name.strip():
-        raise UserError("Name a group; `/group list` shows this server's groups.")
-    if len(name) > 100:
-        raise UserError("That group name is too long; pick a group from the list.")
-    group = interaction.client.state.group_by_name(interaction.guild_id, name)
-    if group is None:
-        raise UserError(f"There is no group called “{name.strip()[:40]}” on this server; `/group list` shows them.")
-    return group
 
 
 def _member_of_guild(guild: discord.Guild, user: discord.abc.User) -> discord.Member:
@@ -608,7 +302,7 @@ class Groups(commands.Cog):
             voice_channel_id=0,
             created_channels=True,
         )
-        want = _to_discord(next(iter(_desired_fresh(self.bot, group, guild).values())), guild)
+        want = to_discord(next(iter(desired_for_new_group(self.bot, group, guild).values())), guild)
         created: list[discord.abc.GuildChannel] = []
         reason = "holdspace: /group create"
         try:
@@ -692,7 +386,7 @@ class Groups(commands.Cog):
             category_id=text_channel.category_id,
             created_channels=False,
         )
-        desired = _desired_fresh(self.bot, group, guild)
+        desired = desired_for_new_group(self.bot, group, guild)
         assert self.bot.user is not None
         keep_members = {m.id for m in guild.members if m.bot and m.id != self.bot.user.id}
         keep_roles = {r.id for r in guild.roles if r.managed}
@@ -1129,20 +823,6 @@ def _duration_option(
         raise UserError(f"{name}: {exc}{hint}.") from None
 
 
-def _desired_fresh(bot: HoldspaceBot, group: GroupInfo, guild: discord.Guild) -> dict[int, ow.Overwrites]:
-    """Desired overwrites for a group that has no consenting members yet."""
-    cfg = bot.state.guilds.get(guild.id)
-    assert bot.user is not None
-    rooms = rooms_of(group)
-    ids = rooms.channel_ids if group.text_channel_id else (0,)
-    return {
-        channel_id: ow.desired_for_channel(
-            rooms, [], cfg.facilitator_role_id if cfg else None, bot.user.id, guild.default_role.id
-        )
-        for channel_id in ids
-    }
-
-
 async def _tell_expiry(bot: HoldspaceBot, hook: str, group: GroupInfo) -> None:
     """Let the expiry feature know (``track_group`` / ``settings_changed``), if it is loaded."""
     cog = bot.get_cog("Expiry")
@@ -1161,35 +841,6 @@ async def _delete_all(things: list[Any]) -> None:
             await thing.delete(reason="holdspace: undo a failed change")
         except discord.HTTPException:
             log.warning("could not undo the creation of %s", getattr(thing, "id", "?"))
-
-
-async def send_prompt(bot: HoldspaceBot, member: discord.Member | discord.User, group: GroupInfo, *, why: str) -> bool:
-    """DM ``member`` a prompt to review the group's agreement. False when their DMs are closed."""
-    guild = bot.get_guild(group.guild_id)
-    server = guild.name if guild else "the server"
-    texts = {
-        "invited": f"You have been invited to the group **{group.name}** on {server}.",
-        "unconsented": (
-            f"You were disconnected from the voice room of **{group.name}** on {server} because holdspace has "
-            "no consent from you for this group."
-        ),
-        "agreement_changed": (
-            f"The agreement of **{group.name}** on {server} has changed, so your access was paused until you "
-            "read the new version."
-        ),
-        "expired": (
-            f"Your consent to the agreement of **{group.name}** on {server} is due to be renewed, so your access "
-            "was paused until you read it again."
-        ),
-    }
-    text = texts.get(why, texts["invited"])
-    text += " Press the button to read the group's agreement; you can then say whether you agree."
-    try:
-        await member.send(text, view=review_view(group.id, member_tag(bot.ring, member.id)))
-    except (discord.Forbidden, discord.HTTPException):
-        log.debug("could not DM member %s", member.id)
-        return False
-    return True
 
 
 async def setup(bot: HoldspaceBot) -> None:

@@ -16,8 +16,8 @@ from bot.state import GuildConfig
 from bot.storage import guilds as guild_store
 from bot.ui.checks import server_manager_only
 from bot.ui.consent_views import lobby_embed, lobby_view
+from bot.ui.group_options import missing_permission_error
 from bot.ui.replies import UserError, send_ephemeral
-from cogs.groups import missing_permission_error
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
