@@ -62,8 +62,8 @@ from bot.core.guard import (
     decide,
     parse_action,
 )
-from bot.core.schedule import session_desired_overwrites
 from bot.core.server_audit import AuditFacts, BotFacts, RoleFacts, RoomFacts, build_checklist, render
+from bot.services.access import desired_room_overwrites
 from bot.state import GroupInfo
 from bot.storage import guard as guard_store
 from bot.ui.checks import server_manager_only
@@ -472,24 +472,8 @@ class Guard(commands.Cog):
 
     def _desired(self, guild: discord.Guild, group: GroupInfo, channel_id: int) -> dict[ow.Target, ow.Want]:
         me = guild.me
-        cfg = self.bot.state.guild(guild.id)
         _, allowed = self._config(guild.id)
-        rooms = ow.GroupRooms(
-            group.text_channel_id,
-            group.voice_channel_id,
-            access_mode=group.access_mode,
-            role_id=group.role_id,
-            facilitators_consent=group.facilitators_consent,
-        )
-        base = session_desired_overwrites(
-            rooms,
-            self.bot.state.consented_members(group.id),
-            cfg.facilitator_role_id,
-            me.id,
-            guild.default_role.id,
-            lock_between_sessions=group.lock_between_sessions,
-            session_running=self.bot.state.session_running(group.id),
-        )
+        base = desired_room_overwrites(self.bot, group, guild)
         desired = dict(base.get(channel_id, {}))
         bots = [m.id for m in guild.members if m.bot]
         desired.update(

@@ -56,10 +56,10 @@ from bot.core.schedule import (
     occurrences,
     parse_local_time,
     resolve_zone,
-    session_desired_overwrites,
     suggest_zones,
 )
 from bot.scheduler import RetryLater, Timer
+from bot.services.access import desired_room_overwrites
 from bot.state import GroupInfo, RunningSession
 from bot.storage import groups as group_store
 from bot.storage import sessions as store
@@ -258,24 +258,8 @@ class Sessions(commands.Cog, name="Sessions"):
 
     async def _apply_room_access(self, group: GroupInfo, guild: discord.Guild, *, running: bool) -> int:
         """Bring both rooms' overwrites to what a (not) running session needs; returns the changes."""
-        cfg = self.bot.state.guilds.get(group.guild_id)
-        rooms = ow.GroupRooms(
-            group.text_channel_id,
-            group.voice_channel_id,
-            access_mode=group.access_mode,
-            role_id=group.role_id,
-            facilitators_consent=group.facilitators_consent,
-        )
         me = guild.me
-        desired = session_desired_overwrites(
-            rooms,
-            self.bot.state.consented_members(group.id),
-            cfg.facilitator_role_id if cfg else None,
-            me.id,
-            guild.default_role.id,
-            lock_between_sessions=group.lock_between_sessions,
-            session_running=running,
-        )
+        desired = desired_room_overwrites(self.bot, group, guild, session_running=running)
         keep_members = [m.id for m in guild.members if m.bot and m.id != me.id]  # bots: the guard's business
         keep_roles = [r.id for r in guild.roles if r.managed]
         changed = 0

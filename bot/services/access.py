@@ -81,24 +81,23 @@ async def put_overwrite(
         )
 
 
-def _desired(bot: HoldspaceBot, group: GroupInfo, guild: discord.Guild) -> dict[int, ow.Overwrites]:
+def desired_room_overwrites(
+    bot: HoldspaceBot, group: GroupInfo, guild: discord.Guild, *, session_running: bool | None = None
+) -> dict[int, ow.Overwrites]:
+    """The one answer to "what must the group's rooms carry": consent, facilitators, access mode and,
+    where the group locks between sessions, whether a session runs (``session_running`` None: ask
+    ``bot.state``). Reconcile, the sessions feature and the guard's drift check all use it."""
     cfg = bot.state.guilds.get(group.guild_id)
-    assert bot.user is not None
+    running = bot.state.session_running(group.id) if session_running is None else session_running
     return session_desired_overwrites(
         rooms_of(group),
         bot.state.consented_members(group.id),
         cfg.facilitator_role_id if cfg else None,
-        bot.user.id,
+        guild.me.id,
         guild.default_role.id,
         lock_between_sessions=group.lock_between_sessions,
-        session_running=bot.state.session_running(group.id),
+        session_running=running,
     )
-
-
-def desired_overwrites_for(bot: HoldspaceBot, group: GroupInfo) -> dict[int, ow.Overwrites] | None:
-    """What ``group``'s rooms should carry now, from ``bot.state`` (for the guard's drift check)."""
-    guild = bot.get_guild(group.guild_id)
-    return None if guild is None else _desired(bot, group, guild)
 
 
 async def grant_access(bot: HoldspaceBot, group: GroupInfo, member: discord.Member) -> None:
@@ -208,7 +207,7 @@ async def reconcile_group(bot: HoldspaceBot, group: GroupInfo, *, voice: bool = 
     guild = bot.get_guild(group.guild_id)
     if guild is None or bot.user is None:
         return report
-    desired = _desired(bot, group, guild)
+    desired = desired_room_overwrites(bot, group, guild)
     keep_members = {m.id for m in guild.members if m.bot and m.id != bot.user.id}
     keep_roles = {r.id for r in guild.roles if r.managed}
     for channel_id, want in desired.items():
