@@ -15,7 +15,7 @@ guard feature) from their cogs' ``cog_load``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -129,6 +129,8 @@ class State:
     consents: dict[str, dict[int, ConsentFact]] = field(default_factory=dict)
     #: group id -> member ids enrolled
     enrolled: dict[str, set[int]] = field(default_factory=dict)
+    #: group id -> the group's own facilitators (empty: everyone with the facilitator role)
+    facilitators: dict[str, set[int]] = field(default_factory=dict)
     #: True once ``load`` succeeded; enforcement fails closed before that
     loaded: bool = False
     #: (group id, member id) whose access is being granted right now (Discord first, then the record)
@@ -163,12 +165,16 @@ class State:
         enrolled: dict[str, set[int]] = {gid: set() for gid in groups}
         for group_id, member_id in await group_store.load_enrolments(db, ring):
             enrolled.setdefault(group_id, set()).add(member_id)
+        facilitators: dict[str, set[int]] = {gid: set() for gid in groups}
+        for group_id, member_id in await group_store.load_facilitators(db, ring):
+            facilitators.setdefault(group_id, set()).add(member_id)
         consents: dict[str, dict[int, ConsentFact]] = {gid: {} for gid in groups}
         for group_id, fact in await consent_store.load_current(db, ring):
             consents.setdefault(group_id, {})[fact.member_id] = fact
         self.guilds = guilds
         self.groups = groups
         self.enrolled = enrolled
+        self.facilitators = facilitators
         self.consents = consents
         self.loaded = True
 
@@ -208,6 +214,19 @@ class State:
     def is_enrolled(self, group_id: str, member_id: int) -> bool:
         return member_id in self.enrolled.get(group_id, set())
 
+    def facilitators_of(self, group_id: str) -> frozenset[int]:
+        """The group's own facilitators; empty when everyone with the facilitator role facilitates it."""
+        return frozenset(self.facilitators.get(group_id, ()))
+
+    def facilitates(self, group: GroupInfo, member_id: int, role_ids: Iterable[int]) -> bool:
+        """Is this person a facilitator of ``group``? Its own facilitators where it names some, else
+        everyone holding the server's facilitator role (server managers are checked by the caller)."""
+        own = self.facilitators.get(group.id)
+        if own:
+            return member_id in own
+        cfg = self.guilds.get(group.guild_id)
+        return cfg is not None and cfg.facilitator_role_id is not None and cfg.facilitator_role_id in set(role_ids)
+
     def kept_until_session_end(self) -> set[tuple[int, int]]:
         """Messages that must outlive their time to live because their session still runs."""
         kept: set[tuple[int, int]] = set()
@@ -235,6 +254,14 @@ class State:
         self.groups[group.id] = group
         self.consents.setdefault(group.id, {})
         self.enrolled.setdefault(group.id, set())
+        self.facilitators.setdefault(group.id, set())
+
+    def set_facilitator(self, group_id: str, member_id: int, facilitates: bool) -> None:
+        members = self.facilitators.setdefault(group_id, set())
+        if facilitates:
+            members.add(member_id)
+        else:
+            members.discard(member_id)
 
     def update_group(self, group_id: str, **changes: Any) -> GroupInfo:
         group = replace(self.groups[group_id], **changes)

@@ -26,7 +26,7 @@ from bot.services.access import disconnect_from_group, grant_access, send_prompt
 from bot.state import ConsentFact, GroupInfo
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
-from bot.ui.checks import has_role, in_guild
+from bot.ui.checks import in_guild
 from bot.ui.consent_views import (
     DYNAMIC_ITEMS,
     agreement_embeds,
@@ -111,10 +111,9 @@ class Consent(commands.Cog):
         facilitators (who consent when the group asks them to)."""
         if group.enrolment == "open" or self.bot.state.is_enrolled(group.id, member_id):
             return True
-        cfg = self.bot.state.guilds.get(group.guild_id)
         guild = self.bot.get_guild(group.guild_id)
         member = guild.get_member(member_id) if guild else None
-        return cfg is not None and member is not None and has_role(member, cfg.facilitator_role_id)
+        return member is not None and self.bot.state.facilitates(group, member_id, [r.id for r in member.roles])
 
     def _group_for_member(self, interaction: discord.Interaction[HoldspaceBot], name: str) -> GroupInfo:
         assert interaction.guild_id is not None

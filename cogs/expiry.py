@@ -28,7 +28,7 @@ from bot.core.expiry import ExpiryReport
 from bot.services.expiry import ExpiryService
 from bot.state import GroupInfo
 from bot.ui.checks import facilitators_only, require_facilitator
-from bot.ui.group_options import group_autocomplete, resolve_group
+from bot.ui.group_options import group_autocomplete, resolve_facilitated_group
 from bot.ui.replies import UserError, reply_error, send_ephemeral
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ class Expiry(commands.Cog):
         keep_pinned: bool | None = None,
     ) -> None:
         require_facilitator(interaction)
-        info = resolve_group(interaction, group)
+        info = resolve_facilitated_group(interaction, group)
         changes: dict[str, Any] = {}
         if ttl is not None:
             changes["ttl"] = parse_ttl(ttl)
@@ -249,7 +249,7 @@ class Expiry(commands.Cog):
     @facilitators_only()
     async def status(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
         require_facilitator(interaction)
-        info = resolve_group(interaction, group)
+        info = resolve_facilitated_group(interaction, group)
         status = await self.service.status(info.id)
         lines = [
             settings_text(info),
@@ -278,7 +278,7 @@ class Expiry(commands.Cog):
     @facilitators_only()
     async def purge_now(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
         require_facilitator(interaction)
-        info = resolve_group(interaction, group)
+        info = resolve_facilitated_group(interaction, group)
         keep = " Pinned messages are kept (keep_pinned is on)." if info.keep_pinned else ""
         await send_ephemeral(
             interaction,

@@ -35,6 +35,7 @@ from bot.crypto import hash_text
 from bot.services.access import (
     current_overwrites,
     desired_for_new_group,
+    desired_room_overwrites,
     put_overwrite,
     reconcile_group,
     send_prompt,
@@ -44,7 +45,7 @@ from bot.services.access import (
 from bot.state import GroupInfo
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
-from bot.ui.checks import facilitators_only, require_facilitator
+from bot.ui.checks import facilitators_only, require_group_facilitator
 from bot.ui.consent_views import agreement_embeds
 from bot.ui.group_options import (
     channel_slug,
@@ -52,10 +53,11 @@ from bot.ui.group_options import (
     missing_permission_error,
     require_channel_permissions,
     require_guild_permissions,
+    resolve_facilitated_group,
     resolve_group,
     validate_group_name,
 )
-from bot.ui.replies import UserError, send_ephemeral
+from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
@@ -146,6 +148,7 @@ class Groups(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
     agreement = app_commands.Group(name="agreement", description="A group's consent agreement", parent=group)
+    facilitator = app_commands.Group(name="facilitator", description="Who facilitates a group", parent=group)
 
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
@@ -225,20 +228,20 @@ class Groups(commands.Cog):
 
     @commands.Cog.listener()
     async def on_guild_channel_update(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:
-        """A member overwrite that opens a group room to someone without consent is removed at once.
+        """A member overwrite that opens a group room to someone it should not is removed at once.
 
         Role overwrites, @everyone and bots are the guard feature's business (permission drift);
-        consenting members' overwrites are left to the consent and sessions features.
+        the overwrites the rooms should carry (consenting members, named facilitators) stay.
         """
         group = self.bot.state.group_of_channel(after.id)
         if group is None or self.bot.user is None:
             return
         state = self.bot.state
-        consented = state.consented_members(group.id)
+        wanted = desired_room_overwrites(self.bot, group, after.guild).get(after.id, {})
         for target, have in current_overwrites(after).items():
             if target.kind != ow.MEMBER or not ow.grants_access(have) or target.id == self.bot.user.id:
                 continue
-            if target.id in consented or (group.id, target.id) in state.pending_grants:
+            if target in wanted or (group.id, target.id) in state.pending_grants:
                 continue
             member = after.guild.get_member(target.id)
             if member is not None and member.bot:
@@ -466,13 +469,109 @@ class Groups(commands.Cog):
 
     # -- enrolment ---------------------------------------------------------------------------------
 
+    # -- a group's own facilitators ---------------------------------------------------------------
+
+    @facilitator.command(name="add", description="Make someone a facilitator of this group only")
+    @app_commands.describe(group="The group", member="A member holding the facilitator role")
+    @app_commands.autocomplete(group=group_autocomplete)
+    @facilitators_only()
+    async def facilitator_add(
+        self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User
+    ) -> None:
+        assert interaction.guild is not None
+        info = resolve_facilitated_group(interaction, group)
+        target = _member_of_guild(interaction.guild, member)
+        cfg = self.bot.state.guilds.get(info.guild_id)
+        if target.bot:
+            raise UserError("A bot cannot facilitate a group.")
+        if cfg is None or cfg.facilitator_role_id is None or target.get_role(cfg.facilitator_role_id) is None:
+            raise UserError(
+                f"{target.mention} does not hold the facilitator role. Give them the role first, then add them."
+            )
+        if target.id in self.bot.state.facilitators_of(info.id):
+            raise UserError(f"{target.mention} already facilitates **{info.name}**.")
+        first = not self.bot.state.facilitators_of(info.id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._change_facilitators(interaction, info, target.id, add=True)
+        note = (
+            " From now on only the facilitators named with `/group facilitator add` run this group and enter "
+            "its rooms without consent; other holders of the facilitator role no longer do."
+            if first
+            else ""
+        )
+        await send_ephemeral(interaction, f"{target.mention} now facilitates **{info.name}**.{note}")
+
+    @facilitator.command(name="remove", description="Stop someone facilitating this group")
+    @app_commands.describe(group="The group", member="The facilitator to remove")
+    @app_commands.autocomplete(group=group_autocomplete)
+    @facilitators_only()
+    async def facilitator_remove(
+        self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User
+    ) -> None:
+        info = resolve_facilitated_group(interaction, group)
+        if member.id not in self.bot.state.facilitators_of(info.id):
+            raise UserError(f"{member.mention} is not one of the named facilitators of **{info.name}**.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._change_facilitators(interaction, info, member.id, add=False)
+        note = (
+            " No facilitator is named any more, so everyone with the facilitator role facilitates it again."
+            if not self.bot.state.facilitators_of(info.id)
+            else ""
+        )
+        await send_ephemeral(interaction, f"{member.mention} no longer facilitates **{info.name}**.{note}")
+
+    @facilitator.command(name="list", description="Who facilitates a group")
+    @app_commands.describe(group="The group")
+    @app_commands.autocomplete(group=group_autocomplete)
+    @facilitators_only()
+    async def facilitator_list(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+        info = resolve_group(interaction, group)
+        named = sorted(self.bot.state.facilitators_of(info.id))
+        if not named:
+            await send_ephemeral(
+                interaction, f"**{info.name}** names no facilitators: everyone with the facilitator role runs it."
+            )
+            return
+        people = ", ".join(f"<@{member_id}>" for member_id in named)
+        await send_ephemeral(interaction, f"**{info.name}** is facilitated by {people} (and server managers).")
+
+    async def _change_facilitators(
+        self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo, member_id: int, *, add: bool
+    ) -> None:
+        """Record the change, then bring the rooms to it; undo the record when Discord refuses."""
+        db, ring, state = self.bot.db, self.bot.ring, self.bot.state
+        if add:
+            await group_store.add_facilitator(db, ring, group.id, member_id, self.bot.clock.now())
+        else:
+            await group_store.remove_facilitator(db, ring, group.id, member_id)
+        state.set_facilitator(group.id, member_id, add)
+        report = await reconcile_group(self.bot, group)
+        if report.failed:
+            if add:
+                await group_store.remove_facilitator(db, ring, group.id, member_id)
+            else:
+                await group_store.add_facilitator(db, ring, group.id, member_id, self.bot.clock.now())
+            state.set_facilitator(group.id, member_id, not add)
+            await reconcile_group(self.bot, group, voice=False)
+            raise MissingBotPermission(
+                "Discord refused to change the rooms' permissions, so nothing was changed. holdspace needs "
+                "Manage Permissions in both rooms of the group; `/guard audit` shows what is missing."
+            )
+        await self.bot.audit.record(
+            group.guild_id,
+            "facilitator_added" if add else "facilitator_removed",
+            actor_id=interaction.user.id,
+            group_id=group.id,
+            subject_id=member_id,
+        )
+
     @group.command(name="enroll", description="Invite a member to a group; they get the agreement to consent to")
     @app_commands.describe(group="The group", member="The member to enrol")
     @app_commands.autocomplete(group=group_autocomplete)
     @facilitators_only()
     async def enroll(self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User) -> None:
         assert interaction.guild is not None
-        info = resolve_group(interaction, group)
+        info = resolve_facilitated_group(interaction, group)
         target = _member_of_guild(interaction.guild, member)
         if target.bot:
             raise UserError("Bots cannot be enrolled; the guard feature decides about bots.")
@@ -502,7 +601,7 @@ class Groups(commands.Cog):
     async def remove(
         self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User, reason: str
     ) -> None:
-        info = resolve_group(interaction, group)
+        info = resolve_facilitated_group(interaction, group)
         reason = (reason or "").strip()
         if not reason:
             raise UserError("Give a reason for the removal; it is kept encrypted with the case.")
@@ -581,7 +680,7 @@ class Groups(commands.Cog):
     @app_commands.autocomplete(group=group_autocomplete)
     @facilitators_only()
     async def roster(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
-        info = resolve_group(interaction, group)
+        info = resolve_facilitated_group(interaction, group)
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self.bot.audit.record(info.guild_id, "roster_viewed", actor_id=interaction.user.id, group_id=info.id)
         events = await consent_store.history(self.bot.db, self.bot.ring, group_ids=[info.id])
@@ -646,7 +745,7 @@ class Groups(commands.Cog):
         auto_reminder_gap: str | None = None,
         max_hold_days: app_commands.Range[int, 1, 90] | None = None,
     ) -> None:
-        info = resolve_group(interaction, group)
+        info = resolve_facilitated_group(interaction, group)
         changes: dict[str, Any] = {}
         if enrolment is not None:
             if enrolment not in ("invite", "open"):
@@ -742,7 +841,7 @@ class Groups(commands.Cog):
     @app_commands.autocomplete(group=group_autocomplete)
     @facilitators_only()
     async def agreement_show(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
-        info = resolve_group(interaction, group)
+        info = resolve_facilitated_group(interaction, group)
         current = await group_store.get_agreement(self.bot.db, self.bot.ring, info.id)
         if current is None:
             raise UserError("This group has no agreement yet; `/group agreement edit` writes one.")
@@ -753,7 +852,7 @@ class Groups(commands.Cog):
     @app_commands.autocomplete(group=group_autocomplete)
     @facilitators_only()
     async def agreement_edit(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
-        info = resolve_group(interaction, group)
+        info = resolve_facilitated_group(interaction, group)
         current = await group_store.get_agreement(self.bot.db, self.bot.ring, info.id)
         text = current.text if current is not None else default_text(info.name)
         modal = AgreementModal(self, info, text)
@@ -765,10 +864,10 @@ class Groups(commands.Cog):
     async def save_agreement(
         self, interaction: discord.Interaction[HoldspaceBot], group_id: str, base_version: int, parts: list[str | None]
     ) -> None:
-        require_facilitator(interaction)
         info = self.bot.state.groups.get(group_id)
         if info is None:
             raise UserError("That group no longer exists.")
+        require_group_facilitator(interaction, info)
         try:
             text = join_fields(parts)
         except AgreementError as exc:

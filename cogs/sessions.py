@@ -63,7 +63,7 @@ from bot.services.access import desired_room_overwrites
 from bot.state import GroupInfo, RunningSession
 from bot.storage import groups as group_store
 from bot.storage import sessions as store
-from bot.ui.checks import is_facilitator
+from bot.ui.checks import is_facilitator, is_group_facilitator
 from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,13 @@ class Sessions(commands.Cog, name="Sessions"):
         raise UserError("Which group? Name it in the `group` option, or run the command in one of its rooms.")
 
     def _require_facilitator(self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo | None) -> None:
-        """Facilitators (the server's facilitator role, which facilitates every group) and server managers."""
+        """Facilitators of the group (its own where it names some, else the facilitator role) and server
+        managers; without a group, anyone who facilitates at all."""
+        if group is not None and is_facilitator(interaction) and not is_group_facilitator(interaction, group):
+            raise UserError(
+                f"Only the facilitators of {group.name} can do this. One of them, or a server manager, can add "
+                "you with `/group facilitator add`."
+            )
         if not is_facilitator(interaction):
             name = f" of {group.name}" if group is not None else ""
             raise UserError(

@@ -46,11 +46,13 @@ def decide(
     facilitators_consent: bool,
     consent: ConsentFact | None,
     state_ready: bool = True,
+    group_facilitator_ids: frozenset[int] = frozenset(),
 ) -> Decision:
     """May this person be in the group's rooms?
 
     Order: holdspace itself, other bots (left to the guard), then a current consent, then the
-    facilitator exemption (only while the group does not ask facilitators to consent too). Anyone
+    facilitator exemption (only while the group does not ask facilitators to consent too): the
+    group's own facilitators where it names some, else holders of the facilitator role. Anyone
     else is not allowed. Before the consent state is loaded nobody is let in (fail closed).
     """
     if member_id == bot_id:
@@ -61,8 +63,12 @@ def decide(
         return Decision(False, Reason.NOT_READY)
     if consent is not None:
         return Decision(True, Reason.CONSENTED)
-    if facilitator_role_id is not None and not facilitators_consent and facilitator_role_id in set(role_ids):
-        return Decision(True, Reason.FACILITATOR)
+    if not facilitators_consent:
+        if group_facilitator_ids:  # the group names its own facilitators: only they are exempt
+            if member_id in group_facilitator_ids:
+                return Decision(True, Reason.FACILITATOR)
+        elif facilitator_role_id is not None and facilitator_role_id in set(role_ids):
+            return Decision(True, Reason.FACILITATOR)
     return Decision(False, Reason.NO_CONSENT)
 
 
@@ -86,4 +92,5 @@ def decide_from_state(
         facilitators_consent=group.facilitators_consent,
         consent=state.consent_of(group.id, member_id),
         state_ready=state.loaded,
+        group_facilitator_ids=state.facilitators_of(group.id),
     )

@@ -8,7 +8,8 @@ check all use it:
 * holdspace itself (member overwrite): allow what it needs to run the rooms (``BOT_ALLOW``).
 * the facilitator role: allow ``FACILITATOR_ALLOW`` -- unless the group asks facilitators to
   consent like everyone else (``facilitators_consent``); then they get in through their own
-  consent like a member.
+  consent like a member. A group that names its own facilitators (``facilitator_ids``) gives each
+  of them a member overwrite instead, and the role gets nothing: other facilitators stay out.
 * access mode "member": one member overwrite per consenting member allowing ``MEMBER_ALLOW``
   (per-member overwrites do not show group membership to the whole server the way a role would).
 * access mode "role": the group's role allowed ``MEMBER_ALLOW`` instead.
@@ -97,6 +98,7 @@ class GroupRooms:
     access_mode: str = "member"
     role_id: int | None = None
     facilitators_consent: bool = False
+    facilitator_ids: tuple[int, ...] = ()
 
     @property
     def channel_ids(self) -> tuple[int, int]:
@@ -118,7 +120,13 @@ def desired_for_channel(
         Target(ROLE, everyone_role_id): Want(deny=EVERYONE_DENY),
         Target(MEMBER, bot_id): Want(allow=BOT_ALLOW),
     }
-    if facilitator_role_id is not None and not rooms.facilitators_consent and facilitator_role_id != everyone_role_id:
+    if rooms.facilitators_consent:
+        pass  # facilitators get in through their own consent, like members
+    elif rooms.facilitator_ids:
+        for facilitator_id in rooms.facilitator_ids:
+            if facilitator_id != bot_id:
+                want[Target(MEMBER, facilitator_id)] = Want(allow=FACILITATOR_ALLOW)
+    elif facilitator_role_id is not None and facilitator_role_id != everyone_role_id:
         want[Target(ROLE, facilitator_role_id)] = Want(allow=FACILITATOR_ALLOW)
     if rooms.access_mode == "role":
         if rooms.role_id is not None:

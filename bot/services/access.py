@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -89,8 +89,9 @@ def desired_room_overwrites(
     ``bot.state``). Reconcile, the sessions feature and the guard's drift check all use it."""
     cfg = bot.state.guilds.get(group.guild_id)
     running = bot.state.session_running(group.id) if session_running is None else session_running
+    rooms = replace(rooms_of(group), facilitator_ids=tuple(sorted(bot.state.facilitators_of(group.id))))
     return session_desired_overwrites(
-        rooms_of(group),
+        rooms,
         bot.state.consented_members(group.id),
         cfg.facilitator_role_id if cfg else None,
         guild.me.id,

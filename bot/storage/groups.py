@@ -19,6 +19,8 @@ from bot.storage.fields import register_blind_index, register_encrypted
 register_encrypted("agreements", "body", row_key=("id",))
 register_encrypted("enrolments", "member_id", row_key=("id",))
 register_blind_index("enrolments", "member_index", "member_id", "member")
+register_encrypted("group_facilitators", "member_id", row_key=("id",))
+register_blind_index("group_facilitators", "member_index", "member_id", "member")
 
 MEMBER_PURPOSE = "member"
 
@@ -208,48 +210,78 @@ async def get_agreement(db: Database, ring: KeyRing, group_id: str, version: int
     return Agreement(group_id, int(row[1]), str(row[2]), text, _dt(row[4]))
 
 
-# -- enrolments --------------------------------------------------------------------------------------
+# -- enrolments and group facilitators: sets of members per group -----------------------------------
+
+_MEMBER_TABLES = ("enrolments", "group_facilitators")
 
 
-async def load_enrolments(db: Database, ring: KeyRing) -> list[tuple[str, int]]:
-    rows = await db.fetchall("SELECT id, group_id, member_id FROM enrolments")
-    return [(r[1], int(ring.decrypt_str(r[2], table="enrolments", column="member_id", row=r[0]))) for r in rows]
+async def _load_members(db: Database, ring: KeyRing, table: str) -> list[tuple[str, int]]:
+    assert table in _MEMBER_TABLES
+    rows = await db.fetchall(f"SELECT id, group_id, member_id FROM {table}")
+    return [(r[1], int(ring.decrypt_str(r[2], table=table, column="member_id", row=r[0]))) for r in rows]
 
 
-async def enrol(db: Database, ring: KeyRing, group_id: str, member_id: int, now: datetime) -> bool:
-    """Enrol a member; False if they already were."""
+async def _add_member(db: Database, ring: KeyRing, table: str, group_id: str, member_id: int, now: datetime) -> bool:
+    assert table in _MEMBER_TABLES
     indexes = ring.blind_indexes(member_id, purpose=MEMBER_PURPOSE)
     marks = ",".join("?" * len(indexes))
-    enrolment_id = uuid.uuid4().hex
+    row_id = uuid.uuid4().hex
     async with db.transaction() as conn:
         cursor = await conn.execute(
-            f"SELECT 1 FROM enrolments WHERE group_id = ? AND member_index IN ({marks})", (group_id, *indexes)
+            f"SELECT 1 FROM {table} WHERE group_id = ? AND member_index IN ({marks})", (group_id, *indexes)
         )
         exists = await cursor.fetchone()
         await cursor.close()
         if exists:
             return False
         await conn.execute(
-            "INSERT INTO enrolments (id, group_id, member_index, member_id, created_ms) VALUES (?, ?, ?, ?, ?)",
+            f"INSERT INTO {table} (id, group_id, member_index, member_id, created_ms) VALUES (?, ?, ?, ?, ?)",
             (
-                enrolment_id,
+                row_id,
                 group_id,
                 indexes[0],
-                ring.encrypt(str(member_id), table="enrolments", column="member_id", row=enrolment_id),
+                ring.encrypt(str(member_id), table=table, column="member_id", row=row_id),
                 _ms(now),
             ),
         )
     return True
 
 
-async def unenrol(db: Database, ring: KeyRing, group_id: str, member_id: int) -> bool:
+async def _remove_member(db: Database, ring: KeyRing, table: str, group_id: str, member_id: int) -> bool:
+    assert table in _MEMBER_TABLES
     indexes = ring.blind_indexes(member_id, purpose=MEMBER_PURPOSE)
     marks = ",".join("?" * len(indexes))
     async with db.transaction() as conn:
         cursor = await conn.execute(
-            f"DELETE FROM enrolments WHERE group_id = ? AND member_index IN ({marks})", (group_id, *indexes)
+            f"DELETE FROM {table} WHERE group_id = ? AND member_index IN ({marks})", (group_id, *indexes)
         )
         return (cursor.rowcount or 0) > 0
+
+
+async def load_enrolments(db: Database, ring: KeyRing) -> list[tuple[str, int]]:
+    return await _load_members(db, ring, "enrolments")
+
+
+async def enrol(db: Database, ring: KeyRing, group_id: str, member_id: int, now: datetime) -> bool:
+    """Enrol a member; False if they already were."""
+    return await _add_member(db, ring, "enrolments", group_id, member_id, now)
+
+
+async def unenrol(db: Database, ring: KeyRing, group_id: str, member_id: int) -> bool:
+    return await _remove_member(db, ring, "enrolments", group_id, member_id)
+
+
+async def load_facilitators(db: Database, ring: KeyRing) -> list[tuple[str, int]]:
+    return await _load_members(db, ring, "group_facilitators")
+
+
+async def add_facilitator(db: Database, ring: KeyRing, group_id: str, member_id: int, now: datetime) -> bool:
+    """Make a member a facilitator of the group; False if they already were."""
+    return await _add_member(db, ring, "group_facilitators", group_id, member_id, now)
+
+
+async def remove_facilitator(db: Database, ring: KeyRing, group_id: str, member_id: int) -> bool:
+    return await _remove_member(db, ring, "group_facilitators", group_id, member_id)
 
 
 async def enrolled_since(db: Database, ring: KeyRing, group_id: str) -> dict[int, datetime]:

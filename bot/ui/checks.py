@@ -6,6 +6,7 @@ Integrations. These checks run inside holdspace on every invocation, so they hol
 
 - server manager: the Manage Server permission (or Administrator);
 - facilitator: the facilitator role set with /setup (server managers count as facilitators too);
+  a group that names its own facilitators (`/group facilitator add`) is run by them alone;
 - moderator: the moderator role set with /setup (server managers count as moderators too).
 """
 
@@ -21,6 +22,7 @@ from bot.ui.replies import UserError
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
+    from bot.state import GroupInfo
 
 T = TypeVar("T")
 
@@ -75,6 +77,23 @@ def require_facilitator(interaction: discord.Interaction[HoldspaceBot]) -> None:
         raise UserError(NOT_SET_UP)
     if not has_role(member, cfg.facilitator_role_id):
         raise UserError("Only facilitators can use this command. Ask a facilitator of the group.")
+
+
+def is_group_facilitator(interaction: discord.Interaction[HoldspaceBot], group: GroupInfo) -> bool:
+    """A server manager, or a facilitator of ``group`` (its own where it names some, else the role)."""
+    member = _member(interaction)
+    return is_server_manager(interaction) or interaction.client.state.facilitates(
+        group, member.id, [role.id for role in member.roles]
+    )
+
+
+def require_group_facilitator(interaction: discord.Interaction[HoldspaceBot], group: GroupInfo) -> None:
+    require_facilitator(interaction)
+    if not is_group_facilitator(interaction, group):
+        raise UserError(
+            f"Only the facilitators of {group.name} can do this. One of them, or a server manager, can add "
+            "you with `/group facilitator add`."
+        )
 
 
 def require_moderator(interaction: discord.Interaction[HoldspaceBot]) -> None:

@@ -13,6 +13,7 @@ from discord import app_commands
 
 from bot.core.permissions import human_name
 from bot.state import GroupInfo
+from bot.ui.checks import require_group_facilitator
 from bot.ui.replies import MissingBotPermission, UserError
 
 if TYPE_CHECKING:
@@ -100,4 +101,11 @@ def resolve_group(interaction: discord.Interaction[HoldspaceBot], name: str) -> 
     group = interaction.client.state.group_by_name(interaction.guild_id, name)
     if group is None:
         raise UserError(f"There is no group called “{name.strip()[:40]}” on this server; `/group list` shows them.")
+    return group
+
+
+def resolve_facilitated_group(interaction: discord.Interaction[HoldspaceBot], name: str) -> GroupInfo:
+    """The group named ``name``, when the person asking facilitates it (or manages the server)."""
+    group = resolve_group(interaction, name)
+    require_group_facilitator(interaction, group)
     return group

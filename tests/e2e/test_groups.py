@@ -415,3 +415,62 @@ async def test_an_agreement_editor_opened_before_a_restart_still_saves(holdspace
     saved = await final(hs.sb.submit_modal(edit, {"part1": "Rules written before the restart."}))
     assert "version 2" in saved
     assert hs.bot is not None and hs.bot.state.groups[group.id].agreement_version == 2
+
+
+async def test_a_group_with_named_facilitators_is_run_and_entered_by_them_only(holdspace: Holdspace) -> None:
+    from bot.sandbox import SandboxRefused
+    from tests.e2e.test_setup import rooms
+
+    hs = holdspace
+    staff, group = await started_with_group(hs, "Tuesday circle")
+    fran = staff.facilitator
+    dana = hs.guild.add_member(hs.sb.create_user("dana"), roles=[staff.fac_role, hs.world.member_role])
+    text, voice = rooms(hs, group)
+
+    def sees(who: object) -> bool:
+        return bool(hs.guild.permissions_for(who, text) & P.VIEW_CHANNEL)  # type: ignore[arg-type]
+
+    assert sees(fran) and sees(dana), "without named facilitators the role opens the rooms"
+
+    added = await final(await hs.command(fran, None, "group facilitator add", group="Tuesday circle", member=fran))
+    assert "now facilitates" in added and "only the facilitators named" in added
+    await hs.sb.wait_until(lambda: sees(fran) and not sees(dana))
+    with pytest.raises(SandboxRefused):
+        hs.guild.join_voice(dana, voice)
+    hs.guild.join_voice(fran, voice)
+    assert hs.guild.voice_channel_of(fran) is voice
+
+    refused = await hs.command(dana, None, "group enroll", group="Tuesday circle", member=hs.member("alice"))
+    assert refused.ephemeral and "Only the facilitators of Tuesday circle" in (refused.content or "")
+    refused = await hs.command(dana, None, "session start", group="Tuesday circle")
+    assert refused.ephemeral and "Only the facilitators of Tuesday circle" in (refused.content or "")
+    assert not hs.bot.state.is_enrolled(group.id, hs.member("alice").id)  # type: ignore[union-attr]
+
+    listed = await final(await hs.command(dana, None, "group facilitator list", group="Tuesday circle"))
+    assert f"<@{fran.id}>" in listed
+
+    removed = await final(await hs.command(fran, None, "group facilitator remove", group="Tuesday circle", member=fran))
+    assert "everyone with the facilitator role" in removed
+    await hs.sb.wait_until(lambda: sees(dana))
+    assert hs.guild.voice_channel_of(fran) is voice, "a facilitator is never thrown out mid-call by this change"
+
+
+async def test_facilitator_add_bad_input(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, "Tuesday circle")
+    fran, alice = staff.facilitator, hs.member("alice")
+
+    async def add(who: object, member: object) -> str:
+        handle = await hs.command(who, None, "group facilitator add", group="Tuesday circle", member=member)  # type: ignore[arg-type]
+        assert handle.ephemeral
+        return await final(handle)
+
+    assert "does not hold the facilitator role" in await add(fran, alice)
+    bot_member = hs.guild.bot_member(hs.world.app)
+    assert "A bot cannot facilitate" in await add(fran, bot_member)
+    assert "Only facilitators can use this command" in await add(alice, fran)
+    await add(fran, fran)
+    assert "already facilitates" in await add(fran, fran)
+    gone = await hs.command(fran, None, "group facilitator remove", group="Tuesday circle", member=alice)
+    assert gone.ephemeral and "is not one of the named facilitators" in (gone.content or "")
+    assert hs.bot is not None and hs.bot.state.facilitators_of(group.id) == {fran.id}

@@ -79,3 +79,23 @@ def test_button_tags_belong_to_one_member_and_survive_a_key_rotation() -> None:
     assert button.custom_id == f"hs:agree:{'a' * 32}:12:{'f' * 16}:{tag}"
     assert len(button.custom_id) <= 100
     assert AgreeButton.__discord_ui_compiled_template__.fullmatch(button.custom_id)
+
+
+def test_a_group_naming_its_facilitators_exempts_only_them() -> None:
+    named = frozenset({7})
+    assert _decide(role_ids=[FAC_ROLE], group_facilitator_ids=named) is Reason.FACILITATOR
+    assert _decide(member_id=8, role_ids=[FAC_ROLE], group_facilitator_ids=named) is Reason.NO_CONSENT
+    assert _decide(group_facilitator_ids=named, facilitators_consent=True) is Reason.NO_CONSENT
+    assert _decide(member_id=8, group_facilitator_ids=named, consent=FACT) is Reason.CONSENTED
+
+
+def test_state_knows_who_facilitates_a_group() -> None:
+    state = State()
+    state.guilds[5] = GuildConfig(5, facilitator_role_id=FAC_ROLE)
+    group = GroupInfo(id="g", guild_id=5, name="G", text_channel_id=1, voice_channel_id=2)
+    state.put_group(group)
+    assert state.facilitates(group, 7, [FAC_ROLE]) and state.facilitates(group, 8, [FAC_ROLE])
+    state.set_facilitator("g", 7, True)
+    assert state.facilitates(group, 7, []) and not state.facilitates(group, 8, [FAC_ROLE])
+    state.set_facilitator("g", 7, False)
+    assert state.facilitates(group, 8, [FAC_ROLE])

@@ -87,3 +87,16 @@ def test_grants_access() -> None:
     assert grants_access(Want(allow=VIEW_CHANNEL))
     assert not grants_access(Want(deny=VIEW_CHANNEL))
     assert not grants_access(None)
+
+
+def test_a_group_naming_its_facilitators_opens_to_them_and_not_to_the_role() -> None:
+    rooms = GroupRooms(100, 101, facilitator_ids=(20, 21))
+    want = desired_overwrites(rooms, [7], FAC, BOT, GUILD)[101]
+    assert Target(ROLE, FAC) not in want
+    assert want[Target(MEMBER, 20)] == want[Target(MEMBER, 21)] == Want(allow=FACILITATOR_ALLOW)
+    current = desired_overwrites(ROOMS, [7], FAC, BOT, GUILD)[101]  # what the rooms carried before
+    changes = {c.target: c for c in diff(current, want)}
+    assert changes[Target(ROLE, FAC)].want is None  # the role's allow goes
+    assert changes[Target(MEMBER, 20)].why == "missing"
+    consenting = GroupRooms(100, 101, facilitator_ids=(20,), facilitators_consent=True)
+    assert Target(MEMBER, 20) not in desired_overwrites(consenting, [], FAC, BOT, GUILD)[100]

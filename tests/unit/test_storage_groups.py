@@ -180,3 +180,20 @@ async def test_export_consents_csv_and_json(db: Database, ring: KeyRing) -> None
     with pytest.raises(HoldspaceError):
         await export_consents(db, ring, 10, None, "xml")
     assert json.loads(await export_consents(db, ring, 99, None, "json"))["consents"] == []
+
+
+async def test_group_facilitators_are_stored_encrypted_and_loaded_into_state(
+    db: Database, ring: KeyRing, tmp_path: Path
+) -> None:
+    await groups.insert_group(db, ring, _group(), "Rules", NOW)
+    assert await groups.add_facilitator(db, ring, "g1", MEMBER, NOW)
+    assert not await groups.add_facilitator(db, ring, "g1", MEMBER, NOW)
+    assert await groups.load_facilitators(db, ring) == [("g1", MEMBER)]
+    state = State()
+    await state.load(db, ring, FakeClock())
+    assert state.facilitators_of("g1") == {MEMBER}
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert str(MEMBER).encode() not in raw
+    assert await groups.remove_facilitator(db, ring, "g1", MEMBER)
+    assert not await groups.remove_facilitator(db, ring, "g1", MEMBER)
+    assert await groups.load_facilitators(db, ring) == []
