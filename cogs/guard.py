@@ -494,10 +494,12 @@ class Guard(commands.Cog):
         return members, roles
 
     def _graced(self, guild: discord.Guild, group: GroupInfo, drift: Drift) -> bool:
-        """Targets the consent and sessions features change while opening and closing rooms."""
+        """Targets the consent, groups and sessions features change while opening and closing rooms
+        (the facilitator role too: naming a group's own facilitators takes its access away)."""
         target = drift.target
         if target.kind == ow.ROLE:
-            return target.id == group.role_id
+            cfg = self.bot.state.guilds.get(guild.id)
+            return target.id == group.role_id or (cfg is not None and target.id == cfg.facilitator_role_id)
         me = guild.me
         if me is not None and target.id == me.id:
             return False

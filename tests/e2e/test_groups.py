@@ -453,6 +453,11 @@ async def test_a_group_with_named_facilitators_is_run_and_entered_by_them_only(h
     assert "everyone with the facilitator role" in removed
     await hs.sb.wait_until(lambda: sees(dana))
     assert hs.guild.voice_channel_of(fran) is voice, "a facilitator is never thrown out mid-call by this change"
+    await hs.settle()
+    assert hs.bot is not None
+    cases = await case_store.all_cases(hs.bot.db, hs.bot.ring, hs.guild.id)
+    kinds = [c.kind for c in cases]
+    assert "permission_drift" not in kinds and "unconsented_join" not in kinds, [c.details for c in cases]
 
 
 async def test_facilitator_add_bad_input(holdspace: Holdspace) -> None:
