@@ -161,7 +161,7 @@ async def _answer(sb: SandboxT, handle: InteractionHandle, followups: int = 0) -
     texts: list[str] = []
     messages: list[Message] = ([handle.message] if handle.message else []) + list(handle.followups)
     for message in messages:
-        texts.append(message.content or "")
+        texts.append(_text_of(message))
         for embed in message.embeds:
             texts.append(str(embed.get("title", "")))
             texts.append(str(embed.get("description", "")))
@@ -194,8 +194,20 @@ def _can_enter(guild: Guild, who: Member, room: Channel) -> bool:
     return bool(perms & P.VIEW_CHANNEL and perms & P.CONNECT)
 
 
+def _text_of(message: Message) -> str:
+    """What people see of a message in the sandbox's world (the demo's view, not holdspace's: holdspace
+    never reads message content)."""
+    return message.content or ""
+
+
+def _received_text(message: discord.Message) -> str:
+    """The text holdspace's own client received for a member's message: always empty, the proof that it
+    does not get message content."""
+    return message.content
+
+
 def _case_notices(log: Channel) -> list[Message]:
-    return [m for m in log.messages if m.content.startswith("**Case #")]
+    return [m for m in log.messages if _text_of(m).startswith("**Case #")]
 
 
 def _removed_count(text: str) -> int | None:
@@ -508,7 +520,7 @@ class _Rehearsal:
             return [m for m in bot.cached_messages if m.id in ids]
 
         received = await n.until(sb, lambda: len(seen()) == len(ids) and seen(), "holdspace missed a message")
-        n.expect(all(m.content == "" for m in received), "holdspace received what a member wrote")
+        n.expect(not any(_received_text(m) for m in received), "holdspace received what a member wrote")
         n.ok(
             f"holdspace noticed all {len(ids)} messages, so it can delete them later, and received none of their text."
         )
@@ -523,7 +535,7 @@ class _Rehearsal:
         n.say("The owner adds a recording bot and gives it Administrator, which overrides every room's permissions.")
         await n.until(
             sb,
-            lambda: any(KIND_LABELS["bot_added"] in m.content for m in _case_notices(p.log)),
+            lambda: any(KIND_LABELS["bot_added"] in _text_of(m) for m in _case_notices(p.log)),
             "no case was opened for the new bot",
         )
         n.ok("holdspace noticed the new bot at once and opened a case for the moderators.")
@@ -536,7 +548,7 @@ class _Rehearsal:
         n.ok("holdspace disconnected it.")
         await n.until(
             sb,
-            lambda: any(KIND_LABELS["recording_bot_blocked"] in m.content for m in _case_notices(p.log)),
+            lambda: any(KIND_LABELS["recording_bot_blocked"] in _text_of(m) for m in _case_notices(p.log)),
             "no case was opened for the recording bot",
         )
         n.ok("holdspace opened a case: recording bot blocked.")
@@ -546,8 +558,8 @@ class _Rehearsal:
             return [m for m in self.text.messages if m.author.id == own and not m.embeds] if self.text else []
 
         found = await n.until(sb, notices, "holdspace did not tell the room")
-        n.expect(len(found) == 1 and "\n" not in found[0].content, "holdspace told the room in more than one line")
-        n.ok(f'holdspace told the room in one line: "{found[0].content.strip()}"')
+        n.expect(len(found) == 1 and "\n" not in _text_of(found[0]), "holdspace told the room in more than one line")
+        n.ok(f'holdspace told the room in one line: "{_text_of(found[0]).strip()}"')
 
     async def session_end(self) -> None:
         n, p, sb = self.n, self.practice, self.sb
@@ -583,7 +595,7 @@ class _Rehearsal:
         notices = _case_notices(p.log)
         n.expect(len(notices) >= 2, "the moderators' log shows fewer than two cases")
         names = [m.user.username for m in p.guild.members.values()] + [str(i) for i in p.guild.members]
-        leaks = [m for m in notices if any(name in m.content for name in names)]
+        leaks = [m for m in notices if any(name in _text_of(m) for name in names)]
         n.expect(not leaks, "a case notice in the log names a person or a bot")
         readers = [m for m in p.guild.members.values() if p.guild.permissions_for(m, p.log) & P.VIEW_CHANNEL]
         n.expect(
