@@ -21,6 +21,8 @@ from bot.crypto import KeyRing
 from bot.sandbox import FAST_CLIENT_OPTIONS, InteractionHandle, Sandbox, point_discord_at
 from bot.sandbox.gateway import GUILD_MEMBERS
 from bot.sandbox.world import Channel, Member, User
+from bot.storage import consents as consent_store
+from bot.storage import groups as group_store
 from tests.conftest import StandardWorld, build_standard_world
 
 
@@ -120,6 +122,27 @@ class Holdspace:
             requesting = any(r.finished == 0.0 for r in self.sb.requests)
             calm = 0 if behind or handling or requesting or not bot.scheduler.idle else calm + 1
             await asyncio.sleep(0.002)
+
+    async def seed_consent(self, group: Any, member_id: int) -> None:
+        """Enrol ``member_id`` in ``group`` and record their "I agree" directly, as the consent feature
+        would (for tests whose subject is not consenting itself)."""
+        bot = self.bot
+        assert bot is not None, "holdspace is not running"
+        now = self.clock.now()
+        await group_store.enrol(bot.db, bot.ring, group.id, member_id, now)
+        bot.state.set_enrolled(group.id, member_id, True)
+        event = await consent_store.record(
+            bot.db,
+            bot.ring,
+            group_id=group.id,
+            member_id=member_id,
+            answer="agree",
+            at=now,
+            method="command",
+            version=group.agreement_version,
+            sha256=group.agreement_sha256,
+        )
+        bot.state.set_consent(group.id, event.as_fact())
 
     async def command(
         self, who: Member | User, channel: Channel | None, name: str, /, **options: Any

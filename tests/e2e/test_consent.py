@@ -14,6 +14,7 @@ from bot.storage import cases as case_store
 from tests.e2e.conftest import Holdspace
 from tests.e2e.test_setup import (
     agree,
+    can_see,
     click,
     db_bytes,
     enroll,
@@ -26,9 +27,6 @@ from tests.e2e.test_setup import (
 
 GROUP = "Tuesday circle"
 
-
-def can_see(hs: Holdspace, who: object, channel: object) -> bool:
-    return bool(hs.guild.permissions_for(who, channel) & P.VIEW_CHANNEL)  # type: ignore[arg-type]
 
 
 async def test_consent_opens_the_rooms_and_withdrawal_closes_them(holdspace: Holdspace) -> None:

@@ -16,6 +16,7 @@ from tests.e2e.conftest import Holdspace
 from tests.e2e.test_setup import (
     add_staff,
     agree,
+    can_see,
     click,
     configure,
     enroll,
@@ -28,9 +29,6 @@ from tests.e2e.test_setup import (
 
 GROUP = "Tuesday circle"
 
-
-def can_see(hs: Holdspace, who: Any, channel: Any) -> bool:
-    return bool(hs.guild.permissions_for(who, channel) & P.VIEW_CHANNEL)
 
 
 async def test_create_makes_a_category_with_private_rooms(holdspace: Holdspace) -> None:

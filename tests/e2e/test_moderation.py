@@ -22,7 +22,6 @@ from bot.sandbox.world import Channel, Message, Role
 from bot.state import GroupInfo, GuildConfig
 from bot.storage import audit as audit_store
 from bot.storage import cases as case_store
-from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.storage import guilds as guild_store
 from bot.storage import holds as hold_store
@@ -97,21 +96,7 @@ async def set_up(hs: Holdspace, *, log_channel: bool = True, ttl: timedelta | No
     group = await group_store.insert_group(bot.db, bot.ring, group, AGREEMENT, now)
     bot.state.put_group(group)
     for who in ("alice", "carol"):
-        member = hs.member(who)
-        await group_store.enrol(bot.db, bot.ring, group.id, member.id, now)
-        bot.state.set_enrolled(group.id, member.id, True)
-        event = await consent_store.record(
-            bot.db,
-            bot.ring,
-            group_id=group.id,
-            member_id=member.id,
-            answer="agree",
-            at=now,
-            method="command",
-            version=group.agreement_version,
-            sha256=group.agreement_sha256,
-        )
-        bot.state.set_consent(group.id, event.as_fact())
+        await hs.seed_consent(group, hs.member(who).id)
     return Setup(moderator, facilitator, log, guild.channel("general"), text, voice, group)
 
 

@@ -22,7 +22,6 @@ from bot.sandbox import SandboxRefused
 from bot.sandbox import permissions as P
 from bot.sandbox.world import Channel, Member, Role
 from bot.state import GroupInfo, GuildConfig
-from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.storage import guilds as guild_store
 from bot.storage import sessions as session_store
@@ -88,20 +87,7 @@ async def make_group(
     bot.state.put_group(group)
     for who in consented:
         member = hs.member(who)
-        await group_store.enrol(bot.db, bot.ring, group.id, member.id, now)
-        bot.state.set_enrolled(group.id, member.id, True)
-        event = await consent_store.record(
-            bot.db,
-            bot.ring,
-            group_id=group.id,
-            member_id=member.id,
-            answer="agree",
-            at=now,
-            method="command",
-            version=group.agreement_version,
-            sha256=group.agreement_sha256,
-        )
-        bot.state.set_consent(group.id, event.as_fact())
+        await hs.seed_consent(group, member.id)
         if not lock:  # what the consent feature gives a consenting member of an unlocked group
             for channel in (text, voice):
                 guild.set_overwrite(channel, member, allow=ow.MEMBER_ALLOW)

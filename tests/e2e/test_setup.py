@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox import InteractionHandle
+from bot.sandbox import permissions as P
 from bot.sandbox.world import LOADING, Channel, Member, Message, Role, User
 from bot.state import GroupInfo
 from tests.e2e.conftest import Holdspace
@@ -83,6 +84,10 @@ async def create_group(hs: Holdspace, staff: Staff, name: str) -> GroupInfo:
     group = hs.bot.state.group_by_name(hs.guild.id, name)
     assert group is not None
     return group
+
+
+def can_see(hs: Holdspace, who: Any, channel: Any) -> bool:
+    return bool(hs.guild.permissions_for(who, channel) & P.VIEW_CHANNEL)
 
 
 def rooms(hs: Holdspace, group: GroupInfo) -> tuple[Channel, Channel]:
