@@ -41,13 +41,14 @@ from bot.clock import Clock, FakeClock, SystemClock
 from bot.config import load_settings
 from bot.core import overwrites as ow
 from bot.core.expiry import snowflake_floor
+from bot.core.records import GroupInfo
 from bot.crypto import KeyRing
 from bot.sandbox import FAST_CLIENT_OPTIONS, Sandbox, point_discord_at
 from bot.sandbox import permissions as P
 from bot.sandbox.gateway import GUILD_MEMBERS
 from bot.sandbox.world import Channel, Guild, User
 from bot.services.expiry import ExpiryService
-from bot.state import GroupInfo, State
+from bot.state import State
 from bot.storage import expiry as store
 from bot.storage import groups as group_store
 from bot.storage.db import Database

@@ -18,6 +18,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.crypto import KeyRing
 from bot.scheduler import Scheduler
+from bot.state import State
 from bot.storage import meta
 from bot.storage.db import Database
 from bot.ui.replies import reply_error
@@ -83,7 +84,6 @@ class HoldspaceBot(commands.Bot):
         self.scheduler = Scheduler(clock, db, ring)
         from bot.services.audit import AuditLog
         from bot.services.cases import CaseService
-        from bot.state import State
 
         self.state = State()
         self.audit = AuditLog(db, ring, clock)

@@ -35,6 +35,7 @@ from bot.clock import FakeClock
 from bot.config import load_settings
 from bot.core.cases import KIND_LABELS
 from bot.core.permissions import SERVER_PERMISSIONS, invite_permissions
+from bot.core.records import GroupInfo
 from bot.crypto import KeyRing
 from bot.exports.cases_audit import verify_audit
 from bot.logs import register_secret, scrub
@@ -55,7 +56,6 @@ from bot.sandbox import (
 from bot.sandbox import permissions as P
 from bot.sandbox.gateway import GUILD_MEMBERS
 from bot.sandbox.world import LOADING
-from bot.state import GroupInfo
 
 SandboxT: TypeAlias = Sandbox
 

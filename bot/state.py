@@ -8,7 +8,8 @@ rebuilds it from the database at start.
 
 What lives here (groups/consent feature): per-server set-up (``GuildConfig``), groups with all their
 settings (``GroupInfo``; other features read e.g. ``ttl`` or ``lock_between_sessions`` from here),
-who is enrolled in which group and who currently consents (``ConsentFact``). Other features add
+who is enrolled in which group and who currently consents (``ConsentFact``). The records themselves
+are defined in ``bot.core.records``, below both this module and ``bot.storage``. Other features add
 their own facts (``running_sessions`` is filled by the sessions feature, ``allowed_bot_ids`` by the
 guard feature) from their cogs' ``cog_load``.
 """
@@ -16,108 +17,16 @@ guard feature) from their cogs' ``cog_load``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.clock import Clock
-from bot.config import GroupDefaults
+from bot.core.records import ConsentFact, GroupInfo, GuildConfig, RunningSession
 from bot.crypto import KeyRing
+from bot.storage import consents as consent_store
+from bot.storage import groups as group_store
+from bot.storage import guilds as guild_store
 from bot.storage.db import Database
-
-ENROLMENT_MODES = ("invite", "open")
-ACCESS_MODES = ("member", "role")
-
-
-@dataclass
-class GuildConfig:
-    guild_id: int
-    facilitator_role_id: int | None = None
-    moderator_role_id: int | None = None
-    log_channel_id: int | None = None
-    lobby_channel_id: int | None = None
-    timezone: str = "UTC"
-    bot_action: str = "disconnect"
-    allowed_bot_ids: set[int] = field(default_factory=set)
-    lobby_message_id: int | None = None
-    configured: bool = False
-
-
-@dataclass
-class GroupInfo:
-    id: str
-    guild_id: int
-    name: str
-    text_channel_id: int
-    voice_channel_id: int
-    category_id: int | None = None
-    # -- how the group was made and how access is given
-    created_channels: bool = False
-    role_id: int | None = None
-    # -- settings (defaults: bot.config.GroupDefaults, i.e. [defaults] in the config file)
-    enrolment: str = "invite"
-    access_mode: str = "member"
-    reconsent_after_days: int = 180
-    facilitators_consent: bool = False
-    lock_between_sessions: bool = False
-    ttl: timedelta | None = timedelta(hours=24)
-    expire_at_session_end: bool = True
-    keep_pinned: bool = True
-    auto_reminder_gap: timedelta = timedelta(hours=2)
-    max_hold_days: int = 14
-    # -- the current agreement
-    agreement_version: int = 0
-    agreement_sha256: str = ""
-
-    @property
-    def channel_ids(self) -> tuple[int, int]:
-        return (self.text_channel_id, self.voice_channel_id)
-
-    @classmethod
-    def with_defaults(cls, defaults: GroupDefaults, **values: Any) -> GroupInfo:
-        """A new group whose settings start from the configured defaults."""
-        known = {f.name for f in fields(cls)}
-        base = {k: getattr(defaults, k) for k in vars(defaults) if k in known}
-        base.update(values)
-        return cls(**base)
-
-
-#: Settings a facilitator may change with /group settings (name -> python type).
-GROUP_SETTINGS = (
-    "enrolment",
-    "reconsent_after_days",
-    "facilitators_consent",
-    "access_mode",
-    "lock_between_sessions",
-    "ttl",
-    "expire_at_session_end",
-    "keep_pinned",
-    "auto_reminder_gap",
-    "max_hold_days",
-)
-
-
-@dataclass(frozen=True)
-class ConsentFact:
-    """A member's current consent to a group's agreement."""
-
-    consent_id: str
-    member_id: int
-    version: int
-    sha256: str
-    given_at: datetime
-    method: str
-
-
-@dataclass
-class RunningSession:
-    id: str
-    group_id: str
-    started_at: datetime
-    ends_at: datetime | None = None
-    # (channel id, message id) of the session's ground-rules reminders: kept until the session ends,
-    # whatever the group's time to live, then they expire like the rest.
-    kept_messages: set[tuple[int, int]] = field(default_factory=set)
 
 
 @dataclass
@@ -138,10 +47,6 @@ class State:
 
     async def load(self, db: Database, ring: KeyRing, clock: Clock) -> None:
         """Rebuild everything from the database."""
-        from bot.storage import consents as consent_store
-        from bot.storage import groups as group_store
-        from bot.storage import guilds as guild_store
-
         guilds: dict[int, GuildConfig] = {}
         for row in await guild_store.load_all(db):
             old = self.guilds.get(row.guild_id)

@@ -21,9 +21,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.access import decide_from_state
+from bot.core.records import ConsentFact, GroupInfo
 from bot.scheduler import RetryLater, Timer
 from bot.services.access import disconnect_from_group, grant_access, send_prompt, withdraw_access
-from bot.state import ConsentFact, GroupInfo
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.ui.checks import in_guild

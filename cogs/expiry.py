@@ -25,8 +25,8 @@ from discord.ext import commands
 from bot.app import HoldspaceBot
 from bot.core.durations import DurationError, format_duration, parse_duration
 from bot.core.expiry import ExpiryReport
+from bot.core.records import GroupInfo
 from bot.services.expiry import ExpiryService
-from bot.state import GroupInfo
 from bot.ui.checks import facilitators_only, require_facilitator
 from bot.ui.group_options import group_autocomplete, resolve_facilitated_group
 from bot.ui.replies import UserError, reply_error, send_ephemeral

@@ -31,6 +31,7 @@ from bot.core.agreement import (
 )
 from bot.core.durations import DurationError, format_duration, parse_duration
 from bot.core.permissions import MEMBER_ROOM_PERMISSIONS, ROOM_PERMISSIONS
+from bot.core.records import GroupInfo
 from bot.crypto import hash_text
 from bot.services.access import (
     current_overwrites,
@@ -42,7 +43,6 @@ from bot.services.access import (
     to_discord,
     withdraw_access,
 )
-from bot.state import GroupInfo
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.ui.checks import facilitators_only, require_group_facilitator

@@ -62,9 +62,9 @@ from bot.core.guard import (
     decide,
     parse_action,
 )
+from bot.core.records import GroupInfo
 from bot.core.server_audit import AuditFacts, BotFacts, RoleFacts, RoomFacts, build_checklist, render
 from bot.services.access import desired_room_overwrites
-from bot.state import GroupInfo
 from bot.storage import guard as guard_store
 from bot.ui.checks import server_manager_only
 from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral

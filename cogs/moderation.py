@@ -30,8 +30,8 @@ from bot.core.cases import (
     Status,
     kind_label,
 )
+from bot.core.records import GroupInfo
 from bot.services.cases import HeldMessage
-from bot.state import GroupInfo
 from bot.storage import cases as case_store
 from bot.ui.case_views import (
     REPORTER_STATUS,

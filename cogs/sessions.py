@@ -33,6 +33,7 @@ from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
 from bot.core.access import decide_from_state
 from bot.core.durations import DurationError, format_duration, parse_duration
+from bot.core.records import GroupInfo, RunningSession
 from bot.core.reminders import (
     ReminderContent,
     ReminderKind,
@@ -60,7 +61,6 @@ from bot.core.schedule import (
 )
 from bot.scheduler import RetryLater, Timer
 from bot.services.access import desired_room_overwrites
-from bot.state import GroupInfo, RunningSession
 from bot.storage import groups as group_store
 from bot.storage import sessions as store
 from bot.ui.checks import is_facilitator, is_group_facilitator

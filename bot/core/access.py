@@ -13,7 +13,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.state import ConsentFact, GroupInfo, State
+    from bot.core.records import ConsentFact, GroupInfo
+    from bot.state import State
 
 
 class Reason(StrEnum):

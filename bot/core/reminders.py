@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from bot.core.durations import format_duration
-from bot.state import ConsentFact
+from bot.core.records import ConsentFact
 
 __all__ = [
     "EMBED_DESCRIPTION_LIMIT",

@@ -15,8 +15,8 @@ import discord
 from bot.core import overwrites as ow
 from bot.core.access import decide_from_state
 from bot.core.permissions import MEMBER_ROOM_PERMISSIONS
+from bot.core.records import GroupInfo
 from bot.core.schedule import session_desired_overwrites
-from bot.state import GroupInfo
 from bot.ui.consent_views import member_tag, review_view
 from bot.ui.group_options import missing_permission_error
 from bot.ui.replies import MissingBotPermission, UserError

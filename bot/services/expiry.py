@@ -63,7 +63,7 @@ except ImportError:  # pragma: no cover - only while the moderation feature is a
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
-    from bot.state import GroupInfo
+    from bot.core.records import GroupInfo
 
 log = logging.getLogger(__name__)
 

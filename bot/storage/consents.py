@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.core.records import ConsentFact
 from bot.crypto import KeyRing
-from bot.state import ConsentFact
 from bot.storage.db import Database
 from bot.storage.fields import register_blind_index, register_encrypted
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.core.records import GroupInfo
 from bot.crypto import KeyRing, hash_text
-from bot.state import GroupInfo
 from bot.storage.db import Database
 from bot.storage.fields import register_blind_index, register_encrypted
 

@@ -22,7 +22,7 @@ from bot.ui.replies import UserError
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
-    from bot.state import GroupInfo
+    from bot.core.records import GroupInfo
 
 T = TypeVar("T")
 

@@ -28,7 +28,7 @@ from bot.crypto import KeyRing
 from bot.ui.replies import reply_error
 
 if TYPE_CHECKING:
-    from bot.state import GroupInfo
+    from bot.core.records import GroupInfo
 
 TAG_PURPOSE = "button"
 LOBBY_ID = "hs:lobby"

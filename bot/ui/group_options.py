@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 
 from bot.core.permissions import human_name
-from bot.state import GroupInfo
+from bot.core.records import GroupInfo
 from bot.ui.checks import require_group_facilitator
 from bot.ui.replies import MissingBotPermission, UserError
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from bot.core.records import RunningSession
 from bot.sandbox import SandboxRefused
 from bot.sandbox import permissions as P
-from bot.state import RunningSession
 from bot.storage import cases as case_store
 from tests.e2e.conftest import Holdspace
 from tests.e2e.test_setup import (

@@ -13,10 +13,10 @@ from typing import Any, cast
 
 from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
+from bot.core.records import GroupInfo
 from bot.sandbox import InteractionHandle
 from bot.sandbox.world import Channel, Message
 from bot.services.expiry import DeleteFailed
-from bot.state import GroupInfo
 from bot.storage import expiry as expiry_store
 from bot.storage import groups as group_store
 from bot.storage import holds

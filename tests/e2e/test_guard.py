@@ -17,9 +17,9 @@ import pytest
 
 from bot.core import overwrites as ow
 from bot.core.guard import BOT_DENY
+from bot.core.records import ConsentFact, GroupInfo, RunningSession
 from bot.sandbox import InteractionHandle, Overwrite, SandboxRefused, permissions
 from bot.sandbox.world import LOADING, Application, Channel, Member
-from bot.state import ConsentFact, GroupInfo, RunningSession
 from bot.storage import cases as case_store
 from bot.storage import groups as group_store
 from bot.storage import guard as guard_store

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from bot.core.cases import KIND_LABELS, Status
+from bot.core.records import GroupInfo, GuildConfig
 from bot.exports.cases_audit import verify_audit
 from bot.sandbox import InteractionHandle
 from bot.sandbox.world import Channel, Message, Role
-from bot.state import GroupInfo, GuildConfig
 from bot.storage import audit as audit_store
 from bot.storage import cases as case_store
 from bot.storage import groups as group_store

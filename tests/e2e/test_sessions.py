@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.core import overwrites as ow
+from bot.core.records import GroupInfo, GuildConfig
 from bot.sandbox import SandboxRefused
 from bot.sandbox import permissions as P
 from bot.sandbox.world import Channel, Member, Role
-from bot.state import GroupInfo, GuildConfig
 from bot.storage import groups as group_store
 from bot.storage import guilds as guild_store
 from bot.storage import sessions as session_store

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from bot.core.records import GroupInfo
 from bot.sandbox import InteractionHandle
 from bot.sandbox import permissions as P
 from bot.sandbox.world import LOADING, Channel, Member, Message, Role, User
-from bot.state import GroupInfo
 from tests.e2e.conftest import Holdspace
 
 

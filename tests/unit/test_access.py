@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.core.access import Reason, decide, decide_from_state
-from bot.state import ConsentFact, GroupInfo, GuildConfig, State
+from bot.core.records import ConsentFact, GroupInfo, GuildConfig
+from bot.state import State
 
 BOT = 1
 FAC_ROLE = 50

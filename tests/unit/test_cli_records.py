@@ -14,9 +14,9 @@ import pytest
 
 from bot.cli import main
 from bot.clock import FakeClock
+from bot.core.records import GroupInfo
 from bot.crypto import KeyRing, generate_key
 from bot.services.audit import AuditLog
-from bot.state import GroupInfo
 from bot.storage import consents, groups
 from bot.storage.db import Database
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.core.records import GroupInfo
 from bot.crypto import KeyRing
-from bot.state import GroupInfo
 from bot.storage import consents, groups, migrations
 from bot.storage.db import Database
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.core.records import ConsentFact
 from bot.core.reminders import (
     EMBED_DESCRIPTION_LIMIT,
     ReminderContent,
@@ -17,7 +18,6 @@ from bot.core.reminders import (
     review_dm_text,
     stale_consents,
 )
-from bot.state import ConsentFact
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 GAP = timedelta(hours=2)

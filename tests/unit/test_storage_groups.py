@@ -7,8 +7,9 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import GroupDefaults
+from bot.core.records import GroupInfo
 from bot.crypto import KeyRing
-from bot.state import GroupInfo, State
+from bot.state import State
 from bot.storage import consents, groups, guilds
 from bot.storage.db import Database
 from bot.storage.migrations import migrate
