@@ -68,8 +68,6 @@ class Sandbox(Scenario):
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
-        if self.spec is not None:
-            _ = self.spec.available  # warn once now if the description is missing
         return self
 
     async def stop(self) -> None:

@@ -1,8 +1,9 @@
 """Check request bodies and sandbox responses against Discord's published OpenAPI description.
 
-The file is looked up at ``$HOLDSPACE_DISCORD_OPENAPI`` or ``<repo>/../shared/discord-api-spec/openapi.json``.
-Where it is absent the check is skipped with one warning. jsonschema is imported lazily; compiled
-validators are cached per (operation, part) for the whole process.
+The description ships with the sandbox (``bot/sandbox/openapi/``, see PROVENANCE.md there);
+``$HOLDSPACE_DISCORD_OPENAPI`` points at another copy, e.g. a newer one being tried out. A missing or
+unreadable description is an error, never a silently skipped check. jsonschema is imported lazily;
+compiled validators are cached per (operation, part) for the whole process.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,15 +18,16 @@ from typing import Any
 ENV_VAR = "HOLDSPACE_DISCORD_OPENAPI"
 SAMPLE = 3  # list responses: items checked
 _PARAM = re.compile(r"\{[^}]+\}")
-_warned = False
+VENDORED = Path(__file__).resolve().with_name("openapi") / "openapi.json"
+
+
+class SpecMissing(FileNotFoundError):
+    """The description is not where it should be: the check cannot run, so nothing may pass unchecked."""
 
 
 def default_spec_path() -> Path:
     env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env)
-    repo_root = Path(__file__).resolve().parents[2]
-    return repo_root.parent / "shared" / "discord-api-spec" / "openapi.json"
+    return Path(env) if env else VENDORED
 
 
 def _norm(template: str) -> str:
@@ -34,10 +35,11 @@ def _norm(template: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def _load(path: str) -> tuple[dict[str, Any], dict[str, str], Any] | None:
+def _load(path: str) -> tuple[dict[str, Any], dict[str, str], Any]:
     p = Path(path)
-    if not p.exists():
-        return None
+    if not p.is_file():
+        raise SpecMissing(f"Discord's OpenAPI description is missing at {p}; restore bot/sandbox/openapi/ "
+                          f"(or unset ${ENV_VAR}), or turn the check off with Sandbox(check_spec=False)")
     spec = json.loads(p.read_text())
     from jsonschema.validators import Draft202012Validator  # noqa: F401  (fail early if missing)
     from referencing import Registry, Resource
@@ -85,16 +87,7 @@ class SpecChecker:
         self.path = str(path or default_spec_path())
         self.violations: list[str] = []
         self._validators: dict[tuple[str, str, str], Any] = {}
-
-    @property
-    def available(self) -> bool:
-        global _warned
-        loaded = _load(self.path)
-        if loaded is None and not _warned:
-            _warned = True
-            warnings.warn(f"Discord OpenAPI description not found at {self.path}; spec checks skipped",
-                          stacklevel=2)
-        return loaded is not None
+        _load(self.path)  # fail now, at construction, if the description is missing
 
     def _validator(self, method: str, template: str, part: str) -> Any:
         key = (method, template, part)
@@ -105,14 +98,14 @@ class SpecChecker:
         return validator
 
     def check_request(self, method: str, template: str, body: Any) -> None:
-        if body is None or not self.available:
+        if body is None:
             return
         v = self._validator(method, template, "request")
         if v is not None:
             self._report(v, _lenient(body), f"request body of {method} {template}")
 
     def check_response(self, method: str, template: str, status: int, body: Any) -> None:
-        if not self.available or body is None:
+        if body is None:
             return
         v = self._validator(method, template, str(status))
         if v is None and 400 <= status < 500:
@@ -136,10 +129,7 @@ class SpecChecker:
 
 @lru_cache(maxsize=1024)
 def _compiled(path: str, method: str, norm_template: str, part: str) -> Any:
-    loaded = _load(path)
-    if loaded is None:
-        return None
-    spec, paths, registry = loaded
+    spec, paths, registry = _load(path)
     spec_path = paths.get(norm_template)
     if spec_path is None:
         return None

@@ -1,21 +1,17 @@
-"""The OpenAPI check: wrong bodies are caught, and a missing description is skipped with a notice."""
+"""The OpenAPI check: always on from the vendored description; wrong bodies are caught; a missing one fails."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox import Sandbox
 from bot.sandbox import spec as spec_module
-from bot.sandbox.spec import SpecChecker, default_spec_path
+from bot.sandbox.spec import VENDORED, SpecChecker, SpecMissing, default_spec_path
 from tests.conftest import StandardWorld
 
-HAVE_SPEC = default_spec_path().exists()
 
-
-@pytest.mark.skipif(not HAVE_SPEC, reason="Discord's OpenAPI description is not present")
 async def test_wrong_request_body_is_recorded(sandbox: Sandbox, world: StandardWorld) -> None:
     ch = world.guild.create_text_channel("general")
     status, _, _ = await sandbox.api("POST", f"/channels/{ch.id}/messages", token=world.token,
@@ -27,7 +23,6 @@ async def test_wrong_request_body_is_recorded(sandbox: Sandbox, world: StandardW
     sandbox.spec_violations.clear()
 
 
-@pytest.mark.skipif(not HAVE_SPEC, reason="Discord's OpenAPI description is not present")
 def test_wrong_response_is_recorded() -> None:
     checker = SpecChecker()
     user = {"id": "1", "username": "a", "avatar": None, "discriminator": "0", "public_flags": 0, "flags": 0,
@@ -38,7 +33,6 @@ def test_wrong_response_is_recorded() -> None:
     assert len(checker.violations) == 1 and "username" in checker.violations[0]
 
 
-@pytest.mark.skipif(not HAVE_SPEC, reason="Discord's OpenAPI description is not present")
 def test_permission_strings_are_accepted() -> None:
     checker = SpecChecker()
     checker.check_request("PUT", "/channels/{channel_id}/permissions/{overwrite_id}",
@@ -46,13 +40,17 @@ def test_permission_strings_are_accepted() -> None:
     assert checker.violations == []
 
 
-def test_missing_description_is_skipped_with_one_notice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spec_module, "_warned", False)
+def test_the_vendored_description_is_used_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(spec_module.ENV_VAR, raising=False)
+    assert default_spec_path() == VENDORED
+    assert VENDORED.is_file() and (VENDORED.parent / "LICENSE").is_file()
+    assert SpecChecker().path == str(VENDORED)
+
+
+def test_a_missing_description_fails_instead_of_skipping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(spec_module.ENV_VAR, str(tmp_path / "absent.json"))
-    checker = SpecChecker()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        checker.check_request("POST", "/channels/{channel_id}/messages", {"content": 5})
-        checker.check_request("POST", "/channels/{channel_id}/messages", {"content": 5})
-    assert checker.violations == []
-    assert len([w for w in caught if "OpenAPI" in str(w.message)]) == 1
+    with pytest.raises(SpecMissing, match=r"absent\.json"):
+        SpecChecker()
+    with pytest.raises(SpecMissing):
+        Sandbox()
+    Sandbox(check_spec=False)  # turning the check off is explicit, never a consequence of a missing file
