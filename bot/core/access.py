@@ -1,8 +1,10 @@
-"""Who may be in a group's rooms: a pure decision over in-memory facts (no I/O).
+"""Who may be in a group's rooms: the one definition of "may stay", a pure decision over in-memory
+facts (no I/O).
 
-The backstop (a voice join, the reconcile on ready) asks :func:`decide` for each person found in a
-group's voice room. Everything it needs is passed in; :func:`decide_from_state` gathers those facts
-from ``bot.state`` so callers on the gateway path never read the database or the network.
+Everything that finds someone in a group's voice room asks :func:`decide`: the join backstop, the
+reconcile on start and resume, the session lock at a session's end, and role or facilitator changes.
+Everything it needs is passed in; :func:`decide_from_state` gathers those facts from ``bot.state`` so
+callers on the gateway path never read the database or the network.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Reason(StrEnum):
     FACILITATOR = "facilitator"  # facilitators are exempt unless the group says otherwise
     CONSENTED = "consented"
     NO_CONSENT = "no_consent"
+    LOCKED = "locked"  # the group locks its rooms between sessions and none runs
     NOT_READY = "not_ready"  # consent state not loaded: fail closed
 
 
@@ -33,8 +36,13 @@ class Decision:
 
     @property
     def act(self) -> bool:
-        """True when holdspace should disconnect the person and prompt them for consent."""
+        """True when holdspace should disconnect the person."""
         return not self.allowed
+
+    @property
+    def prompt(self) -> bool:
+        """True when the person should also be asked for consent (a locked room is not about consent)."""
+        return self.reason in (Reason.NO_CONSENT, Reason.NOT_READY)
 
 
 def decide(
@@ -48,13 +56,15 @@ def decide(
     consent: ConsentFact | None,
     state_ready: bool = True,
     group_facilitator_ids: frozenset[int] = frozenset(),
+    room_locked: bool = False,
 ) -> Decision:
     """May this person be in the group's rooms?
 
-    Order: holdspace itself, other bots (left to the guard), then a current consent, then the
-    facilitator exemption (only while the group does not ask facilitators to consent too): the
-    group's own facilitators where it names some, else holders of the facilitator role. Anyone
-    else is not allowed. Before the consent state is loaded nobody is let in (fail closed).
+    Order: holdspace itself, other bots (left to the guard), then a current consent (unless the
+    rooms are locked between sessions), then the facilitator exemption (only while the group does
+    not ask facilitators to consent too): the group's own facilitators where it names some, else
+    holders of the facilitator role. Anyone else is not allowed. Before the consent state is loaded
+    nobody is let in (fail closed).
     """
     if member_id == bot_id:
         return Decision(True, Reason.HOLDSPACE)
@@ -62,7 +72,7 @@ def decide(
         return Decision(True, Reason.BOT)
     if not state_ready:
         return Decision(False, Reason.NOT_READY)
-    if consent is not None:
+    if consent is not None and not room_locked:
         return Decision(True, Reason.CONSENTED)
     if not facilitators_consent:
         if group_facilitator_ids:  # the group names its own facilitators: only they are exempt
@@ -70,6 +80,8 @@ def decide(
                 return Decision(True, Reason.FACILITATOR)
         elif facilitator_role_id is not None and facilitator_role_id in set(role_ids):
             return Decision(True, Reason.FACILITATOR)
+    if room_locked:
+        return Decision(False, Reason.LOCKED)
     return Decision(False, Reason.NO_CONSENT)
 
 
@@ -94,4 +106,5 @@ def decide_from_state(
         consent=state.consent_of(group.id, member_id),
         state_ready=state.loaded,
         group_facilitator_ids=state.facilitators_of(group.id),
+        room_locked=group.lock_between_sessions and not state.session_running(group.id),
     )

@@ -23,7 +23,7 @@ def _decide(**kw: object) -> Reason:
     )
     args.update(kw)
     decision = decide(**args)  # type: ignore[arg-type]
-    assert decision.allowed == (decision.reason not in (Reason.NO_CONSENT, Reason.NOT_READY))
+    assert decision.allowed == (decision.reason not in (Reason.NO_CONSENT, Reason.NOT_READY, Reason.LOCKED))
     return decision.reason
 
 
@@ -100,3 +100,35 @@ def test_state_knows_who_facilitates_a_group() -> None:
     assert state.facilitates(group, 7, []) and not state.facilitates(group, 8, [FAC_ROLE])
     state.set_facilitator("g", 7, False)
     assert state.facilitates(group, 8, [FAC_ROLE])
+
+
+def test_a_room_locked_between_sessions_keeps_only_exempt_facilitators() -> None:
+    assert _decide(consent=FACT, room_locked=True) is Reason.LOCKED
+    assert _decide(room_locked=True) is Reason.LOCKED
+    assert _decide(role_ids=[FAC_ROLE], room_locked=True) is Reason.FACILITATOR
+    assert _decide(group_facilitator_ids=frozenset({7}), room_locked=True) is Reason.FACILITATOR
+    assert _decide(member_id=8, role_ids=[FAC_ROLE], group_facilitator_ids=frozenset({7}), room_locked=True) is (
+        Reason.LOCKED
+    )
+    assert _decide(role_ids=[FAC_ROLE], facilitators_consent=True, consent=FACT, room_locked=True) is Reason.LOCKED
+
+
+def test_decide_from_state_knows_whether_the_rooms_are_locked() -> None:
+    from bot.state import RunningSession
+
+    state = State()
+    state.loaded = True
+    state.guilds[10] = GuildConfig(10, facilitator_role_id=FAC_ROLE)
+    group = GroupInfo("g", 10, "Tuesday", 100, 101, lock_between_sessions=True)
+    state.put_group(group)
+    state.set_consent("g", FACT)
+    kw = dict(member_id=7, is_bot=False, role_ids=[], bot_id=BOT)
+    decision = decide_from_state(state, group, **kw)  # type: ignore[arg-type]
+    assert decision.reason is Reason.LOCKED and decision.act and not decision.prompt
+    state.running_sessions["s"] = RunningSession("s", "g", FACT.given_at)
+    assert decide_from_state(state, group, **kw).reason is Reason.CONSENTED  # type: ignore[arg-type]
+    state.running_sessions.clear()
+    state.set_consent("g", None, member_id=7)
+    assert decide_from_state(state, group, **kw).prompt is False  # type: ignore[arg-type]
+    group = state.update_group("g", lock_between_sessions=False)
+    assert decide_from_state(state, group, **kw).prompt  # type: ignore[arg-type]
