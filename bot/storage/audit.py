@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bot.core.audit_chain import (
@@ -23,6 +23,7 @@ from bot.core.audit_chain import (
 )
 from bot.crypto import DecryptionError, KeyRing
 from bot.storage.db import Database
+from bot.storage.times import from_ms, to_ms
 
 __all__ = [
     "AuditEntry",
@@ -44,10 +45,6 @@ def register_fields() -> None:
     fields.register_encrypted(TABLE, "payload", row_key=("id",))
 
 
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
 @dataclass(frozen=True)
 class AuditEntry:
     seq: int
@@ -64,7 +61,7 @@ async def append(
     """Append one entry (``payload`` must already carry its salt); returns its sequence number."""
     document = dict(payload)
     entry_id = uuid.uuid4().hex
-    at_ms = _ms(now)
+    at_ms = to_ms(now)
     async with db.transaction() as conn:
         cursor = await conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         last = await cursor.fetchone()
@@ -146,7 +143,7 @@ async def entries(db: Database, ring: KeyRing, guild_id: int) -> list[AuditEntry
         result.append(
             AuditEntry(
                 seq=e.seq,
-                at=datetime.fromtimestamp(e.at_ms / 1000, UTC),
+                at=from_ms(e.at_ms),
                 guild_id=e.guild_id,
                 action=e.action,
                 payload=dict(e.payload),
@@ -164,7 +161,7 @@ async def prune_before(db: Database, before: datetime) -> int:
     """
     async with db.transaction() as conn:
         cursor = await conn.execute(
-            "SELECT seq, hash FROM audit_log WHERE at_ms < ? ORDER BY seq DESC LIMIT 1", (_ms(before),)
+            "SELECT seq, hash FROM audit_log WHERE at_ms < ? ORDER BY seq DESC LIMIT 1", (to_ms(before),)
         )
         last = await cursor.fetchone()
         await cursor.close()
@@ -177,7 +174,7 @@ async def prune_before(db: Database, before: datetime) -> int:
             "INSERT INTO audit_anchor (id, seq, hash, pruned_before_ms) VALUES (1, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, "
             "pruned_before_ms = excluded.pruned_before_ms",
-            (int(last[0]), bytes(last[1]), _ms(before)),
+            (int(last[0]), bytes(last[1]), to_ms(before)),
         )
     return removed
 

@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
@@ -31,6 +31,7 @@ from bot.core.cases import (
 from bot.crypto import KeyRing
 from bot.storage import holds as hold_store
 from bot.storage.db import Database
+from bot.storage.times import from_ms, to_ms
 
 __all__ = [
     "CaseEvent",
@@ -80,14 +81,6 @@ class CaseNotFound(CaseRuleError):
     def __init__(self, number: int) -> None:
         super().__init__(f"There is no case #{number} in this server. Use /cases list to see the case numbers.")
         self.number = number
-
-
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
-def _dt(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
 @dataclass(frozen=True)
@@ -161,8 +154,8 @@ def _record(ring: KeyRing, row: sqlite3.Row | Sequence[Any]) -> CaseRecord:
         if details_blob is not None
         else {}
     )
-    opened = _dt(row[11])
-    updated = _dt(row[12])
+    opened = from_ms(row[11])
+    updated = from_ms(row[12])
     assert opened is not None and updated is not None
     return CaseRecord(
         id=case_id,
@@ -178,7 +171,7 @@ def _record(ring: KeyRing, row: sqlite3.Row | Sequence[Any]) -> CaseRecord:
         notice_message_id=row[10],
         opened_at=opened,
         updated_at=updated,
-        closed_at=_dt(row[13]),
+        closed_at=from_ms(row[13]),
     )
 
 
@@ -212,7 +205,7 @@ async def _add_event(
         (
             event_id,
             case_id,
-            _ms(at),
+            to_ms(at),
             action,
             None if status is None else status.value,
             _enc_id(ring, actor_id, "actor", event_id, "case_events"),
@@ -278,8 +271,8 @@ async def open_case(
                 if dedupe_key is None
                 else ring.encrypt(dedupe_key, table="cases", column="dedupe_key", row=case_id),
                 None if dedupe_key is None else ring.blind_index(dedupe_key, purpose=DEDUPE),
-                _ms(now),
-                _ms(now),
+                to_ms(now),
+                to_ms(now),
             ),
         )
         await _add_event(conn, ring, case_id, at=now, action="opened", status=Status.OPEN, actor_id=None, note=None)
@@ -382,7 +375,7 @@ async def events(db: Database, ring: KeyRing, case_id: str) -> list[CaseEvent]:
     result = []
     for r in rows:
         event_id = str(r[0])
-        at = _dt(r[1])
+        at = from_ms(r[1])
         assert at is not None
         result.append(
             CaseEvent(
@@ -412,7 +405,7 @@ async def claim(db: Database, ring: KeyRing, guild_id: int, number: int, actor_i
                 status.value,
                 _enc_id(ring, actor_id, "assignee", case.id),
                 ring.blind_index(actor_id, purpose=MEMBER),
-                _ms(now),
+                to_ms(now),
                 case.id,
             ),
         )
@@ -426,7 +419,7 @@ async def add_note(
     text = check_note(note)
     async with db.transaction() as conn:
         case = await _require(conn, ring, guild_id, number)
-        await conn.execute("UPDATE cases SET updated_ms = ? WHERE id = ?", (_ms(now), case.id))
+        await conn.execute("UPDATE cases SET updated_ms = ? WHERE id = ?", (to_ms(now), case.id))
         await _add_event(conn, ring, case.id, at=now, action="note", status=None, actor_id=actor_id, note=text)
         return await _require(conn, ring, guild_id, number)
 
@@ -447,7 +440,7 @@ async def resolve(
         status, text = check_resolve(number, case.status, outcome, note)
         await conn.execute(
             "UPDATE cases SET status = ?, updated_ms = ?, closed_ms = ? WHERE id = ?",
-            (status.value, _ms(now), _ms(now), case.id),
+            (status.value, to_ms(now), to_ms(now), case.id),
         )
         await _add_event(conn, ring, case.id, at=now, action="resolved", status=status, actor_id=actor_id, note=text)
         released = await hold_store.release_case(db, case.id, now)
@@ -477,7 +470,7 @@ async def purge_closed(db: Database, closed_before: datetime) -> int:
     """Retention: delete cases closed before ``closed_before`` (with their history and holds)."""
     async with db.transaction() as conn:
         cursor = await conn.execute(
-            "DELETE FROM cases WHERE closed_ms IS NOT NULL AND closed_ms < ?", (_ms(closed_before),)
+            "DELETE FROM cases WHERE closed_ms IS NOT NULL AND closed_ms < ?", (to_ms(closed_before),)
         )
         return int(cursor.rowcount or 0)
 

@@ -9,24 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import aiosqlite
 
 from bot.core.expiry import DISCORD_EPOCH_MS
 from bot.storage.db import Database
+from bot.storage.times import from_ms
+from bot.storage.times import to_ms as ms  # the expiry service writes due times with store.ms
 
 # SQL expression: when the message of this row was posted (ms since the Unix epoch).
 _POSTED_MS = f"((message_id >> 22) + {DISCORD_EPOCH_MS})"
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's parameter limit
-
-
-def ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
-def from_ms(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1000, UTC)
 
 
 @dataclass(frozen=True)
@@ -193,7 +187,7 @@ async def forget(db: Database, channel_id: int, message_ids: Sequence[int]) -> i
 
 async def next_due(db: Database) -> datetime | None:
     value = await db.fetchval("SELECT MIN(due_ms) FROM expiry_messages")
-    return None if value is None else from_ms(int(value))
+    return from_ms(value)
 
 
 async def due(db: Database, now: datetime, *, limit: int) -> list[PendingRow]:
@@ -350,7 +344,7 @@ async def status(db: Database, group_id: str) -> QueueStatus:
     return QueueStatus(
         pending=int(row[0]),
         waiting=int(row[1]),
-        next_due=None if row[2] is None else from_ms(int(row[2])),
+        next_due=from_ms(row[2]),
         failures={str(r[0]): int(r[1]) for r in failures},
         held=int(row[3] or 0),
     )

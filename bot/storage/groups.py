@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.core.records import GroupInfo
 from bot.crypto import KeyRing, hash_text
 from bot.storage.db import Database
 from bot.storage.fields import register_blind_index, register_encrypted
+from bot.storage.times import from_ms, from_seconds, to_ms, to_seconds
 
 register_encrypted("agreements", "body", row_key=("id",))
 register_encrypted("enrolments", "member_id", row_key=("id",))
@@ -23,14 +24,6 @@ register_encrypted("group_facilitators", "member_id", row_key=("id",))
 register_blind_index("group_facilitators", "member_index", "member_id", "member")
 
 MEMBER_PURPOSE = "member"
-
-
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
-def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def name_key(name: str) -> str:
@@ -72,10 +65,10 @@ def _group_values(g: GroupInfo) -> dict[str, Any]:
         "reconsent_after_days": g.reconsent_after_days,
         "facilitators_consent": int(g.facilitators_consent),
         "lock_between_sessions": int(g.lock_between_sessions),
-        "ttl_seconds": None if g.ttl is None else int(g.ttl.total_seconds()),
+        "ttl_seconds": to_seconds(g.ttl),
         "expire_at_session_end": int(g.expire_at_session_end),
         "keep_pinned": int(g.keep_pinned),
-        "auto_reminder_gap_seconds": int(g.auto_reminder_gap.total_seconds()),
+        "auto_reminder_gap_seconds": to_seconds(g.auto_reminder_gap),
         "max_hold_days": g.max_hold_days,
         "agreement_version": g.agreement_version,
     }
@@ -103,10 +96,10 @@ async def load_all(db: Database) -> list[GroupInfo]:
                 reconsent_after_days=r[10],
                 facilitators_consent=bool(r[11]),
                 lock_between_sessions=bool(r[12]),
-                ttl=None if r[13] is None else timedelta(seconds=r[13]),
+                ttl=from_seconds(r[13]),
                 expire_at_session_end=bool(r[14]),
                 keep_pinned=bool(r[15]),
-                auto_reminder_gap=timedelta(seconds=r[16]),
+                auto_reminder_gap=from_seconds(r[16]),
                 max_hold_days=r[17],
                 agreement_version=r[18],
                 agreement_sha256=r[19] or "",
@@ -125,7 +118,7 @@ async def insert_group(db: Database, ring: KeyRing, group: GroupInfo, agreement_
     sha = hash_text(agreement_text)
     stored = GroupInfo(**{**group.__dict__, "agreement_version": 1, "agreement_sha256": sha})
     values = _group_values(stored)
-    values["created_ms"] = _ms(now)
+    values["created_ms"] = to_ms(now)
     columns = ", ".join(values)
     marks = ", ".join("?" * len(values))
     agreement_id = uuid.uuid4().hex
@@ -138,7 +131,7 @@ async def insert_group(db: Database, ring: KeyRing, group: GroupInfo, agreement_
                 group.id,
                 sha,
                 ring.encrypt(agreement_text, table="agreements", column="body", row=agreement_id),
-                _ms(now),
+                to_ms(now),
             ),
         )
     return stored
@@ -184,7 +177,7 @@ async def add_agreement_version(
                 version,
                 sha,
                 ring.encrypt(text, table="agreements", column="body", row=agreement_id),
-                _ms(now),
+                to_ms(now),
             ),
         )
         await conn.execute("UPDATE groups SET agreement_version = ? WHERE id = ?", (version, group_id))
@@ -207,7 +200,7 @@ async def get_agreement(db: Database, ring: KeyRing, group_id: str, version: int
     if row is None:
         return None
     text = ring.decrypt_str(row[3], table="agreements", column="body", row=row[0])
-    return Agreement(group_id, int(row[1]), str(row[2]), text, _dt(row[4]))
+    return Agreement(group_id, int(row[1]), str(row[2]), text, from_ms(row[4]))
 
 
 # -- enrolments and group facilitators: sets of members per group -----------------------------------
@@ -241,7 +234,7 @@ async def _add_member(db: Database, ring: KeyRing, table: str, group_id: str, me
                 group_id,
                 indexes[0],
                 ring.encrypt(str(member_id), table=table, column="member_id", row=row_id),
-                _ms(now),
+                to_ms(now),
             ),
         )
     return True
@@ -287,4 +280,4 @@ async def remove_facilitator(db: Database, ring: KeyRing, group_id: str, member_
 async def enrolled_since(db: Database, ring: KeyRing, group_id: str) -> dict[int, datetime]:
     """Every enrolled member of a group with the time they were enrolled."""
     rows = await db.fetchall("SELECT id, member_id, created_ms FROM enrolments WHERE group_id = ?", (group_id,))
-    return {int(ring.decrypt_str(r[1], table="enrolments", column="member_id", row=r[0])): _dt(r[2]) for r in rows}
+    return {int(ring.decrypt_str(r[1], table="enrolments", column="member_id", row=r[0])): from_ms(r[2]) for r in rows}

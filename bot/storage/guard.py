@@ -15,15 +15,12 @@ from bot.core.guard import ACTIONS
 from bot.crypto import KeyRing
 from bot.storage.db import Database
 from bot.storage.fields import register_blind_index, register_encrypted
+from bot.storage.times import to_ms
 
 register_encrypted("guard_allowed_bots", "bot_id", row_key=("id",))
 register_blind_index("guard_allowed_bots", "bot_index", "bot_id", "bot")
 
 BOT_PURPOSE = "bot"
-
-
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
 
 
 @dataclass
@@ -72,7 +69,7 @@ async def allow_bot(db: Database, ring: KeyRing, guild_id: int, bot_id: int, now
                 guild_id,
                 ring.encrypt(str(bot_id), table="guard_allowed_bots", column="bot_id", row=row_id),
                 ring.blind_index(bot_id, purpose=BOT_PURPOSE),
-                _ms(now),
+                to_ms(now),
             ),
         )
     return True
@@ -95,7 +92,7 @@ async def set_action(db: Database, guild_id: int, action: str, now: datetime) ->
             "INSERT INTO guard_settings (guild_id, bot_action, updated_ms) VALUES (?, ?, ?) "
             "ON CONFLICT (guild_id) DO UPDATE SET bot_action = excluded.bot_action, "
             "updated_ms = excluded.updated_ms",
-            (guild_id, action, _ms(now)),
+            (guild_id, action, to_ms(now)),
         )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.storage.db import Database
+from bot.storage.times import to_ms
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,6 @@ async def save(db: Database, row: GuildRow, now: datetime) -> None:
                 row.lobby_channel_id,
                 row.lobby_message_id,
                 row.timezone,
-                int(now.timestamp() * 1000),
+                to_ms(now),
             ),
         )

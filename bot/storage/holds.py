@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.storage.db import Database
+from bot.storage.times import from_ms, to_ms
 
 __all__ = [
     "Hold",
@@ -25,10 +26,6 @@ __all__ = [
 ]
 
 _CHUNK = 500
-
-
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,7 @@ async def add_hold(db: Database, channel_id: int, message_id: int, case_id: str,
         await conn.execute(
             "INSERT INTO message_holds (channel_id, message_id, case_id, until_ms) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (channel_id, message_id, case_id) DO UPDATE SET until_ms = excluded.until_ms",
-            (channel_id, message_id, case_id, _ms(until)),
+            (channel_id, message_id, case_id, to_ms(until)),
         )
 
 
@@ -52,7 +49,7 @@ async def held_message_ids(db: Database, channel_id: int, message_ids: Iterable[
     """Which of ``message_ids`` in ``channel_id`` are held at ``now`` and must not be deleted yet."""
     ids = list(dict.fromkeys(int(m) for m in message_ids))
     held: set[int] = set()
-    now_ms = _ms(now)
+    now_ms = to_ms(now)
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         marks = ",".join("?" * len(chunk))
@@ -75,7 +72,7 @@ async def holds_of_case(db: Database, case_id: str) -> list[Hold]:
         "ORDER BY channel_id, message_id",
         (case_id,),
     )
-    return [Hold(int(r[0]), int(r[1]), str(r[2]), datetime.fromtimestamp(r[3] / 1000, UTC)) for r in rows]
+    return [Hold(int(r[0]), int(r[1]), str(r[2]), from_ms(r[3])) for r in rows]
 
 
 async def release_case(db: Database, case_id: str, now: datetime) -> list[tuple[int, int]]:
@@ -89,7 +86,7 @@ async def release_case(db: Database, case_id: str, now: datetime) -> list[tuple[
         for channel_id, message_id in pairs:
             cursor = await conn.execute(
                 "SELECT 1 FROM message_holds WHERE channel_id = ? AND message_id = ? AND until_ms > ?",
-                (channel_id, message_id, _ms(now)),
+                (channel_id, message_id, to_ms(now)),
             )
             other = await cursor.fetchone()
             await cursor.close()
@@ -107,7 +104,7 @@ async def release_one(db: Database, case_id: str, channel_id: int, message_id: i
         )
         cursor = await conn.execute(
             "SELECT 1 FROM message_holds WHERE channel_id = ? AND message_id = ? AND until_ms > ?",
-            (channel_id, message_id, _ms(now)),
+            (channel_id, message_id, to_ms(now)),
         )
         other = await cursor.fetchone()
         await cursor.close()

@@ -10,9 +10,10 @@ import json
 import sqlite3
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from bot.storage.db import Database
+from bot.storage.times import from_ms, from_seconds, to_ms, to_seconds
 
 __all__ = [
     "ScheduleRow",
@@ -35,22 +36,6 @@ __all__ = [
 
 class SessionAlreadyRunning(Exception):
     """The group already has a running session."""
-
-
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
-def _dt(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def _td(seconds: int | None) -> timedelta | None:
-    return None if seconds is None else timedelta(seconds=seconds)
-
-
-def _s(value: timedelta | None) -> int | None:
-    return None if value is None else int(value.total_seconds())
 
 
 @dataclass(frozen=True)
@@ -100,9 +85,9 @@ def _schedule(r: sqlite3.Row) -> ScheduleRow:
         weekday=int(r[3]),
         local_time=time(hour, minute),
         timezone=str(r[5]),
-        duration=timedelta(seconds=int(r[6])),
-        remind_every=_td(r[7]),
-        dm_before=_td(r[8]),
+        duration=from_seconds(int(r[6])),
+        remind_every=from_seconds(r[7]),
+        dm_before=from_seconds(r[8]),
     )
 
 
@@ -131,10 +116,10 @@ async def add_schedule(
             weekday,
             f"{local_time:%H:%M}",
             timezone,
-            _s(duration),
-            _s(remind_every),
-            _s(dm_before),
-            _ms(now),
+            to_seconds(duration),
+            to_seconds(remind_every),
+            to_seconds(dm_before),
+            to_ms(now),
         ),
     )
     return row
@@ -178,7 +163,7 @@ _SESSION_COLUMNS = (
 
 
 def _session(r: sqlite3.Row) -> SessionRow:
-    started = _dt(r[4])
+    started = from_ms(r[4])
     assert started is not None
     messages = tuple((int(c), int(m)) for c, m in json.loads(r[11] or "[]"))
     return SessionRow(
@@ -187,10 +172,10 @@ def _session(r: sqlite3.Row) -> SessionRow:
         group_id=str(r[2]),
         schedule_id=None if r[3] is None else str(r[3]),
         started_at=started,
-        planned_end=_dt(r[5]),
-        ended_at=_dt(r[6]),
-        late=timedelta(seconds=int(r[7])),
-        remind_every=_td(r[8]),
+        planned_end=from_ms(r[5]),
+        ended_at=from_ms(r[6]),
+        late=from_seconds(int(r[7])),
+        remind_every=from_seconds(r[8]),
         started_by=str(r[9]),
         end_reason=None if r[10] is None else str(r[10]),
         reminder_messages=messages,
@@ -232,10 +217,10 @@ async def start_session(
                 guild_id,
                 group_id,
                 schedule_id,
-                _ms(started_at),
-                None if planned_end is None else _ms(planned_end),
-                int(late.total_seconds()),
-                _s(remind_every),
+                to_ms(started_at),
+                None if planned_end is None else to_ms(planned_end),
+                to_seconds(late),
+                to_seconds(remind_every),
                 started_by,
             ),
         )
@@ -254,7 +239,7 @@ async def end_session(db: Database, session_id: str, *, ended_at: datetime, reas
     """Mark a running session ended; False if it was not running."""
     result = await db.execute(
         "UPDATE sessions SET ended_ms = ?, end_reason = ? WHERE id = ? AND ended_ms IS NULL",
-        (_ms(ended_at), reason, session_id),
+        (to_ms(ended_at), reason, session_id),
     )
     return result.rowcount > 0
 
@@ -294,17 +279,17 @@ async def last_session(db: Database, group_id: str) -> SessionRow | None:
 
 async def last_auto_reminder(db: Database, group_id: str) -> datetime | None:
     value = await db.fetchval("SELECT last_posted_ms FROM session_auto_reminders WHERE group_id = ?", (group_id,))
-    return _dt(None if value is None else int(value))
+    return from_ms(value)
 
 
 async def load_auto_reminders(db: Database) -> dict[str, datetime]:
     rows = await db.fetchall("SELECT group_id, last_posted_ms FROM session_auto_reminders")
-    return {str(r[0]): datetime.fromtimestamp(int(r[1]) / 1000, UTC) for r in rows}
+    return {str(r[0]): from_ms(r[1]) for r in rows}
 
 
 async def set_last_auto_reminder(db: Database, group_id: str, when: datetime) -> None:
     await db.execute(
         "INSERT INTO session_auto_reminders (group_id, last_posted_ms) VALUES (?, ?) "
         "ON CONFLICT (group_id) DO UPDATE SET last_posted_ms = excluded.last_posted_ms",
-        (group_id, _ms(when)),
+        (group_id, to_ms(when)),
     )

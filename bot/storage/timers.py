@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.storage.db import Database
 from bot.storage.fields import register_encrypted
+from bot.storage.times import from_ms, to_ms
 
 register_encrypted("timers", "payload", row_key=("id",))
 
@@ -20,14 +21,6 @@ class TimerRow:
     attempts: int
 
 
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
-def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
 async def upsert(
     db: Database, timer_id: str, kind: str, key: str | None, due_at: datetime, payload: bytes
 ) -> str:
@@ -36,7 +29,7 @@ async def upsert(
             await conn.execute("DELETE FROM timers WHERE kind = ? AND key = ?", (kind, key))
         await conn.execute(
             "INSERT INTO timers (id, kind, key, due_ms, payload, attempts) VALUES (?, ?, ?, ?, ?, 0)",
-            (timer_id, kind, key, _ms(due_at), payload),
+            (timer_id, kind, key, to_ms(due_at), payload),
         )
     return timer_id
 
@@ -46,7 +39,7 @@ async def next_due(db: Database, *, kinds: tuple[str, ...]) -> datetime | None:
         return None
     marks = ",".join("?" * len(kinds))
     row = await db.fetchone(f"SELECT MIN(due_ms) FROM timers WHERE kind IN ({marks})", kinds)
-    return _dt(row[0]) if row and row[0] is not None else None
+    return from_ms(row[0]) if row and row[0] is not None else None
 
 
 async def due(db: Database, now: datetime, *, kinds: tuple[str, ...], limit: int) -> list[TimerRow]:
@@ -56,21 +49,21 @@ async def due(db: Database, now: datetime, *, kinds: tuple[str, ...], limit: int
     rows = await db.fetchall(
         f"SELECT id, kind, due_ms, payload, attempts FROM timers WHERE due_ms <= ? AND kind IN ({marks})"
         " ORDER BY due_ms LIMIT ?",
-        (_ms(now), *kinds, limit),
+        (to_ms(now), *kinds, limit),
     )
-    return [TimerRow(r[0], r[1], _dt(r[2]), r[3], r[4]) for r in rows]
+    return [TimerRow(r[0], r[1], from_ms(r[2]), r[3], r[4]) for r in rows]
 
 
 async def due_time(db: Database, kind: str, key: str) -> datetime | None:
     row = await db.fetchone("SELECT due_ms FROM timers WHERE kind = ? AND key = ?", (kind, key))
-    return _dt(row[0]) if row else None
+    return from_ms(row[0]) if row else None
 
 
 async def reschedule(db: Database, timer_id: str, due_at: datetime, error: str) -> None:
     async with db.transaction() as conn:
         await conn.execute(
             "UPDATE timers SET due_ms = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
-            (_ms(due_at), error[:200], timer_id),
+            (to_ms(due_at), error[:200], timer_id),
         )
 
 
