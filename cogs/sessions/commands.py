@@ -1,0 +1,380 @@
+"""The sessions cog: ``/session start|end|status`` and ``/session schedule add|list|remove``, and voice
+joins for the automatic reminder; the work is done by the feature's parts (rooms, reminders,
+schedules, lifecycle, timers)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import HoldspaceBot
+from bot.core.durations import DurationError, format_duration, parse_duration
+from bot.core.schedule import (
+    MAX_DURATION,
+    MIN_DURATION,
+    WEEKDAYS,
+    LocalResolution,
+    ScheduleError,
+    WeeklySchedule,
+    find_overlap,
+    next_occurrence,
+    occurrences,
+    parse_local_time,
+    resolve_zone,
+    suggest_zones,
+)
+from bot.core.records import GroupInfo
+from bot.storage import sessions as store
+from bot.ui.checks import is_facilitator, is_group_facilitator
+from bot.ui.replies import UserError, send_ephemeral
+from cogs.sessions.lifecycle import Lifecycle
+from cogs.sessions.reminders import Reminders, ts
+from cogs.sessions.rooms import SessionRooms
+from cogs.sessions.schedules import TIMER_REVIEW, TIMER_START, Schedules, schedule_of
+from cogs.sessions.timers import SessionTimers
+
+DEFAULT_MANUAL_DURATION = timedelta(hours=2)
+MIN_REMIND_EVERY = timedelta(minutes=5)
+MAX_DM_BEFORE = timedelta(days=2)
+
+WEEKDAY_CHOICES = [app_commands.Choice(name=name, value=index) for index, name in enumerate(WEEKDAYS)]
+
+
+def _duration(text: str | None, what: str, *, minimum: timedelta, maximum: timedelta) -> timedelta | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_duration(text, minimum=minimum, maximum=maximum)
+    except DurationError as exc:
+        raise UserError(f"That {what} cannot be used: {exc}.") from None
+
+
+class Sessions(commands.Cog, name="Sessions"):
+    session = app_commands.Group(
+        name="session",
+        description="Start, end and schedule group sessions",
+        guild_only=True,
+        default_permissions=discord.Permissions(move_members=True),
+    )
+    schedule_group = app_commands.Group(
+        name="schedule", description="Weekly sessions that start and end by themselves", parent=session
+    )
+
+    def __init__(self, bot: HoldspaceBot) -> None:
+        self.bot = bot
+        self.rooms = SessionRooms(bot)
+        self.reminders = Reminders(bot, self.rooms)
+        self.schedules = Schedules(bot)
+        self.lifecycle = Lifecycle(bot, self.rooms, self.reminders, self.schedules)
+        self.timers = SessionTimers(bot, self.rooms, self.reminders, self.schedules, self.lifecycle)
+
+    async def cog_load(self) -> None:
+        await self.reminders.load()
+        await self.timers.load()
+
+    # -- for other features -------------------------------------------------------------------------
+
+    async def next_session_text(self, group_id: str) -> str | None:
+        return await self.schedules.next_session_text(group_id)
+
+    @commands.Cog.listener()
+    async def on_voice_state_update(
+        self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
+    ) -> None:
+        await self.reminders.first_join(member, before, after)
+
+    # -- look-ups ----------------------------------------------------------------------------------
+
+    def _group(self, interaction: discord.Interaction[HoldspaceBot], value: str | None) -> GroupInfo:
+        state = self.bot.state
+        guild_id = interaction.guild_id
+        if guild_id is None:
+            raise UserError("This command works inside a server.")
+        if value:
+            group = state.groups.get(value)
+            if group is None or group.guild_id != guild_id:
+                group = state.group_by_name(guild_id, value)
+            if group is None:
+                raise UserError(f"There is no group called {value!r} here; pick one from the list.")
+            return group
+        if interaction.channel_id is not None:
+            here = state.group_of_channel(interaction.channel_id)
+            if here is not None and here.guild_id == guild_id:
+                return here
+        groups = state.groups_of_guild(guild_id)
+        if len(groups) == 1:
+            return groups[0]
+        if not groups:
+            raise UserError("This server has no groups yet; a facilitator creates one with /group create.")
+        raise UserError("Which group? Name it in the `group` option, or run the command in one of its rooms.")
+
+    def _require_facilitator(self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo | None) -> None:
+        """Facilitators of the group (its own where it names some, else the facilitator role) and server
+        managers; without a group, anyone who facilitates at all."""
+        if group is not None and is_facilitator(interaction) and not is_group_facilitator(interaction, group):
+            raise UserError(
+                f"Only the facilitators of {group.name} can do this. One of them, or a server manager, can add "
+                "you with `/group facilitator add`."
+            )
+        if not is_facilitator(interaction):
+            name = f" of {group.name}" if group is not None else ""
+            raise UserError(
+                f"Only a facilitator{name} can do this. If you should be one, ask the server's "
+                "administrators for the facilitator role."
+            )
+
+    async def group_autocomplete(
+        self, interaction: discord.Interaction[HoldspaceBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        needle = current.casefold()
+        return [
+            app_commands.Choice(name=g.name[:100], value=g.id)
+            for g in self.bot.state.groups_of_guild(interaction.guild_id)
+            if needle in g.name.casefold()
+        ][:25]
+
+    async def zone_autocomplete(
+        self, interaction: discord.Interaction[HoldspaceBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=z, value=z) for z in suggest_zones(current)]
+
+    async def schedule_autocomplete(
+        self, interaction: discord.Interaction[HoldspaceBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        choices = []
+        for row in await store.list_schedules(self.bot.db, guild_id=interaction.guild_id):
+            group = self.bot.state.groups.get(row.group_id)
+            label = f"{group.name if group else '?'}: {schedule_of(row).describe()}"
+            if current.casefold() in label.casefold():
+                choices.append(app_commands.Choice(name=label[:100], value=row.id))
+        return choices[:25]
+
+    @session.command(name="start", description="Start a session: open the rooms and post the ground rules")
+    @app_commands.describe(
+        group="The group (default: the group of this room)",
+        duration="How long until holdspace ends it, such as 90m or 2h (default 2h)",
+        remind_every="Post the ground rules again this often during the session, such as 30m",
+    )
+    @app_commands.autocomplete(group=group_autocomplete)
+    async def start_command(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        group: str | None = None,
+        duration: str | None = None,
+        remind_every: str | None = None,
+    ) -> None:
+        info = self._group(interaction, group)
+        self._require_facilitator(interaction, info)
+        length = _duration(duration, "duration", minimum=MIN_DURATION, maximum=MAX_DURATION)
+        every = _duration(remind_every, "reminder interval", minimum=MIN_REMIND_EVERY, maximum=MAX_DURATION)
+        if self.rooms.running(info.id) is not None:
+            raise UserError(
+                f"A session of {info.name} is already running. End it with /session end first if you want "
+                "to start again."
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        planned_end = self.bot.clock.now() + (length or DEFAULT_MANUAL_DURATION)
+        report = await self.lifecycle.start(
+            info, actor_id=interaction.user.id, planned_end=planned_end, remind_every=every
+        )
+        opened = " The rooms are open to consented members." if report.opened else ""
+        await send_ephemeral(
+            interaction,
+            f"The session of {info.name} has started and the ground rules were posted in both rooms.{opened} "
+            f"It ends {ts(planned_end, 't')} ({ts(planned_end, 'R')}), or earlier with /session end.",
+        )
+
+    @session.command(name="end", description="End the running session: lock the rooms where configured")
+    @app_commands.describe(group="The group (default: the group of this room)")
+    @app_commands.autocomplete(group=group_autocomplete)
+    async def end_command(self, interaction: discord.Interaction[HoldspaceBot], group: str | None = None) -> None:
+        info = self._group(interaction, group)
+        self._require_facilitator(interaction, info)
+        if self.rooms.running(info.id) is None:
+            raise UserError(f"No session of {info.name} is running, so there is nothing to end.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        report = await self.lifecycle.end(info, actor_id=interaction.user.id, reason="ended by a facilitator")
+        parts = [f"The session of {info.name} has ended."]
+        if report.locked:
+            parts.append("The rooms are locked until the next session.")
+        if report.disconnected:
+            parts.append(f"{report.disconnected} people were disconnected from voice.")
+        if report.expiry_text:
+            parts.append(f"Messages: {report.expiry_text}.")
+        await send_ephemeral(interaction, " ".join(parts))
+
+    @session.command(name="status", description="What is running and what comes next, per group")
+    @app_commands.describe(group="Only this group")
+    @app_commands.autocomplete(group=group_autocomplete)
+    async def status_command(self, interaction: discord.Interaction[HoldspaceBot], group: str | None = None) -> None:
+        if interaction.guild_id is None:
+            raise UserError("This command works inside a server.")
+        self._require_facilitator(interaction, None)
+        groups = [self._group(interaction, group)] if group else self.bot.state.groups_of_guild(interaction.guild_id)
+        if not groups:
+            raise UserError("This server has no groups yet; a facilitator creates one with /group create.")
+        lines = []
+        for info in groups:
+            running = self.rooms.running(info.id)
+            if running is not None:
+                end = f", ends {ts(running.ends_at, 't')}" if running.ends_at else ""
+                now_text = f"running since {ts(running.started_at, 't')}{end}"
+            else:
+                now_text = "no session running"
+            upcoming = await self.schedules.next_session_text(info.id)
+            lines.append(f"**{info.name}**: {now_text}; next: {upcoming or 'none scheduled'}")
+        await send_ephemeral(interaction, "\n".join(lines)[:1990])
+
+    @schedule_group.command(name="add", description="A weekly session at a local time")
+    @app_commands.describe(
+        group="The group",
+        weekday="The day of the week",
+        time="Local start time, HH:MM in 24-hour form, such as 18:00",
+        timezone="IANA time zone such as Europe/Berlin (default: the server's)",
+        duration="How long a session lasts, such as 90m or 2h",
+        remind_every="Post the ground rules again this often during the session, such as 30m",
+        dm_before="DM members whose consent is out of date this long before each session, such as 1d",
+    )
+    @app_commands.choices(weekday=WEEKDAY_CHOICES)
+    @app_commands.autocomplete(group=group_autocomplete, timezone=zone_autocomplete)
+    async def schedule_add(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        group: str,
+        weekday: app_commands.Choice[int],
+        time: str,
+        duration: str,
+        timezone: str | None = None,
+        remind_every: str | None = None,
+        dm_before: str | None = None,
+    ) -> None:
+        info = self._group(interaction, group)
+        self._require_facilitator(interaction, info)
+        zone_name = (timezone or self.bot.state.guild(info.guild_id).timezone or "UTC").strip()
+        length = _duration(duration, "duration", minimum=MIN_DURATION, maximum=MAX_DURATION)
+        assert length is not None or not duration.strip()
+        if length is None:
+            raise UserError("Give the session's length, such as 90m or 2h.")
+        every = _duration(remind_every, "reminder interval", minimum=MIN_REMIND_EVERY, maximum=MAX_DURATION)
+        before = _duration(dm_before, "time before the session", minimum=MIN_REMIND_EVERY, maximum=MAX_DM_BEFORE)
+        try:
+            zone_name = resolve_zone(zone_name).key
+            schedule = WeeklySchedule(weekday.value, parse_local_time(time), zone_name, length)
+        except ScheduleError as exc:
+            raise UserError(f"{exc}.") from None
+        now = self.bot.clock.now()
+        existing = await store.list_schedules(self.bot.db, group_id=info.id)
+        clash = find_overlap(schedule, [schedule_of(r) for r in existing], now=now)
+        if clash is not None:
+            other, when = clash
+            raise UserError(
+                f"That would overlap the schedule {other.describe()} of {info.name} (first on "
+                f"{ts(when.start, 'D')}). Choose another time, or remove that schedule first."
+            )
+        async with self.bot.db.transaction():
+            row = await store.add_schedule(
+                self.bot.db,
+                guild_id=info.guild_id,
+                group_id=info.id,
+                weekday=weekday.value,
+                local_time=schedule.local_time,
+                timezone=zone_name,
+                duration=length,
+                remind_every=every,
+                dm_before=before,
+                now=now,
+            )
+            first = await self.schedules.schedule_next(row, after=now)
+        await self.bot.audit.record(
+            info.guild_id,
+            "session.schedule_add",
+            actor_id=interaction.user.id,
+            group_id=info.id,
+            details={
+                "schedule_id": row.id,
+                "weekday": weekday.value,
+                "local_time": f"{schedule.local_time:%H:%M}",
+                "timezone": zone_name,
+                "duration_seconds": int(length.total_seconds()),
+            },
+        )
+        notes = []
+        for occurrence in occurrences(schedule, now, now + timedelta(days=366)):
+            local = f"{occurrence.local_date:%d %B %Y}"
+            if occurrence.resolution is LocalResolution.GAP_SHIFTED:
+                notes.append(
+                    f"On {local} the clocks go forward and {schedule.local_time:%H:%M} does not exist in "
+                    f"{zone_name}: that session starts {ts(occurrence.start, 't')} instead (as much later as "
+                    "the clocks jump)."
+                )
+            elif occurrence.resolution is LocalResolution.OVERLAP_FIRST:
+                notes.append(
+                    f"On {local} the clocks go back and {schedule.local_time:%H:%M} happens twice in "
+                    f"{zone_name}: that session starts at the first of the two ({ts(occurrence.start, 't')})."
+                )
+        message = (
+            f"{info.name} now meets {schedule.describe()} for {format_duration(length)}. "
+            f"The first session starts {ts(first)} ({ts(first, 'R')})."
+        )
+        if notes:
+            message += "\n" + "\n".join(notes)
+        await send_ephemeral(interaction, message)
+
+    @schedule_group.command(name="list", description="The weekly sessions of this server's groups")
+    @app_commands.describe(group="Only this group")
+    @app_commands.autocomplete(group=group_autocomplete)
+    async def schedule_list(self, interaction: discord.Interaction[HoldspaceBot], group: str | None = None) -> None:
+        if interaction.guild_id is None:
+            raise UserError("This command works inside a server.")
+        self._require_facilitator(interaction, None)
+        info = self._group(interaction, group) if group else None
+        rows = await store.list_schedules(
+            self.bot.db, guild_id=interaction.guild_id, group_id=info.id if info else None
+        )
+        if not rows:
+            await send_ephemeral(interaction, "No weekly sessions are scheduled. Add one with /session schedule add.")
+            return
+        now = self.bot.clock.now()
+        lines = []
+        for row in rows:
+            group_info = self.bot.state.groups.get(row.group_id)
+            schedule = schedule_of(row)
+            upcoming = next_occurrence(schedule, now)
+            lines.append(
+                f"**{group_info.name if group_info else '?'}**: {schedule.describe()}, "
+                f"{format_duration(row.duration)}; next {ts(upcoming.start)}"
+            )
+        await send_ephemeral(interaction, "\n".join(lines)[:1990])
+
+    @schedule_group.command(name="remove", description="Stop a weekly session")
+    @app_commands.describe(schedule="The schedule to remove")
+    @app_commands.autocomplete(schedule=schedule_autocomplete)
+    async def schedule_remove(self, interaction: discord.Interaction[HoldspaceBot], schedule: str) -> None:
+        row = await store.get_schedule(self.bot.db, schedule)
+        if row is None or row.guild_id != interaction.guild_id:
+            raise UserError("That schedule does not exist (any more); pick one from the list.")
+        info = self.bot.state.groups.get(row.group_id)
+        self._require_facilitator(interaction, info)
+        async with self.bot.db.transaction():
+            await store.delete_schedule(self.bot.db, row.id)
+            await self.bot.scheduler.cancel(TIMER_START, row.id)
+            await self.bot.scheduler.cancel(TIMER_REVIEW, row.id)
+        await self.bot.audit.record(
+            row.guild_id,
+            "session.schedule_remove",
+            actor_id=interaction.user.id,
+            group_id=row.group_id,
+            details={"schedule_id": row.id},
+        )
+        running = " A session running now is not ended by this." if self.rooms.running(row.group_id) else ""
+        await send_ephemeral(
+            interaction,
+            f"Removed: {info.name if info else 'the group'} no longer meets {schedule_of(row).describe()}.{running}",
+        )

@@ -1,0 +1,119 @@
+"""Ground-rules reminders: built from the group's current agreement, posted as embeds, removed again;
+and the automatic reminder when the first person joins a group's voice room while no session runs
+(at most once per ``auto_reminder_gap``)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import discord
+
+from bot.app import HoldspaceBot
+from bot.core.access import decide_from_state
+from bot.core.reminders import ReminderContent, ReminderKind, auto_reminder_due, ground_rules_content
+from bot.core.records import GroupInfo
+from bot.storage import groups as group_store
+from bot.storage import sessions as store
+from bot.ui.replies import UserError
+from cogs.sessions.rooms import SessionRooms
+
+log = logging.getLogger(__name__)
+
+
+def ts(when: datetime, style: str = "F") -> str:
+    """A Discord timestamp: every reader sees it in their own time zone."""
+    return f"<t:{int(when.timestamp())}:{style}>"
+
+
+def to_embed(content: ReminderContent) -> discord.Embed:
+    embed = discord.Embed(title=content.title, description=content.description, colour=content.colour)
+    for name, value in content.fields:
+        embed.add_field(name=name, value=value, inline=False)
+    embed.set_footer(text=content.footer)
+    return embed
+
+
+class Reminders:
+    def __init__(self, bot: HoldspaceBot, rooms: SessionRooms) -> None:
+        self.bot = bot
+        self.rooms = rooms
+        self._auto_marks: dict[str, datetime] = {}
+
+    async def load(self) -> None:
+        self._auto_marks = await store.load_auto_reminders(self.bot.db)
+
+    async def agreement(self, group: GroupInfo) -> str | None:
+        agreement = await group_store.get_agreement(self.bot.db, self.bot.ring, group.id)
+        return None if agreement is None else agreement.text
+
+    async def ground_rules(self, group: GroupInfo, kind: ReminderKind, **extra: Any) -> ReminderContent:
+        """The ground-rules reminder of ``kind`` for ``group``, from its current agreement."""
+        return ground_rules_content(
+            group_name=group.name,
+            agreement_text=await self.agreement(group),
+            agreement_version=group.agreement_version,
+            ttl=group.ttl,
+            expire_at_session_end=group.expire_at_session_end,
+            kind=kind,
+            **extra,
+        )
+
+    async def post(self, channels: list[discord.abc.Messageable], content: ReminderContent) -> list[tuple[int, int]]:
+        posted: list[tuple[int, int]] = []
+        embed = to_embed(content)
+        for channel in channels:
+            message = await channel.send(embed=embed)
+            posted.append((message.channel.id, message.id))
+        return posted
+
+    async def delete_posted(self, posted: list[tuple[int, int]] | tuple[tuple[int, int], ...]) -> int:
+        removed = 0
+        for channel_id, message_id in posted:
+            try:
+                await self.bot.http.delete_message(channel_id, message_id, reason="holdspace: session ended")
+                removed += 1
+            except discord.NotFound:
+                removed += 1
+            except discord.HTTPException:
+                log.warning("could not remove a ground-rules reminder")
+        return removed
+
+    async def first_join(self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState) -> None:
+        if member.bot or after.channel is None or before.channel == after.channel:
+            return
+        group = self.bot.state.group_of_channel(after.channel.id)
+        if group is None or group.voice_channel_id != after.channel.id:
+            return
+        decision = decide_from_state(
+            self.bot.state,
+            group,
+            member_id=member.id,
+            is_bot=member.bot,
+            role_ids=[r.id for r in member.roles],
+            bot_id=self.bot.user.id if self.bot.user else 0,
+        )
+        if not decision.allowed:
+            return  # the consent backstop removes them; no reminder for someone who is not let in
+        others = [m for m in after.channel.members if not m.bot and m.id != member.id]
+        async with self.rooms.lock(group.id):
+            now = self.bot.clock.now()
+            if not auto_reminder_due(
+                last_posted_at=self._auto_marks.get(group.id),
+                now=now,
+                gap=group.auto_reminder_gap,
+                session_running=self.rooms.running(group.id) is not None,
+                people_already_in_voice=len(others),
+            ):
+                return
+            await store.set_last_auto_reminder(self.bot.db, group.id, now)
+            self._auto_marks[group.id] = now
+            try:
+                _, text, voice = self.rooms.find(group)
+                content = await self.ground_rules(group, ReminderKind.AUTO)
+                await self.post([text, voice], content)
+            except (UserError, discord.HTTPException):
+                log.warning("could not post the automatic ground-rules reminder")
+                return
+        await self.bot.audit.record(group.guild_id, "session.auto_reminder", actor_id=None, group_id=group.id)
