@@ -1,0 +1,262 @@
+"""Founding a group: creating its rooms (`/group create`) or adopting existing ones (`/group adopt`).
+Both close the rooms to everyone but facilitators and holdspace before the group is stored, and undo
+what they changed when Discord refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import discord
+
+from bot.app import HoldspaceBot
+from bot.core import overwrites as ow
+from bot.core.access import decide_from_state
+from bot.core.agreement import (
+    default_text,
+)
+from bot.core.permissions import MEMBER_ROOM_PERMISSIONS, ROOM_PERMISSIONS
+from bot.services.access import (
+    current_overwrites,
+    desired_for_new_group,
+    put_overwrite,
+    to_discord,
+)
+from bot.core.records import GroupInfo
+from bot.storage import groups as group_store
+from bot.ui.group_options import (
+    channel_slug,
+    missing_permission_error,
+    require_channel_permissions,
+    require_guild_permissions,
+    validate_group_name,
+)
+from bot.ui.replies import UserError, send_ephemeral
+
+log = logging.getLogger(__name__)
+
+
+class Founding:
+    def __init__(self, bot: HoldspaceBot) -> None:
+        self.bot = bot
+        self._creating: dict[int, asyncio.Lock] = {}
+
+    def _check_new_name(self, guild_id: int, raw: str) -> str:
+        name = validate_group_name(raw)
+        if self.bot.state.group_by_name(guild_id, name) is not None:
+            raise UserError(f"A group called “{name}” already exists on this server; choose another name.")
+        return name
+
+    def _facilitator_role(self, guild: discord.Guild) -> discord.Role:
+        cfg = self.bot.state.guilds.get(guild.id)
+        if cfg is None or cfg.facilitator_role_id is None:
+            raise UserError(
+                "holdspace is not set up on this server yet: a server manager runs `/setup configure` first."
+            )
+        role = guild.get_role(cfg.facilitator_role_id)
+        if role is None:
+            raise UserError("The facilitator role set with /setup no longer exists; run `/setup configure` again.")
+        return role
+
+    async def create(self, interaction: discord.Interaction[HoldspaceBot], name: str) -> None:
+        assert interaction.guild is not None
+        async with self._creating.setdefault(interaction.guild.id, asyncio.Lock()):
+            await self._create(interaction, name)
+
+    async def _create(self, interaction: discord.Interaction[HoldspaceBot], name: str) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        name = self._check_new_name(guild.id, name)
+        self._facilitator_role(guild)
+        require_guild_permissions(
+            guild, ["manage_channels", *ROOM_PERMISSIONS, *MEMBER_ROOM_PERMISSIONS], "create a group's rooms"
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        group = GroupInfo.with_defaults(
+            self.bot.settings.defaults,
+            id=uuid.uuid4().hex,
+            guild_id=guild.id,
+            name=name,
+            text_channel_id=0,
+            voice_channel_id=0,
+            created_channels=True,
+        )
+        want = to_discord(next(iter(desired_for_new_group(self.bot, group, guild).values())), guild)
+        created: list[discord.abc.GuildChannel] = []
+        reason = "holdspace: /group create"
+        try:
+            category = await guild.create_category(name, overwrites=want, reason=reason)
+            created.append(category)
+            text = await guild.create_text_channel(
+                channel_slug(name), category=category, overwrites=want, reason=reason
+            )
+            created.append(text)
+            voice = await guild.create_voice_channel(name, category=category, overwrites=want, reason=reason)
+            created.append(voice)
+        except discord.HTTPException as exc:
+            await delete_all(created)
+            if isinstance(exc, discord.Forbidden):
+                raise missing_permission_error(["manage_channels", "manage_roles"], "create a group's rooms") from None
+            raise
+        group = replace(group, text_channel_id=text.id, voice_channel_id=voice.id, category_id=category.id)
+        try:
+            stored = await group_store.insert_group(
+                self.bot.db, self.bot.ring, group, default_text(name), self.bot.clock.now()
+            )
+        except Exception:
+            await delete_all(created)
+            raise
+        self.bot.state.put_group(stored)
+        await tell_expiry(self.bot, "track_group", stored)
+        await self.bot.audit.record(
+            guild.id, "group_created", actor_id=interaction.user.id, group_id=stored.id, details={"adopted": False}
+        )
+        await send_ephemeral(
+            interaction,
+            f"Created **{name}** with {text.mention} and {voice.mention}. Only facilitators and holdspace can see "
+            "them until members consent.\nNext: `/group agreement show` to read the default agreement, "
+            "`/group agreement edit` to adapt it, `/group settings` for enrolment and more, and "
+            "`/group enroll` to invite members.",
+        )
+
+    async def adopt(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        name: str,
+        text_channel: discord.TextChannel,
+        voice_channel: discord.VoiceChannel,
+    ) -> None:
+        assert interaction.guild is not None
+        async with self._creating.setdefault(interaction.guild.id, asyncio.Lock()):
+            await self._adopt(interaction, name, text_channel, voice_channel)
+
+    async def _adopt(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        name: str,
+        text_channel: discord.TextChannel,
+        voice_channel: discord.VoiceChannel,
+    ) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        name = self._check_new_name(guild.id, name)
+        self._facilitator_role(guild)
+        for channel in (text_channel, voice_channel):
+            if channel.guild.id != guild.id:
+                raise UserError("That channel belongs to another server; pick rooms of this server.")
+            if self.bot.state.group_of_channel(channel.id) is not None:
+                raise UserError(f"{channel.mention} already belongs to a group; pick another room.")
+        require_guild_permissions(guild, ["manage_roles", *MEMBER_ROOM_PERMISSIONS], "look after a group's rooms")
+        for channel in (text_channel, voice_channel):
+            require_channel_permissions(channel, ["view_channel", "manage_roles"], "look after this room")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        group = GroupInfo.with_defaults(
+            self.bot.settings.defaults,
+            id=uuid.uuid4().hex,
+            guild_id=guild.id,
+            name=name,
+            text_channel_id=text_channel.id,
+            voice_channel_id=voice_channel.id,
+            category_id=text_channel.category_id,
+            created_channels=False,
+        )
+        desired = desired_for_new_group(self.bot, group, guild)
+        assert self.bot.user is not None
+        keep_members = {m.id for m in guild.members if m.bot and m.id != self.bot.user.id}
+        keep_roles = {r.id for r in guild.roles if r.managed}
+        # holdspace's own overwrite first: after @everyone is closed it must still see the rooms.
+        done: list[tuple[int, ow.Change]] = []
+        stray = 0
+        try:
+            for channel in (text_channel, voice_channel):
+                changes = ow.diff(
+                    current_overwrites(channel),
+                    desired[channel.id],
+                    keep_member_ids=keep_members,
+                    keep_role_ids=keep_roles,
+                )
+                changes.sort(key=lambda c: c.target != ow.Target(ow.MEMBER, self.bot.user.id))  # type: ignore[union-attr]
+                for change in changes:
+                    await put_overwrite(self.bot, channel.id, change.target, change.want, "holdspace: /group adopt")
+                    done.append((channel.id, change))
+                    stray += change.why == "stray"
+        except discord.HTTPException as exc:
+            await self._undo(done)
+            if isinstance(exc, discord.Forbidden):
+                raise missing_permission_error(
+                    ["manage_roles"], "set the rooms' permissions", f"#{text_channel.name}"
+                ) from None
+            raise
+        try:
+            stored = await group_store.insert_group(
+                self.bot.db, self.bot.ring, group, default_text(name), self.bot.clock.now()
+            )
+        except Exception:
+            await self._undo(done)
+            raise
+        self.bot.state.put_group(stored)
+        await tell_expiry(self.bot, "track_group", stored)
+        await self.bot.audit.record(
+            guild.id,
+            "group_created",
+            actor_id=interaction.user.id,
+            group_id=stored.id,
+            details={"adopted": True, "access_removed": stray},
+        )
+        disconnected = 0
+        consent = self.bot.get_cog("Consent")
+        for member in list(voice_channel.members):
+            decision = decide_from_state(
+                self.bot.state,
+                stored,
+                member_id=member.id,
+                is_bot=member.bot,
+                role_ids=[r.id for r in member.roles],
+                bot_id=self.bot.user.id,
+            )
+            if decision.act and consent is not None:
+                await consent.enforce(member, stored, trigger="adopt", open_case=False)  # type: ignore[attr-defined]
+                disconnected += 1
+        extra = ""
+        if stray:
+            extra += f"\n{stray} permission overwrite(s) that gave access without consent were removed."
+        if disconnected:
+            extra += (
+                f"\n{disconnected} person(s) in the voice room without consent were disconnected and asked to consent."
+            )
+        await send_ephemeral(
+            interaction,
+            f"{text_channel.mention} and {voice_channel.mention} are now the group **{name}**: closed to everyone "
+            f"except facilitators and members who consent.{extra}\nNext: `/group agreement show`, "
+            "`/group settings` and `/group enroll`.",
+        )
+
+    async def _undo(self, done: list[tuple[int, ow.Change]]) -> None:
+        for channel_id, change in reversed(done):
+            try:
+                await put_overwrite(self.bot, channel_id, change.target, change.before, "holdspace: undo")
+            except discord.HTTPException:
+                log.warning("could not undo an overwrite change on %s", channel_id)
+
+
+async def tell_expiry(bot: HoldspaceBot, hook: str, group: GroupInfo) -> None:
+    """Let the expiry feature know (``track_group`` / ``settings_changed``), if it is loaded."""
+    cog = bot.get_cog("Expiry")
+    call = getattr(cog, hook, None) if cog is not None else None
+    if call is None:
+        return
+    try:
+        await call(group)
+    except Exception:
+        log.exception("the expiry feature failed on %s for group %s", hook, group.id)
+
+
+async def delete_all(things: list[Any]) -> None:
+    for thing in reversed(things):
+        try:
+            await thing.delete(reason="holdspace: undo a failed change")
+        except discord.HTTPException:
+            log.warning("could not undo the creation of %s", getattr(thing, "id", "?"))

@@ -1,0 +1,204 @@
+"""Members and facilitators of a group: enrolling and removing members, naming a group's own
+facilitators (recorded first, then the rooms are brought to it; undone when Discord refuses)."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.app import HoldspaceBot
+from bot.services.access import (
+    reconcile_group,
+    send_prompt,
+    withdraw_access,
+)
+from bot.core.records import GroupInfo
+from bot.storage import consents as consent_store
+from bot.storage import groups as group_store
+from bot.ui.group_options import (
+    missing_permission_error,
+    resolve_facilitated_group,
+    resolve_group,
+)
+from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral
+
+log = logging.getLogger(__name__)
+
+REASON_MAX = 300
+
+
+def _member_of_guild(guild: discord.Guild, user: discord.abc.User) -> discord.Member:
+    member = guild.get_member(user.id)
+    if member is None:
+        raise UserError("That person is not a member of this server (they may have left).")
+    return member
+
+
+class Membership:
+    def __init__(self, bot: HoldspaceBot) -> None:
+        self.bot = bot
+
+    async def facilitator_add(
+        self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User
+    ) -> None:
+        assert interaction.guild is not None
+        info = resolve_facilitated_group(interaction, group)
+        target = _member_of_guild(interaction.guild, member)
+        cfg = self.bot.state.guilds.get(info.guild_id)
+        if target.bot:
+            raise UserError("A bot cannot facilitate a group.")
+        if cfg is None or cfg.facilitator_role_id is None or target.get_role(cfg.facilitator_role_id) is None:
+            raise UserError(
+                f"{target.mention} does not hold the facilitator role. Give them the role first, then add them."
+            )
+        if target.id in self.bot.state.facilitators_of(info.id):
+            raise UserError(f"{target.mention} already facilitates **{info.name}**.")
+        first = not self.bot.state.facilitators_of(info.id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._change_facilitators(interaction, info, target.id, add=True)
+        note = (
+            " From now on only the facilitators named with `/group facilitator add` run this group and enter "
+            "its rooms without consent; other holders of the facilitator role no longer do."
+            if first
+            else ""
+        )
+        await send_ephemeral(interaction, f"{target.mention} now facilitates **{info.name}**.{note}")
+
+    async def facilitator_remove(
+        self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User
+    ) -> None:
+        info = resolve_facilitated_group(interaction, group)
+        if member.id not in self.bot.state.facilitators_of(info.id):
+            raise UserError(f"{member.mention} is not one of the named facilitators of **{info.name}**.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._change_facilitators(interaction, info, member.id, add=False)
+        note = (
+            " No facilitator is named any more, so everyone with the facilitator role facilitates it again."
+            if not self.bot.state.facilitators_of(info.id)
+            else ""
+        )
+        await send_ephemeral(interaction, f"{member.mention} no longer facilitates **{info.name}**.{note}")
+
+    async def facilitator_list(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+        info = resolve_group(interaction, group)
+        named = sorted(self.bot.state.facilitators_of(info.id))
+        if not named:
+            await send_ephemeral(
+                interaction, f"**{info.name}** names no facilitators: everyone with the facilitator role runs it."
+            )
+            return
+        people = ", ".join(f"<@{member_id}>" for member_id in named)
+        await send_ephemeral(interaction, f"**{info.name}** is facilitated by {people} (and server managers).")
+
+    async def _change_facilitators(
+        self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo, member_id: int, *, add: bool
+    ) -> None:
+        """Record the change, then bring the rooms to it; undo the record when Discord refuses."""
+        db, ring, state = self.bot.db, self.bot.ring, self.bot.state
+        if add:
+            await group_store.add_facilitator(db, ring, group.id, member_id, self.bot.clock.now())
+        else:
+            await group_store.remove_facilitator(db, ring, group.id, member_id)
+        state.set_facilitator(group.id, member_id, add)
+        report = await reconcile_group(self.bot, group)
+        if report.failed:
+            if add:
+                await group_store.remove_facilitator(db, ring, group.id, member_id)
+            else:
+                await group_store.add_facilitator(db, ring, group.id, member_id, self.bot.clock.now())
+            state.set_facilitator(group.id, member_id, not add)
+            await reconcile_group(self.bot, group, voice=False)
+            raise MissingBotPermission(
+                "Discord refused to change the rooms' permissions, so nothing was changed. holdspace needs "
+                "Manage Permissions in both rooms of the group; `/guard audit` shows what is missing."
+            )
+        await self.bot.audit.record(
+            group.guild_id,
+            "facilitator_added" if add else "facilitator_removed",
+            actor_id=interaction.user.id,
+            group_id=group.id,
+            subject_id=member_id,
+        )
+
+    async def enroll(self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User) -> None:
+        assert interaction.guild is not None
+        info = resolve_facilitated_group(interaction, group)
+        target = _member_of_guild(interaction.guild, member)
+        if target.bot:
+            raise UserError("Bots cannot be enrolled; the guard feature decides about bots.")
+        if self.bot.state.is_enrolled(info.id, target.id):
+            raise UserError(f"{target.mention} is already enrolled in **{info.name}**.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await group_store.enrol(self.bot.db, self.bot.ring, info.id, target.id, self.bot.clock.now())
+        self.bot.state.set_enrolled(info.id, target.id, True)
+        await self.bot.audit.record(
+            info.guild_id, "member_enrolled", actor_id=interaction.user.id, group_id=info.id, subject_id=target.id
+        )
+        if self.bot.state.consent_of(info.id, target.id) is not None:
+            await send_ephemeral(interaction, f"Enrolled {target.mention} in **{info.name}**; they already consent.")
+            return
+        sent = await send_prompt(self.bot, target, info, why="invited")
+        note = (
+            "They got a direct message with the agreement to review."
+            if sent
+            else "Their direct messages are closed: ask them to use `/consent give` or the lobby's button."
+        )
+        await send_ephemeral(interaction, f"Enrolled {target.mention} in **{info.name}**. {note}")
+
+    async def remove(
+        self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User, reason: str
+    ) -> None:
+        info = resolve_facilitated_group(interaction, group)
+        reason = (reason or "").strip()
+        if not reason:
+            raise UserError("Give a reason for the removal; it is kept encrypted with the case.")
+        if len(reason) > REASON_MAX:
+            raise UserError(f"The reason is {len(reason)} characters long; keep it to {REASON_MAX}.")
+        state = self.bot.state
+        had_consent = state.consent_of(info.id, member.id) is not None
+        if not state.is_enrolled(info.id, member.id) and not had_consent:
+            raise UserError(f"{member.mention} is not enrolled in **{info.name}**.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            disconnected = await withdraw_access(self.bot, info, member.id, reason="removed by a facilitator")
+        except discord.Forbidden:
+            raise missing_permission_error(["manage_roles", "move_members"], "withdraw the member's access") from None
+        now = self.bot.clock.now()
+        await group_store.unenrol(self.bot.db, self.bot.ring, info.id, member.id)
+        if had_consent:
+            await consent_store.record(
+                self.bot.db,
+                self.bot.ring,
+                group_id=info.id,
+                member_id=member.id,
+                answer="removed",
+                at=now,
+                method="facilitator",
+            )
+        state.set_enrolled(info.id, member.id, False)
+        old = state.consent_of(info.id, member.id)
+        state.set_consent(info.id, None, member_id=member.id)
+        if old is not None:
+            await self.bot.scheduler.cancel("consent_expiry", old.consent_id)
+        await self.bot.audit.record(
+            info.guild_id,
+            "member_removed",
+            actor_id=interaction.user.id,
+            group_id=info.id,
+            subject_id=member.id,
+            details={"reason": reason, "disconnected": disconnected},
+        )
+        case = await self.bot.cases.open(
+            info.guild_id,
+            "member_removed",
+            group_id=info.id,
+            subject_id=member.id,
+            details={"reason": reason, "removed_by": interaction.user.id, "disconnected": disconnected},
+        )
+        case_text = f" Case #{case} was opened for the moderators." if case else ""
+        await send_ephemeral(
+            interaction,
+            f"Removed {member.mention} from **{info.name}**: their access is withdrawn"
+            f"{' and they were disconnected from the voice room' if disconnected else ''}.{case_text}",
+        )

@@ -1,0 +1,72 @@
+"""Who is in a group: `/group list` (this server's groups) and `/group roster` (enrolled members and
+their consent, only for the facilitator who asks; the viewing is audited)."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.app import HoldspaceBot
+from bot.core.agreement import (
+    split,
+)
+from bot.storage import consents as consent_store
+from bot.storage import groups as group_store
+from bot.ui.group_options import (
+    resolve_facilitated_group,
+)
+from bot.ui.replies import send_ephemeral
+
+log = logging.getLogger(__name__)
+
+
+async def list_groups(bot: HoldspaceBot, interaction: discord.Interaction[HoldspaceBot]) -> None:
+    assert interaction.guild_id is not None
+    groups = bot.state.groups_of_guild(interaction.guild_id)
+    if not groups:
+        await send_ephemeral(interaction, "There are no groups yet; `/group create` makes one.")
+        return
+    lines = []
+    for g in groups:
+        consented = len(bot.state.consented_members(g.id))
+        enrolled = len(bot.state.enrolled.get(g.id, set()))
+        lines.append(
+            f"**{g.name}**: <#{g.text_channel_id}> <#{g.voice_channel_id}> · {g.enrolment} enrolment · "
+            f"{enrolled} enrolled, {consented} consenting · agreement v{g.agreement_version}"
+        )
+    for part in split("\n".join(lines), 3900):
+        await send_ephemeral(interaction, embed=discord.Embed(title="Groups", description=part))
+
+
+async def roster(bot: HoldspaceBot, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+    info = resolve_facilitated_group(interaction, group)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    await bot.audit.record(info.guild_id, "roster_viewed", actor_id=interaction.user.id, group_id=info.id)
+    events = await consent_store.history(bot.db, bot.ring, group_ids=[info.id])
+    latest = {ev.member_id: ev for ev in events}
+    enrolled = await group_store.enrolled_since(bot.db, bot.ring, info.id)
+    members = sorted(set(enrolled) | {m for m, ev in latest.items() if ev.answer == "agree"})
+    if not members:
+        await send_ephemeral(interaction, f"Nobody is enrolled in **{info.name}** yet.")
+        return
+    lines = [f"**{info.name}** · current agreement: version {info.agreement_version}"]
+    for member_id in members:
+        ev = latest.get(member_id)
+        if ev is None:
+            status = "not answered yet"
+        elif ev.answer == "agree":
+            old = " (an earlier version: asked again after the session)" if ev.version != info.agreement_version else ""
+            status = f"agreed to version {ev.version} on {ev.at:%Y-%m-%d}{old}"
+        elif ev.answer == "decline":
+            status = f"did not agree (version {ev.version}, {ev.at:%Y-%m-%d})"
+        elif ev.answer == "withdraw":
+            status = f"withdrew consent on {ev.at:%Y-%m-%d}"
+        elif ev.answer == "revoked":
+            status = f"asked to consent again since {ev.at:%Y-%m-%d}"
+        else:
+            status = f"removed on {ev.at:%Y-%m-%d}"
+        enrolled_text = "" if member_id in enrolled else " (open group)"
+        lines.append(f"<@{member_id}>{enrolled_text}: {status}")
+    for part in split("\n".join(lines), 3900):
+        await send_ephemeral(interaction, embed=discord.Embed(title="Roster", description=part))

@@ -1,0 +1,179 @@
+"""A group's settings: showing them and changing them (`/group settings`); a change of access mode,
+facilitator consent or locking reconciles the rooms, a change of expiry settings re-times deletions."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+
+from bot.app import HoldspaceBot
+from bot.core.durations import DurationError, format_duration, parse_duration
+from bot.services.access import (
+    reconcile_group,
+)
+from bot.core.records import GroupInfo
+from bot.storage import groups as group_store
+from bot.ui.group_options import (
+    missing_permission_error,
+    require_guild_permissions,
+    resolve_facilitated_group,
+)
+from bot.ui.replies import UserError, send_ephemeral
+from cogs.groups.founding import delete_all, tell_expiry
+
+log = logging.getLogger(__name__)
+
+
+def _settings_text(group: GroupInfo) -> str:
+    ttl = "off" if group.ttl is None else format_duration(group.ttl)
+    return "\n".join(
+        [
+            f"**enrolment**: {group.enrolment}",
+            f"**reconsent_after_days**: {group.reconsent_after_days}",
+            f"**facilitators_consent**: {'true' if group.facilitators_consent else 'false'}",
+            f"**access_mode**: {group.access_mode}",
+            f"**lock_between_sessions**: {'true' if group.lock_between_sessions else 'false'}",
+            f"**ttl**: {ttl}",
+            f"**expire_at_session_end**: {'true' if group.expire_at_session_end else 'false'}",
+            f"**keep_pinned**: {'true' if group.keep_pinned else 'false'}",
+            f"**auto_reminder_gap**: {format_duration(group.auto_reminder_gap)}",
+            f"**max_hold_days**: {group.max_hold_days}",
+            f"**agreement**: version {group.agreement_version} (SHA-256 {group.agreement_sha256[:16]})",
+        ]
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    return value
+
+
+def _duration_option(
+    name: str, raw: str, minimum: timedelta, maximum: timedelta, *, allow_off: bool = False
+) -> timedelta | None:
+    text = raw.strip().lower()
+    if allow_off and text in ("off", "none", "0"):
+        return None
+    if len(text) > 20:
+        raise UserError(f"{name} is too long; use a duration such as 30m, 12h or 7d.")
+    try:
+        return parse_duration(text, minimum=minimum, maximum=maximum)
+    except DurationError as exc:
+        hint = " or `off`" if allow_off else ""
+        raise UserError(f"{name}: {exc}{hint}.") from None
+
+
+class GroupSettings:
+    def __init__(self, bot: HoldspaceBot) -> None:
+        self.bot = bot
+
+    async def change(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        group: str,
+        enrolment: Literal["invite", "open"] | None = None,
+        reconsent_after_days: app_commands.Range[int, 1, 3650] | None = None,
+        facilitators_consent: bool | None = None,
+        access_mode: Literal["member", "role"] | None = None,
+        lock_between_sessions: bool | None = None,
+        ttl: str | None = None,
+        expire_at_session_end: bool | None = None,
+        keep_pinned: bool | None = None,
+        auto_reminder_gap: str | None = None,
+        max_hold_days: app_commands.Range[int, 1, 90] | None = None,
+    ) -> None:
+        info = resolve_facilitated_group(interaction, group)
+        changes: dict[str, Any] = {}
+        if enrolment is not None:
+            if enrolment not in ("invite", "open"):
+                raise UserError("enrolment is `invite` or `open`.")
+            changes["enrolment"] = enrolment
+        if reconsent_after_days is not None:
+            if not 1 <= reconsent_after_days <= 3650:
+                raise UserError("reconsent_after_days is a whole number from 1 to 3650.")
+            changes["reconsent_after_days"] = reconsent_after_days
+        if facilitators_consent is not None:
+            changes["facilitators_consent"] = facilitators_consent
+        if access_mode is not None:
+            if access_mode not in ("member", "role"):
+                raise UserError("access_mode is `member` or `role`.")
+            changes["access_mode"] = access_mode
+        if lock_between_sessions is not None:
+            changes["lock_between_sessions"] = lock_between_sessions
+        if ttl is not None:
+            changes["ttl"] = _duration_option("ttl", ttl, timedelta(minutes=1), timedelta(days=365), allow_off=True)
+        if expire_at_session_end is not None:
+            changes["expire_at_session_end"] = expire_at_session_end
+        if keep_pinned is not None:
+            changes["keep_pinned"] = keep_pinned
+        if auto_reminder_gap is not None:
+            changes["auto_reminder_gap"] = _duration_option(
+                "auto_reminder_gap", auto_reminder_gap, timedelta(minutes=1), timedelta(days=7)
+            )
+        if max_hold_days is not None:
+            if not 1 <= max_hold_days <= 90:
+                raise UserError("max_hold_days is a whole number from 1 to 90.")
+            changes["max_hold_days"] = max_hold_days
+        changes = {k: v for k, v in changes.items() if getattr(info, k) != v}
+        if not changes:
+            await send_ephemeral(
+                interaction, embed=discord.Embed(title=f"Settings of {info.name}", description=_settings_text(info))
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild = interaction.guild
+        assert guild is not None
+        new = replace(info, **changes)
+        created_role: discord.Role | None = None
+        if changes.get("access_mode") == "role" and (new.role_id is None or guild.get_role(new.role_id) is None):
+            require_guild_permissions(guild, ["manage_roles"], "create the group's role")
+            try:
+                created_role = await guild.create_role(
+                    name=f"{info.name}"[:100], permissions=discord.Permissions.none(), reason="holdspace: role access"
+                )
+            except discord.Forbidden:
+                raise missing_permission_error(["manage_roles"], "create the group's role") from None
+            new = replace(new, role_id=created_role.id)
+        try:
+            await group_store.update_group(self.bot.db, new)
+        except Exception:
+            if created_role is not None:
+                await delete_all([created_role])
+            raise
+        self.bot.state.put_group(new)
+        if {"access_mode", "facilitators_consent", "lock_between_sessions"} & set(changes):
+            report = await reconcile_group(self.bot, new, voice="facilitators_consent" in changes)
+            if changes.get("access_mode") == "member" and info.role_id is not None:
+                old_role = guild.get_role(info.role_id)
+                if old_role is not None:
+                    await delete_all([old_role])
+                new = self.bot.state.update_group(new.id, role_id=None)
+                await group_store.update_group(self.bot.db, new)
+            if report.failed:
+                log.warning("group %s: %d overwrite changes failed after a settings change", new.id, report.failed)
+        if {"ttl", "expire_at_session_end", "keep_pinned"} & set(changes):
+            await tell_expiry(self.bot, "settings_changed", new)
+        if "reconsent_after_days" in changes:
+            consent = self.bot.get_cog("Consent")
+            if consent is not None:
+                await consent.reschedule_expiry(new)  # type: ignore[attr-defined]
+        await self.bot.audit.record(
+            new.guild_id,
+            "group_settings_changed",
+            actor_id=interaction.user.id,
+            group_id=new.id,
+            details={k: _plain(v) for k, v in changes.items()},
+        )
+        await send_ephemeral(
+            interaction,
+            embed=discord.Embed(
+                title=f"Settings of {new.name} changed",
+                description="Changed: " + ", ".join(sorted(changes)) + "\n\n" + _settings_text(new),
+            ),
+        )
