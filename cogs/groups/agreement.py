@@ -20,8 +20,8 @@ from bot.core.agreement import (
     join_fields,
     split_for_fields,
 )
-from bot.crypto import hash_text
 from bot.core.records import GroupInfo
+from bot.crypto import hash_text
 from bot.storage import groups as group_store
 from bot.ui.checks import require_group_facilitator
 from bot.ui.consent_views import agreement_embeds

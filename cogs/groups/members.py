@@ -8,12 +8,12 @@ import logging
 import discord
 
 from bot.app import HoldspaceBot
+from bot.core.records import GroupInfo
 from bot.services.access import (
     reconcile_group,
     send_prompt,
     withdraw_access,
 )
-from bot.core.records import GroupInfo
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.ui.group_options import (

@@ -13,10 +13,10 @@ from discord import app_commands
 
 from bot.app import HoldspaceBot
 from bot.core.durations import DurationError, format_duration, parse_duration
+from bot.core.records import GroupInfo
 from bot.services.access import (
     reconcile_group,
 )
-from bot.core.records import GroupInfo
 from bot.storage import groups as group_store
 from bot.ui.group_options import (
     missing_permission_error,

@@ -26,8 +26,8 @@ from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
 from bot.core.drift import Drift, RestoreLimiter, compare, describe_all, guard_wants, permission_names
 from bot.core.guard import BOT_DENY, CASE_PERMISSION_DRIFT, bots_needing_deny
-from bot.services.access import desired_room_overwrites
 from bot.core.records import GroupInfo
+from bot.services.access import desired_room_overwrites
 from cogs.guard.memory import SETTLE_SECONDS, GuardMemory
 
 log = logging.getLogger(__name__)

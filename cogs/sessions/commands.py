@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.app import HoldspaceBot
 from bot.core.durations import DurationError, format_duration, parse_duration
+from bot.core.records import GroupInfo
 from bot.core.schedule import (
     MAX_DURATION,
     MIN_DURATION,
@@ -26,7 +27,6 @@ from bot.core.schedule import (
     resolve_zone,
     suggest_zones,
 )
-from bot.core.records import GroupInfo
 from bot.storage import sessions as store
 from bot.ui.checks import is_facilitator, is_group_facilitator
 from bot.ui.replies import UserError, send_ephemeral

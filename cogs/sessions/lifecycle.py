@@ -16,8 +16,8 @@ from typing import Any
 import discord
 
 from bot.app import HoldspaceBot
-from bot.core.reminders import ReminderKind, closing_content
 from bot.core.records import GroupInfo, RunningSession
+from bot.core.reminders import ReminderKind, closing_content
 from bot.storage import sessions as store
 from bot.ui.replies import MissingBotPermission, UserError
 from cogs.sessions.reminders import Reminders, ts

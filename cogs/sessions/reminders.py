@@ -12,8 +12,8 @@ import discord
 
 from bot.app import HoldspaceBot
 from bot.core.access import decide_from_state
-from bot.core.reminders import ReminderContent, ReminderKind, auto_reminder_due, ground_rules_content
 from bot.core.records import GroupInfo
+from bot.core.reminders import ReminderContent, ReminderKind, auto_reminder_due, ground_rules_content
 from bot.storage import groups as group_store
 from bot.storage import sessions as store
 from bot.ui.replies import UserError

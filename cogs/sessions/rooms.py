@@ -11,8 +11,8 @@ import discord
 
 from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
-from bot.services.access import desired_room_overwrites
 from bot.core.records import GroupInfo, RunningSession
+from bot.services.access import desired_room_overwrites
 from bot.ui.replies import MissingBotPermission, UserError
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 import discord
 
 from bot.app import HoldspaceBot
+from bot.core.records import RunningSession
 from bot.core.reminders import ReminderKind, review_dm_text, stale_consents
 from bot.core.schedule import MissedStart, missed_start
 from bot.scheduler import RetryLater, Timer
-from bot.core.records import RunningSession
 from bot.storage import sessions as store
 from bot.ui.replies import UserError
 from cogs.sessions.lifecycle import TIMER_END, TIMER_REMIND, Lifecycle

@@ -1,0 +1,328 @@
+"""A member's answers: reading a group's agreement (command, lobby button, DM), agreeing (access first,
+then the record; undone when the record fails), not agreeing, and withdrawing."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.app import HoldspaceBot
+from bot.core.records import ConsentFact, GroupInfo
+from bot.services.access import grant_access, withdraw_access
+from bot.storage import consents as consent_store
+from bot.storage import groups as group_store
+from bot.ui.consent_views import (
+    agreement_embeds,
+    answer_view,
+    member_tag,
+    pick_view,
+    tag_matches,
+)
+from bot.ui.group_options import missing_permission_error
+from bot.ui.replies import UserError, send_ephemeral
+from cogs.consent.over_time import EXPIRY_KIND, MemberLocks, OverTime
+
+log = logging.getLogger(__name__)
+
+NOT_FOR_YOU = (
+    "This button was made for someone else. To read a group's agreement yourself, use `/consent give` "
+    "or the lobby's “Review and consent” button."
+)
+
+
+async def next_session_text(bot: HoldspaceBot, group_id: str) -> str | None:
+    """When the group's next session is, as the sessions feature words it (None if unknown)."""
+    cog = bot.get_cog("Sessions")
+    hook = getattr(cog, "next_session_text", None) if cog is not None else None
+    if hook is None:
+        return None
+    try:
+        text = await hook(group_id)
+    except Exception:
+        log.exception("the sessions feature could not say when the next session is")
+        return None
+    return str(text) if text else None
+
+
+class Answers:
+    def __init__(self, bot: HoldspaceBot, locks: MemberLocks, over_time: OverTime) -> None:
+        self.bot = bot
+        self.locks = locks
+        self.over_time = over_time
+
+    def eligible(self, group: GroupInfo, member_id: int) -> bool:
+        """May this person consent to the group? Open groups: anyone; otherwise the enrolled and the
+        facilitators (who consent when the group asks them to)."""
+        if group.enrolment == "open" or self.bot.state.is_enrolled(group.id, member_id):
+            return True
+        guild = self.bot.get_guild(group.guild_id)
+        member = guild.get_member(member_id) if guild else None
+        return member is not None and self.bot.state.facilitates(group, member_id, [r.id for r in member.roles])
+
+    async def show_agreement(self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo) -> None:
+        agreement = await group_store.get_agreement(self.bot.db, self.bot.ring, group.id)
+        if agreement is None:
+            raise UserError("This group has no agreement yet; a facilitator writes one first.")
+        embeds = agreement_embeds(group.name, agreement.version, agreement.sha256, agreement.text)
+        view = answer_view(
+            group.id, agreement.version, agreement.sha256, member_tag(self.bot.ring, interaction.user.id)
+        )
+        fact = self.bot.state.consent_of(group.id, interaction.user.id)
+        if fact is not None and fact.version == agreement.version:
+            intro = f"You agreed to this version on {fact.given_at:%Y-%m-%d}. Here it is again."
+        else:
+            intro = "Please read the agreement, then choose **I agree** or **I do not agree** below."
+        await send_ephemeral(interaction, intro)
+        for number, embed in enumerate(embeds, start=1):
+            await send_ephemeral(interaction, embed=embed, view=view if number == len(embeds) else None)
+
+    async def lobby_pressed(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        if interaction.guild_id is None:
+            raise UserError("This button works inside the server.")
+        state = self.bot.state
+        groups = [g for g in state.groups_of_guild(interaction.guild_id) if self.eligible(g, interaction.user.id)]
+        if not groups:
+            raise UserError(
+                "You are not enrolled in a group here yet. A facilitator enrols you; you then get the agreement."
+            )
+        if len(groups) == 1:
+            await self.show_agreement(interaction, groups[0])
+            return
+        statuses = {}
+        for g in groups:
+            fact = state.consent_of(g.id, interaction.user.id)
+            statuses[g.id] = "you agreed" if fact and fact.version == g.agreement_version else "waiting for your answer"
+        await send_ephemeral(
+            interaction,
+            "Which group's agreement would you like to read?",
+            view=pick_view(member_tag(self.bot.ring, interaction.user.id), groups, statuses),
+        )
+
+    def _check_tag(self, interaction: discord.Interaction[HoldspaceBot], tag: str) -> None:
+        if not tag_matches(self.bot.ring, interaction.user.id, tag):
+            raise UserError(NOT_FOR_YOU)
+
+    def _group_by_id(self, group_id: str) -> GroupInfo:
+        group = self.bot.state.groups.get(group_id)
+        if group is None:
+            raise UserError("That group no longer exists.")
+        return group
+
+    async def group_picked(self, interaction: discord.Interaction[HoldspaceBot], group_id: str, tag: str) -> None:
+        self._check_tag(interaction, tag)
+        group = self._group_by_id(group_id)
+        if group.guild_id != interaction.guild_id or not self.eligible(group, interaction.user.id):
+            raise UserError("You are not enrolled in that group.")
+        await self.show_agreement(interaction, group)
+
+    async def review_pressed(self, interaction: discord.Interaction[HoldspaceBot], group_id: str, tag: str) -> None:
+        self._check_tag(interaction, tag)
+        group = self._group_by_id(group_id)
+        self._member(group, interaction.user.id)
+        if not self.eligible(group, interaction.user.id):
+            raise UserError("You are no longer enrolled in this group; ask a facilitator.")
+        await self.show_agreement(interaction, group)
+
+    def _member(self, group: GroupInfo, user_id: int) -> discord.Member:
+        guild = self.bot.get_guild(group.guild_id)
+        member = guild.get_member(user_id) if guild else None
+        if member is None:
+            raise UserError("You are not a member of that group's server any more.")
+        return member
+
+    async def answer_pressed(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        *,
+        agree: bool,
+        group_id: str,
+        version: int,
+        sha_prefix: str,
+        tag: str,
+    ) -> None:
+        self._check_tag(interaction, tag)
+        group = self._group_by_id(group_id)
+        member = self._member(group, interaction.user.id)
+        if not self.eligible(group, member.id):
+            raise UserError("You are no longer enrolled in this group; ask a facilitator.")
+        method = self._method(interaction)
+        async with self.locks.get(group.id, member.id):
+            group = self._group_by_id(group_id)
+            if version != group.agreement_version or (agree and not group.agreement_sha256.startswith(sha_prefix)):
+                await send_ephemeral(
+                    interaction,
+                    "The agreement changed after it was shown to you, so your answer was not recorded. "
+                    "Here is the current version: please read it and answer again.",
+                )
+                await self.show_agreement(interaction, group)
+                return
+            if agree:
+                await self._agree(interaction, group, member, method)
+            else:
+                await self._decline(interaction, group, member, method)
+
+    @staticmethod
+    def _method(interaction: discord.Interaction[HoldspaceBot]) -> str:
+        if interaction.guild_id is None:
+            return "dm"
+        meta = interaction.message.interaction_metadata if interaction.message is not None else None
+        if meta is not None and meta.type == discord.InteractionType.application_command:
+            return "command"
+        return "lobby"
+
+    async def _agree(
+        self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo, member: discord.Member, method: str
+    ) -> None:
+        state = self.bot.state
+        old = state.consent_of(group.id, member.id)
+        if old is not None and old.version == group.agreement_version:
+            await send_ephemeral(
+                interaction,
+                f"You already agreed to version {old.version} of **{group.name}**'s agreement; you have access.",
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        state.pending_grants.add((group.id, member.id))
+        try:
+            await self._grant_and_record(interaction, group, member, method, old)
+        finally:
+            state.pending_grants.discard((group.id, member.id))
+
+    async def _grant_and_record(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        group: GroupInfo,
+        member: discord.Member,
+        method: str,
+        old: ConsentFact | None,
+    ) -> None:
+        state = self.bot.state
+        await grant_access(self.bot, group, member)
+        now = self.bot.clock.now()
+        newly_enrolled = False
+        try:
+            if not state.is_enrolled(group.id, member.id):
+                newly_enrolled = await group_store.enrol(self.bot.db, self.bot.ring, group.id, member.id, now)
+            event = await consent_store.record(
+                self.bot.db,
+                self.bot.ring,
+                group_id=group.id,
+                member_id=member.id,
+                answer="agree",
+                at=now,
+                method=method,
+                version=group.agreement_version,
+                sha256=group.agreement_sha256,
+            )
+        except Exception:
+            if old is None:
+                try:
+                    await withdraw_access(self.bot, group, member.id, reason="undo: consent not recorded")
+                except discord.HTTPException:
+                    log.warning("could not undo access of a member to group %s", group.id)
+            if newly_enrolled:
+                await group_store.unenrol(self.bot.db, self.bot.ring, group.id, member.id)
+            raise
+        state.set_enrolled(group.id, member.id, True)
+        state.set_consent(group.id, event.as_fact())
+        if old is not None:
+            await self.bot.scheduler.cancel(EXPIRY_KIND, old.consent_id)
+        await self.over_time.schedule_expiry(group, event.as_fact())
+        await self.bot.audit.record(
+            group.guild_id,
+            "consent_answered",
+            actor_id=member.id,
+            group_id=group.id,
+            subject_id=member.id,
+            details={"answer": "agree", "version": event.version, "sha256": event.sha256, "method": method},
+        )
+        rooms = f"<#{group.text_channel_id}> and <#{group.voice_channel_id}>"
+        text = (
+            f"Thank you. You agreed to version {event.version} of **{group.name}**'s agreement and can now use {rooms}."
+        )
+        if group.lock_between_sessions and not state.session_running(group.id):
+            text = (
+                f"Thank you. You agreed to version {event.version} of **{group.name}**'s agreement. Its rooms "
+                f"({rooms}) open to you whenever a session runs."
+            )
+        upcoming = await next_session_text(self.bot, group.id)
+        if upcoming:
+            text += f"\nNext session: {upcoming}"
+        text += "\nYou can withdraw at any time with `/consent withdraw`."
+        await send_ephemeral(interaction, text)
+
+    async def _decline(
+        self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo, member: discord.Member, method: str
+    ) -> None:
+        state = self.bot.state
+        old = state.consent_of(group.id, member.id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if old is not None:
+            await withdraw_access(self.bot, group, member.id, reason="did not agree")
+        await consent_store.record(
+            self.bot.db,
+            self.bot.ring,
+            group_id=group.id,
+            member_id=member.id,
+            answer="decline",
+            at=self.bot.clock.now(),
+            method=method,
+            version=group.agreement_version,
+            sha256=group.agreement_sha256,
+        )
+        if old is not None:
+            state.set_consent(group.id, None, member_id=member.id)
+            await self.bot.scheduler.cancel(EXPIRY_KIND, old.consent_id)
+        await self.bot.audit.record(
+            group.guild_id,
+            "consent_answered",
+            actor_id=member.id,
+            group_id=group.id,
+            subject_id=member.id,
+            details={"answer": "decline", "version": group.agreement_version, "method": method},
+        )
+        await send_ephemeral(
+            interaction,
+            f"Thank you for answering. Without your agreement you do not have access to **{group.name}**'s rooms. "
+            "If you change your mind, use `/consent give`; if you have questions, talk to a facilitator.",
+        )
+
+    async def withdraw(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
+        member_id = interaction.user.id
+        async with self.locks.get(info.id, member_id):
+            fact = self.bot.state.consent_of(info.id, member_id)
+            if fact is None:
+                raise UserError(f"You have not consented to **{info.name}**, so there is nothing to withdraw.")
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            try:
+                disconnected = await withdraw_access(self.bot, info, member_id, reason="consent withdrawn")
+            except discord.Forbidden:
+                raise missing_permission_error(
+                    ["manage_roles", "move_members"], "withdraw your access; tell a facilitator"
+                ) from None
+            await consent_store.record(
+                self.bot.db,
+                self.bot.ring,
+                group_id=info.id,
+                member_id=member_id,
+                answer="withdraw",
+                at=self.bot.clock.now(),
+                method="command",
+            )
+            self.bot.state.set_consent(info.id, None, member_id=member_id)
+            await self.bot.scheduler.cancel(EXPIRY_KIND, fact.consent_id)
+        await self.bot.audit.record(
+            info.guild_id,
+            "consent_withdrawn",
+            actor_id=member_id,
+            group_id=info.id,
+            subject_id=member_id,
+            details={"disconnected": disconnected},
+        )
+        await send_ephemeral(
+            interaction,
+            f"Your consent to **{info.name}** is withdrawn and you no longer have access to its rooms"
+            f"{' (you were disconnected from the voice room)' if disconnected else ''}. "
+            "You can consent again any time with `/consent give`.",
+        )

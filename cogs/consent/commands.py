@@ -1,0 +1,148 @@
+"""The consent cog: ``/consent give|withdraw|status``, the buttons' entry points, scheduler timers and
+voice joins, handed to the feature's parts (answers, consent over time, the backstop)."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import HoldspaceBot
+from bot.core.records import GroupInfo
+from bot.ui.checks import in_guild
+from bot.ui.consent_views import DYNAMIC_ITEMS
+from bot.ui.replies import UserError, send_ephemeral
+from cogs.consent.answers import Answers
+from cogs.consent.backstop import Backstop
+from cogs.consent.over_time import MemberLocks, OverTime
+
+
+async def consent_group_autocomplete(
+    interaction: discord.Interaction[HoldspaceBot], current: str
+) -> list[app_commands.Choice[str]]:
+    if interaction.guild_id is None:
+        return []
+    state = interaction.client.state
+    needle = current.casefold().strip()
+    return [
+        app_commands.Choice(name=g.name, value=g.name)
+        for g in state.groups_of_guild(interaction.guild_id)
+        if needle in g.name.casefold()
+        and (
+            g.enrolment == "open"
+            or state.is_enrolled(g.id, interaction.user.id)
+            or state.consent_of(g.id, interaction.user.id) is not None
+        )
+    ][:25]
+
+
+class Consent(commands.Cog):
+    consent = app_commands.Group(
+        name="consent", description="Read a group's agreement, consent or withdraw", guild_only=True
+    )
+
+    def __init__(self, bot: HoldspaceBot) -> None:
+        self.bot = bot
+        self.locks = MemberLocks()
+        self.over_time = OverTime(bot, self.locks)
+        self.answers = Answers(bot, self.locks, self.over_time)
+        self.backstop = Backstop(bot)
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.over_time.register()
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+
+    # -- for other features and the buttons (bot/ui/consent_views.py) ------------------------------------
+
+    async def lobby_pressed(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        await self.answers.lobby_pressed(interaction)
+
+    async def group_picked(self, interaction: discord.Interaction[HoldspaceBot], group_id: str, tag: str) -> None:
+        await self.answers.group_picked(interaction, group_id, tag)
+
+    async def review_pressed(self, interaction: discord.Interaction[HoldspaceBot], group_id: str, tag: str) -> None:
+        await self.answers.review_pressed(interaction, group_id, tag)
+
+    async def answer_pressed(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        *,
+        agree: bool,
+        group_id: str,
+        version: int,
+        sha_prefix: str,
+        tag: str,
+    ) -> None:
+        await self.answers.answer_pressed(
+            interaction, agree=agree, group_id=group_id, version=version, sha_prefix=sha_prefix, tag=tag
+        )
+
+    async def enforce(self, member: discord.Member, group: GroupInfo, *, trigger: str, open_case: bool = True) -> None:
+        await self.backstop.enforce(member, group, trigger=trigger, open_case=open_case)
+
+    async def revalidate_group(self, group_id: str) -> bool:
+        return await self.over_time.revalidate_group(group_id)
+
+    async def reschedule_expiry(self, group: GroupInfo) -> None:
+        await self.over_time.reschedule_expiry(group)
+
+    # -- gateway events ------------------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_holdspace_session_end(self, group_id: str) -> None:
+        await self.over_time.session_ended(group_id)
+
+    @commands.Cog.listener()
+    async def on_voice_state_update(
+        self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
+    ) -> None:
+        await self.backstop.voice_joined(member, before, after)
+
+    # -- commands ------------------------------------------------------------------------------------
+
+    def _group_for_member(self, interaction: discord.Interaction[HoldspaceBot], name: str) -> GroupInfo:
+        assert interaction.guild_id is not None
+        if not name or not name.strip() or len(name) > 100:
+            raise UserError("Name a group from the list.")
+        group = self.bot.state.group_by_name(interaction.guild_id, name)
+        if group is None:
+            raise UserError(f"There is no group called “{name.strip()[:40]}” on this server.")
+        return group
+
+    @consent.command(name="give", description="Read a group's agreement and say whether you agree")
+    @app_commands.describe(group="The group")
+    @app_commands.autocomplete(group=consent_group_autocomplete)
+    @in_guild()
+    async def give(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+        info = self._group_for_member(interaction, group)
+        if not self.answers.eligible(info, interaction.user.id):
+            raise UserError(
+                f"**{info.name}** is open by invitation: a facilitator enrols you first. "
+                "If you expected to be enrolled, ask a facilitator of the group."
+            )
+        await self.answers.show_agreement(interaction, info)
+
+    @consent.command(name="withdraw", description="Withdraw your consent: you leave the group's rooms at once")
+    @app_commands.describe(group="The group")
+    @app_commands.autocomplete(group=consent_group_autocomplete)
+    @in_guild()
+    async def withdraw(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+        await self.answers.withdraw(interaction, self._group_for_member(interaction, group))
+
+    @consent.command(name="status", description="Your consents on this server (only you see it)")
+    @in_guild()
+    async def status(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        assert interaction.guild_id is not None
+        state = self.bot.state
+        lines = []
+        for group in state.groups_of_guild(interaction.guild_id):
+            fact = state.consent_of(group.id, interaction.user.id)
+            if fact is not None:
+                old = "" if fact.version == group.agreement_version else " (a newer version is waiting for you)"
+                lines.append(f"**{group.name}**: you agreed to version {fact.version} on {fact.given_at:%Y-%m-%d}{old}")
+            elif state.is_enrolled(group.id, interaction.user.id):
+                lines.append(f"**{group.name}**: enrolled, not consented yet (`/consent give`)")
+        await send_ephemeral(interaction, "\n".join(lines) or "You are not in any group on this server.")
