@@ -22,6 +22,7 @@ from bot.core.audit_chain import (
     verify_chain,
 )
 from bot.crypto import DecryptionError, KeyRing
+from bot.storage import fields
 from bot.storage.db import Database
 from bot.storage.times import from_ms, to_ms
 
@@ -40,8 +41,6 @@ TABLE = "audit_log"
 
 def register_fields() -> None:
     """Tell ``holdspace rotate-key`` about the encrypted payload (the hash covers the plaintext)."""
-    from bot.storage import fields
-
     fields.register_encrypted(TABLE, "payload", row_key=("id",))
 
 
@@ -63,14 +62,10 @@ async def append(
     entry_id = uuid.uuid4().hex
     at_ms = to_ms(now)
     async with db.transaction() as conn:
-        cursor = await conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        last = await cursor.fetchone()
-        await cursor.close()
+        last = await db.fetchone("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         if last is None:
-            cursor = await conn.execute("SELECT seq, hash FROM audit_anchor WHERE id = 1")
-            last = await cursor.fetchone()
-            await cursor.close()
-        prev_seq, prev_hash = (int(last[0]), bytes(last[1])) if last is not None else (0, GENESIS_HASH)
+            last = await db.fetchone("SELECT seq, hash FROM audit_anchor WHERE id = 1")
+        prev_seq, prev_hash = (int(last["seq"]), bytes(last["hash"])) if last is not None else (0, GENESIS_HASH)
         seq = prev_seq + 1
         digest = entry_hash(
             prev_hash,
@@ -87,7 +82,7 @@ async def append(
 
 async def anchor(db: Database) -> tuple[int, bytes]:
     row = await db.fetchone("SELECT seq, hash FROM audit_anchor WHERE id = 1")
-    return (0, GENESIS_HASH) if row is None else (int(row[0]), bytes(row[1]))
+    return (0, GENESIS_HASH) if row is None else (int(row["seq"]), bytes(row["hash"]))
 
 
 async def _chain_entries(db: Database, ring: KeyRing, guild_id: int | None) -> list[ChainEntry]:
@@ -106,7 +101,7 @@ async def _chain_entries(db: Database, ring: KeyRing, guild_id: int | None) -> l
         payload: dict[str, Any] | None = None
         error: str | None = None
         try:
-            decoded = ring.decrypt_json(r[5], table=TABLE, column="payload", row=str(r[1]))
+            decoded = ring.decrypt_json(r["payload"], table=TABLE, column="payload", row=str(r["id"]))
             if isinstance(decoded, dict):
                 payload = decoded
             else:
@@ -115,13 +110,13 @@ async def _chain_entries(db: Database, ring: KeyRing, guild_id: int | None) -> l
             error = type(exc).__name__ if not isinstance(exc, DecryptionError) else "altered or moved"
         result.append(
             ChainEntry(
-                seq=int(r[0]),
-                at_ms=int(r[2]),
-                guild_id=int(r[3]),
-                action=str(r[4]),
+                seq=int(r["seq"]),
+                at_ms=int(r["at_ms"]),
+                guild_id=int(r["guild_id"]),
+                action=str(r["action"]),
                 payload=payload,
-                prev_hash=bytes(r[6]),
-                hash=bytes(r[7]),
+                prev_hash=bytes(r["prev_hash"]),
+                hash=bytes(r["hash"]),
                 payload_error=error,
             )
         )
@@ -160,21 +155,19 @@ async def prune_before(db: Database, before: datetime) -> int:
     from the anchor. Returns how many entries were removed.
     """
     async with db.transaction() as conn:
-        cursor = await conn.execute(
+        last = await db.fetchone(
             "SELECT seq, hash FROM audit_log WHERE at_ms < ? ORDER BY seq DESC LIMIT 1", (to_ms(before),)
         )
-        last = await cursor.fetchone()
-        await cursor.close()
         if last is None:
             return 0
-        cursor = await conn.execute("DELETE FROM audit_log WHERE seq <= ?", (int(last[0]),))
+        cursor = await conn.execute("DELETE FROM audit_log WHERE seq <= ?", (int(last["seq"]),))
         removed = int(cursor.rowcount or 0)
         await cursor.close()
         await conn.execute(
             "INSERT INTO audit_anchor (id, seq, hash, pruned_before_ms) VALUES (1, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, "
             "pruned_before_ms = excluded.pruned_before_ms",
-            (int(last[0]), bytes(last[1]), to_ms(before)),
+            (int(last["seq"]), bytes(last["hash"]), to_ms(before)),
         )
     return removed
 

@@ -29,6 +29,7 @@ from bot.core.cases import (
     validate_kind,
 )
 from bot.crypto import KeyRing
+from bot.storage import fields
 from bot.storage import holds as hold_store
 from bot.storage.db import Database
 from bot.storage.times import from_ms, to_ms
@@ -63,8 +64,6 @@ _CASE_COLUMNS = (
 
 def register_fields() -> None:
     """Tell ``holdspace rotate-key`` about every encrypted column and blind index of this module."""
-    from bot.storage import fields
-
     for column in ("subject", "reporter", "assignee", "details", "dedupe_key"):
         fields.register_encrypted("cases", column, row_key=("id",))
     fields.register_encrypted("case_events", "actor", row_key=("id",))
@@ -146,46 +145,34 @@ def _dec_id(ring: KeyRing, blob: bytes | None, column: str, row: str, table: str
     return int(ring.decrypt_str(blob, table=table, column=column, row=row))
 
 
-def _record(ring: KeyRing, row: sqlite3.Row | Sequence[Any]) -> CaseRecord:
-    case_id = str(row[0])
-    details_blob = row[8]
+def _record(ring: KeyRing, row: sqlite3.Row) -> CaseRecord:
+    case_id = str(row["id"])
+    details_blob = row["details"]
     details = (
         ring.decrypt_json(details_blob, table="cases", column="details", row=case_id)
         if details_blob is not None
         else {}
     )
-    opened = from_ms(row[11])
-    updated = from_ms(row[12])
-    assert opened is not None and updated is not None
     return CaseRecord(
         id=case_id,
-        guild_id=int(row[1]),
-        number=int(row[2]),
-        kind=str(row[3]),
-        status=Status(row[4]),
-        group_id=row[5],
-        subject_id=_dec_id(ring, row[6], "subject", case_id),
-        assignee_id=_dec_id(ring, row[7], "assignee", case_id),
+        guild_id=int(row["guild_id"]),
+        number=int(row["number"]),
+        kind=str(row["kind"]),
+        status=Status(row["status"]),
+        group_id=row["group_id"],
+        subject_id=_dec_id(ring, row["subject"], "subject", case_id),
+        assignee_id=_dec_id(ring, row["assignee"], "assignee", case_id),
         details=details if isinstance(details, dict) else {"value": details},
-        notice_channel_id=row[9],
-        notice_message_id=row[10],
-        opened_at=opened,
-        updated_at=updated,
-        closed_at=from_ms(row[13]),
+        notice_channel_id=row["notice_channel_id"],
+        notice_message_id=row["notice_message_id"],
+        opened_at=from_ms(int(row["opened_ms"])),
+        updated_at=from_ms(int(row["updated_ms"])),
+        closed_at=from_ms(row["closed_ms"]),
     )
 
 
 def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
-
-
-async def _fetchone(conn: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> sqlite3.Row | None:
-    cursor = await conn.execute(sql, params)
-    try:
-        row: sqlite3.Row | None = await cursor.fetchone()
-        return row
-    finally:
-        await cursor.close()
 
 
 async def _add_event(
@@ -235,16 +222,15 @@ async def open_case(
     async with db.transaction() as conn:
         if dedupe_key is not None:
             indexes = ring.blind_indexes(dedupe_key, purpose=DEDUPE)
-            row = await _fetchone(
-                conn,
+            row = await db.fetchone(
                 f"SELECT number, id FROM cases WHERE guild_id = ? AND kind = ? AND status IN (?, ?) "
                 f"AND dedupe_index IN ({_marks(indexes)}) ORDER BY number LIMIT 1",
                 (guild_id, kind, Status.OPEN.value, Status.INVESTIGATING.value, *indexes),
             )
             if row is not None:
-                return OpenResult(int(row[0]), str(row[1]), False)
-        counter = await _fetchone(conn, "SELECT last_number FROM case_counters WHERE guild_id = ?", (guild_id,))
-        number = (int(counter[0]) if counter is not None else 0) + 1
+                return OpenResult(int(row["number"]), str(row["id"]), False)
+        counter = await db.fetchone("SELECT last_number FROM case_counters WHERE guild_id = ?", (guild_id,))
+        number = (int(counter["last_number"]) if counter is not None else 0) + 1
         await conn.execute(
             "INSERT INTO case_counters (guild_id, last_number) VALUES (?, ?) "
             "ON CONFLICT (guild_id) DO UPDATE SET last_number = excluded.last_number",
@@ -286,13 +272,11 @@ async def get_case(db: Database, ring: KeyRing, guild_id: int, number: int) -> C
     return None if row is None else _record(ring, row)
 
 
-async def _require(conn: aiosqlite.Connection, ring: KeyRing, guild_id: int, number: int) -> CaseRecord:
-    row = await _fetchone(
-        conn, f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? AND number = ?", (guild_id, number)
-    )
-    if row is None:
+async def _require(db: Database, ring: KeyRing, guild_id: int, number: int) -> CaseRecord:
+    case = await get_case(db, ring, guild_id, number)
+    if case is None:
         raise CaseNotFound(number)
-    return _record(ring, row)
+    return case
 
 
 async def list_cases(
@@ -328,7 +312,7 @@ async def list_cases(
         where.append(f"group_id IN ({_marks(groups)})")
         params.extend(groups)
     clause = " AND ".join(where)
-    total = int(await db.fetchval(f"SELECT COUNT(*) FROM cases WHERE {clause}", params) or 0)
+    total = int(await db.fetchval(f"SELECT COUNT(*) AS n FROM cases WHERE {clause}", params) or 0)
     rows = await db.fetchall(
         f"SELECT {_CASE_COLUMNS} FROM cases WHERE {clause} ORDER BY number DESC LIMIT ? OFFSET ?",
         (*params, max(1, limit), max(0, offset)),
@@ -340,22 +324,23 @@ async def list_for_reporter(
     db: Database, ring: KeyRing, guild_id: int, reporter_id: int, *, limit: int = 25
 ) -> list[CaseRecord]:
     """The cases ``reporter_id`` reported in this guild, newest first."""
-    indexes = ring.blind_indexes(reporter_id, purpose=MEMBER)
-    rows = await db.fetchall(
-        f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? AND reporter_index IN ({_marks(indexes)}) "
-        "ORDER BY number DESC LIMIT ?",
-        (guild_id, *indexes, limit),
-    )
-    return [_record(ring, r) for r in rows]
+    return await _list_by_member(db, ring, guild_id, "reporter_index", reporter_id, limit)
 
 
 async def list_for_subject(
     db: Database, ring: KeyRing, guild_id: int, subject_id: int, *, limit: int = 25
 ) -> list[CaseRecord]:
     """The cases about ``subject_id`` in this guild, newest first (for the member's own data request)."""
-    indexes = ring.blind_indexes(subject_id, purpose=MEMBER)
+    return await _list_by_member(db, ring, guild_id, "subject_index", subject_id, limit)
+
+
+async def _list_by_member(
+    db: Database, ring: KeyRing, guild_id: int, index_column: str, member_id: int, limit: int
+) -> list[CaseRecord]:
+    assert index_column in ("reporter_index", "subject_index")
+    indexes = ring.blind_indexes(member_id, purpose=MEMBER)
     rows = await db.fetchall(
-        f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? AND subject_index IN ({_marks(indexes)}) "
+        f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? AND {index_column} IN ({_marks(indexes)}) "
         "ORDER BY number DESC LIMIT ?",
         (guild_id, *indexes, limit),
     )
@@ -374,16 +359,15 @@ async def events(db: Database, ring: KeyRing, case_id: str) -> list[CaseEvent]:
     )
     result = []
     for r in rows:
-        event_id = str(r[0])
-        at = from_ms(r[1])
-        assert at is not None
+        event_id = str(r["id"])
+        note = r["note"]
         result.append(
             CaseEvent(
-                at=at,
-                action=str(r[2]),
-                status=None if r[3] is None else Status(r[3]),
-                actor_id=_dec_id(ring, r[4], "actor", event_id, "case_events"),
-                note=None if r[5] is None else ring.decrypt_str(r[5], table="case_events", column="note", row=event_id),
+                at=from_ms(int(r["at_ms"])),
+                action=str(r["action"]),
+                status=None if r["status"] is None else Status(r["status"]),
+                actor_id=_dec_id(ring, r["actor"], "actor", event_id, "case_events"),
+                note=None if note is None else ring.decrypt_str(note, table="case_events", column="note", row=event_id),
             )
         )
     return result
@@ -392,7 +376,7 @@ async def events(db: Database, ring: KeyRing, case_id: str) -> list[CaseEvent]:
 async def claim(db: Database, ring: KeyRing, guild_id: int, number: int, actor_id: int, now: datetime) -> CaseRecord:
     """Make ``actor_id`` the case's assignee (status investigating); CaseRuleError says why not."""
     async with db.transaction() as conn:
-        case = await _require(conn, ring, guild_id, number)
+        case = await _require(db, ring, guild_id, number)
         status = check_claim(
             number,
             case.status,
@@ -410,7 +394,7 @@ async def claim(db: Database, ring: KeyRing, guild_id: int, number: int, actor_i
             ),
         )
         await _add_event(conn, ring, case.id, at=now, action="claimed", status=status, actor_id=actor_id, note=None)
-        return await _require(conn, ring, guild_id, number)
+        return await _require(db, ring, guild_id, number)
 
 
 async def add_note(
@@ -418,10 +402,10 @@ async def add_note(
 ) -> CaseRecord:
     text = check_note(note)
     async with db.transaction() as conn:
-        case = await _require(conn, ring, guild_id, number)
+        case = await _require(db, ring, guild_id, number)
         await conn.execute("UPDATE cases SET updated_ms = ? WHERE id = ?", (to_ms(now), case.id))
         await _add_event(conn, ring, case.id, at=now, action="note", status=None, actor_id=actor_id, note=text)
-        return await _require(conn, ring, guild_id, number)
+        return await _require(db, ring, guild_id, number)
 
 
 async def resolve(
@@ -436,7 +420,7 @@ async def resolve(
 ) -> ResolveResult:
     """Close a case as actioned or dismissed with a note; remove its holds (returned as released)."""
     async with db.transaction() as conn:
-        case = await _require(conn, ring, guild_id, number)
+        case = await _require(db, ring, guild_id, number)
         status, text = check_resolve(number, case.status, outcome, note)
         await conn.execute(
             "UPDATE cases SET status = ?, updated_ms = ?, closed_ms = ? WHERE id = ?",
@@ -444,7 +428,7 @@ async def resolve(
         )
         await _add_event(conn, ring, case.id, at=now, action="resolved", status=status, actor_id=actor_id, note=text)
         released = await hold_store.release_case(db, case.id, now)
-        return ResolveResult(await _require(conn, ring, guild_id, number), released)
+        return ResolveResult(await _require(db, ring, guild_id, number), released)
 
 
 async def set_notice(db: Database, case_id: str, channel_id: int, message_id: int) -> None:
@@ -459,7 +443,7 @@ async def open_count(db: Database, guild_id: int) -> int:
     values = [s.value for s in OPEN]
     return int(
         await db.fetchval(
-            f"SELECT COUNT(*) FROM cases WHERE guild_id = ? AND status IN ({_marks(values)})",
+            f"SELECT COUNT(*) AS n FROM cases WHERE guild_id = ? AND status IN ({_marks(values)})",
             (guild_id, *values),
         )
         or 0

@@ -10,6 +10,7 @@ currently consent.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,8 +47,9 @@ class ConsentEvent:
         return ConsentFact(self.id, self.member_id, self.version or 0, self.sha256 or "", self.at, self.method)
 
 
-def _decode(ring: KeyRing, row: Any) -> ConsentEvent:
-    consent_id, seq, group_id, member_blob, data_blob = row[0], row[1], row[2], row[3], row[4]
+def _decode(ring: KeyRing, row: sqlite3.Row) -> ConsentEvent:
+    consent_id, seq, group_id = row["id"], row["seq"], row["group_id"]
+    member_blob, data_blob = row["member_id"], row["data"]
     member_id = int(ring.decrypt_str(member_blob, table="consents", column="member_id", row=consent_id))
     data = ring.decrypt_json(data_blob, table="consents", column="data", row=consent_id)
     return ConsentEvent(
@@ -88,10 +90,8 @@ async def record(
     if reason:
         data["reason"] = reason
     async with db.transaction() as conn:
-        cursor = await conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM consents")
-        row = await cursor.fetchone()
-        await cursor.close()
-        seq = int(row[0]) if row else 1
+        row = await db.fetchone("SELECT COALESCE(MAX(seq), 0) + 1 AS next_seq FROM consents")
+        seq = int(row["next_seq"]) if row else 1
         await conn.execute(
             "INSERT INTO consents (id, seq, group_id, member_index, member_id, data) VALUES (?, ?, ?, ?, ?, ?)",
             (

@@ -70,7 +70,7 @@ class Database:
             conn.row_factory = sqlite3.Row
             await conn.execute("PRAGMA busy_timeout=5000")
             mode_row = await (await conn.execute("PRAGMA journal_mode")).fetchone()
-            if mode_row is None or str(mode_row[0]).lower() != "wal":
+            if mode_row is None or str(mode_row["journal_mode"]).lower() != "wal":
                 await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA synchronous=NORMAL")
@@ -187,9 +187,12 @@ class Database:
                 await cursor.close()
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
-        """The first column of the first row, or None."""
+        """The value of a one-column query's first row, or None (a query with more columns is a bug)."""
         row = await self.fetchone(sql, params)
-        return None if row is None else row[0]
+        if row is None:
+            return None
+        (column,) = row.keys()
+        return row[column]
 
     async def table_exists(self, name: str) -> bool:
         row = await self.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))

@@ -7,6 +7,7 @@ than one row does so in one transaction.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +50,12 @@ class NewMessage:
     group_id: str
     due_ms: int | None
     pinned: bool = False
+
+
+def _pending(r: sqlite3.Row) -> PendingRow:
+    return PendingRow(
+        int(r["channel_id"]), int(r["message_id"]), str(r["group_id"]), bool(r["pinned"]), int(r["attempts"])
+    )
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,15 @@ async def _retime(
 
 async def rooms(db: Database) -> list[Room]:
     rows = await db.fetchall("SELECT channel_id, group_id, parent_id, cursor_id FROM expiry_rooms")
-    return [Room(int(r[0]), str(r[1]), None if r[2] is None else int(r[2]), int(r[3])) for r in rows]
+    return [
+        Room(
+            int(r["channel_id"]),
+            str(r["group_id"]),
+            None if r["parent_id"] is None else int(r["parent_id"]),
+            int(r["cursor_id"]),
+        )
+        for r in rows
+    ]
 
 
 async def cursor_of(db: Database, channel_id: int, default: int) -> int:
@@ -186,7 +201,7 @@ async def forget(db: Database, channel_id: int, message_ids: Sequence[int]) -> i
 
 
 async def next_due(db: Database) -> datetime | None:
-    value = await db.fetchval("SELECT MIN(due_ms) FROM expiry_messages")
+    value = await db.fetchval("SELECT MIN(due_ms) AS due_ms FROM expiry_messages")
     return from_ms(value)
 
 
@@ -196,7 +211,7 @@ async def due(db: Database, now: datetime, *, limit: int) -> list[PendingRow]:
         "WHERE due_ms <= ? ORDER BY due_ms LIMIT ?",
         (ms(now), limit),
     )
-    return [PendingRow(int(r[0]), int(r[1]), str(r[2]), bool(r[3]), int(r[4])) for r in rows]
+    return [_pending(r) for r in rows]
 
 
 async def still_due(db: Database, channel_id: int, message_ids: Sequence[int], now: datetime) -> set[int]:
@@ -208,7 +223,7 @@ async def still_due(db: Database, channel_id: int, message_ids: Sequence[int], n
             f"SELECT message_id FROM expiry_messages WHERE channel_id = ? AND due_ms <= ? AND message_id IN ({marks})",
             (channel_id, ms(now), *chunk),
         )
-        found.update(int(r[0]) for r in rows)
+        found.update(int(r["message_id"]) for r in rows)
     return found
 
 
@@ -286,16 +301,14 @@ async def reconcile_pins(db: Database, channel_id: int, pinned_ids: set[int], se
     """Make the pinned flags of a room match its pins as read from Discord; returns rows changed."""
     changed = 0
     async with db.transaction() as conn:
-        rows = await (
-            await conn.execute(
-                "SELECT message_id, pinned FROM expiry_messages WHERE channel_id = ? AND (pinned = 1"
-                + (f" OR message_id IN ({','.join('?' * len(pinned_ids))})" if pinned_ids else "")
-                + ")",
-                (channel_id, *sorted(pinned_ids)),
-            )
-        ).fetchall()
+        rows = await db.fetchall(
+            "SELECT message_id, pinned FROM expiry_messages WHERE channel_id = ? AND (pinned = 1"
+            + (f" OR message_id IN ({','.join('?' * len(pinned_ids))})" if pinned_ids else "")
+            + ")",
+            (channel_id, *sorted(pinned_ids)),
+        )
         for row in rows:
-            message_id, was = int(row[0]), bool(row[1])
+            message_id, was = int(row["message_id"]), bool(row["pinned"])
             now_pinned = message_id in pinned_ids
             if was != now_pinned:
                 await conn.execute(
@@ -326,25 +339,25 @@ async def group_rows(db: Database, group_id: str, min_message_id: int = 0) -> li
         "WHERE group_id = ? AND message_id >= ? ORDER BY channel_id, message_id",
         (group_id, min_message_id),
     )
-    return [PendingRow(int(r[0]), int(r[1]), str(r[2]), bool(r[3]), int(r[4])) for r in rows]
+    return [_pending(r) for r in rows]
 
 
 async def status(db: Database, group_id: str) -> QueueStatus:
     row = await db.fetchone(
-        "SELECT COUNT(due_ms), COUNT(*) - COUNT(due_ms), MIN(due_ms), "
-        "SUM(CASE WHEN last_error = 'held' THEN 1 ELSE 0 END) FROM expiry_messages WHERE group_id = ?",
+        "SELECT COUNT(due_ms) AS pending, COUNT(*) - COUNT(due_ms) AS waiting, MIN(due_ms) AS next_due_ms, "
+        "SUM(CASE WHEN last_error = 'held' THEN 1 ELSE 0 END) AS held FROM expiry_messages WHERE group_id = ?",
         (group_id,),
     )
     failures = await db.fetchall(
-        "SELECT last_error, COUNT(*) FROM expiry_messages WHERE group_id = ? AND attempts > 0 "
+        "SELECT last_error, COUNT(*) AS n FROM expiry_messages WHERE group_id = ? AND attempts > 0 "
         "AND last_error IS NOT NULL GROUP BY last_error",
         (group_id,),
     )
     assert row is not None
     return QueueStatus(
-        pending=int(row[0]),
-        waiting=int(row[1]),
-        next_due=from_ms(row[2]),
-        failures={str(r[0]): int(r[1]) for r in failures},
-        held=int(row[3] or 0),
+        pending=int(row["pending"]),
+        waiting=int(row["waiting"]),
+        next_due=from_ms(row["next_due_ms"]),
+        failures={str(r["last_error"]): int(r["n"]) for r in failures},
+        held=int(row["held"] or 0),
     )

@@ -6,6 +6,7 @@ enrolled members as encrypted id + blind index (purpose "member").
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,32 +78,32 @@ def _group_values(g: GroupInfo) -> dict[str, Any]:
 async def load_all(db: Database) -> list[GroupInfo]:
     rows = await db.fetchall(
         f"SELECT {_GROUP_COLUMNS}, (SELECT sha256 FROM agreements a WHERE a.group_id = g.id "
-        "AND a.version = g.agreement_version) FROM groups g ORDER BY created_ms"
+        "AND a.version = g.agreement_version) AS agreement_sha256 FROM groups g ORDER BY created_ms"
     )
     out = []
     for r in rows:
         out.append(
             GroupInfo(
-                id=r[0],
-                guild_id=r[1],
-                name=r[2],
-                text_channel_id=r[3],
-                voice_channel_id=r[4],
-                category_id=r[5],
-                created_channels=bool(r[6]),
-                role_id=r[7],
-                enrolment=r[8],
-                access_mode=r[9],
-                reconsent_after_days=r[10],
-                facilitators_consent=bool(r[11]),
-                lock_between_sessions=bool(r[12]),
-                ttl=from_seconds(r[13]),
-                expire_at_session_end=bool(r[14]),
-                keep_pinned=bool(r[15]),
-                auto_reminder_gap=from_seconds(r[16]),
-                max_hold_days=r[17],
-                agreement_version=r[18],
-                agreement_sha256=r[19] or "",
+                id=r["id"],
+                guild_id=r["guild_id"],
+                name=r["name"],
+                text_channel_id=r["text_channel_id"],
+                voice_channel_id=r["voice_channel_id"],
+                category_id=r["category_id"],
+                created_channels=bool(r["created_channels"]),
+                role_id=r["role_id"],
+                enrolment=r["enrolment"],
+                access_mode=r["access_mode"],
+                reconsent_after_days=r["reconsent_after_days"],
+                facilitators_consent=bool(r["facilitators_consent"]),
+                lock_between_sessions=bool(r["lock_between_sessions"]),
+                ttl=from_seconds(r["ttl_seconds"]),
+                expire_at_session_end=bool(r["expire_at_session_end"]),
+                keep_pinned=bool(r["keep_pinned"]),
+                auto_reminder_gap=from_seconds(r["auto_reminder_gap_seconds"]),
+                max_hold_days=r["max_hold_days"],
+                agreement_version=r["agreement_version"],
+                agreement_sha256=r["agreement_sha256"] or "",
             )
         )
     return out
@@ -165,10 +166,10 @@ async def add_agreement_version(
     sha = hash_text(text)
     agreement_id = uuid.uuid4().hex
     async with db.transaction() as conn:
-        cursor = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM agreements WHERE group_id = ?", (group_id,))
-        row = await cursor.fetchone()
-        await cursor.close()
-        version = int(row[0] if row else 0) + 1
+        row = await db.fetchone(
+            "SELECT COALESCE(MAX(version), 0) AS version FROM agreements WHERE group_id = ?", (group_id,)
+        )
+        version = int(row["version"] if row else 0) + 1
         await conn.execute(
             "INSERT INTO agreements (id, group_id, version, sha256, body, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -199,8 +200,8 @@ async def get_agreement(db: Database, ring: KeyRing, group_id: str, version: int
         )
     if row is None:
         return None
-    text = ring.decrypt_str(row[3], table="agreements", column="body", row=row[0])
-    return Agreement(group_id, int(row[1]), str(row[2]), text, from_ms(row[4]))
+    text = ring.decrypt_str(row["body"], table="agreements", column="body", row=row["id"])
+    return Agreement(group_id, int(row["version"]), str(row["sha256"]), text, from_ms(row["created_ms"]))
 
 
 # -- enrolments and group facilitators: sets of members per group -----------------------------------
@@ -211,7 +212,11 @@ _MEMBER_TABLES = ("enrolments", "group_facilitators")
 async def _load_members(db: Database, ring: KeyRing, table: str) -> list[tuple[str, int]]:
     assert table in _MEMBER_TABLES
     rows = await db.fetchall(f"SELECT id, group_id, member_id FROM {table}")
-    return [(r[1], int(ring.decrypt_str(r[2], table=table, column="member_id", row=r[0]))) for r in rows]
+    return [(r["group_id"], _member_id(ring, table, r)) for r in rows]
+
+
+def _member_id(ring: KeyRing, table: str, row: sqlite3.Row) -> int:
+    return int(ring.decrypt_str(row["member_id"], table=table, column="member_id", row=row["id"]))
 
 
 async def _add_member(db: Database, ring: KeyRing, table: str, group_id: str, member_id: int, now: datetime) -> bool:
@@ -220,11 +225,9 @@ async def _add_member(db: Database, ring: KeyRing, table: str, group_id: str, me
     marks = ",".join("?" * len(indexes))
     row_id = uuid.uuid4().hex
     async with db.transaction() as conn:
-        cursor = await conn.execute(
+        exists = await db.fetchone(
             f"SELECT 1 FROM {table} WHERE group_id = ? AND member_index IN ({marks})", (group_id, *indexes)
         )
-        exists = await cursor.fetchone()
-        await cursor.close()
         if exists:
             return False
         await conn.execute(
@@ -280,4 +283,4 @@ async def remove_facilitator(db: Database, ring: KeyRing, group_id: str, member_
 async def enrolled_since(db: Database, ring: KeyRing, group_id: str) -> dict[int, datetime]:
     """Every enrolled member of a group with the time they were enrolled."""
     rows = await db.fetchall("SELECT id, member_id, created_ms FROM enrolments WHERE group_id = ?", (group_id,))
-    return {int(ring.decrypt_str(r[1], table="enrolments", column="member_id", row=r[0])): from_ms(r[2]) for r in rows}
+    return {_member_id(ring, "enrolments", r): from_ms(r["created_ms"]) for r in rows}

@@ -7,6 +7,7 @@ reads and writes here into ``bot.state`` (write-through: database first, memory 
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,16 +35,19 @@ class GuardFacts:
 async def load_all(db: Database, ring: KeyRing) -> GuardFacts:
     facts = GuardFacts()
     for row in await db.fetchall("SELECT guild_id, bot_action FROM guard_settings"):
-        facts.actions[int(row[0])] = str(row[1])
+        facts.actions[int(row["guild_id"])] = str(row["bot_action"])
     for row in await db.fetchall("SELECT id, guild_id, bot_id FROM guard_allowed_bots"):
-        bot_id = int(ring.decrypt_str(row[2], table="guard_allowed_bots", column="bot_id", row=str(row[0])))
-        facts.allowed.setdefault(int(row[1]), set()).add(bot_id)
+        facts.allowed.setdefault(int(row["guild_id"]), set()).add(_bot_id(ring, row))
     return facts
 
 
 async def allowed_bots(db: Database, ring: KeyRing, guild_id: int) -> set[int]:
     rows = await db.fetchall("SELECT id, bot_id FROM guard_allowed_bots WHERE guild_id = ?", (guild_id,))
-    return {int(ring.decrypt_str(r[1], table="guard_allowed_bots", column="bot_id", row=str(r[0]))) for r in rows}
+    return {_bot_id(ring, r) for r in rows}
+
+
+def _bot_id(ring: KeyRing, row: sqlite3.Row) -> int:
+    return int(ring.decrypt_str(row["bot_id"], table="guard_allowed_bots", column="bot_id", row=str(row["id"])))
 
 
 async def _find(db: Database, ring: KeyRing, guild_id: int, bot_id: int) -> list[str]:
@@ -53,7 +57,7 @@ async def _find(db: Database, ring: KeyRing, guild_id: int, bot_id: int) -> list
         f"SELECT id FROM guard_allowed_bots WHERE guild_id = ? AND bot_index IN ({marks})",
         (guild_id, *indexes),
     )
-    return [str(r[0]) for r in rows]
+    return [str(r["id"]) for r in rows]
 
 
 async def allow_bot(db: Database, ring: KeyRing, guild_id: int, bot_id: int, now: datetime) -> bool:

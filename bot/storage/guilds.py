@@ -27,7 +27,7 @@ _COLUMNS = (
 
 
 def _row(r: sqlite3.Row) -> GuildRow:
-    return GuildRow(*tuple(r))
+    return GuildRow(**{column: r[column] for column in r.keys()})  # noqa: SIM118 (Row has no __iter__ of keys)
 
 
 async def load_all(db: Database) -> list[GuildRow]:

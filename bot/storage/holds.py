@@ -58,7 +58,7 @@ async def held_message_ids(db: Database, channel_id: int, message_ids: Iterable[
             f"AND message_id IN ({marks})",
             (channel_id, now_ms, *chunk),
         )
-        held.update(int(r[0]) for r in rows)
+        held.update(int(r["message_id"]) for r in rows)
     return held
 
 
@@ -72,25 +72,20 @@ async def holds_of_case(db: Database, case_id: str) -> list[Hold]:
         "ORDER BY channel_id, message_id",
         (case_id,),
     )
-    return [Hold(int(r[0]), int(r[1]), str(r[2]), from_ms(r[3])) for r in rows]
+    return [
+        Hold(int(r["channel_id"]), int(r["message_id"]), str(r["case_id"]), from_ms(r["until_ms"])) for r in rows
+    ]
 
 
 async def release_case(db: Database, case_id: str, now: datetime) -> list[tuple[int, int]]:
     """Remove every hold of a case; return the (channel, message) pairs no other case still holds."""
     async with db.transaction() as conn:
-        cursor = await conn.execute("SELECT channel_id, message_id FROM message_holds WHERE case_id = ?", (case_id,))
-        pairs = [(int(r[0]), int(r[1])) for r in await cursor.fetchall()]
-        await cursor.close()
+        rows = await db.fetchall("SELECT channel_id, message_id FROM message_holds WHERE case_id = ?", (case_id,))
+        pairs = [(int(r["channel_id"]), int(r["message_id"])) for r in rows]
         await conn.execute("DELETE FROM message_holds WHERE case_id = ?", (case_id,))
         released: list[tuple[int, int]] = []
         for channel_id, message_id in pairs:
-            cursor = await conn.execute(
-                "SELECT 1 FROM message_holds WHERE channel_id = ? AND message_id = ? AND until_ms > ?",
-                (channel_id, message_id, to_ms(now)),
-            )
-            other = await cursor.fetchone()
-            await cursor.close()
-            if other is None:
+            if not await _held_by_any(db, channel_id, message_id, now):
                 released.append((channel_id, message_id))
     return released
 
@@ -102,10 +97,14 @@ async def release_one(db: Database, case_id: str, channel_id: int, message_id: i
             "DELETE FROM message_holds WHERE case_id = ? AND channel_id = ? AND message_id = ?",
             (case_id, channel_id, message_id),
         )
-        cursor = await conn.execute(
-            "SELECT 1 FROM message_holds WHERE channel_id = ? AND message_id = ? AND until_ms > ?",
-            (channel_id, message_id, to_ms(now)),
-        )
-        other = await cursor.fetchone()
-        await cursor.close()
-    return other is None
+        still = await _held_by_any(db, channel_id, message_id, now)
+    return not still
+
+
+async def _held_by_any(db: Database, channel_id: int, message_id: int, now: datetime) -> bool:
+    """Does any case still hold this message at ``now``? (Called inside the caller's transaction.)"""
+    row = await db.fetchone(
+        "SELECT 1 FROM message_holds WHERE channel_id = ? AND message_id = ? AND until_ms > ?",
+        (channel_id, message_id, to_ms(now)),
+    )
+    return row is not None

@@ -45,7 +45,7 @@ def _kids(kids: list[str]) -> str:
 
 async def _stored(db: Database) -> list[tuple[str, bytes]]:
     rows = await db.fetchall("SELECT kid, check_value FROM key_check ORDER BY created_at, kid")
-    return [(str(r[0]), bytes(r[1])) for r in rows]
+    return [(str(r["kid"]), bytes(r["check_value"])) for r in rows]
 
 
 def _verify(ring: KeyRing, stored: list[tuple[str, bytes]]) -> None:
@@ -92,9 +92,7 @@ async def verify_or_store_key(db: Database, ring: KeyRing, *, clock: Clock | Non
     await check_key(db, ring)  # read-only first: a wrong key never even starts a write transaction
     now = (clock or SystemClock()).now().isoformat()
     async with db.transaction() as conn:
-        cursor = await conn.execute("SELECT kid, check_value FROM key_check ORDER BY created_at, kid")
-        stored = [(str(r[0]), bytes(r[1])) for r in await cursor.fetchall()]
-        await cursor.close()
+        stored = await _stored(db)  # inside the transaction: what this write will build on
         _verify(ring, stored)  # raises before anything is written; the rollback writes nothing
         first = not stored
         if ring.current_kid not in {kid for kid, _ in stored}:

@@ -7,7 +7,7 @@ from bot.storage.db import Database
 
 async def get(db: Database, key: str) -> str | None:
     row = await db.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
-    return None if row is None else str(row[0])
+    return None if row is None else str(row["value"])
 
 
 async def put(db: Database, key: str, value: str) -> None:

@@ -62,6 +62,15 @@ class Migration:
 
 
 @dataclass(frozen=True)
+class _Applied:
+    """One row of ``schema_migrations``."""
+
+    name: str
+    checksum: str
+    applied_at: str
+
+
+@dataclass(frozen=True)
 class MigrationState:
     version: int
     name: str
@@ -110,14 +119,14 @@ def discover(migrations_dir: Path | str) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-async def _applied(db: Database) -> dict[int, tuple[str, str, str]]:
+async def _applied(db: Database) -> dict[int, _Applied]:
     if not await db.table_exists("schema_migrations"):
         return {}
     rows = await db.fetchall("SELECT version, name, checksum, applied_at FROM schema_migrations")
-    return {int(r[0]): (str(r[1]), str(r[2]), str(r[3])) for r in rows}
+    return {int(r["version"]): _Applied(str(r["name"]), str(r["checksum"]), str(r["applied_at"])) for r in rows}
 
 
-def _plan(files: list[Migration], applied: dict[int, tuple[str, str, str]]) -> list[Migration]:
+def _plan(files: list[Migration], applied: dict[int, _Applied]) -> list[Migration]:
     """Check the applied history against the files and return the pending ones (in order)."""
     by_version = {m.version: m for m in files}
     newest_file = max(by_version, default=0)
@@ -128,7 +137,7 @@ def _plan(files: list[Migration], applied: dict[int, tuple[str, str, str]]) -> l
             f"(which knows up to {newest_file:04d}); run a newer holdspace or restore a backup"
         )
     for version in sorted(applied):
-        name, checksum, _ = applied[version]
+        name, checksum = applied[version].name, applied[version].checksum
         migration = by_version.get(version)
         if migration is None:
             raise MigrationError(
@@ -162,7 +171,7 @@ async def status(db: Database, migrations_dir: Path | str | None = None) -> list
     _plan(files, applied)
     return [
         MigrationState(
-            m.version, m.name, m.version in applied, applied[m.version][2] if m.version in applied else None
+            m.version, m.name, m.version in applied, applied[m.version].applied_at if m.version in applied else None
         )
         for m in files
     ]

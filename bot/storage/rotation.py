@@ -81,7 +81,7 @@ ProgressCallback = Callable[[RotationProgress], Awaitable[None] | None]
 
 async def _columns_of(db: Database, table: str) -> set[str]:
     rows = await db.fetchall("SELECT name FROM pragma_table_info(?)", (table,))
-    return {str(r[0]) for r in rows}
+    return {str(r["name"]) for r in rows}
 
 
 async def _check_table(
@@ -129,9 +129,7 @@ async def _rotate_table(
     scanned = 0
     while True:
         async with db.transaction() as conn:
-            cursor = await conn.execute(select_sql, (last_rowid, batch_size))
-            rows = list(await cursor.fetchall())
-            await cursor.close()
+            rows = await db.fetchall(select_sql, (last_rowid, batch_size))
             if not rows:
                 break
             for row in rows:
@@ -195,7 +193,7 @@ async def _leftovers(db: Database, old_kids: list[str]) -> list[str]:
     placeholders = ", ".join("?" for _ in old_kids)
     old_bytes = [kid.encode("ascii") for kid in old_kids]
     for trow in tables:
-        table = str(trow[0])
+        table = str(trow["name"])
         if table in _OWN_TABLES:
             continue
         for column in sorted(await _columns_of(db, table)):
@@ -265,11 +263,18 @@ async def rotate_key(
 
 async def rotation_status(db: Database) -> RotationStatus:
     """What ``key_check`` and ``key_rotation`` say about keys in use and a rotation under way."""
-    kids = tuple(str(r[0]) for r in await db.fetchall("SELECT kid FROM key_check ORDER BY created_at, kid"))
+    kids = tuple(str(r["kid"]) for r in await db.fetchall("SELECT kid FROM key_check ORDER BY created_at, kid"))
     row = await db.fetchone(
         "SELECT target_kid, started_at, updated_at, fields_reencrypted, indexes_updated "
         "FROM key_rotation ORDER BY started_at DESC LIMIT 1"
     )
     if row is None:
         return RotationStatus(kids, None, None, None, 0, 0)
-    return RotationStatus(kids, str(row[0]), str(row[1]), str(row[2]), int(row[3]), int(row[4]))
+    return RotationStatus(
+        kids,
+        str(row["target_kid"]),
+        str(row["started_at"]),
+        str(row["updated_at"]),
+        int(row["fields_reencrypted"]),
+        int(row["indexes_updated"]),
+    )

@@ -77,17 +77,17 @@ _SCHEDULE_COLUMNS = "id, guild_id, group_id, weekday, local_time, timezone, dura
 
 
 def _schedule(r: sqlite3.Row) -> ScheduleRow:
-    hour, minute = (int(p) for p in str(r[4]).split(":"))
+    hour, minute = (int(p) for p in str(r["local_time"]).split(":"))
     return ScheduleRow(
-        id=str(r[0]),
-        guild_id=int(r[1]),
-        group_id=str(r[2]),
-        weekday=int(r[3]),
+        id=str(r["id"]),
+        guild_id=int(r["guild_id"]),
+        group_id=str(r["group_id"]),
+        weekday=int(r["weekday"]),
         local_time=time(hour, minute),
-        timezone=str(r[5]),
-        duration=from_seconds(int(r[6])),
-        remind_every=from_seconds(r[7]),
-        dm_before=from_seconds(r[8]),
+        timezone=str(r["timezone"]),
+        duration=from_seconds(int(r["duration_s"])),
+        remind_every=from_seconds(r["remind_every_s"]),
+        dm_before=from_seconds(r["dm_before_s"]),
     )
 
 
@@ -163,21 +163,19 @@ _SESSION_COLUMNS = (
 
 
 def _session(r: sqlite3.Row) -> SessionRow:
-    started = from_ms(r[4])
-    assert started is not None
-    messages = tuple((int(c), int(m)) for c, m in json.loads(r[11] or "[]"))
+    messages = tuple((int(c), int(m)) for c, m in json.loads(r["reminder_messages"] or "[]"))
     return SessionRow(
-        id=str(r[0]),
-        guild_id=int(r[1]),
-        group_id=str(r[2]),
-        schedule_id=None if r[3] is None else str(r[3]),
-        started_at=started,
-        planned_end=from_ms(r[5]),
-        ended_at=from_ms(r[6]),
-        late=from_seconds(int(r[7])),
-        remind_every=from_seconds(r[8]),
-        started_by=str(r[9]),
-        end_reason=None if r[10] is None else str(r[10]),
+        id=str(r["id"]),
+        guild_id=int(r["guild_id"]),
+        group_id=str(r["group_id"]),
+        schedule_id=None if r["schedule_id"] is None else str(r["schedule_id"]),
+        started_at=from_ms(int(r["started_ms"])),
+        planned_end=from_ms(r["planned_end_ms"]),
+        ended_at=from_ms(r["ended_ms"]),
+        late=from_seconds(int(r["late_s"])),
+        remind_every=from_seconds(r["remind_every_s"]),
+        started_by=str(r["started_by"]),
+        end_reason=None if r["end_reason"] is None else str(r["end_reason"]),
         reminder_messages=messages,
     )
 
@@ -284,7 +282,7 @@ async def last_auto_reminder(db: Database, group_id: str) -> datetime | None:
 
 async def load_auto_reminders(db: Database) -> dict[str, datetime]:
     rows = await db.fetchall("SELECT group_id, last_posted_ms FROM session_auto_reminders")
-    return {str(r[0]): from_ms(r[1]) for r in rows}
+    return {str(r["group_id"]): from_ms(r["last_posted_ms"]) for r in rows}
 
 
 async def set_last_auto_reminder(db: Database, group_id: str, when: datetime) -> None:

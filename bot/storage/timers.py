@@ -38,8 +38,8 @@ async def next_due(db: Database, *, kinds: tuple[str, ...]) -> datetime | None:
     if not kinds:
         return None
     marks = ",".join("?" * len(kinds))
-    row = await db.fetchone(f"SELECT MIN(due_ms) FROM timers WHERE kind IN ({marks})", kinds)
-    return from_ms(row[0]) if row and row[0] is not None else None
+    row = await db.fetchone(f"SELECT MIN(due_ms) AS due_ms FROM timers WHERE kind IN ({marks})", kinds)
+    return None if row is None else from_ms(row["due_ms"])
 
 
 async def due(db: Database, now: datetime, *, kinds: tuple[str, ...], limit: int) -> list[TimerRow]:
@@ -51,12 +51,12 @@ async def due(db: Database, now: datetime, *, kinds: tuple[str, ...], limit: int
         " ORDER BY due_ms LIMIT ?",
         (to_ms(now), *kinds, limit),
     )
-    return [TimerRow(r[0], r[1], from_ms(r[2]), r[3], r[4]) for r in rows]
+    return [TimerRow(r["id"], r["kind"], from_ms(r["due_ms"]), r["payload"], r["attempts"]) for r in rows]
 
 
 async def due_time(db: Database, kind: str, key: str) -> datetime | None:
     row = await db.fetchone("SELECT due_ms FROM timers WHERE kind = ? AND key = ?", (kind, key))
-    return from_ms(row[0]) if row else None
+    return from_ms(row["due_ms"]) if row else None
 
 
 async def reschedule(db: Database, timer_id: str, due_at: datetime, error: str) -> None:

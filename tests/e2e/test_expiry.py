@@ -415,7 +415,7 @@ async def test_messages_elsewhere_are_not_recorded(hs: Holdspace) -> None:
     await eventually(lambda: not room.text.messages, what="the group message to go")
     assert all(general.get_message(m.id) is not None for m in elsewhere)
     rows = await bot_of(hs).db.fetchall("SELECT channel_id FROM expiry_messages")
-    assert all(r[0] != general.id for r in rows)
+    assert all(r["channel_id"] != general.id for r in rows)
 
 
 async def test_a_message_deleted_by_someone_else_drops_its_row(hs: Holdspace) -> None:
@@ -609,7 +609,7 @@ async def test_a_room_holdspace_cannot_read_opens_a_case_and_does_not_crash(hold
     await eventually(lambda: room.text.id in cog.service.synced, what="the readable room to be caught up")
     await cog.service.wait_caught_up()
     assert room.voice.id not in cog.service.synced
-    kinds = [r[0] for r in await bot.db.fetchall("SELECT kind FROM cases")]
+    kinds = [r["kind"] for r in await bot.db.fetchall("SELECT kind FROM cases")]
     assert kinds.count("expiry_blocked") == 1
     # Once the room is readable again, the next catch-up (here: a resume) records what was missed.
     cog.service.request_catch_up()

@@ -175,8 +175,9 @@ async def test_chain_survives_reencryption_under_a_new_key(db: Database) -> None
     await _fill(db, old_ring, FakeClock(), 3)
     both = KeyRing.parse(f"{new_key},{old_key}")
     # Re-encrypt every payload the way rotate-key does: decrypt with the old, encrypt with the new.
-    for entry_id, blob in await db.fetchall("SELECT id, payload FROM audit_log"):
-        plain = both.decrypt(blob, table="audit_log", column="payload", row=entry_id)
+    for row in await db.fetchall("SELECT id, payload FROM audit_log"):
+        entry_id = row["id"]
+        plain = both.decrypt(row["payload"], table="audit_log", column="payload", row=entry_id)
         fresh = both.encrypt(plain, table="audit_log", column="payload", row=entry_id)
         await db.execute("UPDATE audit_log SET payload = ? WHERE id = ?", (fresh, entry_id))
     assert (await verify_audit(db, KeyRing.parse(new_key))).ok

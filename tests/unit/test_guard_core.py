@@ -155,7 +155,7 @@ async def test_allowlist_round_trip_is_encrypted(db: Database) -> None:
     assert await guard_store.allowed_bots(db, ring, 10) == {BOT_ID}
     raw = await db.fetchall("SELECT bot_id, bot_index FROM guard_allowed_bots")
     assert len(raw) == 2
-    assert all(str(BOT_ID).encode() not in bytes(r[0]) + bytes(r[1]) for r in raw)
+    assert all(str(BOT_ID).encode() not in bytes(r["bot_id"]) + bytes(r["bot_index"]) for r in raw)
     assert await guard_store.deny_bot(db, ring, 10, BOT_ID)
     assert not await guard_store.deny_bot(db, ring, 10, BOT_ID)
     facts = await guard_store.load_all(db, ring)

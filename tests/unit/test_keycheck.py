@@ -32,9 +32,9 @@ async def test_first_start_stores_then_accepts_same_key(tmp_path: Path) -> None:
     db = await open_checked_database(path, KeyRing.parse(key))
     try:
         rows = await db.fetchall("SELECT kid, check_value FROM key_check")
-        assert [(r[0], bytes(r[1])) for r in rows] == [(_kid(key), KeyRing.parse(key).check_value())]
+        assert [(r["kid"], bytes(r["check_value"])) for r in rows] == [(_kid(key), KeyRing.parse(key).check_value())]
         material = base64.urlsafe_b64decode(key.split(":")[1] + "=")
-        assert material not in bytes(rows[0][1])
+        assert material not in bytes(rows[0]["check_value"])
     finally:
         await db.close()
     db = await open_checked_database(path, KeyRing.parse(key))

@@ -11,7 +11,7 @@ from bot.storage.migrations import MigrationError, discover, migrate, pending, s
 
 async def _schema(db: Database) -> list[tuple[str, str]]:
     rows = await db.fetchall("SELECT name, sql FROM sqlite_master ORDER BY name")
-    return [(str(r[0]), str(r[1])) for r in rows]
+    return [(str(r["name"]), str(r["sql"])) for r in rows]
 
 
 def _write(directory: Path, name: str, sql: str) -> Path:

@@ -74,7 +74,7 @@ async def _find(db: Database, ring: KeyRing, member: int) -> str | None:
     indexes = ring.blind_indexes(member, purpose="member")
     marks = ", ".join("?" for _ in indexes)
     row = await db.fetchone(f"SELECT id FROM members WHERE member_idx IN ({marks})", indexes)
-    return None if row is None else str(row[0])
+    return None if row is None else str(row["id"])
 
 
 async def _assert_all_under(db: Database, ring: KeyRing, new: str, ids: dict[str, int]) -> None:
@@ -114,7 +114,7 @@ async def test_full_rotation(tmp_path: Path, mig_dir: Path) -> None:
         assert report.indexes_updated == 25
         assert report.tables == ["members", "pairs"]
         await _assert_all_under(db, ring, new, ids)
-        assert [r[0] for r in await db.fetchall("SELECT kid FROM key_check")] == [ring.current_kid]
+        assert [r["kid"] for r in await db.fetchall("SELECT kid FROM key_check")] == [ring.current_kid]
         assert await db.fetchval("SELECT count(*) FROM key_rotation") == 0
         again = await rotate_key(db, ring, batch_size=7, registry=_registry())
         assert again.fields_reencrypted == 0 and again.indexes_updated == 0
@@ -148,10 +148,10 @@ async def test_interrupted_rotation_resumes(tmp_path: Path, mig_dir: Path) -> No
         with pytest.raises(KeyboardInterrupt):
             await rotate_key(db, ring, batch_size=10, progress=stop_after_first, registry=_registry())
         assert len(calls) == 1 and calls[0].rows_scanned == 10
-        kids = [blob_kid(r[0]) for r in await db.fetchall("SELECT member FROM members ORDER BY rowid")]
+        kids = [blob_kid(r["member"]) for r in await db.fetchall("SELECT member FROM members ORDER BY rowid")]
         assert kids.count(ring.current_kid) == 10 and kids.count(ring.kids[1]) == 20
         # both keys still required; look-ups work for rotated and not-yet-rotated rows
-        assert {r[0] for r in await db.fetchall("SELECT kid FROM key_check")} == set(ring.kids)
+        assert {r["kid"] for r in await db.fetchall("SELECT kid FROM key_check")} == set(ring.kids)
         status = await rotation_status(db)
         assert status.in_progress and status.target_kid == ring.current_kid
         assert status.fields_reencrypted == 15  # first batch of members: 10 member ids + 5 notes
@@ -194,7 +194,7 @@ async def test_rotation_refuses_to_retire_a_key_still_used_elsewhere(tmp_path: P
         partial.register_encrypted("members", "member")
         with pytest.raises(RotationError, match=r"members\.note"):
             await rotate_key(db, ring, registry=partial)
-        assert {r[0] for r in await db.fetchall("SELECT kid FROM key_check")} == set(ring.kids)
+        assert {r["kid"] for r in await db.fetchall("SELECT kid FROM key_check")} == set(ring.kids)
     finally:
         await db.close()
 

@@ -47,11 +47,11 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 async def ids_of(db: Database, channel: int) -> list[int]:
     rows = await db.fetchall("SELECT message_id FROM expiry_messages WHERE channel_id = ? ORDER BY 1", (channel,))
-    return [int(r[0]) for r in rows]
+    return [int(r["message_id"]) for r in rows]
 
 
 async def test_only_ids_and_due_times_are_stored(db: Database) -> None:
-    columns = [r[1] for r in await db.fetchall("PRAGMA table_info(expiry_messages)")]
+    columns = [r["name"] for r in await db.fetchall("PRAGMA table_info(expiry_messages)")]
     assert set(columns) == {"channel_id", "message_id", "group_id", "due_ms", "pinned", "attempts", "last_error"}
 
 
@@ -113,7 +113,7 @@ async def test_settings_change_re_times_every_pending_row(db: Database) -> None:
     await store.record(db, [NewMessage(VOICE, sf(NOW, 10), "other", store.ms(NOW))], {})
     count = await store.retime_group(db, G, GroupExpirySettings(timedelta(days=7), True, True))
     assert count == 5
-    due = {r[0]: r[1] for r in await db.fetchall("SELECT message_id, due_ms FROM expiry_messages")}
+    due = {r["message_id"]: r["due_ms"] for r in await db.fetchall("SELECT message_id, due_ms FROM expiry_messages")}
     for m, t in zip(msgs, [*posted, NOW], strict=True):
         assert due[m.message_id] == store.ms(t + timedelta(days=7))
     assert due[sf(NOW, 10)] == store.ms(NOW)  # another group's row is untouched
@@ -141,7 +141,8 @@ async def test_reconcile_pins(db: Database) -> None:
     await store.record(db, [row(TEXT, a), row(TEXT, b, pinned=True), row(TEXT, c)], {})
     changed = await store.reconcile_pins(db, TEXT, {a, 999}, KEEP)
     assert changed == 2
-    flags = {r[0]: (r[1], r[2]) for r in await db.fetchall("SELECT message_id, pinned, due_ms FROM expiry_messages")}
+    rows = await db.fetchall("SELECT message_id, pinned, due_ms FROM expiry_messages")
+    flags = {r["message_id"]: (r["pinned"], r["due_ms"]) for r in rows}
     assert flags[a] == (1, None)
     assert flags[b] == (0, store.ms(NOW + HOUR))
     assert flags[c] == (0, store.ms(NOW + HOUR))
