@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.core.access import Reason, decide, decide_from_state
-from bot.core.records import ConsentFact, GroupInfo, GuildConfig
+from bot.core.records import ConsentFact, GroupInfo, GuildConfig, RunningSession
 from bot.state import State
 
 BOT = 1
@@ -114,8 +114,6 @@ def test_a_room_locked_between_sessions_keeps_only_exempt_facilitators() -> None
 
 
 def test_decide_from_state_knows_whether_the_rooms_are_locked() -> None:
-    from bot.state import RunningSession
-
     state = State()
     state.loaded = True
     state.guilds[10] = GuildConfig(10, facilitator_role_id=FAC_ROLE)

@@ -186,3 +186,11 @@ async def test_cancelled_transactions_never_leave_the_connection_inside_one(tmp_
     await write(99)  # the connection still works, and committed what it was asked
     assert await db.fetchval("SELECT COUNT(*) FROM t WHERE v = 99") == 1
     await db.close()
+
+
+async def test_fetchval_reads_the_one_column_by_name(db: Database) -> None:
+    await db.execute("INSERT INTO t (v) VALUES ('a'), ('b')")
+    assert await db.fetchval("SELECT COUNT(*) AS n FROM t") == 2
+    assert await db.fetchval("SELECT v FROM t WHERE v = 'zzz'") is None
+    with pytest.raises(ValueError):  # two columns: which one was meant is not for fetchval to guess
+        await db.fetchval("SELECT id, v FROM t")
