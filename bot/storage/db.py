@@ -27,6 +27,7 @@ from typing import Any
 import aiosqlite
 
 from bot.errors import HoldspaceError
+from bot.files import create_private, ensure_private, sqlite_companions
 
 __all__ = ["DEFAULT_MIGRATIONS_DIR", "Database", "ExecResult"]
 
@@ -60,6 +61,10 @@ class Database:
     async def open(cls, path: Path | str, *, migrations_dir: Path | None = None) -> Database:
         """Connect to ``path`` (created if missing) and set the pragmas; does not migrate."""
         db_path = Path(path)
+        # Owner-only from the first byte; SQLite gives -wal and -shm the database's own mode.
+        for existing in (db_path, *sqlite_companions(db_path)):
+            ensure_private(existing, "database")
+        create_private(db_path, "database")
         try:
             conn = await aiosqlite.connect(db_path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -291,11 +296,12 @@ def _prepare_backup(source: Path, dest: Path, overwrite: bool) -> tuple[Path, Pa
     if dest.resolve() == source.resolve():
         raise HoldspaceError("the backup destination is the database itself; choose another path")
     if dest.exists() and not overwrite:
-        raise HoldspaceError(f"{dest} already exists; choose a new file name or pass --force")
+        raise HoldspaceError(f"{dest} already exists; choose a new file name or pass --overwrite")
     if not dest.parent.is_dir():
         raise HoldspaceError(f"the directory {dest.parent} does not exist; create it first")
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     _remove_partial(tmp)
+    create_private(tmp, "backup")  # the copy holds the same records: owner-only like the original
     return dest, tmp
 
 
