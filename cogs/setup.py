@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-import zoneinfo
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.records import GuildConfig
+from bot.core.zones import ZoneError, canonical_zone, suggest_zones
 from bot.storage import guilds as guild_store
 from bot.ui.checks import server_manager_only
 from bot.ui.consent_views import lobby_embed, lobby_view
@@ -24,37 +23,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TIMEZONE_MAX = 64
 LOBBY_NEEDS = ("view_channel", "send_messages", "embed_links", "read_message_history")
 LOG_NEEDS = ("view_channel", "send_messages", "embed_links")
 
 
-@functools.cache
-def _zones() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones()))
-
-
 def validate_timezone(raw: str) -> str:
-    name = (raw or "").strip()
-    if not name:
-        raise UserError("Give a time zone such as `Europe/Berlin` or `America/New_York`.")
-    if len(name) > TIMEZONE_MAX or name.startswith(("/", ".")) or ".." in name:
-        raise UserError("That is not a time zone; use a name such as `Europe/Berlin` (pick one from the list).")
     try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise UserError(
-            f"“{name[:40]}” is not a time zone holdspace knows; use a name such as `Europe/Berlin` "
-            "(pick one from the list)."
-        ) from None
-    return name
+        return canonical_zone(raw)
+    except ZoneError as exc:
+        raise UserError(f"{str(exc)[:1].upper()}{str(exc)[1:]}. Pick one from the list.") from None
 
 
 async def timezone_autocomplete(
     interaction: discord.Interaction[HoldspaceBot], current: str
 ) -> list[app_commands.Choice[str]]:
-    needle = current.casefold().strip()
-    return [app_commands.Choice(name=z, value=z) for z in _zones() if needle in z.casefold()][:25]
+    return [app_commands.Choice(name=z, value=z) for z in suggest_zones(current)]
 
 
 def _check_channel(guild: discord.Guild, channel: discord.TextChannel, needs: tuple[str, ...], what: str) -> None:
@@ -181,7 +164,10 @@ class Setup(commands.Cog):
             _check_channel(guild, log_channel, LOG_NEEDS, "moderators' log channel")
         if lobby_channel is not None:
             _check_channel(guild, lobby_channel, LOBBY_NEEDS, "lobby channel")
-        tz = validate_timezone(timezone) if timezone is not None else old.timezone
+        if timezone is not None:
+            tz = validate_timezone(timezone)
+        else:  # a first set-up without a zone starts from the config file's default
+            tz = old.timezone if old.configured else self.bot.settings.defaults.timezone
         new = GuildConfig(
             guild_id=guild.id,
             facilitator_role_id=facilitator_role.id if facilitator_role else old.facilitator_role_id,

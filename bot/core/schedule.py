@@ -28,8 +28,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
+from bot.core import zones
 from bot.core.overwrites import ROLE, GroupRooms, Overwrites, Target, desired_overwrites
 
 __all__ = [
@@ -111,27 +112,15 @@ def _minutes(value: timedelta) -> str:
 
 def resolve_zone(name: str) -> ZoneInfo:
     """The IANA zone called ``name``; refuses unknown names, paths and abbreviations like "CET"."""
-    if not isinstance(name, str) or not name.strip():
-        raise ScheduleError("a time zone is needed, such as Europe/Berlin or America/New_York")
-    cleaned = name.strip()
-    if cleaned.startswith("/") or ".." in cleaned or "\\" in cleaned or "\x00" in cleaned:
-        raise ScheduleError(f"{cleaned!r} is not a time zone; use an IANA name such as Europe/Berlin")
     try:
-        zone = ZoneInfo(cleaned)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ScheduleError(
-            f"unknown time zone {cleaned!r}; use an IANA name such as Europe/Berlin or America/New_York"
-        ) from None
-    return zone
+        return zones.resolve(name)
+    except zones.ZoneError as exc:
+        raise ScheduleError(str(exc)) from None
 
 
 def suggest_zones(prefix: str, *, limit: int = 25) -> list[str]:
     """Time zone names containing ``prefix`` (case-insensitive), for autocomplete."""
-    needle = prefix.strip().lower()
-    names = sorted(available_timezones())
-    if needle:
-        names = [n for n in names if needle in n.lower()]
-    return names[:limit]
+    return zones.suggest_zones(prefix, limit=limit)
 
 
 def parse_local_time(text: str) -> time:
