@@ -54,6 +54,23 @@ class _JsonFormatter(logging.Formatter):
         return scrub(json.dumps(entry, ensure_ascii=False))
 
 
+class _OneLineReconnects(logging.Filter):
+    """discord.py logs a full traceback at every reconnect attempt while Discord is unreachable; one
+    line with the cause says the same, and an outage does not flood the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("Attempting a reconnect"):
+            exc = record.exc_info[1]
+            cause = (" ".join(str(exc).split()) or "no details").replace("%", "%%")
+            record.msg = f"Discord is unreachable ({type(exc).__name__}: {cause}); reconnecting in %.2fs"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_RECONNECT_FILTER = _OneLineReconnects()
+
+
 def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
@@ -67,3 +84,6 @@ def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None 
     root.setLevel(level.upper())
     # discord.py's own debug output can include payloads; keep it at info or above.
     logging.getLogger("discord").setLevel(max(logging.INFO, root.level))
+    client_log = logging.getLogger("discord.client")
+    if _RECONNECT_FILTER not in client_log.filters:
+        client_log.addFilter(_RECONNECT_FILTER)

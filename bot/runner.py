@@ -1,4 +1,9 @@
-"""Run the bot against Discord: open the checked database, connect, close everything on the way out."""
+"""Run the bot against Discord: open the checked database, connect, close everything on the way out.
+
+Start-up failures the operator must fix (refused token, missing intent, Discord unreachable) end as
+one-line :class:`HoldspaceError`s. Once connected, a lost connection is retried by discord.py with
+exponential back-off for as long as it takes; the health heartbeat says so meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,74 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
+from typing import Any
 
+import aiohttp
 import discord
 
 from bot.app import HoldspaceBot
 from bot.bootstrap import load_key_ring, open_database
-from bot.clock import SystemClock
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.errors import HoldspaceError
+from bot.health import HeartbeatWriter, heartbeat_path
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("holdspace")
 
 
-async def run_bot(settings: Settings, token: str, *, sync: bool = False) -> None:
+def quiet_voice_warnings() -> None:
+    """holdspace never joins a voice channel, so discord.py's missing-voice-library warnings are noise."""
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def ready_line(bot: HoldspaceBot) -> str:
+    groups = sum(len(bot.state.groups_of_guild(guild.id)) for guild in bot.guilds)
+    return f"ready: {_plural(len(bot.guilds), 'server')}, {_plural(groups, 'group')}"
+
+
+def _unreachable(exc: BaseException) -> HoldspaceError:
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return HoldspaceError(
+        f"cannot reach Discord ({reason}); check this machine's network, DNS and firewall, then start again"
+    )
+
+
+async def run_bot(
+    settings: Settings,
+    token: str,
+    *,
+    sync: bool = False,
+    clock: Clock | None = None,
+    on_created: Callable[[HoldspaceBot], None] | None = None,
+    **client_options: Any,
+) -> None:
+    """Run until stopped (SIGTERM, Ctrl-C, cancellation). ``on_created`` gets the bot before it connects."""
+    quiet_voice_warnings()  # before the client exists: discord.py warns in its constructor
     ring = load_key_ring(settings)
     db = await open_database(settings, ring)
-    bot = HoldspaceBot(settings=settings, db=db, ring=ring, clock=SystemClock(), sync=sync)
+    bot = HoldspaceBot(settings=settings, db=db, ring=ring, clock=clock or SystemClock(), sync=sync, **client_options)
+    heartbeat = HeartbeatWriter(bot, heartbeat_path(settings.database))
+    heartbeat.attach()
+    await heartbeat.write()  # "starting" replaces whatever an earlier run left behind
+
+    async def announce_ready() -> None:
+        log.info("%s", ready_line(bot))
+
+    bot.add_listener(announce_ready, "on_ready")
+    if on_created is not None:
+        on_created(bot)
     loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+            handled.append(sig)
     try:
         async with bot:
             await bot.start(token)
@@ -38,6 +91,16 @@ async def run_bot(settings: Settings, token: str, *, sync: bool = False) -> None
             "Discord refused the Server Members intent; switch it on in the developer portal "
             "(Bot > Privileged Gateway Intents > Server Members Intent)"
         ) from None
+    except discord.DiscordServerError as exc:
+        raise HoldspaceError(
+            f"Discord answered {exc.status} at start-up and may be down; start again later"
+        ) from None
+    except (TimeoutError, aiohttp.ClientError, OSError, discord.GatewayNotFound) as exc:
+        raise _unreachable(exc) from None
     finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+        with contextlib.suppress(Exception):
+            await heartbeat.stop()
         await db.close()
         log.info("holdspace stopped")

@@ -116,6 +116,13 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
+        #: When the pass now running began (None between passes); the health heartbeat reports it.
+        self.pass_started_at: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while the scheduler task is alive."""
+        return self._task is not None and not self._task.done()
 
     @property
     def idle(self) -> bool:
@@ -155,13 +162,21 @@ class Scheduler:
     async def run_once(self) -> datetime | None:
         """Run all that is due now; return the next due time. Used by the task and by tests."""
         now = self.clock.now()
-        for source in self._sources:
-            due = await source.next_due()
-            if due is not None and due <= now:
-                try:
-                    await source.run_due(now)
-                except Exception:
-                    log.exception("scheduler source %s failed; it will be retried", source.name)
+        self.pass_started_at = now
+        try:
+            for source in self._sources:
+                due = await source.next_due()
+                if due is not None and due <= now:
+                    try:
+                        await source.run_due(now)
+                    except Exception:
+                        log.exception("scheduler source %s failed; it will be retried", source.name)
+        finally:
+            self.pass_started_at = None
+        return await self.earliest_due()
+
+    async def earliest_due(self) -> datetime | None:
+        """The earliest due time of pending work over every source."""
         earliest: datetime | None = None
         for source in self._sources:
             due = await source.next_due()

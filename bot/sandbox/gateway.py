@@ -71,6 +71,7 @@ class Gateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.identify_count = 0
         self.resume_count = 0
+        self.refused_while_down = 0
 
     # ----- dispatching world events
     def dispatch(self, event: str, data: dict[str, Any], guild_id: int | None) -> None:
@@ -125,6 +126,9 @@ class Gateway:
 
     # ----- connection
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.sb.down:
+            self.refused_while_down += 1
+            return web.Response(status=503, text="503 Service Unavailable")
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
         self._sockets.add(ws)

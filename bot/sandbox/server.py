@@ -55,6 +55,7 @@ class Sandbox(Scenario):
         self.interactions: dict[int, InteractionHandle] = {}
         self.interaction_deadline = interaction_deadline
         self.gateway_latency = 0.0
+        self.down = False  # an outage: every request and gateway connection is answered 503
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -175,12 +176,24 @@ class Sandbox(Scenario):
     async def drop_gateway(self, *, resumable: bool = True, code: int = 4000) -> None:
         await self.gateway.drop(resumable=resumable, code=code)
 
+    async def go_down(self) -> None:
+        """Discord has an outage: live gateway connections drop (close code 1011) and, until
+        :meth:`come_back`, every REST request and every new gateway connection gets a 503."""
+        self.down = True
+        await self.gateway.close_code(1011)
+
+    def come_back(self) -> None:
+        """The outage is over; sessions dropped by it can resume."""
+        self.down = False
+
     def _on_world_event(self, event: str, data: dict[str, Any], guild_id: int | None) -> None:
         self.recorder.add_event(RecordedEvent(event, data, guild_id, time.monotonic()))
         self.gateway.dispatch(event, data, guild_id)
 
     # ----- HTTP
     async def _handle_http(self, request: web.Request) -> web.StreamResponse:
+        if self.down:
+            return _json_response(503, {"message": "503: Service Unavailable", "code": 0})
         method = request.method
         path = request.path[len(API_PREFIX):] or "/"
         found = rest.resolve(method, path)
