@@ -3,14 +3,41 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+# `make install` links the holdspace command here (override: make install BINDIR=/usr/local/bin).
+BINDIR ?= $(HOME)/.local/bin
 
-.PHONY: test lint demo bench clean
+.PHONY: test lint demo bench install uninstall clean
+
+# A clear word instead of pip's when python3 is too old or cannot make a virtual environment.
+define NEW_VENV
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "holdspace needs Python 3.11 or newer; run make with PYTHON=python3.11 (or newer)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
+	  { rm -rf $(VENV); echo "python3 cannot create .venv; on Debian or Ubuntu: apt-get install python3-venv"; exit 1; }
+endef
+
+$(RUNTIME_STAMP): pyproject.toml
+	$(NEW_VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUNTIME_STAMP)
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(NEW_VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
-	@touch $(STAMP)
+	@touch $(STAMP) $(RUNTIME_STAMP)
+
+install: $(RUNTIME_STAMP)
+	@mkdir -p $(BINDIR)
+	ln -sf $(CURDIR)/$(BIN)/holdspace $(BINDIR)/holdspace
+	@$(BINDIR)/holdspace --version
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; \
+	  *) echo "$(BINDIR) is not on PATH yet: run  export PATH=\"$(BINDIR):\$$PATH\"" ;; esac
+
+uninstall:
+	rm -f $(BINDIR)/holdspace
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot cogs tests benchmarks

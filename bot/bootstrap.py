@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,15 +11,16 @@ from pathlib import Path
 import bot.storage
 from bot.config import Settings, read_key_text
 from bot.crypto import KeyRing
+from bot.errors import HoldspaceError
 from bot.logs import register_secret
 from bot.storage.db import Database
 from bot.storage.keycheck import open_checked_database
 
 
 def load_key_ring(settings: Settings, environ: Mapping[str, str] | None = None) -> KeyRing:
-    text = read_key_text(settings, environ)
-    register_secret(text)
-    return KeyRing.parse(text)
+    key = read_key_text(settings, environ)
+    register_secret(key.text)
+    return KeyRing.parse(key.text, source=key.source)
 
 
 def import_storage_modules() -> None:
@@ -34,3 +36,44 @@ async def open_database(settings: Settings, ring: KeyRing, *, migrate: bool = Tr
     """Open the database, refuse a wrong key before writing anything, then migrate."""
     import_storage_modules()
     return await open_checked_database(settings.database, ring, migrate=migrate)
+
+
+async def check_database(settings: Settings, ring: KeyRing) -> str:
+    """What `holdspace check` says of the database; raises what would stop `holdspace run` from using it.
+
+    Read-only apart from tightening a database others could read: the folder must exist and be
+    writable (SQLite keeps -wal and -shm files beside the database), an existing database must
+    accept this key and have a migration history this version understands.
+    """
+    from bot.storage import migrations
+    from bot.storage.keycheck import check_key
+
+    path = settings.database
+    folder = path.parent
+    if not folder.is_dir():
+        raise HoldspaceError(
+            f"the folder {folder} for the database does not exist; create it (mkdir -p {folder}) "
+            "or change [bot] database"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise HoldspaceError(
+            f"the folder {folder} is not writable by this user; holdspace keeps the database and its "
+            "-wal and -shm files there, so fix its owner or permissions"
+        )
+    if not path.exists():
+        return f"database {path}: will be created at the first `holdspace run` (its folder is writable)"
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise HoldspaceError(f"the database {path} is not readable and writable by this user; fix its owner")
+    import_storage_modules()
+    db = await Database.open(path)
+    try:
+        await check_key(db, ring)
+        pending = await migrations.pending(db)
+    finally:
+        await db.close()
+    if pending:
+        return (
+            f"database {path}: key {ring.current_kid} accepted; {len(pending)} migration(s) will be applied "
+            "at the next start (back it up first: `holdspace backup`)"
+        )
+    return f"database {path}: key {ring.current_kid} accepted, schema up to date"

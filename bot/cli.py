@@ -1,4 +1,4 @@
-"""The command line: run, demo, check, migrate, keygen, rotate-key, backup, export, audit-verify.
+"""The command line: run, demo, check, health, migrate, keygen, rotate-key, backup, export, audit-verify.
 
 Every problem the operator must fix ends with one line saying the cause and what to do, and exit
 code 2; no traceback, and nothing the user typed is echoed back when it could be a secret.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import importlib.metadata
 import logging
 import os
 import sys
@@ -30,9 +31,16 @@ EXIT_USAGE = 2
 CONFIG_ENV = "HOLDSPACE_CONFIG"
 
 
+def version() -> str:
+    try:
+        return importlib.metadata.version("holdspace")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed; run `make install`)"
+
+
 def _default_config() -> Path | None:
     if os.environ.get(CONFIG_ENV):
-        return Path(os.environ[CONFIG_ENV])
+        return Path(os.environ[CONFIG_ENV]).expanduser()
     local = Path("config.toml")
     return local if local.exists() else None
 
@@ -53,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="holdspace", description="Keeps online group sessions on Discord confidential."
     )
+    parser.add_argument("--version", action="version", version=f"holdspace {version()}")
     parser.add_argument("--config", type=Path, help="config file (default: $HOLDSPACE_CONFIG or ./config.toml)")
     parser.add_argument("--log-format", choices=("text", "json"), help="log line format")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
@@ -62,8 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--sync", action="store_true", help="sync slash commands even if unchanged")
     commands.add_parser("demo", help="rehearse a whole session against the local Discord sandbox")
     commands.add_parser("check", help="validate config, key and database; print the invite link")
+    commands.add_parser("health", help="exit 0 if the running bot is connected and its scheduler is current")
     commands.add_parser("migrate", help="apply pending database migrations")
-    commands.add_parser("keygen", help="print a new master key")
+    keygen = commands.add_parser("keygen", help="print a new master key, or write it to a new file")
+    keygen.add_argument(
+        "--output", type=Path, help="write the key to this new file (readable by you only; never overwritten)"
+    )
     rotate = commands.add_parser("rotate-key", help="re-encrypt everything under the first key in HOLDSPACE_KEY")
     rotate.add_argument("--batch-size", type=int, default=200)
     backup = commands.add_parser("backup", help="write a consistent copy of the database")
@@ -80,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(args.config if args.config is not None else _default_config())
+    settings = load_settings(args.config.expanduser() if args.config is not None else _default_config())
     level = args.log_level or settings.log_level
     fmt = args.log_format or settings.log_format
     setup_logging(level, fmt)
@@ -97,18 +110,13 @@ async def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.bootstrap import load_key_ring, open_database
+    from bot.bootstrap import check_database, load_key_ring
     from bot.core.permissions import SERVER_PERMISSIONS, human_name, invite_permissions, invite_url
 
     ring = load_key_ring(settings)
-    if settings.database.exists():
-        db = await open_database(settings, ring, migrate=False)
-        await db.close()
-        db_line = f"database {settings.database}: key {ring.current_kid} accepted, schema up to date"
-    else:
-        db_line = f"database {settings.database}: will be created at the first `holdspace run`"
+    db_line = await check_database(settings, ring)
     print(f"config: {settings.config_path or 'built-in defaults'} is valid")
-    print(f"key: current key id {ring.current_kid} ({len(ring.kids)} key(s) in the ring)")
+    print(f"key: current key id {ring.current_kid} ({len(ring.kids)} key(s) in the ring, from {ring.source})")
     print(db_line)
     print()
     print(f"Permission integer for the invite link: {invite_permissions().value}")
@@ -133,6 +141,16 @@ async def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+async def _cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.clock import SystemClock
+    from bot.health import heartbeat_path, judge, read_heartbeat
+
+    path = heartbeat_path(settings.database)
+    verdict = judge(read_heartbeat(path), SystemClock().now(), path)
+    print(verdict.line)
+    return EXIT_OK if verdict.ok else EXIT_FAILURE
+
+
 async def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.bootstrap import import_storage_modules, load_key_ring
     from bot.storage import migrations
@@ -153,6 +171,36 @@ async def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _keygen(output: Path | None) -> int:
+    key = generate_key()
+    if output is None:
+        print(key)
+        return EXIT_OK
+    path = output.expanduser()
+    try:
+        # O_EXCL: an existing key is never replaced, since records written under it would be lost.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise HoldspaceError(
+            f"{path} already exists and is kept as it is (replacing a key makes its records unreadable); "
+            "choose another file name"
+        ) from None
+    except OSError as exc:
+        raise HoldspaceError(f"cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    print(f"key {key.split(':', 1)[0]} written to {path} (readable by you only); keep a copy somewhere safe")
+    return EXIT_OK
+
+
+def _require_database(settings: Settings) -> None:
+    """Commands that read records never create an empty database by mistake."""
+    if not settings.database.exists():
+        raise HoldspaceError(
+            f"there is no database at {settings.database}; check [bot] database in the config file"
+        )
+
+
 async def _cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.bootstrap import load_key_ring, open_database
     from bot.storage.rotation import rotate_key
@@ -170,8 +218,7 @@ async def _cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
 async def _cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     from bot.bootstrap import load_key_ring, open_database
 
-    if not settings.database.exists():
-        raise HoldspaceError(f"there is no database at {settings.database} to back up; check [bot] database")
+    _require_database(settings)
     ring = load_key_ring(settings)
     db = await open_database(settings, ring, migrate=False)
     try:
@@ -184,10 +231,17 @@ async def _cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.bootstrap import load_key_ring, open_database
+    from bot.storage import guilds as guild_store
 
+    _require_database(settings)
     ring = load_key_ring(settings)
     db = await open_database(settings, ring, migrate=False)
     try:
+        if not await guild_store.is_known(db, args.guild):
+            raise HoldspaceError(
+                f"holdspace has no records of server {args.guild}; check the id "
+                "(Discord: Server Settings > Widget, or right-click the server with Developer Mode on)"
+            )
         if args.what == "consents":
             from bot.exports.consents import export_consents
 
@@ -220,6 +274,7 @@ async def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 async def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from bot.bootstrap import load_key_ring, open_database
 
+    _require_database(settings)
     ring = load_key_ring(settings)
     db = await open_database(settings, ring, migrate=False)
     try:
@@ -241,6 +296,7 @@ async def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]] = {
     "run": _cmd_run,
     "check": _cmd_check,
+    "health": _cmd_health,
     "migrate": _cmd_migrate,
     "rotate-key": _cmd_rotate,
     "backup": _cmd_backup,
@@ -251,11 +307,12 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything holdspace writes holds records of people: owner-only, whatever the caller's umask.
+    os.umask(0o077)
     args = _parser().parse_args(argv)
-    if args.command == "keygen":
-        print(generate_key())
-        return EXIT_OK
     try:
+        if args.command == "keygen":
+            return _keygen(args.output)
         settings = _settings(args)
         return asyncio.run(_COMMANDS[args.command](args, settings))
     except HoldspaceError as exc:

@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.core import zones
 from bot.core.durations import DurationError, parse_duration
 from bot.errors import HoldspaceError
 
@@ -48,6 +49,7 @@ class GroupDefaults:
     facilitators_consent: bool = False
     auto_reminder_gap: timedelta = timedelta(hours=2)
     max_hold_days: int = 14
+    timezone: str = "UTC"  # the server's zone when /setup configure names none
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,15 @@ def _duration(minimum: timedelta, maximum: timedelta, *, allow_off: bool = False
     return parse
 
 
+def _zone(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"a time zone name in quotes, such as {zones.EXAMPLES}")
+    try:
+        return zones.canonical_zone(value)
+    except zones.ZoneError as exc:
+        raise ValueError(f"a Region/City time zone name ({exc})") from None
+
+
 def _patterns(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ValueError("a list of regular expressions in quotes")
@@ -153,6 +164,7 @@ _SCHEMA: dict[str, dict[str, Parser]] = {
         "facilitators_consent": _boolean,
         "auto_reminder_gap": _duration(timedelta(minutes=1), timedelta(days=7)),
         "max_hold_days": _int_range(1, 90),
+        "timezone": _zone,
     },
     "guard": {
         "action": _choice("disconnect", "kick", "ban"),
@@ -164,6 +176,20 @@ _SCHEMA: dict[str, dict[str, Parser]] = {
         "withdrawn_consent_days": _int_range(30, 36500),
     },
 }
+
+
+# Secrets people try to put in the file: say where they go instead (never echo the value).
+_SECRET_KEYS = {
+    "token": f"the bot token never goes in the config file; remove this line and set {TOKEN_ENV} instead",
+    "bot_token": f"the bot token never goes in the config file; remove this line and set {TOKEN_ENV} instead",
+    "key": f"the master key never goes in the config file; remove this line and set {KEY_ENV} or key_file",
+    "master_key": f"the master key never goes in the config file; remove this line and set {KEY_ENV} or key_file",
+}
+
+
+def _path(base_dir: Path, text: str) -> Path:
+    """A configured path: ``~`` is the user's home, relative paths are relative to the config file."""
+    return base_dir / Path(text).expanduser()
 
 
 def load_settings(path: Path | str | None, *, overrides: Mapping[str, Any] | None = None) -> Settings:
@@ -199,6 +225,8 @@ def load_settings(path: Path | str | None, *, overrides: Mapping[str, Any] | Non
             raise ConfigError(f"{where}: {section} must be a section ([{section}]), not a value")
         for key, value in content.items():
             parser = _SCHEMA[section].get(key)
+            if key in _SECRET_KEYS:
+                raise ConfigError(f"{where}: {section}.{key}: {_SECRET_KEYS[key]}")
             if parser is None:
                 known = ", ".join(_SCHEMA[section])
                 raise ConfigError(f"{where}: unknown key {section}.{key}; [{section}] knows {known}")
@@ -211,9 +239,9 @@ def load_settings(path: Path | str | None, *, overrides: Mapping[str, Any] | Non
         values[section][key] = _SCHEMA[section][key](value)
 
     bot = values["bot"]
-    database = base_dir / bot.pop("database", "holdspace.sqlite3")
+    database = _path(base_dir, bot.pop("database", "holdspace.sqlite3"))
     key_file_text = bot.pop("key_file", "")
-    key_file = base_dir / key_file_text if key_file_text else None
+    key_file = _path(base_dir, key_file_text) if key_file_text else None
     return Settings(
         config_path=config_path,
         database=database,
@@ -233,12 +261,20 @@ def read_token(environ: Mapping[str, str] | None = None) -> str:
     return token
 
 
-def read_key_text(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
+@dataclass(frozen=True)
+class KeyText:
+    """The key ring's text and where it came from, so errors name the right place."""
+
+    text: str
+    source: str
+
+
+def read_key_text(settings: Settings, environ: Mapping[str, str] | None = None) -> KeyText:
     """The master key ring text from HOLDSPACE_KEY, else from the configured key file."""
     env = environ if environ is not None else os.environ
     text = env.get(KEY_ENV, "").strip()
     if text:
-        return text
+        return KeyText(text, KEY_ENV)
     if settings.key_file is None:
         raise HoldspaceError(
             f"no key: set {KEY_ENV} or name a key file in [bot] key_file; `holdspace keygen` makes a key"
@@ -260,4 +296,4 @@ def read_key_text(settings: Settings, environ: Mapping[str, str] | None = None) 
         raise HoldspaceError(f"key file {path} cannot be read as text; check its permissions") from None
     if not text:
         raise HoldspaceError(f"key file {path} is empty; put the output of `holdspace keygen` in it")
-    return text
+    return KeyText(text, f"the key file {path}")

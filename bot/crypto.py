@@ -143,7 +143,7 @@ class _Key:
 class KeyRing:
     """An ordered set of master keys: the first encrypts and indexes, all of them decrypt."""
 
-    __slots__ = ("_keys", "_order")
+    __slots__ = ("_keys", "_order", "source")
 
     def __init__(self, keys: Iterable[tuple[str, bytes]]) -> None:
         order: list[str] = []
@@ -166,6 +166,8 @@ class KeyRing:
             raise HoldspaceError("the key ring is empty; create a key with `holdspace keygen`")
         self._keys = derived
         self._order = tuple(order)
+        # Where the ring was read from (HOLDSPACE_KEY or a key file), named in every key error.
+        self.source = "HOLDSPACE_KEY"
 
     @classmethod
     def parse(cls, text: str, *, source: str = "HOLDSPACE_KEY") -> KeyRing:
@@ -199,7 +201,9 @@ class KeyRing:
                 raise HoldspaceError(f"{source} lists key id {kid} twice; keep only one of them")
             seen.add(kid)
             keys.append((kid, material))
-        return cls(keys)
+        ring = cls(keys)
+        ring.source = source
+        return ring
 
     @classmethod
     def generate(cls) -> KeyRing:
@@ -231,7 +235,7 @@ class KeyRing:
             return self._keys[kid]
         except KeyError:
             raise UnknownKeyError(
-                f"data was encrypted with key {kid}, which the key ring (HOLDSPACE_KEY) does not hold "
+                f"data was encrypted with key {kid}, which the key ring ({self.source}) does not hold "
                 f"(it holds {', '.join(self._order)}); add the key with id {kid}",
                 kid,
             ) from None

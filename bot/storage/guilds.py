@@ -59,3 +59,14 @@ async def save(db: Database, row: GuildRow, now: datetime) -> None:
                 to_ms(now),
             ),
         )
+
+
+async def is_known(db: Database, guild_id: int) -> bool:
+    """Whether holdspace holds anything of server ``guild_id`` (set-up, groups, cases or audit)."""
+    row = await db.fetchone(
+        "SELECT 1 FROM guild_settings WHERE guild_id = :g UNION ALL SELECT 1 FROM groups WHERE guild_id = :g "
+        "UNION ALL SELECT 1 FROM cases WHERE guild_id = :g UNION ALL SELECT 1 FROM audit_log WHERE guild_id = :g "
+        "LIMIT 1",
+        {"g": guild_id},
+    )
+    return row is not None

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class WrongKeyError(HoldspaceError):
-    """HOLDSPACE_KEY does not hold the key(s) the database was encrypted with."""
+    """The key ring (HOLDSPACE_KEY or the key file) does not hold the key(s) the database was encrypted with."""
 
 
 @dataclass(frozen=True)
@@ -54,16 +54,15 @@ def _verify(ring: KeyRing, stored: list[tuple[str, bytes]]) -> None:
         word = "key" if len(missing) == 1 else "keys"
         it = "it" if len(missing) == 1 else "them"
         raise WrongKeyError(
-            f"the database was encrypted with {word} {_kids(missing)}, but HOLDSPACE_KEY does not contain "
-            f"{it} (it holds {_kids(list(ring.kids))}). Set HOLDSPACE_KEY to include the {word} with id "
-            f"{_kids(missing)}."
+            f"the database was encrypted with {word} {_kids(missing)}, but {ring.source} does not contain "
+            f"{it} (it holds {_kids(list(ring.kids))}). Put the {word} with id {_kids(missing)} in {ring.source}."
         )
     mismatched = [kid for kid, value in stored if not ring.matches_check(kid, value)]
     if mismatched:
         raise WrongKeyError(
-            f"HOLDSPACE_KEY holds a key with id {_kids(mismatched)}, but it is not the key this database "
-            f"was encrypted with (same id, different key). Set HOLDSPACE_KEY to the original key with id "
-            f"{_kids(mismatched)}."
+            f"{ring.source} holds a key with id {_kids(mismatched)}, but it is not the key this database "
+            f"was encrypted with (same id, different key). Put the original key with id "
+            f"{_kids(mismatched)} in {ring.source}."
         )
 
 

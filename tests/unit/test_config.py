@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings, read_key_text, read_token
+from bot.config import ConfigError, KeyText, load_settings, read_key_text, read_token
 from bot.errors import HoldspaceError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def test_token_comes_from_the_environment_only() -> None:
 
 def test_key_from_environment_wins(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, '[bot]\nkey_file = "k"\n'))
-    assert read_key_text(settings, {"HOLDSPACE_KEY": "abc"}) == "abc"
+    assert read_key_text(settings, {"HOLDSPACE_KEY": "abc"}) == KeyText("abc", "HOLDSPACE_KEY")
 
 
 def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     assert "chmod 600" in str(caught.value)
     assert "secret" not in str(caught.value)
     os.chmod(key, 0o600)
-    assert read_key_text(settings, {}) == "0011aabb:secretsecretsecret"
+    assert read_key_text(settings, {}).text == "0011aabb:secretsecretsecret"
 
 
 def test_missing_key_everywhere_says_what_to_do(tmp_path: Path) -> None:
