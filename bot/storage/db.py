@@ -44,6 +44,23 @@ class ExecResult:
     lastrowid: int | None
 
 
+def storage_problem(path: Path, exc: BaseException | None = None) -> str | None:
+    """A read-only file system or a full disk under ``path``, said as such (None: neither)."""
+    folder = path.parent if not path.is_dir() else path
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        stats = None
+    text = str(exc or "").lower()
+    if (stats is not None and stats.f_flag & os.ST_RDONLY) or "read-only file system" in text:
+        return "the file system holding it is mounted read-only; holdspace needs to write there"
+    if (stats is not None and stats.f_bavail == 0) or "disk is full" in text:
+        return "the disk holding it is full; free some space"
+    if "readonly" in text:
+        return "the file is read-only for holdspace; give it write permission (and its folder too)"
+    return None
+
+
 class Database:
     """One aiosqlite connection with serialised write transactions."""
 
@@ -69,7 +86,8 @@ class Database:
             conn = await aiosqlite.connect(db_path, isolation_level=None)
         except sqlite3.Error as exc:
             raise HoldspaceError(
-                f"cannot open the database {db_path}: {exc}; check the path and its permissions"
+                f"cannot open the database {db_path}: {storage_problem(db_path, exc) or exc}"
+                "; check the path and its permissions"
             ) from None
         try:
             conn.row_factory = sqlite3.Row
@@ -81,10 +99,23 @@ class Database:
             await conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
             await conn.close()
+            problem = storage_problem(db_path, exc)
+            if problem is not None:
+                raise HoldspaceError(f"cannot use the database {db_path}: {problem}") from None
             raise HoldspaceError(
                 f"cannot use the database {db_path}: {exc}; is it a holdspace database?"
             ) from None
         return cls(conn, db_path, migrations_dir or DEFAULT_MIGRATIONS_DIR)
+
+    async def check_writable(self) -> None:
+        """Take the write lock once and let go (raises sqlite3.Error on a read-only or full disk), so
+        holdspace refuses to start rather than failing at its first record."""
+        async with self._access() as conn:
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.execute("CREATE TABLE hs_write_probe (x)")
+            finally:
+                await conn.execute("ROLLBACK")
 
     @property
     def connection(self) -> aiosqlite.Connection:

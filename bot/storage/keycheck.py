@@ -9,6 +9,7 @@ that failure nothing at all is written to the database.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from bot.clock import Clock, SystemClock
 from bot.crypto import KeyRing
 from bot.errors import HoldspaceError
 from bot.storage import migrations
-from bot.storage.db import Database
+from bot.storage.db import Database, storage_problem
 
 __all__ = ["KeyState", "WrongKeyError", "check_key", "open_checked_database", "verify_or_store_key"]
 
@@ -125,11 +126,16 @@ async def open_checked_database(
     db = await Database.open(path, migrations_dir=migrations_dir)
     try:
         await check_key(db, ring)
+        await db.check_writable()
         if migrate:
             await migrations.migrate(db, migrations_dir, clock=clock)
         elif await migrations.pending(db, migrations_dir):
             raise HoldspaceError("the database needs migrations; run `holdspace migrate` first")
         await verify_or_store_key(db, ring, clock=clock)
+    except sqlite3.Error as exc:
+        await db.close()
+        problem = storage_problem(Path(path), exc)
+        raise HoldspaceError(f"cannot use the database {path}: {problem or exc}") from None
     except BaseException:
         await db.close()
         raise

@@ -5,7 +5,9 @@ import contextlib
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 
 from bot.errors import HoldspaceError
@@ -194,3 +196,59 @@ async def test_fetchval_reads_the_one_column_by_name(db: Database) -> None:
     assert await db.fetchval("SELECT v FROM t WHERE v = 'zzz'") is None
     with pytest.raises(ValueError):  # two columns: which one was meant is not for fetchval to guess
         await db.fetchval("SELECT id, v FROM t")
+
+
+class _Mount:
+    def __init__(self, read_only: bool = False, free_blocks: int = 1000) -> None:
+        self.f_flag = os.ST_RDONLY if read_only else 0
+        self.f_bavail = free_blocks
+
+
+def _read_only_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every connection opened read-only by SQLite itself, as on a read-only mount."""
+    real = aiosqlite.connect
+    monkeypatch.setattr(aiosqlite, "connect", lambda path, **kw: real(f"file:{path}?mode=ro", uri=True, **kw))
+
+
+async def _existing_database(tmp_path: Path) -> tuple[Path, Any]:
+    from bot.crypto import KeyRing
+    from bot.storage.keycheck import open_checked_database
+
+    path = tmp_path / "hs.db"
+    ring = KeyRing.generate()
+    db = await open_checked_database(path, ring)
+    await db.close()
+    return path, ring
+
+
+async def test_a_read_only_file_system_is_named_as_such_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.storage.keycheck import open_checked_database
+
+    path, ring = await _existing_database(tmp_path)
+    _read_only_connections(monkeypatch)
+    monkeypatch.setattr(os, "statvfs", lambda _: _Mount(read_only=True))
+    with pytest.raises(HoldspaceError, match="mounted read-only") as raised:
+        await open_checked_database(path, ring)
+    assert "holdspace database" not in str(raised.value)
+
+
+async def test_a_full_disk_is_named_as_such_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.storage.keycheck import open_checked_database
+
+    path, ring = await _existing_database(tmp_path)
+    _read_only_connections(monkeypatch)
+    monkeypatch.setattr(os, "statvfs", lambda _: _Mount(free_blocks=0))
+    with pytest.raises(HoldspaceError, match="disk holding it is full"):
+        await open_checked_database(path, ring)
+
+
+def test_storage_problems_in_words() -> None:
+    from bot.storage.db import storage_problem
+
+    here = Path(".")
+    assert storage_problem(here, sqlite3.OperationalError("database or disk is full")) is not None
+    read_only = storage_problem(here, sqlite3.OperationalError("attempt to write a readonly database"))
+    assert read_only is not None and "read-only" in read_only
+    assert storage_problem(here, sqlite3.OperationalError("no such table: x")) is None
