@@ -82,12 +82,21 @@ class HoldspaceBot(commands.Bot):
         self.force_sync = sync
         self.extension_names = extensions if extensions is not None else discover_cogs()
         self.scheduler = Scheduler(clock, db, ring)
+        from bot.services.access_order import AccessOrder
         from bot.services.audit import AuditLog
         from bot.services.cases import CaseService
+        from bot.services.departures import Departures
+        from bot.services.enforcement import Enforcement
+        from bot.services.outbox import Outbox
 
         self.state = State()
         self.audit = AuditLog(db, ring, clock)
         self.cases = CaseService(self)
+        # Enforcement: one order per person, the disconnects, the records that outlive a database outage.
+        self.outbox = Outbox(self)
+        self.access_order = AccessOrder()
+        self.departures = Departures(self, clock)
+        self.enforcement = Enforcement(self)
 
     async def setup_hook(self) -> None:
         await self.state.load(self.db, self.ring, self.clock)
@@ -116,4 +125,7 @@ class HoldspaceBot(commands.Bot):
 
     async def close(self) -> None:
         await self.scheduler.stop()
+        await self.departures.close()
+        await self.enforcement.close()
+        await self.outbox.close()
         await super().close()

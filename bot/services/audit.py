@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from typing import Any
 
 from bot.clock import Clock
@@ -54,8 +55,10 @@ class AuditLog:
         group_id: str | None = None,
         subject_id: int | None = None,
         details: dict[str, Any] | None = None,
+        at: datetime | None = None,
     ) -> None:
-        """Append one entry. ``actor_id`` None means holdspace itself acted.
+        """Append one entry. ``actor_id`` None means holdspace itself acted; ``at`` (default now) is
+        when it happened, for entries written late (``bot.services.outbox``).
 
         ``action`` is a short lowercase name such as ``case_claimed`` or ``group.member_removed``.
         ``details`` must be JSON-serialisable and must not hold message content or names.
@@ -66,7 +69,7 @@ class AuditLog:
             raise ValueError(f"an audit action is a short lowercase name, not {action!r}")
         payload = build_payload(actor_id=actor_id, group_id=group_id, subject_id=subject_id, details=details)
         seq = await audit_store.append(
-            self.db, self.ring, guild_id=guild_id, action=action, payload=payload, now=self.clock.now()
+            self.db, self.ring, guild_id=guild_id, action=action, payload=payload, now=at or self.clock.now()
         )
         log.debug("audit entry %d: %s in guild %s", seq, action, guild_id)
 

@@ -1,0 +1,339 @@
+"""Someone who must leave a group's voice room is an obligation until they are gone.
+
+A departure is one person who must leave one voice room (no consent, a locked room, a bot that is not
+allowed, a recording marker). :class:`Departures` sends the disconnect at once and, when Discord
+refuses or does not answer (5xx, a 429 past discord.py's own retries, a timeout, a missing
+permission), tries again with back-off on the injected clock until the person is out of the room or
+has gained a right to be there: both are decided afresh before every try, from memory. A bot's kick or
+ban is carried the same way after its disconnect.
+
+One departure per (room, person) at a time: a replayed event and the reconcile that both see someone
+start one disconnect, and the follow-up (prompt, audit entry, case) runs once. Follow-ups wait until
+no disconnect is waiting to be sent, so a burst of departures is never queued behind the DMs, audit
+entries and cases of the first ones.
+
+Nothing here is written to the database: who must leave is rebuilt from Discord's voice states and
+``bot.state`` by the reconcile on every start and resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import aiohttp
+import discord
+
+if TYPE_CHECKING:
+    from discord.ext import commands
+
+    from bot.clock import Clock
+
+log = logging.getLogger(__name__)
+
+#: Injected-clock seconds before the first retry; doubled after every failure up to RETRY_MAX.
+RETRY_FIRST = 0.5
+RETRY_MAX = 4.0
+#: Real seconds one request may take before it counts as unanswered and is tried again.
+ATTEMPT_TIMEOUT = 10.0
+#: Failed tries after which the follow-up runs anyway (saying the disconnect has not held yet).
+REPORT_AFTER = 3
+#: Real seconds a finished disconnect suppresses another for the same person, until the voice event
+#: saying they left arrives (a replayed join and a reconcile must not disconnect and report twice).
+SETTLE_SECONDS = 2.0
+#: Discord's answer when the person is not connected to voice any more.
+NOT_CONNECTED = 40032
+
+Removal = Literal["kick", "ban"]
+
+
+@dataclass
+class Outcome:
+    """What became of a departure; handed to its follow-up."""
+
+    held: bool = False  # the person is out of the room
+    moot: bool = False  # they gained a right to be there before they were out
+    tries: int = 0
+    problems: list[str] = field(default_factory=list)
+    removal_done: bool = False  # the kick or ban went through (when one was asked for)
+    final: bool = True  # False: reported early while holdspace keeps trying
+    reported_early: bool = False  # final, and a report with final False went before it
+
+    def details(self) -> dict[str, Any]:
+        """The outcome as a case or audit entry shows it (no names, no ids)."""
+        out: dict[str, Any] = {"disconnected": self.held, "tries": self.tries}
+        if not self.held and not self.moot:
+            out["still_trying"] = not self.final
+        if self.moot:
+            out["moot"] = "the person gained a right to be in the room before holdspace could disconnect them"
+        if self.problems:
+            out["problems"] = list(dict.fromkeys(self.problems))
+        return out
+
+
+MayStay = Callable[[], bool]
+FollowUp = Callable[[Outcome], Awaitable[None]]
+
+
+@dataclass
+class _Job:
+    guild_id: int
+    channel_id: int
+    member_id: int
+    reason: str
+    may_stay: MayStay
+    follow_up: FollowUp | None
+    removal: Removal | None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    outcome: Outcome = field(default_factory=Outcome)
+    reported_early: bool = False
+    first: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class Departures:
+    """The one place that disconnects people (and removes bots) from group voice rooms."""
+
+    def __init__(self, bot: commands.Bot, clock: Clock) -> None:
+        self.bot = bot
+        self.clock = clock
+        self.retry_first = RETRY_FIRST
+        self.retry_max = RETRY_MAX
+        self.attempt_timeout = ATTEMPT_TIMEOUT
+        self._jobs: dict[tuple[int, int], _Job] = {}
+        self._recent: dict[tuple[int, int], float] = {}  # disconnected, not yet confirmed by a voice event
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sending = 0  # departures whose request is being sent or waits to be sent
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+
+    # -- asking -----------------------------------------------------------------------------------
+
+    def must_leave(
+        self,
+        guild_id: int,
+        channel_id: int,
+        member_id: int,
+        *,
+        reason: str,
+        may_stay: MayStay,
+        follow_up: FollowUp | None = None,
+        removal: Removal | None = None,
+    ) -> bool:
+        """Make sure ``member_id`` leaves voice room ``channel_id``; False when that is under way already.
+
+        ``may_stay`` is asked before every try (memory only): True ends the departure as moot.
+        ``follow_up`` runs when the disconnect held or became moot (``outcome.final``); when a few
+        tries failed it runs once before that too, with ``final`` False, so the case is not held
+        back while holdspace keeps trying. ``removal`` kicks or bans the person (a bot) after the
+        disconnect, with the same retries.
+        """
+        key = (channel_id, member_id)
+        job = self._jobs.get(key)
+        if job is not None:
+            job.wake.set()  # seen again: try again now rather than at the end of the back-off
+            return False
+        done_at = self._recent.get(key)
+        if done_at is not None and asyncio.get_running_loop().time() - done_at < SETTLE_SECONDS:
+            return False  # disconnected a moment ago; the voice event saying so is on its way
+        job = _Job(guild_id, channel_id, member_id, reason, may_stay, follow_up, removal)
+        self._jobs[key] = job
+        self._begin_sending()
+        task = asyncio.create_task(self._run(key, job), name="holdspace-departure")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    def pending(self, channel_id: int, member_id: int) -> bool:
+        return (channel_id, member_id) in self._jobs
+
+    async def first_try(self, channel_id: int, member_id: int) -> bool:
+        """Whether the person was out after the first try of their departure (False: none under way)."""
+        job = self._jobs.get((channel_id, member_id))
+        if job is None:
+            return False
+        return await asyncio.shield(job.first)
+
+    def noticed_leave(self, channel_id: int, member_id: int) -> None:
+        """A voice event says the person left ``channel_id``: end a back-off early; a later join is new."""
+        key = (channel_id, member_id)
+        self._recent.pop(key, None)
+        job = self._jobs.get(key)
+        if job is not None:
+            job.wake.set()
+
+    async def quiet(self) -> None:
+        """Wait until no disconnect waits to be sent (follow-ups run after all disconnects)."""
+        await self._quiet.wait()
+
+    async def drain(self) -> None:
+        """Wait for every departure (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- the obligation ---------------------------------------------------------------------------
+
+    def _begin_sending(self) -> None:
+        self._sending += 1
+        self._quiet.clear()
+
+    def _end_sending(self) -> None:
+        self._sending -= 1
+        if self._sending <= 0:
+            self._sending = 0
+            self._quiet.set()
+
+    def _in_room(self, job: _Job) -> bool:
+        guild = self.bot.get_guild(job.guild_id)
+        member = guild.get_member(job.member_id) if guild is not None else None
+        if member is None or member.voice is None or member.voice.channel is None:
+            return False
+        return member.voice.channel.id == job.channel_id
+
+    async def _run(self, key: tuple[int, int], job: _Job) -> None:
+        sending = True
+        delay = self.retry_first
+        outcome = job.outcome
+        try:
+            while True:
+                if not self._in_room(job):
+                    outcome.held = True
+                    break
+                if job.may_stay():
+                    outcome.moot = True
+                    break
+                if not sending:
+                    self._begin_sending()
+                    sending = True
+                outcome.tries += 1
+                problem = await self._attempt(job, self._disconnect)
+                self._end_sending()
+                sending = False
+                if not job.first.done():
+                    job.first.set_result(problem is None)
+                if problem is None:
+                    outcome.held = True
+                    self._remember(key)
+                    break
+                outcome.problems.append(problem)
+                log.warning(
+                    "could not disconnect someone from a group's voice room (try %d): %s; trying again in %.1f s",
+                    outcome.tries,
+                    problem,
+                    delay,
+                )
+                if outcome.tries == REPORT_AFTER:
+                    self._spawn_follow_up(job, final=False)
+                await self._back_off(job, delay)
+                delay = min(delay * 2, self.retry_max)
+            if outcome.held and job.removal is not None:
+                await self._remove(job)
+        finally:
+            if sending:
+                self._end_sending()
+            if not job.first.done():
+                job.first.set_result(outcome.held)
+            self._jobs.pop(key, None)
+        if outcome.tries > 1 and outcome.held:
+            log.warning("the disconnect held after %d tries", outcome.tries)
+        self._spawn_follow_up(job, final=True)
+
+    def _remember(self, key: tuple[int, int]) -> None:
+        now = asyncio.get_running_loop().time()
+        if len(self._recent) > 1000:
+            self._recent = {k: t for k, t in self._recent.items() if now - t < SETTLE_SECONDS}
+        self._recent[key] = now
+
+    async def _remove(self, job: _Job) -> None:
+        """Kick or ban the bot; retried like the disconnect until it is done or moot."""
+        delay = self.retry_first
+        outcome = job.outcome
+        action = job.removal
+        while True:
+            guild = self.bot.get_guild(job.guild_id)
+            if guild is None or guild.get_member(job.member_id) is None:
+                outcome.removal_done = True  # gone already
+                return
+            if job.may_stay():
+                return
+            problem = await self._attempt(job, self._kick_or_ban)
+            if problem is None:
+                outcome.removal_done = True
+                return
+            outcome.problems.append(problem)
+            log.warning("could not %s a bot from the server: %s; trying again in %.1f s", action, problem, delay)
+            await self._back_off(job, delay)
+            delay = min(delay * 2, self.retry_max)
+
+    async def _back_off(self, job: _Job, seconds: float) -> None:
+        job.wake.clear()
+        sleeper = asyncio.ensure_future(self.clock.sleep_until(self.clock.now() + timedelta(seconds=seconds)))
+        waker = asyncio.ensure_future(job.wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+    async def _attempt(self, job: _Job, request: Callable[[_Job], Awaitable[Any]]) -> str | None:
+        """One request; None when it did what was asked (or the person is gone), else the problem."""
+        try:
+            await asyncio.wait_for(request(job), self.attempt_timeout)
+        except discord.NotFound:
+            return None
+        except discord.Forbidden:
+            if job.removal is not None and request == self._kick_or_ban:
+                return f"Discord refused to {job.removal} the bot: holdspace lacks the permission or ranks too low"
+            return "Discord refused the disconnect: holdspace lacks Move Members (or Connect) in the voice room"
+        except discord.HTTPException as exc:
+            if exc.code == NOT_CONNECTED:
+                return None
+            return f"Discord answered HTTP {exc.status}"
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            return "Discord did not answer in time"
+        return None
+
+    async def _disconnect(self, job: _Job) -> None:
+        await self.bot.http.edit_member(job.guild_id, job.member_id, reason=job.reason, channel_id=None)
+
+    async def _kick_or_ban(self, job: _Job) -> None:
+        if job.removal == "ban":
+            await self.bot.http.ban(job.member_id, job.guild_id, delete_message_seconds=0, reason=job.reason)
+        else:
+            await self.bot.http.kick(job.member_id, job.guild_id, reason=job.reason)
+
+    # -- follow-ups -------------------------------------------------------------------------------
+
+    def _spawn_follow_up(self, job: _Job, *, final: bool) -> None:
+        if job.follow_up is None:
+            return
+        if not final:
+            job.reported_early = True
+        snapshot = Outcome(
+            held=job.outcome.held,
+            moot=job.outcome.moot,
+            tries=job.outcome.tries,
+            problems=list(job.outcome.problems),
+            removal_done=job.outcome.removal_done,
+            final=final,
+            reported_early=job.reported_early and final,
+        )
+        task = asyncio.create_task(self._follow(job.follow_up, snapshot), name="holdspace-departure-follow-up")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _follow(self, follow_up: FollowUp, outcome: Outcome) -> None:
+        await self.quiet()
+        try:
+            await follow_up(outcome)
+        except Exception:
+            log.exception("recording a disconnect failed")

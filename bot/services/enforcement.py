@@ -1,0 +1,278 @@
+"""Enforcement: who must leave a group's voice room, and closing the rooms to someone, in that order.
+
+- :meth:`Enforcement.check` decides one person found in a group's voice room with the one rule
+  (``bot.core.access``) and hands anyone who may not stay to ``bot.departures``: the disconnect is
+  the first request, re-decided before every retry; the consent prompt, audit entry and case follow
+  once it held (or kept failing), through ``bot.outbox`` so they survive a database outage.
+- :meth:`Enforcement.reconcile_voice` does that for everyone in a server's group voice rooms at once
+  (on GUILD_CREATE, resume, re-identify): every disconnect is issued before any follow-up.
+- :meth:`Enforcement.close_rooms` takes a person's access away after memory already says so (fail
+  closed): the disconnect first, then the overwrite edits (or the group role); an edit Discord
+  refuses is retried with back-off until it holds (the reconcile at every start is its backstop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.core import overwrites as ow
+from bot.core.access import Decision, Reason, decide_from_state
+from bot.services.access import current_overwrites, put_overwrite, send_prompt
+from bot.services.departures import Outcome
+
+if TYPE_CHECKING:
+    from bot.app import HoldspaceBot
+    from bot.state import GroupInfo
+
+log = logging.getLogger(__name__)
+
+#: Injected-clock seconds before a refused overwrite edit is tried again (doubling up to the max).
+REPAIR_FIRST = 1.0
+REPAIR_MAX = 30.0
+
+CASE_UNCONSENTED = "unconsented_join"
+
+
+@dataclass
+class Closing:
+    """What closing the rooms to someone did right away."""
+
+    disconnect_started: bool = False
+    rooms_closed: bool = True  # False: an edit was refused and is being retried
+    problems: list[str] = field(default_factory=list)
+
+
+class Enforcement:
+    def __init__(self, bot: HoldspaceBot) -> None:
+        self.bot = bot
+        self._repairs: dict[tuple[int, int], asyncio.Task[None]] = {}
+
+    # -- deciding ---------------------------------------------------------------------------------
+
+    def decision(self, group: GroupInfo, member: discord.Member) -> Decision:
+        bot_id = self.bot.user.id if self.bot.user is not None else 0
+        return decide_from_state(
+            self.bot.state,
+            group,
+            member_id=member.id,
+            is_bot=member.bot,
+            role_ids=[r.id for r in member.roles],
+            bot_id=bot_id,
+        )
+
+    def may_stay(self, group_id: str, guild_id: int, member_id: int) -> bool:
+        """Decided afresh from memory before every try of a disconnect."""
+        group = self.bot.state.groups.get(group_id)
+        guild = self.bot.get_guild(guild_id)
+        member = guild.get_member(member_id) if guild is not None else None
+        if group is None or member is None:
+            return group is None  # a deleted group no longer closes anything; a member gone is out anyway
+        return self.decision(group, member).allowed
+
+    # -- people found in a voice room -------------------------------------------------------------
+
+    def check(self, member: discord.Member, group: GroupInfo, *, trigger: str, open_case: bool = True) -> bool:
+        """Disconnect ``member`` from the group's voice room if they may not stay; True when a
+        departure started (False: they may stay, or one is under way already)."""
+        if member.bot:
+            return False  # other bots are the guard's business
+        decision = self.decision(group, member)
+        if not decision.act:
+            return False
+        why = "room locked between sessions" if decision.reason is Reason.LOCKED else "no consent"
+        return self.bot.departures.must_leave(
+            group.guild_id,
+            group.voice_channel_id,
+            member.id,
+            reason=f"holdspace: {why}",
+            may_stay=functools.partial(self.may_stay, group.id, group.guild_id, member.id),
+            follow_up=functools.partial(self._record, group, member.id, decision, trigger, open_case),
+        )
+
+    def reconcile_voice(self, guild: discord.Guild, *, trigger: str) -> int:
+        """Everyone in the server's group voice rooms decided at once; returns the departures started."""
+        started = 0
+        for group in self.bot.state.groups_of_guild(guild.id):
+            room = guild.get_channel(group.voice_channel_id)
+            for member in list(getattr(room, "members", ())):
+                started += self.check(member, group, trigger=trigger)
+        return started
+
+    def roles_changed(self, member: discord.Member) -> int:
+        """Someone's roles changed: re-decide for the group voice room they are in."""
+        voice = member.voice
+        if voice is None or voice.channel is None:
+            return 0
+        group = self.bot.state.group_of_channel(voice.channel.id)
+        if group is None or group.voice_channel_id != voice.channel.id:
+            return 0
+        return int(self.check(member, group, trigger="roles_changed"))
+
+    def group_changed(self, group: GroupInfo, *, trigger: str) -> int:
+        """A group's setting changed (its facilitators, whether they consent): re-decide its voice room."""
+        guild = self.bot.get_guild(group.guild_id)
+        if guild is None:
+            return 0
+        room = guild.get_channel(group.voice_channel_id)
+        return sum(self.check(m, group, trigger=trigger) for m in list(getattr(room, "members", ())))
+
+    async def _record(
+        self, group: GroupInfo, member_id: int, decision: Decision, trigger: str, open_case: bool, outcome: Outcome
+    ) -> None:
+        """The follow-up of a departure: prompt, audit entry and case (once; a late success is noted)."""
+        if outcome.moot and outcome.tries == 0:
+            return  # they gained a right to be there before anything was sent
+        outbox = self.bot.outbox
+        details: dict[str, Any] = {"trigger": trigger, **outcome.details()}
+        if outcome.final and outcome.reported_early:
+            await outbox.audit(
+                group.guild_id, "disconnect_held" if outcome.held else "disconnect_ended",
+                group_id=group.id, subject_id=member_id, details=details,
+            )
+            return
+        if decision.reason is Reason.LOCKED:
+            await outbox.audit(
+                group.guild_id, "locked_room_disconnect", group_id=group.id, subject_id=member_id, details=details
+            )
+            return
+        guild = self.bot.get_guild(group.guild_id)
+        member = guild.get_member(member_id) if guild is not None else None
+        dm_sent = False
+        if member is not None and decision.prompt:
+            dm_sent = await send_prompt(self.bot, member, group, why="unconsented")
+        details["dm_sent"] = dm_sent
+        if not dm_sent:
+            details["note"] = "the consent prompt could not be sent: the member's direct messages are closed"
+        await outbox.audit(group.guild_id, CASE_UNCONSENTED, group_id=group.id, subject_id=member_id, details=details)
+        if open_case:
+            await outbox.case(
+                group.guild_id,
+                CASE_UNCONSENTED,
+                group_id=group.id,
+                subject_id=member_id,
+                details=details,
+                dedupe_key=f"{CASE_UNCONSENTED}:{group.id}:{member_id}",
+            )
+
+    # -- closing the rooms to someone ---------------------------------------------------------------
+
+    async def close_rooms(self, group: GroupInfo, member_id: int, *, reason: str) -> Closing:
+        """Take ``member_id``'s access to the group's rooms away; memory must already say so.
+
+        The disconnect is sent first (and retried until it holds or they may stay); then the
+        member's allow overwrites are removed (denies such as the guard's stay) or the group role
+        taken. A refused edit is retried with back-off until it holds; ``rooms_closed`` says whether
+        all held at once.
+        """
+        result = Closing()
+        guild = self.bot.get_guild(group.guild_id)
+        if guild is None:
+            return result
+        result.disconnect_started = self.bot.departures.must_leave(
+            group.guild_id,
+            group.voice_channel_id,
+            member_id,
+            reason=f"holdspace: {reason}",
+            may_stay=functools.partial(self.may_stay, group.id, group.guild_id, member_id),
+        )
+        edits = [self._close_one(group, channel_id, member_id, reason, result) for channel_id in group.channel_ids]
+        await asyncio.gather(*edits)
+        if group.access_mode == "role" and group.role_id is not None:
+            await self._take_role(group, guild, member_id, reason, result)
+        return result
+
+    async def _close_one(self, group: GroupInfo, channel_id: int, member_id: int, reason: str, result: Closing) -> None:
+        problem = await self._strip_allow(group.guild_id, channel_id, member_id, reason)
+        if problem is not None:
+            result.rooms_closed = False
+            result.problems.append(problem)
+            self._repair_later(group, channel_id, member_id, reason)
+
+    async def _strip_allow(self, guild_id: int, channel_id: int, member_id: int, reason: str) -> str | None:
+        """Remove the allow bits of the member's overwrite on one room; None when that holds."""
+        if self._may_be_open(guild_id, channel_id, member_id):
+            return None  # access given back meanwhile (last decision wins)
+        guild = self.bot.get_guild(guild_id)
+        channel = guild.get_channel(channel_id) if guild is not None else None
+        target = ow.Target(ow.MEMBER, member_id)
+        # Acted on even when the cache shows no overwrite: it may not have caught up with a grant yet.
+        have = current_overwrites(channel).get(target) if channel is not None else None
+        new = None if have is None or have.deny == 0 else ow.Want(0, have.deny)
+        try:
+            await put_overwrite(self.bot, channel_id, target, new, f"holdspace: {reason}")
+        except discord.NotFound:
+            return None  # the room or the overwrite is gone
+        except discord.Forbidden:
+            return "Discord refused to close a room: holdspace lacks Manage Permissions there"
+        except discord.HTTPException as exc:
+            return f"Discord answered HTTP {exc.status} to closing a room"
+        except (TimeoutError, OSError):
+            return "Discord did not answer in time when closing a room"
+        return None
+
+    def _may_be_open(self, guild_id: int, channel_id: int, member_id: int) -> bool:
+        """Does memory say the member should have the room open again (consented, facilitator)?"""
+        group = self.bot.state.group_of_channel(channel_id)
+        if group is None:
+            return True
+        if self.bot.state.consent_of(group.id, member_id) is not None:
+            return True
+        return member_id in self.bot.state.facilitators_of(group.id) and not group.facilitators_consent
+
+    def _repair_later(self, group: GroupInfo, channel_id: int, member_id: int, reason: str) -> None:
+        key = (channel_id, member_id)
+        task = self._repairs.get(key)
+        if task is not None and not task.done():
+            return
+        self._repairs[key] = asyncio.create_task(
+            self._repair(group.guild_id, channel_id, member_id, reason), name="holdspace-room-repair"
+        )
+
+    async def _repair(self, guild_id: int, channel_id: int, member_id: int, reason: str) -> None:
+        clock = self.bot.clock
+        delay = REPAIR_FIRST
+        tries = 1
+        try:
+            while True:
+                log.warning("a room is not closed to someone yet; trying again in %.0f s", delay)
+                await clock.sleep_until(clock.now() + timedelta(seconds=delay))
+                tries += 1
+                problem = await self._strip_allow(guild_id, channel_id, member_id, reason)
+                if problem is None:
+                    log.info("the room is closed now (after %d tries)", tries)
+                    return
+                log.warning("closing a room failed again: %s", problem)
+                delay = min(delay * 2, REPAIR_MAX)
+        finally:
+            self._repairs.pop((channel_id, member_id), None)
+
+    async def _take_role(
+        self, group: GroupInfo, guild: discord.Guild, member_id: int, reason: str, result: Closing
+    ) -> None:
+        member = guild.get_member(member_id)
+        role = guild.get_role(group.role_id) if group.role_id is not None else None
+        if member is None or role is None or role not in member.roles:
+            return
+        try:
+            await member.remove_roles(role, reason=f"holdspace: {reason}")
+        except discord.HTTPException as exc:
+            result.rooms_closed = False
+            result.problems.append(f"Discord answered HTTP {exc.status} to taking the group's role")
+
+    async def repairs_done(self) -> None:
+        """Wait until every refused edit held (tests)."""
+        while self._repairs:
+            await asyncio.gather(*list(self._repairs.values()), return_exceptions=True)
+
+    async def close(self) -> None:
+        tasks = list(self._repairs.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
