@@ -31,6 +31,7 @@ from bot.core.cases import (
     kind_label,
 )
 from bot.core.records import GroupInfo
+from bot.core.visibility import CaseSight, case_group_scope, case_sight
 from bot.services.cases import HeldMessage
 from bot.storage import cases as case_store
 from bot.ui.case_views import (
@@ -40,18 +41,24 @@ from bot.ui.case_views import (
     ReportModal,
     ResolveButton,
     case_embed,
+    case_facts,
     clean,
     list_line,
     open_resolve_modal,
     require_moderator,
-    viewer_scope,
+    require_viewer,
+    status_line,
+    visible_case,
     when,
+    workable_case,
 )
 from bot.ui.replies import UserError, send_ephemeral
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
+#: /cases list reads at most this many of the newest matching cases (retention keeps far fewer).
+MAX_LISTED = 5000
 #: A member may open this many /report forms per window (a guard against flooding the log channel).
 REPORTS_PER_WINDOW = 5
 REPORT_WINDOW_SECONDS = 600.0
@@ -156,37 +163,42 @@ class Moderation(commands.Cog):
         group: str | None,
     ) -> tuple[str, discord.ui.View | None]:
         bot = self.bot
-        scope = viewer_scope(bot, interaction)
+        viewer = require_viewer(bot, interaction)
         assert interaction.guild is not None
-        guild_id = interaction.guild.id
-        group_ids: set[str] | None = scope
-        if group:
-            found = bot.state.group_by_name(guild_id, group)
-            if found is None:
-                raise UserError(f"There is no group called {group!r} here. Pick one from the list.")
-            if scope is not None and found.id not in scope:
-                raise UserError("You can see the cases of your own groups only.")
-            group_ids = {found.id}
-        statuses = STATUS_FILTERS.get(status)
+        guild = interaction.guild
+        scope = case_group_scope(viewer)
+        group_ids: set[str] | None = None if scope is None else set(scope)
         if status not in STATUS_FILTERS:
             raise UserError("Pick a status from the list: open, investigating, actioned, dismissed, closed or all.")
-        records, total = await case_store.list_cases(
+        if group:
+            found = bot.state.group_by_name(guild.id, group)
+            if found is None or (scope is not None and found.id not in scope):
+                raise UserError("There is no group of yours by that name. Pick one from the list.")
+            group_ids = {found.id}
+        records, _ = await case_store.list_cases(
             bot.db,
             bot.ring,
-            guild_id,
-            statuses=statuses,
+            guild.id,
+            statuses=STATUS_FILTERS[status],
             kind=kind,
             group_ids=group_ids,
-            offset=(page - 1) * PAGE_SIZE,
-            limit=PAGE_SIZE,
+            limit=MAX_LISTED,
         )
+        # Paging after the visibility rule, so the count never hints at a case someone may not see.
+        sights = [(case, case_sight(viewer, case_facts(bot, guild, case))) for case in records]
+        visible = [(case, sight) for case, sight in sights if sight is not CaseSight.NONE]
+        total = len(visible)
+        records_page = visible[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         pages = max(1, math.ceil(total / PAGE_SIZE))
         if page > pages:
             raise UserError(f"There are only {pages} page(s) of cases for these filters.")
         described = f"{status} cases" + (f" of kind {kind_label(kind)}" if kind else "")
-        if not records:
+        if not records_page:
             return f"No {described}.", None
-        lines = [list_line(bot, case, interaction.user.id) for case in records]
+        lines = [
+            list_line(bot, case, interaction.user.id) if sight is CaseSight.FULL else status_line(case)
+            for case, sight in records_page
+        ]
         header = f"**{total} {described}** (page {page} of {pages}, newest first)"
         content = "\n".join([header, *lines])
         if len(content) > 2000:
@@ -227,23 +239,27 @@ class Moderation(commands.Cog):
 
     @cases_list.autocomplete("group")
     async def _group_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        if interaction.guild is None:
-            return []
+        try:
+            viewer = require_viewer(self.bot, interaction)
+        except UserError:
+            return []  # group names only after the permission check
+        assert interaction.guild is not None
+        scope = case_group_scope(viewer)
         needle = current.casefold()
         return [
             app_commands.Choice(name=g.name[:100], value=g.name[:100])
             for g in self.bot.state.groups_of_guild(interaction.guild.id)
-            if needle in g.name.casefold()
+            if (scope is None or g.id in scope) and needle in g.name.casefold()
         ][:25]
 
     @cases.command(name="show", description="One case with its history")
     @app_commands.describe(number="The case number")
     async def cases_show(self, interaction: Interaction, number: app_commands.Range[int, 1, 999_999_999]) -> None:
-        scope = viewer_scope(self.bot, interaction)
-        assert interaction.guild is not None
-        case = await self.bot.cases.get(interaction.guild.id, number)
-        if case is None or (scope is not None and case.group_id not in scope):
-            raise UserError(f"There is no case #{number} in this server. Use /cases list to see the case numbers.")
+        viewer = require_viewer(self.bot, interaction)
+        case, sight = await visible_case(self.bot, interaction, viewer, number)
+        if sight is CaseSight.STATUS:
+            await send_ephemeral(interaction, status_line(case))
+            return
         history = await case_store.events(self.bot.db, self.bot.ring, case.id)
         await send_ephemeral(interaction, embed=case_embed(self.bot, case, history, interaction.user.id))
 
@@ -251,6 +267,7 @@ class Moderation(commands.Cog):
     @app_commands.describe(number="The case number")
     async def cases_claim(self, interaction: Interaction, number: app_commands.Range[int, 1, 999_999_999]) -> None:
         guild_id = require_moderator(self.bot, interaction)
+        await workable_case(self.bot, interaction, number)
         try:
             case = await self.bot.cases.claim(guild_id, number, interaction.user.id, notify=False)
         except CaseRuleError as exc:
@@ -267,6 +284,7 @@ class Moderation(commands.Cog):
         note: app_commands.Range[str, 1, MAX_NOTE],
     ) -> None:
         guild_id = require_moderator(self.bot, interaction)
+        await workable_case(self.bot, interaction, number)
         try:
             await self.bot.cases.note(guild_id, number, interaction.user.id, note)
         except CaseRuleError as exc:
@@ -293,6 +311,7 @@ class Moderation(commands.Cog):
         note: app_commands.Range[str, 1, MAX_NOTE] | None = None,
     ) -> None:
         guild_id = require_moderator(self.bot, interaction)
+        await workable_case(self.bot, interaction, number)
         if note is None:
             await open_resolve_modal(self.bot, interaction, guild_id, number, outcome)
             return

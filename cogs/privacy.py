@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HoldspaceBot
+from bot.core.visibility import CaseFacts, CaseSight, Viewer, case_sight
 from bot.storage import cases as case_store
 from bot.storage import consents as consent_store
 from bot.ui.replies import UserError, send_ephemeral
@@ -68,12 +69,15 @@ class Privacy(commands.Cog):
             "Reports you made: "
             + (", ".join(f"#{c.number} ({c.status.value})" for c in reported) if reported else "none")
         )
-        about = [c for c in await case_store.list_for_subject(bot.db, bot.ring, guild_id, member_id)
-                 if c.kind != "breach_report"]
+        me = Viewer(member_id)
+        about = [
+            c
+            for c in await case_store.list_for_subject(bot.db, bot.ring, guild_id, member_id)
+            if case_sight(me, CaseFacts(c.kind, c.group_id, c.subject_id, False)) is CaseSight.STATUS
+        ]
         lines.append(
-            "Cases about you: "
-            + (", ".join(f"#{c.number} {c.kind.replace('_', ' ')} ({c.status.value})" for c in about)
-               if about else "none")
+            "Cases about you (only their status is shown to you): "
+            + (", ".join(f"#{c.number} ({c.status.value})" for c in about) if about else "none")
         )
         lines.append(
             "holdspace keeps no names, no nicknames and nothing anyone wrote. "

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.core.access import Reason, decide_from_state
 from bot.core.cases import (
     MAX_NOTE,
     MAX_REPORT_DETAIL,
@@ -26,6 +25,7 @@ from bot.core.cases import (
     kind_label,
     normalise_text,
 )
+from bot.core.visibility import CaseFacts, CaseSight, Viewer, case_sight, may_see_any_case
 from bot.storage.cases import CaseEvent, CaseRecord
 from bot.ui import checks
 from bot.ui.replies import UserError, reply_error, send_ephemeral
@@ -47,44 +47,78 @@ NOT_ALLOWED_TO_SEE = (
     "Only moderators (and facilitators, for their own groups) can see cases. If you should be one, "
     "ask a server manager to give you the moderator role set up in /setup."
 )
+ABOUT_YOU = (
+    "This case is about you, so another moderator looks after it; you can see its status with "
+    "/cases show."
+)
 
 
 # -- who may do what (checked at runtime, whatever Discord's integration settings allow) ------------
 
 
-def facilitated_group_ids(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> set[str]:
-    """The groups a facilitator works in: for holders of the facilitator role, the groups they may
-    enter as facilitators, or where they are enrolled or consent."""
-    member = interaction.user
-    if not isinstance(member, discord.Member):
-        return set()
-    if not checks.has_role(member, bot.state.guild(member.guild.id).facilitator_role_id):
-        return set()
-    role_ids = [r.id for r in member.roles]
-    bot_id = bot.user.id if bot.user else 0
-    result = set()
-    for group in bot.state.groups_of_guild(member.guild.id):
-        decision = decide_from_state(
-            bot.state, group, member_id=member.id, is_bot=False, role_ids=role_ids, bot_id=bot_id
-        )
-        if decision.reason in (Reason.FACILITATOR, Reason.CONSENTED) or bot.state.is_enrolled(group.id, member.id):
-            result.add(group.id)
-    return result
-
-
-def viewer_scope(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> set[str] | None:
-    """None: may see every case of the server; a set: may see the cases of these groups only.
-
-    Raises UserError for everyone else.
-    """
+def viewer_of(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> Viewer:
+    """The facts bot.core.visibility needs about the person looking (memory only)."""
     if interaction.guild is None or not isinstance(interaction.user, discord.Member):
         raise UserError("Cases live in a server; run this inside the server.")
-    if checks.is_moderator(interaction):
-        return None
-    groups = facilitated_group_ids(bot, interaction)
-    if groups:
-        return groups
-    raise UserError(NOT_ALLOWED_TO_SEE)
+    member = interaction.user
+    role_ids = [r.id for r in member.roles]
+    facilitates = frozenset(
+        g.id for g in bot.state.groups_of_guild(member.guild.id) if bot.state.facilitates(g, member.id, role_ids)
+    )
+    return Viewer(
+        member.id,
+        is_moderator=checks.is_moderator(interaction),
+        is_server_manager=checks.is_server_manager(interaction),
+        facilitates=facilitates,
+    )
+
+
+def case_facts(bot: HoldspaceBot, guild: discord.Guild, case: CaseRecord) -> CaseFacts:
+    """A case's facts for bot.core.visibility: whether its subject facilitates its group counts the
+    facilitator role, naming, and someone holdspace cannot see any more (fail closed)."""
+    subject_facilitates = False
+    if case.subject_id is not None and case.group_id is not None:
+        group = bot.state.groups.get(case.group_id)
+        cfg = bot.state.guilds.get(guild.id)
+        subject = guild.get_member(case.subject_id)
+        subject_facilitates = (
+            group is None
+            or subject is None
+            or case.subject_id in bot.state.facilitators_of(case.group_id)
+            or checks.has_role(subject, cfg.facilitator_role_id if cfg else None)
+        )
+    return CaseFacts(case.kind, case.group_id, case.subject_id, subject_facilitates)
+
+
+def require_viewer(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> Viewer:
+    """The viewer, when /cases is for them at all; UserError otherwise (before any case is read)."""
+    viewer = viewer_of(bot, interaction)
+    if not may_see_any_case(viewer):
+        raise UserError(NOT_ALLOWED_TO_SEE)
+    return viewer
+
+
+async def visible_case(
+    bot: HoldspaceBot, interaction: discord.Interaction[Any], viewer: Viewer, number: int
+) -> tuple[CaseRecord, CaseSight]:
+    """The case and how much of it the viewer may see; a case they may not see does not exist."""
+    assert interaction.guild is not None
+    case = await bot.cases.get(interaction.guild.id, number)
+    sight = CaseSight.NONE if case is None else case_sight(viewer, case_facts(bot, interaction.guild, case))
+    if case is None or sight is CaseSight.NONE:
+        raise UserError(f"There is no case #{number} in this server. Use /cases list to see the case numbers.")
+    return case, sight
+
+
+async def workable_case(bot: HoldspaceBot, interaction: discord.Interaction[Any], number: int) -> CaseRecord:
+    """The case, when the person may claim, note or resolve it (moderators; not about themselves)."""
+    viewer = viewer_of(bot, interaction)
+    if not viewer.works_cases:
+        raise UserError(NOT_ALLOWED)
+    case, sight = await visible_case(bot, interaction, viewer, number)
+    if sight is not CaseSight.FULL:
+        raise UserError(ABOUT_YOU)
+    return case
 
 
 def require_moderator(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> int:
@@ -143,6 +177,7 @@ class ClaimButton(
         async def work() -> None:
             bot = _bot(interaction)
             guild_id = require_moderator(bot, interaction)
+            await workable_case(bot, interaction, self.number)
             case = await bot.cases.claim(guild_id, self.number, interaction.user.id, notify=False)
             await send_ephemeral(
                 interaction,
@@ -195,9 +230,7 @@ async def open_resolve_modal(
     bot: HoldspaceBot, interaction: discord.Interaction[Any], guild_id: int, number: int, outcome: str | None = None
 ) -> None:
     """Show the modal that asks for the outcome and the note (refuses unknown or closed cases first)."""
-    case = await bot.cases.get(guild_id, number)
-    if case is None:
-        raise UserError(f"There is no case #{number} in this server. Use /cases list to see the case numbers.")
+    case = await workable_case(bot, interaction, number)
     if case.closed:
         raise UserError(f"Case #{number} is already closed ({case.status.value}); it cannot be resolved twice.")
     await interaction.response.send_modal(ResolveModal(number, outcome))
@@ -240,6 +273,7 @@ class ResolveModal(discord.ui.Modal):
         async def work() -> None:
             bot = _bot(interaction)
             guild_id = require_moderator(bot, interaction)
+            await workable_case(bot, interaction, self.number)
             outcome = self.outcome.values[0] if self.outcome.values else (self.preset or "")
             case = await bot.cases.resolve(
                 guild_id, self.number, interaction.user.id, outcome, self.note.value, notify=False
@@ -348,6 +382,11 @@ def list_line(bot: HoldspaceBot, case: CaseRecord, viewer_id: int) -> str:
         f"**#{case.number}** · {status_for(case, viewer_id)} · {kind_label(case.kind)} · "
         f"{group_label(bot, case.group_id)} · opened {when(case.opened_at)}"
     )
+
+
+def status_line(case: CaseRecord) -> str:
+    """All a person sees of a case about themselves: its number and status."""
+    return f"**#{case.number}** · {case.status.value} · a case about you (only its status is shown to you)"
 
 
 def message_link(details: dict[str, Any]) -> str | None:
