@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.clock import Clock
+from bot.core import access
 from bot.core.records import ConsentFact, GroupInfo, GuildConfig, RunningSession
 from bot.crypto import KeyRing
 from bot.storage import consents as consent_store
@@ -124,13 +125,15 @@ class State:
         return frozenset(self.facilitators.get(group_id, ()))
 
     def facilitates(self, group: GroupInfo, member_id: int, role_ids: Iterable[int]) -> bool:
-        """Is this person a facilitator of ``group``? Its own facilitators where it names some, else
-        everyone holding the server's facilitator role (server managers are checked by the caller)."""
-        own = self.facilitators.get(group.id)
-        if own:
-            return member_id in own
+        """Is this person a facilitator of ``group``? (bot.core.access.facilitates; server managers
+        are checked by the caller)."""
         cfg = self.guilds.get(group.guild_id)
-        return cfg is not None and cfg.facilitator_role_id is not None and cfg.facilitator_role_id in set(role_ids)
+        return access.facilitates(
+            member_id=member_id,
+            role_ids=role_ids,
+            facilitator_role_id=cfg.facilitator_role_id if cfg else None,
+            group_facilitator_ids=self.facilitators_of(group.id),
+        )
 
     def kept_until_session_end(self) -> set[tuple[int, int]]:
         """Messages that must outlive their time to live because their session still runs."""

@@ -45,6 +45,29 @@ class Decision:
         return self.reason in (Reason.NO_CONSENT, Reason.NOT_READY)
 
 
+def facilitates(
+    *,
+    member_id: int,
+    role_ids: Iterable[int],
+    facilitator_role_id: int | None,
+    group_facilitator_ids: frozenset[int] = frozenset(),
+) -> bool:
+    """Is this person a facilitator of the group? Roles mean what they say: only holders of the
+    facilitator role facilitate, and where a group names its own facilitators only those of them who
+    still hold the role. Losing the role ends being a facilitator everywhere at once."""
+    if facilitator_role_id is None or facilitator_role_id not in set(role_ids):
+        return False
+    return not group_facilitator_ids or member_id in group_facilitator_ids
+
+
+def named_facilitators_in_role(
+    group_facilitator_ids: Iterable[int], role_holders: Iterable[int]
+) -> tuple[int, ...]:
+    """The named facilitators who still hold the facilitator role: the only ones the rooms open to."""
+    holders = set(role_holders)
+    return tuple(sorted(m for m in group_facilitator_ids if m in holders))
+
+
 def decide(
     *,
     member_id: int,
@@ -62,9 +85,9 @@ def decide(
 
     Order: holdspace itself, other bots (left to the guard), then a current consent (unless the
     rooms are locked between sessions), then the facilitator exemption (only while the group does
-    not ask facilitators to consent too): the group's own facilitators where it names some, else
-    holders of the facilitator role. Anyone else is not allowed. Before the consent state is loaded
-    nobody is let in (fail closed).
+    not ask facilitators to consent too): holders of the facilitator role, and where the group names
+    its own facilitators only those of them (:func:`facilitates`). Anyone else is not allowed. Before
+    the consent state is loaded nobody is let in (fail closed).
     """
     if member_id == bot_id:
         return Decision(True, Reason.HOLDSPACE)
@@ -74,12 +97,13 @@ def decide(
         return Decision(False, Reason.NOT_READY)
     if consent is not None and not room_locked:
         return Decision(True, Reason.CONSENTED)
-    if not facilitators_consent:
-        if group_facilitator_ids:  # the group names its own facilitators: only they are exempt
-            if member_id in group_facilitator_ids:
-                return Decision(True, Reason.FACILITATOR)
-        elif facilitator_role_id is not None and facilitator_role_id in set(role_ids):
-            return Decision(True, Reason.FACILITATOR)
+    if not facilitators_consent and facilitates(
+        member_id=member_id,
+        role_ids=role_ids,
+        facilitator_role_id=facilitator_role_id,
+        group_facilitator_ids=group_facilitator_ids,
+    ):
+        return Decision(True, Reason.FACILITATOR)
     if room_locked:
         return Decision(False, Reason.LOCKED)
     return Decision(False, Reason.NO_CONSENT)

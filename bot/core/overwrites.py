@@ -99,6 +99,9 @@ class GroupRooms:
     role_id: int | None = None
     facilitators_consent: bool = False
     facilitator_ids: tuple[int, ...] = ()
+    #: The group names its own facilitators (even if none of them holds the role right now, the role
+    #: itself then gets nothing).
+    names_facilitators: bool = False
 
     @property
     def channel_ids(self) -> tuple[int, int]:
@@ -122,7 +125,7 @@ def desired_for_channel(
     }
     if rooms.facilitators_consent:
         pass  # facilitators get in through their own consent, like members
-    elif rooms.facilitator_ids:
+    elif rooms.facilitator_ids or rooms.names_facilitators:
         for facilitator_id in rooms.facilitator_ids:
             if facilitator_id != bot_id:
                 want[Target(MEMBER, facilitator_id)] = Want(allow=FACILITATOR_ALLOW)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core import overwrites as ow
-from bot.core.access import decide_from_state
+from bot.core.access import decide_from_state, named_facilitators_in_role
 from bot.core.permissions import MEMBER_ROOM_PERMISSIONS
 from bot.core.records import GroupInfo
 from bot.core.schedule import session_desired_overwrites
@@ -81,6 +81,11 @@ async def put_overwrite(
         )
 
 
+def _holds_role(guild: discord.Guild, member_id: int, role_id: int) -> bool:
+    member = guild.get_member(member_id)
+    return member is not None and member.get_role(role_id) is not None
+
+
 def desired_room_overwrites(
     bot: HoldspaceBot, group: GroupInfo, guild: discord.Guild, *, session_running: bool | None = None
 ) -> dict[int, ow.Overwrites]:
@@ -89,7 +94,15 @@ def desired_room_overwrites(
     ``bot.state``). Reconcile, the sessions feature and the guard's drift check all use it."""
     cfg = bot.state.guilds.get(group.guild_id)
     running = bot.state.session_running(group.id) if session_running is None else session_running
-    rooms = replace(rooms_of(group), facilitator_ids=tuple(sorted(bot.state.facilitators_of(group.id))))
+    named = bot.state.facilitators_of(group.id)
+    role_id = cfg.facilitator_role_id if cfg else None
+    # Roles mean what they say: a named facilitator who lost the facilitator role gets no overwrite.
+    holders = [m for m in named if role_id is not None and _holds_role(guild, m, role_id)]
+    rooms = replace(
+        rooms_of(group),
+        facilitator_ids=named_facilitators_in_role(named, holders),
+        names_facilitators=bool(named),
+    )
     return session_desired_overwrites(
         rooms,
         bot.state.consented_members(group.id),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.core.access import Reason, decide, decide_from_state
+from bot.core.access import Reason, decide, decide_from_state, named_facilitators_in_role
 from bot.core.records import ConsentFact, GroupInfo, GuildConfig, RunningSession
 from bot.state import State
 
@@ -90,6 +90,14 @@ def test_a_group_naming_its_facilitators_exempts_only_them() -> None:
     assert _decide(member_id=8, group_facilitator_ids=named, consent=FACT) is Reason.CONSENTED
 
 
+def test_a_named_facilitator_without_the_role_is_not_exempt() -> None:
+    named = frozenset({7})
+    assert _decide(group_facilitator_ids=named) is Reason.NO_CONSENT
+    assert _decide(group_facilitator_ids=named, room_locked=True) is Reason.LOCKED
+    assert _decide(group_facilitator_ids=named, consent=FACT) is Reason.CONSENTED
+    assert named_facilitators_in_role({7, 8, 9}, [9, 7, 3]) == (7, 9)
+
+
 def test_state_knows_who_facilitates_a_group() -> None:
     state = State()
     state.guilds[5] = GuildConfig(5, facilitator_role_id=FAC_ROLE)
@@ -97,7 +105,8 @@ def test_state_knows_who_facilitates_a_group() -> None:
     state.put_group(group)
     assert state.facilitates(group, 7, [FAC_ROLE]) and state.facilitates(group, 8, [FAC_ROLE])
     state.set_facilitator("g", 7, True)
-    assert state.facilitates(group, 7, []) and not state.facilitates(group, 8, [FAC_ROLE])
+    assert state.facilitates(group, 7, [FAC_ROLE]) and not state.facilitates(group, 8, [FAC_ROLE])
+    assert not state.facilitates(group, 7, []), "a named facilitator without the role facilitates nothing"
     state.set_facilitator("g", 7, False)
     assert state.facilitates(group, 8, [FAC_ROLE])
 
@@ -106,7 +115,7 @@ def test_a_room_locked_between_sessions_keeps_only_exempt_facilitators() -> None
     assert _decide(consent=FACT, room_locked=True) is Reason.LOCKED
     assert _decide(room_locked=True) is Reason.LOCKED
     assert _decide(role_ids=[FAC_ROLE], room_locked=True) is Reason.FACILITATOR
-    assert _decide(group_facilitator_ids=frozenset({7}), room_locked=True) is Reason.FACILITATOR
+    assert _decide(role_ids=[FAC_ROLE], group_facilitator_ids=frozenset({7}), room_locked=True) is Reason.FACILITATOR
     assert _decide(member_id=8, role_ids=[FAC_ROLE], group_facilitator_ids=frozenset({7}), room_locked=True) is (
         Reason.LOCKED
     )
