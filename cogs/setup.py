@@ -20,6 +20,7 @@ from bot.ui.replies import UserError, send_ephemeral
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
+from bot.core.server_audit import held_by_most
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,14 @@ def _check_role(guild: discord.Guild, role: discord.Role, what: str) -> None:
         raise UserError(f"@everyone cannot be the {what}; create a role for it.")
     if role.managed:
         raise UserError(f"{role.mention} belongs to a bot or integration and cannot be the {what}.")
+    holders = sum(1 for m in role.members if not m.bot)
+    humans = sum(1 for m in guild.members if not m.bot)
+    if held_by_most(holders, humans):
+        raise UserError(
+            f"{role.mention} is held by {holders} of the server's {humans} people, so as the {what} it would "
+            "give nearly everyone what only staff should have. Create a role for the staff only and pick that. "
+            "Nothing was changed."
+        )
 
 
 def describe(cfg: GuildConfig) -> str:

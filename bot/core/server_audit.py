@@ -95,6 +95,9 @@ class AuditFacts:
     members_intent: bool = True
     groups: int = 0
     own_is_owner: bool = False
+    humans: int = 0  # people (not bots) in the server
+    #: the staff roles set with /setup: (what it is, role id)
+    staff_roles: Sequence[tuple[str, int]] = ()
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,28 @@ def _administrators(facts: AuditFacts, out: _Lines) -> None:
             )
 
 
+def held_by_most(holders: int, humans: int) -> bool:
+    """A staff role held by most of the server's people means nothing: it opens every group (the
+    facilitator role) or every case (the moderator role) to nearly everyone. Two holders at least, so
+    a server of one or two people can still set itself up."""
+    return holders >= 2 and holders * 2 > humans
+
+
+def _staff_roles(facts: AuditFacts, out: _Lines) -> None:
+    people = {role.id: role.people for role in facts.roles}
+    for label, role_id in facts.staff_roles:
+        holders = people.get(role_id, 0)
+        if held_by_most(holders, facts.humans):
+            out.add(
+                "fail",
+                f"The {label} <@&{role_id}> is held by {holders} of the server's {facts.humans} people, so it "
+                f"gives nearly everyone what only staff should have. Give it to the staff only, or pick "
+                "another role with /setup configure.",
+            )
+        else:
+            out.add("pass", f"The {label} <@&{role_id}> is held by {holders} of {facts.humans} people.")
+
+
 def _security(facts: AuditFacts, out: _Lines) -> None:
     if facts.mfa_required:
         out.add("pass", "Moderators must use two-factor authentication.")
@@ -261,6 +286,7 @@ def build_checklist(facts: AuditFacts) -> list[AuditLine]:
     _server_permissions(facts, out)
     _role_order(facts, out)
     _administrators(facts, out)
+    _staff_roles(facts, out)
     _security(facts, out)
     _bots(facts, out)
     return out.items

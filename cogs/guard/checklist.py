@@ -14,6 +14,8 @@ from cogs.guard.memory import GuardMemory
 def audit_facts(bot: HoldspaceBot, memory: GuardMemory, guild: discord.Guild) -> AuditFacts:
     """The facts the checklist needs, from discord.py's cache (no request)."""
     me = guild.me
+    cfg = bot.state.guilds.get(guild.id)
+    staff = (("facilitator role", cfg.facilitator_role_id), ("moderator role", cfg.moderator_role_id)) if cfg else ()
     action, allowed = memory.config(guild.id)
     rooms = [
         RoomFacts(channel.id, isinstance(channel, discord.VoiceChannel), channel.permissions_for(me).value)
@@ -62,4 +64,6 @@ def audit_facts(bot: HoldspaceBot, memory: GuardMemory, guild: discord.Guild) ->
         members_intent=bot.intents.members,
         groups=len(bot.state.groups_of_guild(guild.id)),
         own_is_owner=guild.owner_id == me.id,
+        humans=sum(1 for m in guild.members if not m.bot),
+        staff_roles=[(label, role_id) for label, role_id in staff if role_id is not None],
     )

@@ -123,3 +123,18 @@ def test_render_puts_failures_first_and_splits_long_lists() -> None:
     assert len(chunks) > 1 and all(len(c) <= 1900 for c in chunks)
     assert chunks[0].startswith("Server audit: ")
     assert "❌ **fail**" in chunks[0].splitlines()[1]
+
+
+def test_a_staff_role_held_by_most_people_fails() -> None:
+    from bot.core.server_audit import held_by_most
+
+    assert held_by_most(3, 5) and held_by_most(2, 2)
+    assert not held_by_most(2, 4) and not held_by_most(1, 1) and not held_by_most(0, 0)
+    narrow = replace(healthy(), humans=10, roles=[RoleFacts(7, 1, 0, people=2)], staff_roles=[("facilitator role", 7)])
+    assert statuses(build_checklist(narrow)) == {"pass"}
+    wide = replace(narrow, roles=[RoleFacts(7, 1, 0, people=6)])
+    fails = [line.text for line in build_checklist(wide) if line.status == "fail"]
+    assert fails == [
+        "The facilitator role <@&7> is held by 6 of the server's 10 people, so it gives nearly everyone what "
+        "only staff should have. Give it to the staff only, or pick another role with /setup configure."
+    ]
