@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from .world import (
     GUILD_VOICE,
     LOADING,
     Application,
+    Attachment,
     Channel,
     Guild,
     Member,
@@ -37,6 +38,22 @@ if TYPE_CHECKING:
     from .server import Sandbox
 
 SNOWFLAKE = re.compile(r"^\d{1,20}$")
+_UPLOAD_NAME = re.compile(r"^files\[(\d{1,2})\]$")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One ``files[n]`` part of a multipart request."""
+
+    index: int
+    filename: str
+    data: bytes
+    content_type: str | None = None
+
+
+def upload_index(name: str) -> int | None:
+    found = _UPLOAD_NAME.match(name)
+    return int(found.group(1)) if found else None
 MENTION = re.compile(r"<@!?(\d+)>")
 
 
@@ -49,6 +66,7 @@ class Ctx:
     body: Any
     app: Application | None
     reason: str | None
+    files: list[Upload] = field(default_factory=list)
 
     @property
     def bot_app(self) -> Application:
@@ -222,6 +240,24 @@ def _message_fields(ctx: Ctx, body: dict[str, Any], *, partial: bool = False) ->
         out["embeds"] = [_embed(e) for e in embeds]
     if "components" in body or not partial:
         out["components"] = _components(body.get("components") or [])
+    if ctx.files:
+        out["attachments"] = _attachments(ctx, body)
+    return out
+
+
+def _attachments(ctx: Ctx, body: dict[str, Any]) -> list[Attachment]:
+    """The uploaded files, matched to ``attachments[].id`` of the JSON part as Discord does."""
+    uploads = {u.index: u for u in ctx.files}
+    out: list[Attachment] = []
+    for n, item in enumerate(body.get("attachments") or []):
+        if not isinstance(item, dict):
+            raise invalid_form(f"attachments.{n}", "Must be an object.", "MODEL_TYPE_CONVERT")
+        try:
+            upload = uploads[int(item.get("id", -1))]
+        except (KeyError, TypeError, ValueError):
+            raise invalid_form(f"attachments.{n}.id", "Unknown attachment.", "ATTACHMENT_NOT_FOUND") from None
+        name = str(item.get("filename") or upload.filename)
+        out.append(Attachment(ctx.sb.world.new_id(), name, upload.data, upload.content_type))
     return out
 
 
@@ -756,7 +792,7 @@ async def create_message(ctx: Ctx) -> Result:
     if ch.type == DM and not all(u.dms_open for u in ch.recipients):
         raise ApiError(403, 50007, "Cannot send messages to this user")
     if not (body.get("content") or body.get("embeds") or body.get("components") or body.get("sticker_ids")
-            or body.get("poll") or body.get("embed")):
+            or body.get("poll") or body.get("embed") or ctx.files):
         raise ApiError(400, 50006, "Cannot send an empty message")
     fields = _message_fields(ctx, body)
     flags = _int_field(body, "flags") & ((1 << 2) | (1 << 12) | (1 << 15))

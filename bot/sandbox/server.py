@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yarl
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from bot.clock import Clock, SystemClock
 
@@ -201,13 +201,13 @@ class Sandbox(Scenario):
                               started=time.monotonic())
         self.recorder.requests.append(rec)
         try:
-            body, bad_body = await self._read_body(request)
+            body, bad_body, files = await self._read_body(request)
             rec.json = body
             headers: dict[str, str]
             if bad_body is not None and found is not None:
                 status, out, headers = bad_body.status, bad_body.body(), {}
             else:
-                status, out, headers = await self._serve(request, method, path, found, body, rec)
+                status, out, headers = await self._serve(request, method, path, found, body, rec, files)
         except Exception:
             rec.status = 500
             rec.finished = time.monotonic()
@@ -220,30 +220,33 @@ class Sandbox(Scenario):
         return _json_response(status, out, headers)
 
     @staticmethod
-    async def _read_body(request: web.Request) -> tuple[Any, ApiError | None]:
-        """The JSON body, or ``payload_json`` of a multipart upload (attachments are not kept)."""
+    async def _read_body(request: web.Request) -> tuple[Any, ApiError | None, list[rest.Upload]]:
+        """The JSON body, or ``payload_json`` of a multipart upload with its ``files[n]`` parts."""
+        files: list[rest.Upload] = []
         if request.content_type.startswith("multipart/"):
-            form = await request.post()
-            payload = form.get("payload_json")
             raw: bytes | str = b""
-            if isinstance(payload, str | bytes):
-                raw = payload
-            elif isinstance(payload, bytearray):
-                raw = bytes(payload)
-            elif payload is not None and hasattr(payload, "file"):
-                raw = payload.file.read()
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader):
+                    continue
+                data = bytes(await part.read())
+                if part.name == "payload_json":
+                    raw = data
+                elif part.name and (index := rest.upload_index(part.name)) is not None:
+                    files.append(rest.Upload(index, part.filename or "file", data,
+                                             part.headers.get("Content-Type")))
         else:
             raw = await request.read()
         if not raw:
-            return None, None
+            return None, None, files
         try:
-            return json.loads(raw), None
+            return json.loads(raw), None, files
         except ValueError:
-            return None, ApiError(400, 50109, "The request body contains invalid JSON.")
+            return None, ApiError(400, 50109, "The request body contains invalid JSON."), files
 
     async def _serve(self, request: web.Request, method: str, path: str,
                      found: tuple[rest.Route, dict[str, str]] | None, body: Any,
-                     rec: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
+                     rec: RecordedRequest, files: list[rest.Upload] | None = None) -> tuple[int, Any, dict[str, str]]:
         if found is None:
             return 404, {"message": "404: Not Found", "code": 0}, {}
         route, params = found
@@ -277,7 +280,7 @@ class Sandbox(Scenario):
         if self.spec is not None and body is not None:
             self.spec.check_request(method, route.template, body)
         ctx = rest.Ctx(self, method, params, request.query, body, app,
-                       request.headers.get("X-Audit-Log-Reason"))
+                       request.headers.get("X-Audit-Log-Reason"), list(files or ()))
         try:
             status, out = await route.handler(ctx)
         except ApiError as err:

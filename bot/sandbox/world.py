@@ -180,6 +180,24 @@ class Member:
         self.guild.world.emit("GUILD_MEMBER_UPDATE", self.guild.member_update_json(self), self.guild.id)
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file uploaded with a message (multipart ``files[n]``); its bytes are kept for tests to read."""
+
+    id: int
+    filename: str
+    data: bytes = field(repr=False)
+    content_type: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        url = f"https://cdn.sandbox.invalid/attachments/{self.id}/{self.filename}"
+        out: dict[str, Any] = {"id": str(self.id), "filename": self.filename, "size": len(self.data),
+                               "url": url, "proxy_url": url}
+        if self.content_type:
+            out["content_type"] = self.content_type
+        return out
+
+
 @dataclass(eq=False)
 class Message:
     id: int
@@ -197,6 +215,7 @@ class Message:
     application_id: int | None = None
     interaction_metadata: dict[str, Any] | None = None
     message_reference: dict[str, Any] | None = None
+    attachments: list[Attachment] = field(default_factory=list)
 
     @property
     def created_at(self) -> datetime:
@@ -211,7 +230,8 @@ class Message:
             "id": str(self.id), "channel_id": str(self.channel.id), "author": self.author.to_json(),
             "content": self.content, "timestamp": iso(self.created_at), "edited_timestamp": iso(self.edited_at),
             "tts": False, "mention_everyone": False, "mentions": [u.to_json() for u in self.mentions],
-            "mention_roles": [], "attachments": [], "embeds": list(self.embeds), "pinned": self.pinned,
+            "mention_roles": [], "attachments": [a.to_json() for a in self.attachments],
+            "embeds": list(self.embeds), "pinned": self.pinned,
             "type": self.type, "flags": self.flags, "components": list(self.components),
         }
         if self.webhook_id is not None:
