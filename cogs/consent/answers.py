@@ -288,38 +288,79 @@ class Answers:
             "If you change your mind, use `/consent give`; if you have questions, talk to a facilitator.",
         )
 
-    async def withdraw(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
-        member_id = interaction.user.id
-        async with self.locks.get(info.id, member_id):
-            fact = self.bot.state.consent_of(info.id, member_id)
+    async def end(
+        self,
+        group: GroupInfo,
+        member_id: int,
+        *,
+        answer: str,
+        method: str,
+        reason: str,
+        audit_action: str | None = "consent_withdrawn",
+        actor_id: int | None = None,
+        tolerate_discord: bool = False,
+    ) -> bool | None:
+        """End ``member_id``'s current consent to ``group``: the one withdrawal path.
+
+        Access is withdrawn on Discord (a member in the voice room is disconnected), then the ending
+        is recorded (``answer`` with ``reason``), memory forgets the consent and its expiry timer
+        goes. None when there was no current consent; else whether they were disconnected.
+        Discord errors are raised and nothing changes, unless ``tolerate_discord``: then the ending is
+        recorded anyway and the reconcile at the next start closes what Discord refused now.
+        ``audit_action`` None: the caller writes its own audit entry (an erasure names nobody).
+        """
+        async with self.locks.get(group.id, member_id):
+            fact = self.bot.state.consent_of(group.id, member_id)
             if fact is None:
-                raise UserError(f"You have not consented to **{info.name}**, so there is nothing to withdraw.")
-            await interaction.response.defer(ephemeral=True, thinking=True)
+                return None
             try:
-                disconnected = await withdraw_access(self.bot, info, member_id, reason="consent withdrawn")
-            except discord.Forbidden:
-                raise missing_permission_error(
-                    ["manage_roles", "move_members"], "withdraw your access; tell a facilitator"
-                ) from None
+                disconnected = await withdraw_access(self.bot, group, member_id, reason=reason)
+            except discord.HTTPException as exc:
+                if not tolerate_discord:
+                    raise
+                log.warning(
+                    "group %s: could not withdraw access on Discord (%s); recorded anyway", group.id, exc.status
+                )
+                disconnected = False
             await consent_store.record(
                 self.bot.db,
                 self.bot.ring,
-                group_id=info.id,
+                group_id=group.id,
                 member_id=member_id,
-                answer="withdraw",
+                answer=answer,
                 at=self.bot.clock.now(),
-                method="command",
+                method=method,
+                reason=reason,
             )
-            self.bot.state.set_consent(info.id, None, member_id=member_id)
+            self.bot.state.set_consent(group.id, None, member_id=member_id)
             await self.bot.scheduler.cancel(EXPIRY_KIND, fact.consent_id)
-        await self.bot.audit.record(
-            info.guild_id,
-            "consent_withdrawn",
-            actor_id=member_id,
-            group_id=info.id,
-            subject_id=member_id,
-            details={"disconnected": disconnected},
-        )
+        if audit_action is not None:
+            await self.bot.audit.record(
+                group.guild_id,
+                audit_action,
+                actor_id=member_id if actor_id is None else actor_id,
+                group_id=group.id,
+                subject_id=member_id,
+                details={"disconnected": disconnected, "reason": reason},
+            )
+        return disconnected
+
+    async def withdraw(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
+        member_id = interaction.user.id
+        if self.bot.state.consent_of(info.id, member_id) is None:
+            raise UserError(f"You have not consented to **{info.name}**, so there is nothing to withdraw.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            disconnected = await self.end(
+                info, member_id, answer="withdraw", method="command", reason="consent withdrawn"
+            )
+        except discord.Forbidden:
+            raise missing_permission_error(
+                ["manage_roles", "move_members"], "withdraw your access; tell a facilitator"
+            ) from None
+        if disconnected is None:
+            await send_ephemeral(interaction, f"Your consent to **{info.name}** was already withdrawn.")
+            return
         await send_ephemeral(
             interaction,
             f"Your consent to **{info.name}** is withdrawn and you no longer have access to its rooms"

@@ -83,6 +83,29 @@ class Consent(commands.Cog):
     async def enforce(self, member: discord.Member, group: GroupInfo, *, trigger: str, open_case: bool = True) -> None:
         await self.backstop.enforce(member, group, trigger=trigger, open_case=open_case)
 
+    async def end_consent(
+        self,
+        group: GroupInfo,
+        member_id: int,
+        *,
+        answer: str,
+        method: str,
+        reason: str,
+        audit_action: str | None = "consent_withdrawn",
+        tolerate_discord: bool = False,
+    ) -> bool | None:
+        """The one withdrawal path, for features that end a consent without an interaction (leaving the
+        server, erasure): see :meth:`Answers.end`."""
+        return await self.answers.end(
+            group,
+            member_id,
+            answer=answer,
+            method=method,
+            reason=reason,
+            audit_action=audit_action,
+            tolerate_discord=tolerate_discord,
+        )
+
     async def revalidate_group(self, group_id: str) -> bool:
         return await self.over_time.revalidate_group(group_id)
 
