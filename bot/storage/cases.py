@@ -44,9 +44,12 @@ __all__ = [
     "all_cases",
     "claim",
     "events",
+    "forget_member",
     "get_case",
     "list_cases",
+    "list_for_assignee",
     "list_for_reporter",
+    "list_for_subject",
     "open_case",
     "purge_closed",
     "resolve",
@@ -334,10 +337,17 @@ async def list_for_subject(
     return await _list_by_member(db, ring, guild_id, "subject_index", subject_id, limit)
 
 
+async def list_for_assignee(
+    db: Database, ring: KeyRing, guild_id: int, assignee_id: int, *, limit: int = 25
+) -> list[CaseRecord]:
+    """The cases ``assignee_id`` claimed in this guild, newest first (for the member's own data request)."""
+    return await _list_by_member(db, ring, guild_id, "assignee_index", assignee_id, limit)
+
+
 async def _list_by_member(
     db: Database, ring: KeyRing, guild_id: int, index_column: str, member_id: int, limit: int
 ) -> list[CaseRecord]:
-    assert index_column in ("reporter_index", "subject_index")
+    assert index_column in ("reporter_index", "subject_index", "assignee_index")
     indexes = ring.blind_indexes(member_id, purpose=MEMBER)
     rows = await db.fetchall(
         f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? AND {index_column} IN ({_marks(indexes)}) "
@@ -427,8 +437,82 @@ async def resolve(
             (status.value, to_ms(now), to_ms(now), case.id),
         )
         await _add_event(conn, ring, case.id, at=now, action="resolved", status=status, actor_id=actor_id, note=text)
+        await _unlink_marked(conn, case.id)
         released = await hold_store.release_case(db, case.id, now)
         return ResolveResult(await _require(db, ring, guild_id, number), released)
+
+
+async def _unlink_marked(conn: aiosqlite.Connection, case_id: str) -> None:
+    """A case closes: cut the links an erasure marked to be cut then."""
+    await conn.execute(
+        "UPDATE cases SET reporter = NULL, reporter_index = NULL, unlink_reporter_at_close = 0 "
+        "WHERE id = ? AND unlink_reporter_at_close = 1",
+        (case_id,),
+    )
+    await conn.execute(
+        "UPDATE cases SET assignee = NULL, assignee_index = NULL, unlink_assignee_at_close = 0 "
+        "WHERE id = ? AND unlink_assignee_at_close = 1",
+        (case_id,),
+    )
+    await conn.execute(
+        "UPDATE case_events SET actor = NULL, unlink_actor_at_close = 0 "
+        "WHERE case_id = ? AND unlink_actor_at_close = 1",
+        (case_id,),
+    )
+
+
+@dataclass(frozen=True)
+class Unlinked:
+    """What :func:`forget_member` did: links cut now, and links kept until their case closes."""
+
+    cut: int
+    kept_until_close: int
+
+
+async def forget_member(db: Database, ring: KeyRing, guild_id: int, member_id: int) -> Unlinked:
+    """Erasure: cut every link from a case to ``member_id`` as reporter, assignee or actor of an event.
+
+    In a closed case the link goes now; in an open case it is marked and goes when the case closes
+    (the moderators still need to reach the person). Counts only what changed, so asking twice
+    changes nothing the second time. Cases *about* the member are not touched here:
+    their rules (open until resolved, then ``closed_cases_days``) decide.
+    """
+    indexes = ring.blind_indexes(member_id, purpose=MEMBER)
+    marks = _marks(indexes)
+    closed = [s.value for s in CLOSED]
+    cut = kept = 0
+    async with db.transaction() as conn:
+        for role in ("reporter", "assignee"):
+            index = f"{role}_index"
+            cursor = await conn.execute(
+                f"UPDATE cases SET {role} = NULL, {index} = NULL WHERE guild_id = ? AND {index} IN ({marks}) "
+                f"AND status IN ({_marks(closed)})",
+                (guild_id, *indexes, *closed),
+            )
+            cut += int(cursor.rowcount or 0)
+            cursor = await conn.execute(
+                f"UPDATE cases SET unlink_{role}_at_close = 1 WHERE guild_id = ? AND {index} IN ({marks}) "
+                f"AND status NOT IN ({_marks(closed)}) AND unlink_{role}_at_close = 0",
+                (guild_id, *indexes, *closed),
+            )
+            kept += int(cursor.rowcount or 0)
+        # Event actors carry no blind index: read the guild's and compare.
+        rows = await db.fetchall(
+            "SELECT e.id, e.actor, c.status FROM case_events e JOIN cases c ON c.id = e.case_id "
+            "WHERE c.guild_id = ? AND e.actor IS NOT NULL AND e.unlink_actor_at_close = 0",
+            (guild_id,),
+        )
+        for row in rows:
+            event_id = str(row["id"])
+            if _dec_id(ring, row["actor"], "actor", event_id, "case_events") != member_id:
+                continue
+            if Status(row["status"]).closed:
+                await conn.execute("UPDATE case_events SET actor = NULL WHERE id = ?", (event_id,))
+                cut += 1
+            else:
+                await conn.execute("UPDATE case_events SET unlink_actor_at_close = 1 WHERE id = ?", (event_id,))
+                kept += 1
+    return Unlinked(cut, kept)
 
 
 async def set_notice(db: Database, case_id: str, channel_id: int, message_id: int) -> None:

@@ -280,6 +280,16 @@ async def remove_facilitator(db: Database, ring: KeyRing, group_id: str, member_
     return await _remove_member(db, ring, "group_facilitators", group_id, member_id)
 
 
+async def groups_of_member(db: Database, ring: KeyRing, member_id: int, *, facilitators: bool = False) -> list[str]:
+    """The groups ``member_id`` is enrolled in (or, with ``facilitators``, named a facilitator of)."""
+    table = "group_facilitators" if facilitators else "enrolments"
+    indexes = ring.blind_indexes(member_id, purpose=MEMBER_PURPOSE)
+    rows = await db.fetchall(
+        f"SELECT group_id FROM {table} WHERE member_index IN ({','.join('?' * len(indexes))})", tuple(indexes)
+    )
+    return [str(r["group_id"]) for r in rows]
+
+
 async def enrolled_since(db: Database, ring: KeyRing, group_id: str) -> dict[int, datetime]:
     """Every enrolled member of a group with the time they were enrolled."""
     rows = await db.fetchall("SELECT id, member_id, created_ms FROM enrolments WHERE group_id = ?", (group_id,))
