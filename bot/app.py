@@ -87,6 +87,7 @@ class HoldspaceBot(commands.Bot):
         from bot.services.cases import CaseService
         from bot.services.departures import Departures
         from bot.services.enforcement import Enforcement
+        from bot.services.member_data import MemberData
         from bot.services.outbox import Outbox
 
         self.state = State()
@@ -97,6 +98,7 @@ class HoldspaceBot(commands.Bot):
         self.access_order = AccessOrder()
         self.departures = Departures(self, clock)
         self.enforcement = Enforcement(self)
+        self.members = MemberData(self)
 
     async def setup_hook(self) -> None:
         await self.state.load(self.db, self.ring, self.clock)
@@ -124,6 +126,7 @@ class HoldspaceBot(commands.Bot):
         return True
 
     async def close(self) -> None:
+        await self.members.stop()
         await self.scheduler.stop()
         await self.departures.close()
         await self.enforcement.close()

@@ -1,4 +1,5 @@
-"""The command line: run, demo, check, health, migrate, keygen, rotate-key, backup, export, audit-verify.
+"""The command line: run, demo, check, health, migrate, keygen, rotate-key, backup, export, audit-verify,
+forget.
 
 Every problem the operator must fix ends with one line saying the cause and what to do, and exit
 code 2; no traceback, and nothing the user typed is echoed back when it could be a secret.
@@ -17,6 +18,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.clock import SystemClock
 from bot.config import Settings, load_settings, read_token
 from bot.crypto import generate_key
 from bot.errors import HoldspaceError
@@ -89,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
     commands.add_parser("audit-verify", help="check the audit trail's hash chain")
+    forget = commands.add_parser("forget", help="erase a member's records on request (carried out by the running bot)")
+    forget.add_argument("--guild", type=int, required=True, help="the server's id")
+    forget.add_argument("--member", type=int, required=True, help="the member's Discord id")
     return parser
 
 
@@ -287,6 +292,36 @@ async def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int
     return EXIT_OK if result.ok else EXIT_FAILURE
 
 
+async def _cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.bootstrap import load_key_ring, open_database
+    from bot.core.member_records import kept_after_erasure
+    from bot.services.member_data import describe_kept, gather, retention_of
+    from bot.storage import erasure as erasure_store
+
+    if not settings.database.exists():
+        raise HoldspaceError(f"there is no database at {settings.database}; check [bot] database")
+    ring = load_key_ring(settings)
+    db = await open_database(settings, ring)
+    try:
+        records = await gather(db, ring, args.guild, args.member, f"server {args.guild}")
+        if records.empty:
+            print("holdspace holds nothing about that member on that server; nothing to erase.")
+            return EXIT_OK
+        now = SystemClock().now()
+        await erasure_store.add(db, ring, args.guild, args.member, now)
+        kept = kept_after_erasure(records, retention_of(settings), now=now)
+    finally:
+        await db.close()
+    print("The erasure is written down. The running holdspace carries it out within a minute (or as soon as it")
+    print("next starts): the member's access is withdrawn (they are disconnected from a group's voice room),")
+    print("their consents and enrolments end, and links from cases they reported or worked on are cut (when")
+    print("the case is closed). The audit trail records that an erasure happened, not whose.")
+    print("What stays, why and until when (tell the member):" if kept else "Nothing about them stays.")
+    for line in describe_kept(kept):
+        print(line)
+    return EXIT_OK
+
+
 async def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.demo import run_demo
 
@@ -302,6 +337,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any
     "backup": _cmd_backup,
     "export": _cmd_export,
     "audit-verify": _cmd_audit_verify,
+    "forget": _cmd_forget,
     "demo": _cmd_demo,
 }
 

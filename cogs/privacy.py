@@ -1,16 +1,27 @@
-"""What holdspace keeps about people, told plainly to anyone who asks."""
+"""What holdspace keeps about people, told plainly to anyone who asks; erasure, a copy to keep, and what
+happens when someone leaves the server (bot/services/member_data.py does the work)."""
 
 from __future__ import annotations
+
+import io
+import json
+import logging
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HoldspaceBot
-from bot.core.visibility import CaseFacts, CaseSight, Viewer, case_sight
-from bot.storage import cases as case_store
-from bot.storage import consents as consent_store
+from bot.core.member_records import MemberRecords, as_copy, kept_after_erasure
+from bot.services.member_data import Erasure, describe_kept
+from bot.ui.consent_views import member_tag, tag_matches
+from bot.ui.privacy_views import DYNAMIC_ITEMS, confirm_view
 from bot.ui.replies import UserError, send_ephemeral
+
+log = logging.getLogger(__name__)
+
+COPY_FILENAME = "holdspace-my-data.json"
+LIMIT = 2000
 
 PRIVACY_NOTICE = """\
 **What holdspace keeps, and for how long**
@@ -23,9 +34,30 @@ Your Discord id is stored encrypted, and you are found by a keyed fingerprint in
 server's retention period.
 - Every action by facilitators, moderators and holdspace itself is written to an audit trail that \
 cannot be changed without it showing.
-- `/privacy mydata` shows what holdspace holds about you. A facilitator or the server's host can \
-export the consent record for the practice's files.
+- When you leave the server, your access, enrolments and consents end; coming back restores nothing.
+- `/privacy mydata` shows what holdspace holds about you and sends you a copy. `/privacy forget` \
+erases what the practice's rules allow and tells you what stays, why and until when.
 """
+
+
+def chunks(lines: list[str], limit: int = LIMIT) -> list[str]:
+    """Lines joined into messages of at most ``limit`` characters (a longer line is cut)."""
+    out: list[str] = []
+    current = ""
+    for line in lines:
+        line = line[:limit]
+        if current and len(current) + 1 + len(line) > limit:
+            out.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        out.append(current)
+    return out
+
+
+def _cases(cases: list[object]) -> str:
+    return ", ".join(str(c) for c in cases) if cases else "none"
 
 
 class Privacy(commands.Cog):
@@ -34,56 +66,208 @@ class Privacy(commands.Cog):
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
 
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+
+    # -- gateway events ------------------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        """Left, kicked or banned: Discord sends GUILD_MEMBER_REMOVE in every case."""
+        if payload.user.bot:
+            return
+        await self.bot.members.leave(payload.guild_id, payload.user.id)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        for guild in list(self.bot.guilds):
+            try:
+                await self.bot.members.sweep_departed(guild)
+            except Exception:
+                log.exception("guild %s: people who left while holdspace was offline could not be handled", guild.id)
+        try:
+            await self.bot.members.carry_out_requests()
+        except Exception:
+            log.exception("erasure requests could not be carried out; they are tried again in a minute")
+        self.bot.members.start()
+
+    # -- where a command applies -----------------------------------------------------------------------
+
+    def _scope_guilds(self, scope: str) -> list[int]:
+        """The servers a request covers: one, or (asked in a direct message) every server holdspace knows."""
+        if scope != "all":
+            return [int(scope)]
+        known = set(self.bot.state.guilds) | {g.guild_id for g in self.bot.state.groups.values()}
+        return sorted(known)
+
+    @staticmethod
+    def _scope_of(interaction: discord.Interaction[HoldspaceBot]) -> str:
+        return str(interaction.guild_id) if interaction.guild_id is not None else "all"
+
+    async def _records(self, scope: str, member_id: int) -> list[tuple[int, MemberRecords]]:
+        out = []
+        for guild_id in self._scope_guilds(scope):
+            records = await self.bot.members.gather(guild_id, member_id)
+            if scope != "all" or not records.empty:
+                out.append((guild_id, records))
+        return out
+
+    # -- /privacy notice and mydata ----------------------------------------------------------------------
+
     @privacy.command(name="notice", description="What holdspace keeps about people, and for how long")
     async def notice(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
         await send_ephemeral(interaction, PRIVACY_NOTICE)
 
-    @privacy.command(name="mydata", description="See what holdspace holds about you on this server")
+    @privacy.command(name="mydata", description="See what holdspace holds about you, and get a copy to keep")
     async def mydata(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
-        if interaction.guild_id is None:
-            raise UserError("Run this inside the server whose records you want to see.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        text = await self.describe_member(interaction.guild_id, interaction.user.id)
-        await interaction.followup.send(text, ephemeral=True)
+        scope = self._scope_of(interaction)
+        found = await self._records(scope, interaction.user.id)
+        if not found:
+            await interaction.followup.send(
+                "holdspace holds nothing about you on any server it looks after.", ephemeral=True
+            )
+            return
+        lines: list[str] = []
+        for _, records in found:
+            lines.extend(self.describe(records))
+        now = self.bot.clock.now()
+        copy = [as_copy(records, self.bot.members.retention, now=now) for _, records in found]
+        document = copy[0] if scope != "all" else {"format": copy[0]["format"], "servers": copy}
+        where = await self._send_copy(interaction, document)
+        lines.append(where)
+        lines.append(
+            "holdspace keeps no names, no nicknames and nothing anyone wrote. To withdraw consent, use "
+            "`/consent withdraw`; to erase what may be erased, `/privacy forget`."
+        )
+        parts = chunks(lines)
+        for number, part in enumerate(parts, start=1):
+            if number == len(parts) and where.startswith("Your copy is attached"):
+                await interaction.followup.send(part, ephemeral=True, file=self._file(document))
+            else:
+                await interaction.followup.send(part, ephemeral=True)
 
-    async def describe_member(self, guild_id: int, member_id: int) -> str:
-        """Everything holdspace holds about ``member_id`` in this server, in words."""
-        bot = self.bot
-        groups = {g.id: g for g in bot.state.groups_of_guild(guild_id)}
-        lines = ["**What holdspace holds about you on this server**"]
-        enrolled = [g.name for g in groups.values() if bot.state.is_enrolled(g.id, member_id)]
-        lines.append("Groups you are enrolled in: " + (", ".join(enrolled) if enrolled else "none"))
-        history = await consent_store.history(bot.db, bot.ring, group_ids=list(groups), member_id=member_id)
-        if history:
+    @staticmethod
+    def _file(document: dict[str, object]) -> discord.File:
+        data = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
+        return discord.File(io.BytesIO(data), filename=COPY_FILENAME)
+
+    async def _send_copy(self, interaction: discord.Interaction[HoldspaceBot], document: dict[str, object]) -> str:
+        """The copy by direct message; where that is closed it is attached to this answer instead."""
+        try:
+            await interaction.user.send(
+                "Your copy of what holdspace holds about you (format described in holdspace's privacy notice).",
+                file=self._file(document),
+            )
+        except discord.HTTPException:
+            return "Your copy is attached to this message as a JSON file (your direct messages are closed)."
+        return "Your copy is in your direct messages as a JSON file."
+
+    def describe(self, records: MemberRecords) -> list[str]:
+        """Everything held about one member in one server, in words (the copy holds the same)."""
+        lines = [f"**What holdspace holds about you on {discord.utils.escape_markdown(records.server)}**"]
+        lines.append("Groups you are enrolled in: " + (", ".join(records.enrolled) if records.enrolled else "none"))
+        if records.facilitates:
+            lines.append("Groups you are a named facilitator of: " + ", ".join(records.facilitates))
+        if records.consent_events:
             lines.append("Your consent record (kept for the practice's files):")
-            for event in history[-15:]:
+            for event in records.consent_events[-15:]:
                 version = f", agreement version {event.version}" if event.version else ""
+                reason = f" ({event.reason})" if event.reason else ""
                 lines.append(
-                    f"- {groups[event.group_id].name}: {event.answer}{version}, "
+                    f"- {event.group}: {event.answer}{version}{reason}, "
                     f"{discord.utils.format_dt(event.at, 'f')} (by {event.method})"
                 )
+            if len(records.consent_events) > 15:
+                lines.append(f"  …and {len(records.consent_events) - 15} earlier entries (all in your copy)")
         else:
             lines.append("Consent record: nothing recorded.")
-        reported = await case_store.list_for_reporter(bot.db, bot.ring, guild_id, member_id)
-        lines.append(
-            "Reports you made: "
-            + (", ".join(f"#{c.number} ({c.status.value})" for c in reported) if reported else "none")
-        )
-        me = Viewer(member_id)
-        about = [
-            c
-            for c in await case_store.list_for_subject(bot.db, bot.ring, guild_id, member_id)
-            if case_sight(me, CaseFacts(c.kind, c.group_id, c.subject_id, False)) is CaseSight.STATUS
-        ]
+        lines.append("Reports you made: " + _cases([f"#{c.number} ({c.status})" for c in records.reports_made]))
         lines.append(
             "Cases about you (only their status is shown to you): "
-            + (", ".join(f"#{c.number} ({c.status.value})" for c in about) if about else "none")
+            + _cases([f"#{c.number} ({c.status})" for c in records.cases_about])
         )
+        if records.cases_assigned:
+            lines.append("Cases you claimed: " + _cases([f"#{c.number} ({c.status})" for c in records.cases_assigned]))
         lines.append(
-            "holdspace keeps no names, no nicknames and nothing anyone wrote. "
-            "To withdraw consent, use `/consent withdraw`; for a full copy, ask the practice."
+            f"Audit trail: {records.audit_entries} entr{'y' if records.audit_entries == 1 else 'ies'} name you"
+            if records.audit_entries
+            else "Audit trail: no entries name you."
         )
-        return "\n".join(lines)[:2000]
+        return lines
+
+    # -- /privacy forget ------------------------------------------------------------------------------------
+
+    @privacy.command(name="forget", description="Erase what holdspace holds about you, as far as the rules allow")
+    async def forget(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        scope = self._scope_of(interaction)
+        found = await self._records(scope, interaction.user.id)
+        if not found or all(records.empty for _, records in found):
+            await send_ephemeral(interaction, "holdspace holds nothing about you here, so there is nothing to erase.")
+            return
+        now = self.bot.clock.now()
+        lines = [
+            "**Erase your records?**",
+            "holdspace will withdraw your access to every group at once (if you are in a group's voice room you "
+            "are disconnected), end your consents and enrolments, and erase everything about you that the "
+            "practice's rules allow. Reports you made stay with the moderators without your name once their "
+            "case is closed. The audit trail records that an erasure happened, not whose.",
+        ]
+        if scope == "all":
+            lines.append("Asked in a direct message, this covers every server holdspace looks after for you.")
+        for _, records in found:
+            kept = kept_after_erasure(records, self.bot.members.retention, now=now)
+            if kept:
+                lines.append(f"What stays on {discord.utils.escape_markdown(records.server)}, why and until when:")
+                lines.extend(describe_kept(kept))
+        lines.append("Press **Erase my records** to go ahead, or **Keep them**.")
+        parts = chunks(lines)
+        view = confirm_view(scope, member_tag(self.bot.ring, interaction.user.id))
+        for number, part in enumerate(parts, start=1):
+            await send_ephemeral(interaction, part, view=view if number == len(parts) else None)
+
+    async def forget_confirmed(self, interaction: discord.Interaction[HoldspaceBot], scope: str, tag: str) -> None:
+        if not tag_matches(self.bot.ring, interaction.user.id, tag):
+            raise UserError("This button was made for someone else. To erase your own records, use `/privacy forget`.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        results: list[tuple[str, Erasure]] = []
+        for guild_id in self._scope_guilds(scope):
+            records = await self.bot.members.gather(guild_id, interaction.user.id)
+            if scope == "all" and records.empty:
+                continue
+            results.append((records.server, await self.bot.members.forget(guild_id, interaction.user.id)))
+        lines = self.erasure_lines(results)
+        for part in chunks(lines):
+            await interaction.followup.send(part, ephemeral=True)
+
+    @staticmethod
+    def erasure_lines(results: list[tuple[str, Erasure]]) -> list[str]:
+        if not results or all(r.nothing_to_erase and not r.kept for _, r in results):
+            return ["holdspace holds nothing about you here any more; there was nothing left to erase."]
+        lines: list[str] = []
+        for server, result in results:
+            name = discord.utils.escape_markdown(server)
+            if result.nothing_to_erase:
+                lines.append(f"**{name}**: there was nothing more to erase; your earlier erasure stands.")
+            else:
+                lines.append(f"**{name}**: erased.")
+                lines.extend(f"- {item}" for item in result.erased)
+                if result.disconnected:
+                    lines.append("You were disconnected from the group's voice room.")
+            if result.kept:
+                lines.append("What stays, why and until when:")
+                lines.extend(describe_kept(result.kept))
+            else:
+                lines.append("Nothing about you stays.")
+        return lines
+
+    async def forget_declined(self, interaction: discord.Interaction[HoldspaceBot], tag: str) -> None:
+        if not tag_matches(self.bot.ring, interaction.user.id, tag):
+            raise UserError("This button was made for someone else.")
+        await send_ephemeral(interaction, "Nothing was erased. You can ask again any time with `/privacy forget`.")
 
 
 async def setup(bot: HoldspaceBot) -> None:

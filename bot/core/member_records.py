@@ -49,7 +49,7 @@ class ConsentEventFact:
 @dataclass(frozen=True)
 class CaseFact:
     number: int
-    kind: str
+    kind: str | None  # None: the member may see only the number and status (a case about them)
     status: str
     closed: bool
     opened_at: datetime
@@ -123,7 +123,7 @@ def kept_after_erasure(records: MemberRecords, retention: Retention, *, now: dat
             until = case.closed_at + timedelta(days=retention.closed_cases_days)
             kept.append(
                 Kept(
-                    what=f"case #{case.number} about you ({case.kind.replace('_', ' ')}, {case.status})",
+                    what=f"case #{case.number} about you ({case.status})",
                     why="the case's rules decide: closed cases stay with the moderators "
                     "([retention] closed_cases_days)",
                     until=until,
@@ -133,7 +133,7 @@ def kept_after_erasure(records: MemberRecords, retention: Retention, *, now: dat
         else:
             kept.append(
                 Kept(
-                    what=f"case #{case.number} about you ({case.kind.replace('_', ' ')}, still open)",
+                    what=f"case #{case.number} about you (still open)",
                     why="the case's rules decide: an open case stays whole until the moderators close it",
                     until=None,
                     until_text=f"until it is closed, then {retention.closed_cases_days} days",
@@ -175,9 +175,10 @@ def kept_after_erasure(records: MemberRecords, retention: Retention, *, now: dat
 
 
 def _case(case: CaseFact) -> dict[str, Any]:
-    return {
-        "number": case.number,
-        "kind": case.kind,
+    out: dict[str, Any] = {"number": case.number}
+    if case.kind is not None:
+        out["kind"] = case.kind
+    return out | {
         "status": case.status,
         "opened_at": case.opened_at.isoformat(),
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,

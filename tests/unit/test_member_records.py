@@ -28,8 +28,8 @@ def records() -> MemberRecords:
     ]
     r.consenting = ["Tuesday"]
     r.cases_about = [
-        CaseFact(3, "unconsented_join", "open", False, NOW - timedelta(days=1)),
-        CaseFact(1, "member_removed", "actioned", True, NOW - timedelta(days=40), NOW - timedelta(days=30)),
+        CaseFact(3, None, "open", False, NOW - timedelta(days=1)),
+        CaseFact(1, None, "actioned", True, NOW - timedelta(days=40), NOW - timedelta(days=30)),
     ]
     r.reports_made = [
         CaseFact(4, "breach_report", "investigating", False, NOW),
