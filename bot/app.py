@@ -21,6 +21,7 @@ from bot.scheduler import Scheduler
 from bot.state import State
 from bot.storage import meta
 from bot.storage.db import Database
+from bot.ui.panels import ExpiredPanel
 from bot.ui.replies import reply_error
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class HoldspaceBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.state.load(self.db, self.ring, self.clock)
+        self.add_dynamic_items(ExpiredPanel)  # presses on panels that are gone still get an answer
         for name in self.extension_names:
             await self.load_extension(name)
         self.scheduler.start()

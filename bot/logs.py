@@ -71,6 +71,9 @@ class _OneLineReconnects(logging.Filter):
 _RECONNECT_FILTER = _OneLineReconnects()
 
 
+VALUE_LOGGING_LIBRARIES = ("discord", "aiosqlite")
+
+
 def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     if fmt == "json":
@@ -82,8 +85,10 @@ def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # discord.py's own debug output can include payloads; keep it at info or above.
-    logging.getLogger("discord").setLevel(max(logging.INFO, root.level))
+    # Libraries whose debug output holds values (discord.py's payloads, aiosqlite's statements with
+    # their parameters): kept at info or above, whatever level holdspace itself logs at.
+    for library in VALUE_LOGGING_LIBRARIES:
+        logging.getLogger(library).setLevel(max(logging.INFO, root.level))
     client_log = logging.getLogger("discord.client")
     if _RECONNECT_FILTER not in client_log.filters:
         client_log.addFilter(_RECONNECT_FILTER)

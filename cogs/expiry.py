@@ -29,6 +29,7 @@ from bot.core.records import GroupInfo
 from bot.services.expiry import ExpiryService
 from bot.ui.checks import facilitators_only, require_facilitator
 from bot.ui.group_options import group_autocomplete, resolve_facilitated_group
+from bot.ui.panels import Panel
 from bot.ui.replies import UserError, reply_error, send_ephemeral
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def settings_text(group: GroupInfo) -> str:
     )
 
 
-class PurgeConfirm(discord.ui.View):
+class PurgeConfirm(Panel):
     """Confirm or cancel /expiry purge-now; only the person who asked can press the buttons."""
 
     def __init__(self, cog: Expiry, group: GroupInfo, user_id: int) -> None:
@@ -90,7 +91,7 @@ class PurgeConfirm(discord.ui.View):
     ) -> None:
         await reply_error(interaction, error)
 
-    @discord.ui.button(label="Delete all messages", style=discord.ButtonStyle.danger, custom_id="expiry:purge:yes")
+    @discord.ui.button(label="Delete all messages", style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
         self.stop()
         await interaction.response.edit_message(
@@ -99,7 +100,7 @@ class PurgeConfirm(discord.ui.View):
         report = await self.cog.service.purge(self.group.id, actor_id=interaction.user.id)
         await interaction.followup.send(f"Purge of **{self.group.name}**: {report.text}", ephemeral=True)
 
-    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id="expiry:purge:no")
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
         self.stop()
         await interaction.response.edit_message(content="Nothing was deleted.", view=None)

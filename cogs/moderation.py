@@ -52,6 +52,7 @@ from bot.ui.case_views import (
     when,
     workable_case,
 )
+from bot.ui.panels import Panel
 from bot.ui.replies import UserError, send_ephemeral
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def _rule(exc: CaseRuleError) -> UserError:
     return UserError(str(exc))
 
 
-class CaseListView(discord.ui.View):
+class CaseListView(Panel):
     """Previous / next buttons under an ephemeral /cases list; only its viewer can page."""
 
     def __init__(self, cog: Moderation, viewer_id: int, filters: dict[str, Any], page: int, pages: int) -> None:

@@ -315,6 +315,6 @@ async def send_prompt(bot: HoldspaceBot, member: discord.Member | discord.User, 
     try:
         await member.send(text, view=review_view(group.id, member_tag(bot.ring, member.id)))
     except (discord.Forbidden, discord.HTTPException):
-        log.debug("could not DM member %s", member.id)
+        log.debug("could not DM a member (their DMs may be closed)")
         return False
     return True

@@ -13,8 +13,8 @@ from discord import app_commands
 
 from bot.core.permissions import human_name
 from bot.core.records import GroupInfo
-from bot.ui.checks import require_group_facilitator
-from bot.ui.replies import MissingBotPermission, UserError
+from bot.ui.checks import is_group_facilitator, require_group_facilitator
+from bot.ui.replies import MissingBotPermission, UserError, echo
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
@@ -82,13 +82,15 @@ def require_channel_permissions(channel: discord.abc.GuildChannel, names: Iterab
 async def group_autocomplete(
     interaction: discord.Interaction[HoldspaceBot], current: str
 ) -> list[app_commands.Choice[str]]:
-    if interaction.guild_id is None:
+    """The groups the person runs (all of them for a server manager); nothing for anyone else, so
+    group names never reach people the command is not for."""
+    if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
         return []
     needle = current.casefold().strip()
     return [
-        app_commands.Choice(name=g.name, value=g.name)
+        app_commands.Choice(name=g.name[:100], value=g.name[:100])
         for g in interaction.client.state.groups_of_guild(interaction.guild_id)
-        if needle in g.name.casefold()
+        if needle in g.name.casefold() and is_group_facilitator(interaction, g)
     ][:25]
 
 
@@ -100,7 +102,7 @@ def resolve_group(interaction: discord.Interaction[HoldspaceBot], name: str) -> 
         raise UserError("That group name is too long; pick a group from the list.")
     group = interaction.client.state.group_by_name(interaction.guild_id, name)
     if group is None:
-        raise UserError(f"There is no group called “{name.strip()[:40]}” on this server; `/group list` shows them.")
+        raise UserError(f"There is no group called “{echo(name, 40)}” on this server; `/group list` shows them.")
     return group
 
 

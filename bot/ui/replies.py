@@ -28,6 +28,41 @@ class MissingBotPermission(UserError):
     """holdspace lacks a Discord permission it needs; the message names it and where to grant it."""
 
 
+#: Discord's limits: a message's text, an embed's description, field and footer, and their total.
+CONTENT_LIMIT = 2000
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_TOTAL_LIMIT = 6000
+ECHO_LIMIT = 80
+
+
+def clip(text: str, limit: int = CONTENT_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis, so Discord never refuses a reply."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """A value someone typed, shortened before it is repeated back to them."""
+    return clip(str(value).strip(), limit)
+
+
+def clip_embed(embed: discord.Embed) -> discord.Embed:
+    """An embed within Discord's limits: each part clipped, fields dropped once the total is reached."""
+    if embed.title:
+        embed.title = clip(embed.title, 256)
+    if embed.description:
+        embed.description = clip(embed.description, EMBED_DESCRIPTION_LIMIT)
+    fields = list(embed.fields)
+    embed.clear_fields()
+    used = len(embed.title or "") + len(embed.description or "")
+    for item in fields[:25]:
+        name, value = clip(item.name or "-", 256), clip(item.value or "-", 1024)
+        if used + len(name) + len(value) > EMBED_TOTAL_LIMIT - 100:
+            break
+        used += len(name) + len(value)
+        embed.add_field(name=name, value=value, inline=item.inline)
+    return embed
+
+
 async def send_ephemeral(
     interaction: discord.Interaction[Any],
     content: str | None = None,
@@ -35,10 +70,11 @@ async def send_ephemeral(
     embed: discord.Embed | None = None,
     view: discord.ui.View | None = None,
 ) -> None:
-    """Answer ephemerally, as the first reply or as a follow-up when one was already sent."""
-    kwargs: dict[str, Any] = {"content": content, "ephemeral": True}
+    """Answer ephemerally, as the first reply or as a follow-up when one was already sent. Text and
+    embeds are clipped to Discord's limits here, so no reply is ever refused for its length."""
+    kwargs: dict[str, Any] = {"content": None if content is None else clip(content), "ephemeral": True}
     if embed is not None:
-        kwargs["embed"] = embed
+        kwargs["embed"] = clip_embed(embed)
     if view is not None:
         kwargs["view"] = view
     if interaction.response.is_done():

@@ -19,7 +19,6 @@ from bot.storage import groups as group_store
 from bot.ui.group_options import (
     missing_permission_error,
     resolve_facilitated_group,
-    resolve_group,
 )
 from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral
 
@@ -81,7 +80,7 @@ class Membership:
         await send_ephemeral(interaction, f"{member.mention} no longer facilitates **{info.name}**.{note}")
 
     async def facilitator_list(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
-        info = resolve_group(interaction, group)
+        info = resolve_facilitated_group(interaction, group)  # read like the changes: its facilitators
         named = sorted(self.bot.state.facilitators_of(info.id))
         if not named:
             await send_ephemeral(

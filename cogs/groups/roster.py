@@ -13,6 +13,7 @@ from bot.core.agreement import (
 )
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
+from bot.ui.checks import is_group_facilitator
 from bot.ui.group_options import (
     resolve_facilitated_group,
 )
@@ -23,9 +24,10 @@ log = logging.getLogger(__name__)
 
 async def list_groups(bot: HoldspaceBot, interaction: discord.Interaction[HoldspaceBot]) -> None:
     assert interaction.guild_id is not None
-    groups = bot.state.groups_of_guild(interaction.guild_id)
+    # Read like the changes: the groups the person runs (every group for a server manager).
+    groups = [g for g in bot.state.groups_of_guild(interaction.guild_id) if is_group_facilitator(interaction, g)]
     if not groups:
-        await send_ephemeral(interaction, "There are no groups yet; `/group create` makes one.")
+        await send_ephemeral(interaction, "You run no group here yet; `/group create` makes one.")
         return
     lines = []
     for g in groups:

@@ -147,7 +147,7 @@ class VoiceReaction:
         done, problems = outcome
         disconnected = done is not None
         log.info("guard: %s in a group voice room (%s); done: %s", verdict.case_kind, trigger, done or "nothing")
-        log.debug("guard: member %s in guild %s", member.id, guild.id)
+        log.debug("guard: a member in guild %s", guild.id)
         details: dict[str, Any] = {
             "reason": verdict.reason,
             "trigger": trigger,

@@ -29,7 +29,7 @@ from bot.core.schedule import (
 )
 from bot.storage import sessions as store
 from bot.ui.checks import is_facilitator, is_group_facilitator
-from bot.ui.replies import UserError, send_ephemeral
+from bot.ui.replies import UserError, echo, send_ephemeral
 from cogs.sessions.lifecycle import Lifecycle
 from cogs.sessions.reminders import Reminders, ts
 from cogs.sessions.rooms import SessionRooms
@@ -89,16 +89,19 @@ class Sessions(commands.Cog, name="Sessions"):
     # -- look-ups ----------------------------------------------------------------------------------
 
     def _group(self, interaction: discord.Interaction[HoldspaceBot], value: str | None) -> GroupInfo:
+        """The group asked for; the person's permission is checked first, so nobody learns from the
+        answer whether a group exists unless they may run groups."""
         state = self.bot.state
         guild_id = interaction.guild_id
         if guild_id is None:
             raise UserError("This command works inside a server.")
+        self._require_facilitator(interaction, None)
         if value:
             group = state.groups.get(value)
             if group is None or group.guild_id != guild_id:
                 group = state.group_by_name(guild_id, value)
             if group is None:
-                raise UserError(f"There is no group called {value!r} here; pick one from the list.")
+                raise UserError(f"There is no group called “{echo(value, 40)}” here; pick one from the list.")
             return group
         if interaction.channel_id is not None:
             here = state.group_of_channel(interaction.channel_id)
@@ -126,16 +129,21 @@ class Sessions(commands.Cog, name="Sessions"):
                 "administrators for the facilitator role."
             )
 
+    def _own_groups(self, interaction: discord.Interaction[HoldspaceBot]) -> list[GroupInfo]:
+        """The groups the person runs (every group for a server manager): what their reads cover."""
+        assert interaction.guild_id is not None
+        return [g for g in self.bot.state.groups_of_guild(interaction.guild_id) if is_group_facilitator(interaction, g)]
+
     async def group_autocomplete(
         self, interaction: discord.Interaction[HoldspaceBot], current: str
     ) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
+        if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
             return []
         needle = current.casefold()
         return [
             app_commands.Choice(name=g.name[:100], value=g.id)
             for g in self.bot.state.groups_of_guild(interaction.guild_id)
-            if needle in g.name.casefold()
+            if needle in g.name.casefold() and is_group_facilitator(interaction, g)
         ][:25]
 
     async def zone_autocomplete(
@@ -146,11 +154,13 @@ class Sessions(commands.Cog, name="Sessions"):
     async def schedule_autocomplete(
         self, interaction: discord.Interaction[HoldspaceBot], current: str
     ) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
+        if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
             return []
         choices = []
         for row in await store.list_schedules(self.bot.db, guild_id=interaction.guild_id):
             group = self.bot.state.groups.get(row.group_id)
+            if group is None or not is_group_facilitator(interaction, group):
+                continue
             label = f"{group.name if group else '?'}: {schedule_of(row).describe()}"
             if current.casefold() in label.casefold():
                 choices.append(app_commands.Choice(name=label[:100], value=row.id))
@@ -217,9 +227,13 @@ class Sessions(commands.Cog, name="Sessions"):
         if interaction.guild_id is None:
             raise UserError("This command works inside a server.")
         self._require_facilitator(interaction, None)
-        groups = [self._group(interaction, group)] if group else self.bot.state.groups_of_guild(interaction.guild_id)
+        if group:
+            groups = [self._group(interaction, group)]
+            self._require_facilitator(interaction, groups[0])
+        else:
+            groups = self._own_groups(interaction)
         if not groups:
-            raise UserError("This server has no groups yet; a facilitator creates one with /group create.")
+            raise UserError("You facilitate no group on this server yet; /group create makes one.")
         lines = []
         for info in groups:
             running = self.rooms.running(info.id)
@@ -335,9 +349,16 @@ class Sessions(commands.Cog, name="Sessions"):
             raise UserError("This command works inside a server.")
         self._require_facilitator(interaction, None)
         info = self._group(interaction, group) if group else None
-        rows = await store.list_schedules(
-            self.bot.db, guild_id=interaction.guild_id, group_id=info.id if info else None
-        )
+        if info is not None:
+            self._require_facilitator(interaction, info)
+        own = {g.id for g in self._own_groups(interaction)}
+        rows = [
+            row
+            for row in await store.list_schedules(
+                self.bot.db, guild_id=interaction.guild_id, group_id=info.id if info else None
+            )
+            if row.group_id in own
+        ]
         if not rows:
             await send_ephemeral(interaction, "No weekly sessions are scheduled. Add one with /session schedule add.")
             return
@@ -357,11 +378,13 @@ class Sessions(commands.Cog, name="Sessions"):
     @app_commands.describe(schedule="The schedule to remove")
     @app_commands.autocomplete(schedule=schedule_autocomplete)
     async def schedule_remove(self, interaction: discord.Interaction[HoldspaceBot], schedule: str) -> None:
-        row = await store.get_schedule(self.bot.db, schedule)
-        if row is None or row.guild_id != interaction.guild_id:
-            raise UserError("That schedule does not exist (any more); pick one from the list.")
-        info = self.bot.state.groups.get(row.group_id)
-        self._require_facilitator(interaction, info)
+        self._require_facilitator(interaction, None)
+        row = await store.get_schedule(self.bot.db, schedule[:100])
+        info = self.bot.state.groups.get(row.group_id) if row is not None else None
+        if row is None or row.guild_id != interaction.guild_id or info is None or not is_group_facilitator(
+            interaction, info
+        ):
+            raise UserError("That schedule does not exist (any more); pick one of yours from the list.")
         async with self.bot.db.transaction():
             await store.delete_schedule(self.bot.db, row.id)
             await self.bot.scheduler.cancel(TIMER_START, row.id)

@@ -179,7 +179,7 @@ class SessionTimers:
                     await user.send(review_dm_text(group_name=group.name, starts_at_text=ts(starts, "R")))
                     sent += 1
                 except discord.HTTPException:
-                    log.debug("could not send a consent review DM to %s", member_id)
+                    log.debug("could not send a consent review DM")
             if stale:
                 await self.bot.audit.record(
                     group.guild_id,

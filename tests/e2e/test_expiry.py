@@ -22,6 +22,7 @@ from bot.storage import groups as group_store
 from bot.storage import holds
 from cogs.expiry import Expiry
 from tests.e2e.conftest import Holdspace
+from tests.e2e.panels import button_id
 
 AGREEMENT = "We keep what is said here private. We do not record. We are kind."
 BULK = "/channels/{channel_id}/messages/bulk-delete"
@@ -302,7 +303,7 @@ async def test_messages_from_before_the_room_became_a_group_room_stay_unless_pur
     handle = await hs.command(hs.world.owner, text, "expiry purge-now", group="Circle")
     assert handle.ephemeral and "every" in (handle.content or "")
     assert handle.message is not None
-    click = hs.sb.click(hs.world.owner, handle.message, "expiry:purge:yes")
+    click = hs.sb.click(hs.world.owner, handle.message, button_id(handle.message, "Delete all messages"))
     await click.response(timeout=5)
     (report,) = await click.wait_followups(1, timeout=10)
     await all_gone(hs, *before[1:])
@@ -327,7 +328,7 @@ async def test_purge_can_be_cancelled(hs: Holdspace) -> None:
     hs.sb.post(room.text, hs.world.owner, "x")
     handle = await hs.command(hs.world.owner, room.text, "expiry purge-now", group="Circle")
     assert handle.message is not None
-    click = hs.sb.click(hs.world.owner, handle.message, "expiry:purge:no")
+    click = hs.sb.click(hs.world.owner, handle.message, button_id(handle.message, "Cancel"))
     await click.response(timeout=5)
     assert not hs.sb.requests_matching("POST", BULK) and len(room.text.messages) >= 1
 

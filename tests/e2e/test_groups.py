@@ -444,7 +444,9 @@ async def test_a_group_with_named_facilitators_is_run_and_entered_by_them_only(h
     assert refused.ephemeral and "Only the facilitators of Tuesday circle" in (refused.content or "")
     assert not hs.bot.state.is_enrolled(group.id, hs.member("alice").id)  # type: ignore[union-attr]
 
-    listed = await final(await hs.command(dana, None, "group facilitator list", group="Tuesday circle"))
+    refused = await hs.command(dana, None, "group facilitator list", group="Tuesday circle")
+    assert refused.ephemeral and "Only the facilitators of Tuesday circle" in (refused.content or "")
+    listed = await final(await hs.command(fran, None, "group facilitator list", group="Tuesday circle"))
     assert f"<@{fran.id}>" in listed
 
     removed = await final(await hs.command(fran, None, "group facilitator remove", group="Tuesday circle", member=fran))
