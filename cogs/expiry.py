@@ -76,7 +76,7 @@ class PurgeConfirm(Panel):
     """Confirm or cancel /expiry purge-now; only the person who asked can press the buttons."""
 
     def __init__(self, cog: Expiry, group: GroupInfo, user_id: int) -> None:
-        super().__init__(timeout=120)
+        super().__init__(cog.bot, timeout=120)
         self.cog = cog
         self.group = group
         self.user_id = user_id
@@ -125,6 +125,7 @@ class Expiry(commands.Cog):
             self.service.request_catch_up()
 
     async def cog_unload(self) -> None:
+        await self.service.stop_catching_up()
         await self.service.recorder.flush()
 
     # -- for other features ---------------------------------------------------------------------

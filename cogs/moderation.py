@@ -95,7 +95,7 @@ class CaseListView(Panel):
     """Previous / next buttons under an ephemeral /cases list; only its viewer can page."""
 
     def __init__(self, cog: Moderation, viewer_id: int, filters: dict[str, Any], page: int, pages: int) -> None:
-        super().__init__(timeout=600)
+        super().__init__(cog.bot, timeout=600)
         self.cog = cog
         self.viewer_id = viewer_id
         self.filters = filters

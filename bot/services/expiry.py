@@ -426,6 +426,16 @@ class ExpiryService:
             return
         self._catch_up_task = asyncio.create_task(self._catch_up_loop(), name="holdspace-expiry-catch-up")
 
+    async def stop_catching_up(self) -> None:
+        """Stop the catch-up and its retry (at shutdown, before the database closes); what they did
+        not read is read again at the next start, from the stored cursors."""
+        tasks = [t for t in (self._catch_up_task, self._retry_task) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
     async def wait_caught_up(self) -> None:
         while self._catch_up_task is not None and not self._catch_up_task.done():
             await asyncio.shield(self._catch_up_task)

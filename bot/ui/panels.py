@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import weakref
 from typing import Any
 
 import discord
@@ -19,27 +20,32 @@ from bot.ui.replies import send_ephemeral
 EXPIRED = "This panel has expired. Run the command again to get a fresh one."
 PREFIX = "holdspace:panel:"
 
-#: Ids of the panels alive in this process.
-_live: set[str] = set()
+#: Ids of the panels alive, per running client (a restarted client knows none of the old ones).
+_live: weakref.WeakKeyDictionary[discord.Client, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _panels(client: discord.Client) -> set[str]:
+    return _live.setdefault(client, set())
 
 
 class Panel(discord.ui.View):
     """A view whose buttons get panel custom ids; subclasses declare buttons as usual."""
 
-    def __init__(self, *, timeout: float) -> None:
+    def __init__(self, client: discord.Client, *, timeout: float) -> None:
         super().__init__(timeout=timeout)
+        self.client = client
         self.panel_id = secrets.token_hex(8)
         for index, item in enumerate(self.children):
             if isinstance(item, discord.ui.Button | discord.ui.Select):
                 item.custom_id = f"{PREFIX}{self.panel_id}:{index}"
-        _live.add(self.panel_id)
+        _panels(client).add(self.panel_id)
 
     def stop(self) -> None:
-        _live.discard(self.panel_id)
+        _panels(self.client).discard(self.panel_id)
         super().stop()
 
     async def on_timeout(self) -> None:
-        _live.discard(self.panel_id)
+        _panels(self.client).discard(self.panel_id)
 
 
 class ExpiredPanel(
@@ -56,6 +62,6 @@ class ExpiredPanel(
         return cls(match["panel"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        if self.panel in _live:
+        if self.panel in _panels(interaction.client):
             return  # the panel's own view answers
         await send_ephemeral(interaction, EXPIRED)
