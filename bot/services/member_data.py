@@ -62,8 +62,8 @@ class ConsentEnding(Protocol):
         method: str,
         reason: str,
         audit_action: str | None = ...,
-        tolerate_discord: bool = ...,
-    ) -> bool | None: ...
+        removal: bool = ...,
+    ) -> tuple[bool, bool]: ...
 
 
 def retention_of(settings: Settings) -> Retention:
@@ -191,30 +191,19 @@ class MemberData:
     async def _end_in_group(
         self, group: GroupInfo, member_id: int, *, answer: str, method: str, reason: str, audit: bool
     ) -> tuple[bool, bool]:
-        """End consent, enrolment and facilitator nomination: (anything held, disconnected)."""
-        state, db, ring = self.bot.state, self.bot.db, self.bot.ring
-        held = False
-        disconnected = False
-        if state.consent_of(group.id, member_id) is not None:
-            ended = await self._consent().end_consent(
-                group,
-                member_id,
-                answer=answer,
-                method=method,
-                reason=reason,
-                audit_action="consent_ended" if audit else None,
-                tolerate_discord=True,
-            )
-            held = held or ended is not None
-            disconnected = bool(ended)
-        if state.is_enrolled(group.id, member_id) or member_id in state.facilitators_of(group.id):
-            held = True
-            await group_store.unenrol(db, ring, group.id, member_id)
-            state.set_enrolled(group.id, member_id, False)
-            await group_store.remove_facilitator(db, ring, group.id, member_id)
-            state.set_facilitator(group.id, member_id, False)
+        """End consent, enrolment and facilitator nomination through the consent feature's one
+        withdrawal path, as a removal: (anything held, disconnected)."""
+        held, disconnected = await self._consent().end_consent(
+            group,
+            member_id,
+            answer=answer,
+            method=method,
+            reason=reason,
+            audit_action="consent_ended" if audit else None,
+            removal=True,
+        )
         if held and audit:
-            await self.bot.audit.record(
+            await self.bot.outbox.audit(
                 group.guild_id, "member_left", group_id=group.id, subject_id=member_id, details={"reason": reason}
             )
         return held, disconnected

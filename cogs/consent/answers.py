@@ -19,7 +19,6 @@ from bot.ui.consent_views import (
     pick_view,
     tag_matches,
 )
-from bot.ui.group_options import missing_permission_error
 from bot.ui.replies import UserError, send_ephemeral
 from cogs.consent.over_time import EXPIRY_KIND, MemberLocks, OverTime
 
@@ -297,68 +296,72 @@ class Answers:
         method: str,
         reason: str,
         audit_action: str | None = "consent_withdrawn",
-        actor_id: int | None = None,
-        tolerate_discord: bool = False,
-    ) -> bool | None:
-        """End ``member_id``'s current consent to ``group``: the one withdrawal path.
+        removal: bool = False,
+    ) -> tuple[bool, bool]:
+        """End ``member_id``'s current consent to ``group``: the one withdrawal path, in the person's
+        turn (``bot.access_order``). Returns (anything was held open, disconnected).
 
-        Access is withdrawn on Discord (a member in the voice room is disconnected), then the ending
-        is recorded (``answer`` with ``reason``), memory forgets the consent and its expiry timer
-        goes. None when there was no current consent; else whether they were disconnected.
-        Discord errors are raised and nothing changes, unless ``tolerate_discord``: then the ending is
-        recorded anyway and the reconcile at the next start closes what Discord refused now.
+        Memory forgets the consent first (fail closed); ``bot.enforcement`` then disconnects them from
+        the voice room and closes the rooms (retrying what Discord refuses); the ending is recorded
+        (``answer`` with ``reason``) and the expiry timer goes, both through the outbox so a database
+        outage loses neither. A ``removal`` (leaving the server, erasure) is final: it makes an answer
+        still in flight stale, and also ends the enrolment and any facilitator nomination.
         ``audit_action`` None: the caller writes its own audit entry (an erasure names nobody).
         """
-        async with self.locks.get(group.id, member_id):
-            fact = self.bot.state.consent_of(group.id, member_id)
-            if fact is None:
-                return None
-            try:
-                disconnected = await withdraw_access(self.bot, group, member_id, reason=reason)
-            except discord.HTTPException as exc:
-                if not tolerate_discord:
-                    raise
-                log.warning(
-                    "group %s: could not withdraw access on Discord (%s); recorded anyway", group.id, exc.status
+        bot = self.bot
+        state, outbox = bot.state, bot.outbox
+        if removal:
+            bot.access_order.supersede(group.id, member_id)
+        disconnected = False
+        async with bot.access_order.turn(group.id, member_id):
+            fact = state.consent_of(group.id, member_id)
+            held = fact is not None
+            if fact is not None:
+                state.set_consent(group.id, None, member_id=member_id)
+                closing = await bot.enforcement.close_rooms(group, member_id, reason=reason)
+                if closing.disconnect_started:
+                    disconnected = await bot.departures.first_try(group.voice_channel_id, member_id)
+                at = bot.clock.now()
+                await outbox.write(
+                    "consent ending",
+                    lambda: consent_store.record(
+                        bot.db,
+                        bot.ring,
+                        group_id=group.id,
+                        member_id=member_id,
+                        answer=answer,
+                        at=at,
+                        method=method,
+                        reason=reason,
+                    ),
                 )
-                disconnected = False
-            await consent_store.record(
-                self.bot.db,
-                self.bot.ring,
-                group_id=group.id,
-                member_id=member_id,
-                answer=answer,
-                at=self.bot.clock.now(),
-                method=method,
-                reason=reason,
-            )
-            self.bot.state.set_consent(group.id, None, member_id=member_id)
-            await self.bot.scheduler.cancel(EXPIRY_KIND, fact.consent_id)
-        if audit_action is not None:
-            await self.bot.audit.record(
+                await outbox.write("expiry timer", lambda: bot.scheduler.cancel(EXPIRY_KIND, fact.consent_id))
+            if removal and (state.is_enrolled(group.id, member_id) or member_id in state.facilitators_of(group.id)):
+                held = True
+                await group_store.unenrol(bot.db, bot.ring, group.id, member_id)
+                state.set_enrolled(group.id, member_id, False)
+                await group_store.remove_facilitator(bot.db, bot.ring, group.id, member_id)
+                state.set_facilitator(group.id, member_id, False)
+        if fact is not None and audit_action is not None:
+            await outbox.audit(
                 group.guild_id,
                 audit_action,
-                actor_id=member_id if actor_id is None else actor_id,
+                actor_id=member_id,
                 group_id=group.id,
                 subject_id=member_id,
                 details={"disconnected": disconnected, "reason": reason},
             )
-        return disconnected
+        return held, disconnected
 
     async def withdraw(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
         member_id = interaction.user.id
         if self.bot.state.consent_of(info.id, member_id) is None:
             raise UserError(f"You have not consented to **{info.name}**, so there is nothing to withdraw.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            disconnected = await self.end(
-                info, member_id, answer="withdraw", method="command", reason="consent withdrawn"
-            )
-        except discord.Forbidden:
-            raise missing_permission_error(
-                ["manage_roles", "move_members"], "withdraw your access; tell a facilitator"
-            ) from None
-        if disconnected is None:
+        held, disconnected = await self.end(
+            info, member_id, answer="withdraw", method="command", reason="consent withdrawn"
+        )
+        if not held:
             await send_ephemeral(interaction, f"Your consent to **{info.name}** was already withdrawn.")
             return
         await send_ephemeral(

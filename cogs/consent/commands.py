@@ -92,18 +92,12 @@ class Consent(commands.Cog):
         method: str,
         reason: str,
         audit_action: str | None = "consent_withdrawn",
-        tolerate_discord: bool = False,
-    ) -> bool | None:
+        removal: bool = False,
+    ) -> tuple[bool, bool]:
         """The one withdrawal path, for features that end a consent without an interaction (leaving the
         server, erasure): see :meth:`Answers.end`."""
         return await self.answers.end(
-            group,
-            member_id,
-            answer=answer,
-            method=method,
-            reason=reason,
-            audit_action=audit_action,
-            tolerate_discord=tolerate_discord,
+            group, member_id, answer=answer, method=method, reason=reason, audit_action=audit_action, removal=removal
         )
 
     async def revalidate_group(self, group_id: str) -> bool:

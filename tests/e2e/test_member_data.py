@@ -221,6 +221,17 @@ async def test_someone_no_longer_in_the_server_forgets_by_direct_message(holdspa
     assert "Tuesday circle: revoked" in copy and "left the server" in copy
 
 
+async def requests_done(hs: Holdspace) -> None:
+    """Wait (a condition, bounded) until holdspace has carried out every written-down erasure request."""
+    bot = hs.bot
+    assert bot is not None
+    for _ in range(500):
+        if await bot.db.fetchval("SELECT COUNT(*) AS n FROM erasure_requests") == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the erasure requests were not carried out")
+
+
 @pytest.fixture
 def keep_logging() -> Iterator[None]:
     """The command line sets up its own logging; give the test run's back afterwards."""
@@ -266,8 +277,8 @@ async def test_holdspace_forget_for_a_member_in_voice_and_for_one_who_left(
     assert str(alice.id) not in out
     hs.clock.advance(REQUEST_POLL)
     await hs.sb.wait_until(lambda: hs.guild.voice_channel_of(alice) is None)
-    await hs.sb.wait_until(lambda: bot.state.consent_of(group.id, alice.id) is None)
-    assert await bot.db.fetchval("SELECT COUNT(*) AS n FROM erasure_requests") == 0
+    await requests_done(hs)
+    assert bot.state.consent_of(group.id, alice.id) is None and not bot.state.is_enrolled(group.id, alice.id)
 
     # bob leaves; the request is written while holdspace is offline and carried out at the start.
     await hs.stop()
@@ -278,9 +289,8 @@ async def test_holdspace_forget_for_a_member_in_voice_and_for_one_who_left(
     )
     assert code == 0
     bot = await hs.start()
-    await hs.sb.wait_until(lambda: bot.state.consent_of(group.id, user.id) is None)
+    await requests_done(hs)
     await hs.settle()
-    assert await bot.db.fetchval("SELECT COUNT(*) AS n FROM erasure_requests") == 0
     found = await found_by_blind_index(hs, user.id)
     assert set(found) == {"consents.member_index"}, found
     # Leaving had already ended all that an erasure may end: the second request changed nothing.
@@ -373,3 +383,30 @@ async def test_mydata_copy_by_direct_message_or_attached_when_they_are_closed(ho
     attached = [m for m in [handle.message, *handle.followups] if m is not None and m.attachments]
     assert attached and all(m.ephemeral for m in attached)
     assert json.loads(attached[0].attachments[0].data)["enrolled_in"] == ["Tuesday circle"]
+
+
+async def test_forget_while_discord_fails_still_disconnects_and_closes_the_rooms(holdspace: Holdspace) -> None:
+    hs = holdspace
+    _, group, alice = await consented_in_voice(hs, "alice")
+    bot = hs.bot
+    assert bot is not None
+    text_room, voice = rooms(hs, group)
+    hs.guild.join_voice(alice, voice)
+    await hs.settle()
+    _, messages = await forget_prompt(hs, alice)
+    hs.sb.faults.fail("PATCH", r"/guilds/\d+/members/\d+", 503)  # the first disconnect
+    hs.sb.faults.fail("PUT", r"/channels/\d+/permissions/\d+", 503, times=2)
+    hs.sb.faults.fail("DELETE", r"/channels/\d+/permissions/\d+", 503, times=2)
+    message, cid = find_custom_id(messages, "hs:forget:")
+    handle = await click(hs, alice, message, cid)
+    for _ in range(200):  # back-off runs on the injected clock
+        await hs.settle()
+        if hs.guild.voice_channel_of(alice) is None and alice.id not in text_room.overwrites:
+            break
+        hs.clock.advance(timedelta(seconds=1))
+    assert hs.guild.voice_channel_of(alice) is None
+    assert not can_see(hs, alice, text_room)
+    assert "erased" in await final(handle)
+    assert not bot.state.is_enrolled(group.id, alice.id)
+    events = await consent_store.history(bot.db, bot.ring, member_id=alice.id)
+    assert events[-1].reason == "erasure requested"
