@@ -430,7 +430,12 @@ def case_embed(bot: HoldspaceBot, case: CaseRecord, history: Iterable[CaseEvent]
         embed.add_field(name="Details", value=_short("\n".join(other), 1000), inline=False)
     lines = []
     for event in history:
-        who = "holdspace" if event.actor_id is None else ("you" if event.actor_id == viewer_id else "a moderator")
+        if event.actor_id is None:
+            # Only holdspace opens cases; any other step without an actor was a moderator who asked
+            # to be forgotten.
+            who = "holdspace" if event.action == "opened" else "a moderator"
+        else:
+            who = "you" if event.actor_id == viewer_id else "a moderator"
         line = f"{when(event.at)} · {event.action} by {who}"
         if event.status is not None and event.action == "resolved":
             line += f" ({event.status.value})"
