@@ -1,4 +1,4 @@
-"""How a separate `holdspace health` process learns whether the running bot is well.
+"""How a separate `holdspace health` process (and systemd's watchdog) learns whether the bot is well.
 
 The running bot writes a small heartbeat file next to the database (``<database>.health``, 0600):
 whether it is connected to Discord, whether its scheduler task is alive, when its current scheduler
@@ -6,6 +6,10 @@ pass began and since when work has been overdue. It rewrites the file at every c
 disconnect, and every ``HEARTBEAT_EVERY`` in between. `holdspace health` only reads that file: it
 needs no key and no Discord connection, and a bot that is hung or gone stops refreshing the file, so
 an old heartbeat is itself a failure. Nothing personal is in the file.
+
+Under systemd (``Type=notify``, ``WatchdogSec=``) the same writer tells systemd READY=1 once connected
+and WATCHDOG=1 at every heartbeat while the scheduler is current, so a hung bot is restarted. A lost
+Discord connection does not stop the pings: discord.py is reconnecting, and a restart would not help.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -134,6 +139,32 @@ def judge(heartbeat: Heartbeat | None, now: datetime, path: Path) -> Verdict:
     return Verdict(True, f"healthy: connected to {servers}, scheduler current")
 
 
+def notify_systemd(message: str) -> bool:
+    """Send ``message`` to systemd's notification socket, if holdspace runs under one (sd_notify)."""
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address:
+        return False
+    if address.startswith("@"):
+        address = "\0" + address[1:]  # the abstract namespace
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.sendto(message.encode(), address)
+    except OSError:
+        log.warning("could not notify systemd (%s)", message.split("=", 1)[0])
+        return False
+    return True
+
+
+def scheduler_current(heartbeat: Heartbeat) -> bool:
+    """The scheduler part of :func:`judge`: alive, no pass stuck, nothing long overdue."""
+    at = heartbeat.written_at
+    return (
+        heartbeat.scheduler_running
+        and (heartbeat.pass_started_at is None or at - heartbeat.pass_started_at <= SCHEDULER_GRACE)
+        and (heartbeat.overdue_since is None or at - heartbeat.overdue_since <= SCHEDULER_GRACE)
+    )
+
+
 class HeartbeatWriter:
     """Keeps the heartbeat file of one running bot current."""
 
@@ -156,6 +187,8 @@ class HeartbeatWriter:
             self.connected, self.since = True, self.bot.clock.now()
             if self.ever_connected:
                 log.info("connected to Discord again")
+            else:
+                notify_systemd("READY=1")
             self.ever_connected = True
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="holdspace-heartbeat")
@@ -197,6 +230,10 @@ class HeartbeatWriter:
                 overdue_since=earliest if earliest is not None and earliest < now else None,
             )
             await asyncio.to_thread(write_private_atomically, self.path, beat.to_json())
+            if stopped:
+                notify_systemd("STOPPING=1")
+            elif self.ever_connected and scheduler_current(beat):
+                notify_systemd("WATCHDOG=1")
             return beat
 
     async def stop(self) -> None:

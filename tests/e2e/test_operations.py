@@ -12,7 +12,7 @@ import os
 import socket
 import stat
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -189,8 +189,35 @@ async def test_health_connected_disconnected_and_back_after_an_outage(
     assert running.task is not None and not running.task.done()
 
 
-async def test_health_reports_a_stalled_scheduler(running: Running, clock: FakeClock) -> None:
+@pytest.fixture
+def systemd_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
+    """The notification socket systemd gives a Type=notify service."""
+    path = tmp_path / "notify"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.setblocking(False)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def notifications(sock: socket.socket) -> list[str]:
+    received: list[str] = []
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            received.append(sock.recv(256).decode())
+    return received
+
+
+async def test_health_reports_a_stalled_scheduler(
+    running: Running, clock: FakeClock, systemd_socket: socket.socket
+) -> None:
     bot = await running.start()
+    await until(lambda: running.beat()["connected"])
+    sent = notifications(systemd_socket)
+    assert "READY=1" in sent and "WATCHDOG=1" in sent, sent
     stuck = asyncio.Event()
 
     async def hangs(timer: Timer) -> None:
@@ -202,10 +229,13 @@ async def test_health_reports_a_stalled_scheduler(running: Running, clock: FakeC
     await asyncio.wait_for(stuck.wait(), 5)
     assert (await running.health())[0] == 0, "a pass that just began is fine"
     before = running.beat()["written_at"]
+    notifications(systemd_socket)
     clock.advance(SCHEDULER_GRACE + timedelta(minutes=1))  # the heartbeat wakes and writes again
     await until(lambda: running.beat()["written_at"] != before)
     code, line = await running.health()
     assert code == 1 and line.startswith("the scheduler is stalled")
+    # systemd's watchdog is no longer fed, so systemd restarts the hung bot.
+    assert "WATCHDOG=1" not in notifications(systemd_socket)
 
 
 async def test_health_reports_a_stopped_scheduler_and_a_stopped_bot(running: Running, clock: FakeClock) -> None:
