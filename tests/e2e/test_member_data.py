@@ -116,6 +116,7 @@ async def test_forget_in_a_running_session_with_an_open_case_and_asked_twice(hol
     assert "your link to report #1 (still open)" in prompt
     assert "consent record for Tuesday circle" in prompt and "withdrawn_consent_days" in prompt
 
+    last_seq = max(e.seq for e in await audit_store.entries(bot.db, bot.ring, hs.guild.id))
     answer = await confirm(hs, alice, messages)
     await hs.sb.wait_until(lambda: hs.guild.voice_channel_of(alice) is None)
     assert "erased" in answer and "disconnected from the group's voice room" in answer
@@ -146,6 +147,8 @@ async def test_forget_in_a_running_session_with_an_open_case_and_asked_twice(hol
     erased = [e for e in entries if e.action == "member_erased"]
     assert len(erased) == 1 and erased[0].payload["actor"] is None and erased[0].payload["subject"] is None
     assert str(alice.id) not in json.dumps(erased[0].payload)
+    # Nothing written by the erasure names her (the withdrawal it made is recorded without a name).
+    assert not [e for e in entries if e.seq > last_seq and str(alice.id) in json.dumps(e.payload)]
     assert (await verify_audit(bot.db, bot.ring)).ok
 
     # Asked twice (and the first prompt's button pressed again after a restart): a clear answer.
@@ -303,6 +306,9 @@ async def test_holdspace_forget_for_a_member_in_voice_and_for_one_who_left(
         ["--config", str(config), "forget", "--guild", str(hs.guild.id), "--member", str(hs.member("carol").id)],
     )
     assert code == 0 and "holds nothing" in capsys.readouterr().out
+    await hs.stop()
+    assert await asyncio.to_thread(cli.main, ["--config", str(config), "audit-verify"]) == 0
+    assert "the chain is intact" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("how", ["leave", "kick", "ban"])
