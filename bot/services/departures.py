@@ -202,6 +202,7 @@ class Departures:
     async def _run(self, key: tuple[int, int], job: _Job) -> None:
         sending = True
         delay = self.retry_first
+        failures = 0
         outcome = job.outcome
         try:
             while True:
@@ -214,8 +215,12 @@ class Departures:
                 if not sending:
                     self._begin_sending()
                     sending = True
-                outcome.tries += 1
-                problem = await self._attempt(job, self._disconnect)
+                lacking = self._cannot_move(job)
+                if lacking is None:
+                    outcome.tries += 1
+                    problem = await self._attempt(job, self._disconnect)
+                else:
+                    problem = lacking  # no request Discord would refuse anyway; looked at again later
                 self._end_sending()
                 sending = False
                 if not job.first.done():
@@ -224,14 +229,18 @@ class Departures:
                     outcome.held = True
                     self._remember(key)
                     break
+                repeated = problem in outcome.problems
                 outcome.problems.append(problem)
-                log.warning(
-                    "could not disconnect someone from a group's voice room (try %d): %s; trying again in %.1f s",
-                    outcome.tries,
-                    problem,
-                    delay,
-                )
-                if outcome.tries == REPORT_AFTER:
+                if lacking is None or not repeated:
+                    log.warning(
+                        "could not disconnect someone from a group's voice room (try %d): %s; trying again in %.1f s",
+                        outcome.tries,
+                        problem,
+                        delay,
+                    )
+                failures += 1
+                if not job.reported_early and (failures >= REPORT_AFTER or lacking is not None):
+                    # Say so now rather than after the retries: a missing permission waits for people.
                     self._spawn_follow_up(job, final=False)
                 await self._back_off(job, delay)
                 delay = min(delay * 2, self.retry_max)
@@ -246,6 +255,17 @@ class Departures:
         if outcome.tries > 1 and outcome.held:
             log.warning("the disconnect held after %d tries", outcome.tries)
         self._spawn_follow_up(job, final=True)
+
+    def _cannot_move(self, job: _Job) -> str | None:
+        """What holdspace lacks to disconnect from the room, as its cache shows (None: nothing)."""
+        guild = self.bot.get_guild(job.guild_id)
+        room = guild.get_channel(job.channel_id) if guild is not None else None
+        me = guild.me if guild is not None else None
+        if room is None or me is None:
+            return None
+        if not room.permissions_for(me).move_members:
+            return "holdspace lacks Move Members in the voice room, so it could not disconnect"
+        return None
 
     def _remember(self, key: tuple[int, int]) -> None:
         now = asyncio.get_running_loop().time()

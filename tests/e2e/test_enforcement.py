@@ -5,9 +5,12 @@ be written. The real holdspace bot against the sandbox; time is moved on the inj
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from bot.core.records import GroupInfo
 from bot.sandbox.world import Application, Channel, Member
@@ -116,3 +119,41 @@ async def test_a_facilitator_losing_her_role_in_voice_is_disconnected(holdspace:
     hs.guild.set_member_roles(fran, [hs.world.member_role.id])
     await until(lambda: hs.guild.voice_channel_of(fran) is None, what="the disconnect")
     assert len(disconnects(hs, fran)) == 1
+
+
+# -- records survive a database that cannot be written for a while --------------------------------------
+
+
+async def test_a_minute_without_a_writable_database_loses_no_record_and_logs_one_error(
+    holdspace: Holdspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, GROUP)
+    fran = staff.facilitator
+    _, voice = rooms(hs, group)
+    hs.guild.join_voice(fran, voice)
+    await hs.settle()
+    bot = hs.bot
+    assert bot is not None
+    before = await audit_actions(hs)
+    caplog.set_level(logging.INFO)
+
+    await bot.db.execute("PRAGMA query_only = 1")  # every write refused, as on a read-only file system
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id])
+    await until(lambda: hs.guild.voice_channel_of(fran) is None, what="the disconnect, from memory")
+    await until(lambda: bot.outbox.kept >= 2, what="the audit entry and the case kept")
+    for _ in range(12):  # a minute passes
+        hs.clock.advance(5)
+        await hs.settle()
+    assert await all_cases(hs, "unconsented_join") == []
+
+    await bot.db.execute("PRAGMA query_only = 0")
+    await advance_until(hs, lambda: bot.outbox.kept == 0, limit=10)
+    case = (await until_cases(hs, "unconsented_join"))[0]
+    assert case.subject_id == fran.id and case.details["disconnected"] is True and "happened_at" in case.details
+    after = await audit_actions(hs)
+    assert after[len(before) :].count("unconsented_join") == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    assert "read-only" in errors[0].getMessage() and "keeps" in errors[0].getMessage()
+    assert not any(r.exc_info for r in caplog.records if r.levelno >= logging.WARNING)
