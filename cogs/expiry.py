@@ -27,6 +27,7 @@ from bot.core.durations import DurationError, format_duration, parse_duration
 from bot.core.expiry import ExpiryReport
 from bot.core.records import GroupInfo
 from bot.services.expiry import ExpiryService
+from bot.services.outbox import is_database_error
 from bot.ui.checks import facilitators_only, require_facilitator
 from bot.ui.group_options import group_autocomplete, resolve_facilitated_group
 from bot.ui.panels import Panel
@@ -163,8 +164,11 @@ class Expiry(commands.Cog):
         parent_id = getattr(message.channel, "parent_id", None)
         try:
             await self.service.message_posted(message.channel.id, message.id, parent_id)
-        except Exception:
-            log.exception("could not record an expiring message; the next catch-up reads it again")
+        except Exception as exc:
+            if not is_database_error(exc):
+                log.exception("could not record an expiring message; the next catch-up reads it again")
+            else:  # one ERROR per outage, not a traceback per message; the next catch-up reads it again
+                self.bot.outbox.failed(exc)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:

@@ -204,7 +204,8 @@ class Recorder:
                 if future is not None and not future.done():
                     future.set_result(None)
                 return
-            log.error("could not record %d expiring messages; the next catch-up reads them again", len(rows))
+            # A warning: the outage itself is reported once (bot.services.outbox), not per batch.
+            log.warning("could not record %d expiring messages; the next catch-up reads them again", len(rows))
             if self._on_failure is not None:
                 self._on_failure({r.channel_id for r in rows} | set(cursors))
             if future is not None and not future.done():

@@ -126,10 +126,12 @@ class Outbox:
     # -- outages ----------------------------------------------------------------------------------
 
     def failed(self, exc: BaseException) -> None:
-        """Note a failed write; the first of an outage is logged as one ERROR with its cause."""
+        """Note a failed write (any feature may report one); the first of an outage is logged as one
+        ERROR with its cause, and the outage is watched until the database takes writes again."""
         if self._outage is not None:
             return
         self._outage = describe_database_error(exc)
+        self._watch()
         log.error(
             "the database cannot be written: %s. holdspace keeps enforcing from memory (disconnects, closed "
             "rooms) and keeps its audit entries and cases to write when the database takes writes again "
@@ -164,17 +166,29 @@ class Outbox:
                 )
             return
         self._kept.append(_Kept(what, write))
+        self._watch()
+
+    def _watch(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._flush_forever(), name="holdspace-outbox")
 
     async def _flush_forever(self) -> None:
         clock = self.bot.clock
-        while self._kept:
-            await self._flush()
-            if not self._kept:
-                break
+        while True:
             await clock.sleep_until(clock.now() + timedelta(seconds=self.retry_seconds))
+            await self._flush()
+            if not self._kept and await self._writable():
+                break
         self.recovered()
+
+    async def _writable(self) -> bool:
+        try:
+            await self.bot.db.check_writable()
+        except Exception as exc:
+            if not is_database_error(exc):
+                raise
+            return False
+        return True
 
     async def _flush(self) -> None:
         while self._kept:

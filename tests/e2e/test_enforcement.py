@@ -130,7 +130,7 @@ async def test_a_minute_without_a_writable_database_loses_no_record_and_logs_one
     hs = holdspace
     staff, group = await started_with_group(hs, GROUP)
     fran = staff.facilitator
-    _, voice = rooms(hs, group)
+    text, voice = rooms(hs, group)
     hs.guild.join_voice(fran, voice)
     await hs.settle()
     bot = hs.bot
@@ -139,6 +139,8 @@ async def test_a_minute_without_a_writable_database_loses_no_record_and_logs_one
     caplog.set_level(logging.INFO)
 
     await bot.db.execute("PRAGMA query_only = 1")  # every write refused, as on a read-only file system
+    hs.sb.post_many(text, fran, 30)  # the expiry queue cannot record them either
+    await hs.settle()
     hs.guild.set_member_roles(fran, [hs.world.member_role.id])
     await until(lambda: hs.guild.voice_channel_of(fran) is None, what="the disconnect, from memory")
     await until(lambda: bot.outbox.kept >= 2, what="the audit entry and the case kept")
@@ -153,6 +155,7 @@ async def test_a_minute_without_a_writable_database_loses_no_record_and_logs_one
     assert case.subject_id == fran.id and case.details["disconnected"] is True and "happened_at" in case.details
     after = await audit_actions(hs)
     assert after[len(before) :].count("unconsented_join") == 1
+    assert any(r.name == "bot.services.expiry" for r in caplog.records), "the expiry queue met the outage too"
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1, [r.getMessage() for r in errors]
     assert "read-only" in errors[0].getMessage() and "keeps" in errors[0].getMessage()
