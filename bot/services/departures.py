@@ -38,13 +38,17 @@ log = logging.getLogger(__name__)
 #: Injected-clock seconds before the first retry; doubled after every failure up to RETRY_MAX.
 RETRY_FIRST = 0.5
 RETRY_MAX = 4.0
-#: Real seconds one request may take before it counts as unanswered and is tried again.
-ATTEMPT_TIMEOUT = 10.0
+#: Real seconds one request may take before it counts as unanswered and is tried again; None: as long
+#: as discord.py's own connection allows (a request waiting for its rate-limit bucket is not late).
+ATTEMPT_TIMEOUT: float | None = None
 #: Failed tries after which the follow-up runs anyway (saying the disconnect has not held yet).
 REPORT_AFTER = 3
 #: Real seconds a finished disconnect suppresses another for the same person, until the voice event
 #: saying they left arrives (a replayed join and a reconcile must not disconnect and report twice).
 SETTLE_SECONDS = 2.0
+#: Disconnects in flight per server at once: Discord paces them in one bucket per server, and
+#: discord.py loses whole rate-limit windows when many requests wait in one bucket.
+IN_FLIGHT = 5
 #: Discord's answer when the person is not connected to voice any more.
 NOT_CONNECTED = 40032
 
@@ -88,9 +92,12 @@ class _Job:
     may_stay: MayStay
     follow_up: FollowUp | None
     removal: Removal | None
+    removal_check: Callable[[], str | None] | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     outcome: Outcome = field(default_factory=Outcome)
     reported_early: bool = False
+    left: bool = False  # a voice event said they left the room
+    rejoined: bool = False  # seen in the room again after that
     first: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -104,6 +111,7 @@ class Departures:
         self.retry_max = RETRY_MAX
         self.attempt_timeout = ATTEMPT_TIMEOUT
         self._jobs: dict[tuple[int, int], _Job] = {}
+        self._gates: dict[int, asyncio.Semaphore] = {}
         self._recent: dict[tuple[int, int], float] = {}  # disconnected, not yet confirmed by a voice event
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sending = 0  # departures whose request is being sent or waits to be sent
@@ -122,6 +130,7 @@ class Departures:
         may_stay: MayStay,
         follow_up: FollowUp | None = None,
         removal: Removal | None = None,
+        removal_check: Callable[[], str | None] | None = None,
     ) -> bool:
         """Make sure ``member_id`` leaves voice room ``channel_id``; False when that is under way already.
 
@@ -129,17 +138,19 @@ class Departures:
         ``follow_up`` runs when the disconnect held or became moot (``outcome.final``); when a few
         tries failed it runs once before that too, with ``final`` False, so the case is not held
         back while holdspace keeps trying. ``removal`` kicks or bans the person (a bot) after the
-        disconnect, with the same retries.
+        disconnect, retried while Discord fails; ``removal_check`` names what holdspace lacks for it
+        (from its cache), and then no request is sent.
         """
         key = (channel_id, member_id)
         job = self._jobs.get(key)
         if job is not None:
+            job.rejoined = job.rejoined or job.left
             job.wake.set()  # seen again: try again now rather than at the end of the back-off
             return False
         done_at = self._recent.get(key)
         if done_at is not None and asyncio.get_running_loop().time() - done_at < SETTLE_SECONDS:
             return False  # disconnected a moment ago; the voice event saying so is on its way
-        job = _Job(guild_id, channel_id, member_id, reason, may_stay, follow_up, removal)
+        job = _Job(guild_id, channel_id, member_id, reason, may_stay, follow_up, removal, removal_check)
         self._jobs[key] = job
         self._begin_sending()
         task = asyncio.create_task(self._run(key, job), name="holdspace-departure")
@@ -163,6 +174,7 @@ class Departures:
         self._recent.pop(key, None)
         job = self._jobs.get(key)
         if job is not None:
+            job.left = True
             job.wake.set()
 
     async def quiet(self) -> None:
@@ -226,8 +238,11 @@ class Departures:
                 if not job.first.done():
                     job.first.set_result(problem is None)
                 if problem is None:
+                    if job.rejoined:  # they came back after this disconnect landed: once more
+                        job.left = job.rejoined = False
+                        continue
                     outcome.held = True
-                    self._remember(key)
+                    self._remember(key, job)
                     break
                 repeated = problem in outcome.problems
                 outcome.problems.append(problem)
@@ -267,14 +282,16 @@ class Departures:
             return "holdspace lacks Move Members in the voice room, so it could not disconnect"
         return None
 
-    def _remember(self, key: tuple[int, int]) -> None:
+    def _remember(self, key: tuple[int, int], job: _Job) -> None:
+        if not self._in_room(job):
+            return  # the voice event came first: a join from now on is a new one
         now = asyncio.get_running_loop().time()
         if len(self._recent) > 1000:
             self._recent = {k: t for k, t in self._recent.items() if now - t < SETTLE_SECONDS}
         self._recent[key] = now
 
     async def _remove(self, job: _Job) -> None:
-        """Kick or ban the bot; retried like the disconnect until it is done or moot."""
+        """Kick or ban the bot; retried like the disconnect while Discord fails, not when it refuses."""
         delay = self.retry_first
         outcome = job.outcome
         action = job.removal
@@ -285,8 +302,25 @@ class Departures:
                 return
             if job.may_stay():
                 return
-            problem = await self._attempt(job, self._kick_or_ban)
-            if problem is None:
+            blocked = job.removal_check() if job.removal_check is not None else None
+            if blocked is not None:
+                outcome.problems.append(blocked)
+                return
+            try:
+                await self._kick_or_ban(job)
+            except discord.NotFound:
+                outcome.removal_done = True
+                return
+            except discord.Forbidden:
+                outcome.problems.append(
+                    f"Discord refused to {action} the bot (holdspace lacks the permission or its role is too low)"
+                )
+                return
+            except discord.HTTPException as exc:
+                problem = f"Discord refused to {action} the bot (HTTP {exc.status})"
+            except (TimeoutError, aiohttp.ClientError, OSError):
+                problem = f"Discord did not answer the {action} in time"
+            else:
                 outcome.removal_done = True
                 return
             outcome.problems.append(problem)
@@ -311,8 +345,6 @@ class Departures:
         except discord.NotFound:
             return None
         except discord.Forbidden:
-            if job.removal is not None and request == self._kick_or_ban:
-                return f"Discord refused to {job.removal} the bot: holdspace lacks the permission or ranks too low"
             return "Discord refused the disconnect: holdspace lacks Move Members (or Connect) in the voice room"
         except discord.HTTPException as exc:
             if exc.code == NOT_CONNECTED:
@@ -323,7 +355,9 @@ class Departures:
         return None
 
     async def _disconnect(self, job: _Job) -> None:
-        await self.bot.http.edit_member(job.guild_id, job.member_id, reason=job.reason, channel_id=None)
+        gate = self._gates.setdefault(job.guild_id, asyncio.Semaphore(IN_FLIGHT))
+        async with gate:
+            await self.bot.http.edit_member(job.guild_id, job.member_id, reason=job.reason, channel_id=None)
 
     async def _kick_or_ban(self, job: _Job) -> None:
         if job.removal == "ban":

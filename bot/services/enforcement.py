@@ -24,7 +24,9 @@ import discord
 
 from bot.core import overwrites as ow
 from bot.core.access import Decision, Reason, decide_from_state
-from bot.services.access import current_overwrites, put_overwrite, send_prompt
+from bot.core.drift import Drift, describe_all
+from bot.core.guard import CASE_PERMISSION_DRIFT
+from bot.services.access import current_overwrites, desired_room_overwrites, put_overwrite, send_prompt
 from bot.services.departures import Outcome
 
 if TYPE_CHECKING:
@@ -44,15 +46,26 @@ CASE_UNCONSENTED = "unconsented_join"
 class Closing:
     """What closing the rooms to someone did right away."""
 
-    disconnect_started: bool = False
+    disconnected: bool = False  # was in the voice room and the first disconnect held
     rooms_closed: bool = True  # False: an edit was refused and is being retried
     problems: list[str] = field(default_factory=list)
+
+    def tell(self) -> str:
+        """What the person (or the facilitator) is told when the rooms could not be closed at once."""
+        if self.rooms_closed:
+            return ""
+        return (
+            " Discord did not accept closing the rooms yet (" + "; ".join(dict.fromkeys(self.problems)) + "); "
+            "holdspace keeps trying until they are closed."
+        )
 
 
 class Enforcement:
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
         self._repairs: dict[tuple[int, int], asyncio.Task[None]] = {}
+        self._closing: dict[tuple[int, int], int] = {}  # (room, member) -> edits in flight
+        self._closed_before: set[tuple[str, int]] = set()  # (group, member) whose access holdspace took
 
     # -- deciding ---------------------------------------------------------------------------------
 
@@ -175,13 +188,20 @@ class Enforcement:
         guild = self.bot.get_guild(group.guild_id)
         if guild is None:
             return result
-        result.disconnect_started = self.bot.departures.must_leave(
-            group.guild_id,
-            group.voice_channel_id,
-            member_id,
-            reason=f"holdspace: {reason}",
-            may_stay=functools.partial(self.may_stay, group.id, group.guild_id, member_id),
-        )
+        self._closed_before.add((group.id, member_id))
+        member = guild.get_member(member_id)
+        voice = member.voice if member is not None else None
+        if voice is not None and voice.channel is not None and voice.channel.id == group.voice_channel_id:
+            departures = self.bot.departures
+            departures.must_leave(
+                group.guild_id,
+                group.voice_channel_id,
+                member_id,
+                reason=f"holdspace: {reason}",
+                may_stay=functools.partial(self.may_stay, group.id, group.guild_id, member_id),
+            )
+            # The disconnect is the first request; the edits follow its first answer.
+            result.disconnected = await departures.first_try(group.voice_channel_id, member_id)
         edits = [self._close_one(group, channel_id, member_id, reason, result) for channel_id in group.channel_ids]
         await asyncio.gather(*edits)
         if group.access_mode == "role" and group.role_id is not None:
@@ -189,7 +209,14 @@ class Enforcement:
         return result
 
     async def _close_one(self, group: GroupInfo, channel_id: int, member_id: int, reason: str, result: Closing) -> None:
-        problem = await self._strip_allow(group.guild_id, channel_id, member_id, reason)
+        key = (channel_id, member_id)
+        self._closing[key] = self._closing.get(key, 0) + 1
+        try:
+            problem = await self._strip_allow(group.guild_id, channel_id, member_id, reason)
+        finally:
+            self._closing[key] -= 1
+            if not self._closing[key]:
+                del self._closing[key]
         if problem is not None:
             result.rooms_closed = False
             result.problems.append(problem)
@@ -265,6 +292,102 @@ class Enforcement:
         except discord.HTTPException as exc:
             result.rooms_closed = False
             result.problems.append(f"Discord answered HTTP {exc.status} to taking the group's role")
+
+    def closing(self, channel_id: int, member_id: int) -> bool:
+        """Is holdspace itself taking this member's access to the room away right now?"""
+        key = (channel_id, member_id)
+        return key in self._closing or key in self._repairs
+
+    # -- access nobody gave through holdspace -------------------------------------------------------
+
+    def stray_access(self, group: GroupInfo, channel: discord.abc.GuildChannel) -> list[tuple[ow.Target, ow.Want]]:
+        """Member overwrites that open the room to someone holdspace did not let in (bots are the
+        guard's; consenting members, named facilitators and grants in flight are holdspace's)."""
+        me = channel.guild.me
+        wanted = desired_room_overwrites(self.bot, group, channel.guild).get(channel.id, {})
+        out = []
+        for target, have in current_overwrites(channel).items():
+            if target.kind != ow.MEMBER or not ow.grants_access(have) or (me is not None and target.id == me.id):
+                continue
+            if target in wanted or (group.id, target.id) in self.bot.state.pending_grants:
+                continue
+            if self.closing(channel.id, target.id):
+                continue  # holdspace's own withdrawal, still on its way
+            member = channel.guild.get_member(target.id)
+            if member is not None and member.bot:
+                continue
+            out.append((target, have))
+        return out
+
+    def _holdspace_may_have_given(self, group: GroupInfo, guild: discord.Guild, member_id: int) -> bool:
+        """Could this allow be holdspace's own, left from access it gave and is taking back (an enrolled
+        member, a facilitator, someone whose access it closed in this run)? Those are removed quietly."""
+        state = self.bot.state
+        if state.is_enrolled(group.id, member_id) or member_id in state.facilitators_of(group.id):
+            return True
+        if (group.id, member_id) in self._closed_before:
+            return True
+        member = guild.get_member(member_id)
+        cfg = state.guilds.get(group.guild_id)
+        role_id = cfg.facilitator_role_id if cfg is not None else None
+        return member is not None and role_id is not None and any(r.id == role_id for r in member.roles)
+
+    async def revert_stray_access(self, group: GroupInfo, channel: discord.abc.GuildChannel, *, when: str) -> int:
+        """Take stray member access away again; access holdspace never gave opens one ``permission_drift``
+        case for the room."""
+        strays = self.stray_access(group, channel)
+        if not strays:
+            return 0
+        drifts = []
+        problems = []
+        for target, have in strays:
+            fix = None if have.deny == 0 else ow.Want(0, have.deny)
+            drifts.append(Drift(target, "stray", have, fix, have.allow, 0))
+            try:
+                await put_overwrite(self.bot, channel.id, target, fix, "holdspace: access without consent")
+            except discord.NotFound:
+                continue
+            except discord.HTTPException as exc:
+                problems.append(f"Discord answered HTTP {exc.status} to restoring the room")
+                self._repair_later(group, channel.id, target.id, "access without consent")
+        outbox = self.bot.outbox
+        drifts = [d for d in drifts if not self._holdspace_may_have_given(group, channel.guild, d.target.id)]
+        for target, _ in strays:
+            await outbox.audit(
+                group.guild_id,
+                "access_without_consent_removed",
+                group_id=group.id,
+                subject_id=target.id,
+                details={"channel_id": channel.id},
+            )
+        details: dict[str, Any] = {
+            "channel_id": channel.id,
+            "changes": describe_all(drifts),
+            "restored": not problems,
+            "when": when,
+        }
+        if problems:
+            details["problems"] = sorted(set(problems))
+        log.info("%d overwrite(s) giving access without consent found in a group room (%s)", len(strays), when)
+        if not drifts:
+            return len(strays)
+        await outbox.case(
+            group.guild_id,
+            CASE_PERMISSION_DRIFT,
+            group_id=group.id,
+            details=details,
+            dedupe_key=f"{CASE_PERMISSION_DRIFT}:{channel.id}",
+        )
+        return len(strays)
+
+    async def revert_stray_access_in(self, guild: discord.Guild, *, when: str) -> None:
+        """Every group room of the server, after the disconnects (start, resume)."""
+        await self.bot.departures.quiet()
+        for group in self.bot.state.groups_of_guild(guild.id):
+            for channel_id in group.channel_ids:
+                channel = guild.get_channel(channel_id)
+                if channel is not None:
+                    await self.revert_stray_access(group, channel, when=when)
 
     async def repairs_done(self) -> None:
         """Wait until every refused edit held (tests)."""

@@ -3,13 +3,16 @@ then the record; undone when the record fails), not agreeing, and withdrawing.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 import discord
 
 from bot.app import HoldspaceBot
 from bot.core.records import ConsentFact, GroupInfo
-from bot.services.access import grant_access, withdraw_access
+from bot.services.access import grant_access
+from bot.services.enforcement import Closing
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.ui.consent_views import (
@@ -20,7 +23,7 @@ from bot.ui.consent_views import (
     tag_matches,
 )
 from bot.ui.replies import UserError, send_ephemeral
-from cogs.consent.over_time import EXPIRY_KIND, MemberLocks, OverTime
+from cogs.consent.over_time import EXPIRY_KIND, OverTime
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +48,8 @@ async def next_session_text(bot: HoldspaceBot, group_id: str) -> str | None:
 
 
 class Answers:
-    def __init__(self, bot: HoldspaceBot, locks: MemberLocks, over_time: OverTime) -> None:
+    def __init__(self, bot: HoldspaceBot, over_time: OverTime) -> None:
         self.bot = bot
-        self.locks = locks
         self.over_time = over_time
 
     def eligible(self, group: GroupInfo, member_id: int) -> bool:
@@ -146,8 +148,10 @@ class Answers:
         if not self.eligible(group, member.id):
             raise UserError("You are no longer enrolled in this group; ask a facilitator.")
         method = self._method(interaction)
-        async with self.locks.get(group.id, member.id):
+        async with self.bot.access_order.turn(group.id, member.id) as epoch:
             group = self._group_by_id(group_id)
+            if not self.eligible(group, member.id):  # removed while this answer waited for its turn
+                raise UserError("You are no longer enrolled in this group; ask a facilitator.")
             if version != group.agreement_version or (agree and not group.agreement_sha256.startswith(sha_prefix)):
                 await send_ephemeral(
                     interaction,
@@ -157,7 +161,7 @@ class Answers:
                 await self.show_agreement(interaction, group)
                 return
             if agree:
-                await self._agree(interaction, group, member, method)
+                await self._agree(interaction, group, member, method, epoch)
             else:
                 await self._decline(interaction, group, member, method)
 
@@ -171,7 +175,12 @@ class Answers:
         return "lobby"
 
     async def _agree(
-        self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo, member: discord.Member, method: str
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        group: GroupInfo,
+        member: discord.Member,
+        method: str,
+        epoch: int,
     ) -> None:
         state = self.bot.state
         old = state.consent_of(group.id, member.id)
@@ -184,7 +193,7 @@ class Answers:
         await interaction.response.defer(ephemeral=True, thinking=True)
         state.pending_grants.add((group.id, member.id))
         try:
-            await self._grant_and_record(interaction, group, member, method, old)
+            await self._grant_and_record(interaction, group, member, method, old, epoch)
         finally:
             state.pending_grants.discard((group.id, member.id))
 
@@ -195,9 +204,18 @@ class Answers:
         member: discord.Member,
         method: str,
         old: ConsentFact | None,
+        epoch: int,
     ) -> None:
         state = self.bot.state
         await grant_access(self.bot, group, member)
+        if self.bot.access_order.stale(group.id, member.id, epoch):
+            # A removal came while Discord was opening the rooms: it is final, this answer is not.
+            if old is None:
+                await self.bot.enforcement.close_rooms(group, member.id, reason="removed while agreeing")
+            raise UserError(
+                f"A facilitator removed you from **{group.name}** while your answer was being recorded, so it "
+                "was not. If you think this is a mistake, talk to a facilitator."
+            )
         now = self.bot.clock.now()
         newly_enrolled = False
         try:
@@ -216,10 +234,7 @@ class Answers:
             )
         except Exception:
             if old is None:
-                try:
-                    await withdraw_access(self.bot, group, member.id, reason="undo: consent not recorded")
-                except discord.HTTPException:
-                    log.warning("could not undo access of a member to group %s", group.id)
+                await self.bot.enforcement.close_rooms(group, member.id, reason="undo: consent not recorded")
             if newly_enrolled:
                 await group_store.unenrol(self.bot.db, self.bot.ring, group.id, member.id)
             raise
@@ -255,25 +270,36 @@ class Answers:
         self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo, member: discord.Member, method: str
     ) -> None:
         state = self.bot.state
+        outbox = self.bot.outbox
         old = state.consent_of(group.id, member.id)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        note = ""
         if old is not None:
-            await withdraw_access(self.bot, group, member.id, reason="did not agree")
-        await consent_store.record(
-            self.bot.db,
-            self.bot.ring,
-            group_id=group.id,
-            member_id=member.id,
-            answer="decline",
-            at=self.bot.clock.now(),
-            method=method,
-            version=group.agreement_version,
-            sha256=group.agreement_sha256,
+            state.set_consent(group.id, None, member_id=member.id)  # memory first: fail closed
+            closing, _ = await asyncio.gather(
+                self.bot.enforcement.close_rooms(group, member.id, reason="did not agree"),
+                interaction.response.defer(ephemeral=True, thinking=True),
+            )
+            note = closing.tell()
+        else:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        at = self.bot.clock.now()
+        await outbox.write(
+            "consent answer",
+            lambda: consent_store.record(
+                self.bot.db,
+                self.bot.ring,
+                group_id=group.id,
+                member_id=member.id,
+                answer="decline",
+                at=at,
+                method=method,
+                version=group.agreement_version,
+                sha256=group.agreement_sha256,
+            ),
         )
         if old is not None:
-            state.set_consent(group.id, None, member_id=member.id)
-            await self.bot.scheduler.cancel(EXPIRY_KIND, old.consent_id)
-        await self.bot.audit.record(
+            await outbox.write("expiry timer", lambda: self.bot.scheduler.cancel(EXPIRY_KIND, old.consent_id))
+        await outbox.audit(
             group.guild_id,
             "consent_answered",
             actor_id=member.id,
@@ -283,8 +309,8 @@ class Answers:
         )
         await send_ephemeral(
             interaction,
-            f"Thank you for answering. Without your agreement you do not have access to **{group.name}**'s rooms. "
-            "If you change your mind, use `/consent give`; if you have questions, talk to a facilitator.",
+            f"Thank you for answering. Without your agreement you do not have access to **{group.name}**'s rooms."
+            f"{note} If you change your mind, use `/consent give`; if you have questions, talk to a facilitator.",
         )
 
     async def end(
@@ -298,29 +324,46 @@ class Answers:
         audit_action: str | None = "consent_withdrawn",
         removal: bool = False,
     ) -> tuple[bool, bool]:
-        """End ``member_id``'s current consent to ``group``: the one withdrawal path, in the person's
-        turn (``bot.access_order``). Returns (anything was held open, disconnected).
+        """End ``member_id``'s current consent to ``group``: the one withdrawal path (see
+        :meth:`end_closing`). Returns (anything was held open, disconnected)."""
+        held, closing = await self.end_closing(
+            group, member_id, answer=answer, method=method, reason=reason, audit_action=audit_action, removal=removal
+        )
+        return held, closing is not None and closing.disconnected
 
-        Memory forgets the consent first (fail closed); ``bot.enforcement`` then disconnects them from
-        the voice room and closes the rooms (retrying what Discord refuses); the ending is recorded
+    async def end_closing(
+        self,
+        group: GroupInfo,
+        member_id: int,
+        *,
+        answer: str,
+        method: str,
+        reason: str,
+        audit_action: str | None = "consent_withdrawn",
+        removal: bool = False,
+    ) -> tuple[bool, Closing | None]:
+        """End the current consent in the person's turn (``bot.access_order``); returns (anything was
+        held open, what closing the rooms did (None: there was no consent)).
+
+        Memory forgets the consent first (fail closed); ``bot.enforcement`` then sends the disconnect as
+        the first request and closes the rooms (retrying what Discord refuses); the ending is recorded
         (``answer`` with ``reason``) and the expiry timer goes, both through the outbox so a database
-        outage loses neither. A ``removal`` (leaving the server, erasure) is final: it makes an answer
-        still in flight stale, and also ends the enrolment and any facilitator nomination.
-        ``audit_action`` None: the caller writes its own audit entry (an erasure names nobody).
+        outage loses neither. The withdrawal stands whatever Discord or the database answer. A
+        ``removal`` (leaving the server, erasure) is final: it makes an answer still in flight stale,
+        and also ends the enrolment and any facilitator nomination. ``audit_action`` None: the caller
+        writes its own audit entry (an erasure names nobody).
         """
         bot = self.bot
         state, outbox = bot.state, bot.outbox
         if removal:
             bot.access_order.supersede(group.id, member_id)
-        disconnected = False
+        closing: Closing | None = None
         async with bot.access_order.turn(group.id, member_id):
             fact = state.consent_of(group.id, member_id)
             held = fact is not None
             if fact is not None:
                 state.set_consent(group.id, None, member_id=member_id)
                 closing = await bot.enforcement.close_rooms(group, member_id, reason=reason)
-                if closing.disconnect_started:
-                    disconnected = await bot.departures.first_try(group.voice_channel_id, member_id)
                 at = bot.clock.now()
                 await outbox.write(
                     "consent ending",
@@ -342,31 +385,39 @@ class Answers:
                 state.set_enrolled(group.id, member_id, False)
                 await group_store.remove_facilitator(bot.db, bot.ring, group.id, member_id)
                 state.set_facilitator(group.id, member_id, False)
-        if fact is not None and audit_action is not None:
+        if closing is not None and audit_action is not None:
+            details: dict[str, Any] = {
+                "disconnected": closing.disconnected,
+                "rooms_closed": closing.rooms_closed,
+                "reason": reason,
+            }
+            if closing.problems:
+                details["problems"] = closing.problems
             await outbox.audit(
                 group.guild_id,
                 audit_action,
                 actor_id=member_id,
                 group_id=group.id,
                 subject_id=member_id,
-                details={"disconnected": disconnected, "reason": reason},
+                details=details,
             )
-        return held, disconnected
+        return held, closing
 
     async def withdraw(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
         member_id = interaction.user.id
         if self.bot.state.consent_of(info.id, member_id) is None:
             raise UserError(f"You have not consented to **{info.name}**, so there is nothing to withdraw.")
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        held, disconnected = await self.end(
-            info, member_id, answer="withdraw", method="command", reason="consent withdrawn"
+        # The disconnect goes out first; the deferral travels alongside it.
+        (_, closing), _ = await asyncio.gather(
+            self.end_closing(info, member_id, answer="withdraw", method="command", reason="consent withdrawn"),
+            interaction.response.defer(ephemeral=True, thinking=True),
         )
-        if not held:
+        if closing is None:
             await send_ephemeral(interaction, f"Your consent to **{info.name}** was already withdrawn.")
             return
         await send_ephemeral(
             interaction,
             f"Your consent to **{info.name}** is withdrawn and you no longer have access to its rooms"
-            f"{' (you were disconnected from the voice room)' if disconnected else ''}. "
+            f"{' (you were disconnected from the voice room)' if closing.disconnected else ''}.{closing.tell()} "
             "You can consent again any time with `/consent give`.",
         )

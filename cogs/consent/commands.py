@@ -14,7 +14,7 @@ from bot.ui.consent_views import DYNAMIC_ITEMS
 from bot.ui.replies import UserError, send_ephemeral
 from cogs.consent.answers import Answers
 from cogs.consent.backstop import Backstop
-from cogs.consent.over_time import MemberLocks, OverTime
+from cogs.consent.over_time import OverTime
 
 
 async def consent_group_autocomplete(
@@ -43,9 +43,8 @@ class Consent(commands.Cog):
 
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
-        self.locks = MemberLocks()
-        self.over_time = OverTime(bot, self.locks)
-        self.answers = Answers(bot, self.locks, self.over_time)
+        self.over_time = OverTime(bot)
+        self.answers = Answers(bot, self.over_time)
         self.backstop = Backstop(bot)
 
     async def cog_load(self) -> None:

@@ -4,16 +4,14 @@ session of the group runs (then after it ends); the member is asked to consent a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
-
-import discord
+from typing import Any
 
 from bot.app import HoldspaceBot
 from bot.core.records import ConsentFact, GroupInfo
 from bot.scheduler import RetryLater, Timer
-from bot.services.access import send_prompt, withdraw_access
+from bot.services.access import send_prompt
 from bot.storage import consents as consent_store
 
 log = logging.getLogger(__name__)
@@ -23,20 +21,9 @@ REVALIDATE_KIND = "consent_revalidate"
 RUNNING_RETRY = timedelta(minutes=10)
 
 
-class MemberLocks:
-    """One lock per group and member: an answer, a withdrawal and a revocation take turns."""
-
-    def __init__(self) -> None:
-        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
-
-    def get(self, group_id: str, member_id: int) -> asyncio.Lock:
-        return self._locks.setdefault((group_id, member_id), asyncio.Lock())
-
-
 class OverTime:
-    def __init__(self, bot: HoldspaceBot, locks: MemberLocks) -> None:
+    def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
-        self.locks = locks
 
     def register(self) -> None:
         self.bot.scheduler.timers.register(EXPIRY_KIND, self.expiry_timer)
@@ -96,31 +83,36 @@ class OverTime:
         return True
 
     async def _revoke(self, group: GroupInfo, fact: ConsentFact, why: str) -> None:
-        async with self.locks.get(group.id, fact.member_id):
+        """Memory first (fail closed), the disconnect first, then the rooms (retried until they hold),
+        then the records (kept through a database outage)."""
+        outbox = self.bot.outbox
+        async with self.bot.access_order.turn(group.id, fact.member_id):
             if self.bot.state.consent_of(group.id, fact.member_id) != fact:
                 return
-            try:
-                await withdraw_access(self.bot, group, fact.member_id, reason=f"consent {why.replace('_', ' ')}")
-            except discord.HTTPException as exc:
-                raise RetryLater(timedelta(minutes=1), f"could not withdraw access ({exc.status})") from None
-            await consent_store.record(
-                self.bot.db,
-                self.bot.ring,
-                group_id=group.id,
-                member_id=fact.member_id,
-                answer="revoked",
-                at=self.bot.clock.now(),
-                method="holdspace",
-                reason=why,
-            )
             self.bot.state.set_consent(group.id, None, member_id=fact.member_id)
-            await self.bot.scheduler.cancel(EXPIRY_KIND, fact.consent_id)
-        await self.bot.audit.record(
-            group.guild_id,
-            "consent_revoked",
-            group_id=group.id,
-            subject_id=fact.member_id,
-            details={"why": why, "version": fact.version},
+            closing = await self.bot.enforcement.close_rooms(
+                group, fact.member_id, reason=f"consent {why.replace('_', ' ')}"
+            )
+            at = self.bot.clock.now()
+            await outbox.write(
+                "consent revocation",
+                lambda: consent_store.record(
+                    self.bot.db,
+                    self.bot.ring,
+                    group_id=group.id,
+                    member_id=fact.member_id,
+                    answer="revoked",
+                    at=at,
+                    method="holdspace",
+                    reason=why,
+                ),
+            )
+            await outbox.write("expiry timer", lambda: self.bot.scheduler.cancel(EXPIRY_KIND, fact.consent_id))
+        details: dict[str, Any] = {"why": why, "version": fact.version, "disconnected": closing.disconnected}
+        if closing.problems:
+            details["problems"] = closing.problems
+        await outbox.audit(
+            group.guild_id, "consent_revoked", group_id=group.id, subject_id=fact.member_id, details=details
         )
         guild = self.bot.get_guild(group.guild_id)
         member = guild.get_member(fact.member_id) if guild else None

@@ -4,6 +4,7 @@ facilitators (recorded first, then the rooms are brought to it; undone when Disc
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import discord
 
@@ -12,12 +13,10 @@ from bot.core.records import GroupInfo
 from bot.services.access import (
     reconcile_group,
     send_prompt,
-    withdraw_access,
 )
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.ui.group_options import (
-    missing_permission_error,
     resolve_facilitated_group,
 )
 from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral
@@ -155,49 +154,57 @@ class Membership:
         if len(reason) > REASON_MAX:
             raise UserError(f"The reason is {len(reason)} characters long; keep it to {REASON_MAX}.")
         state = self.bot.state
-        had_consent = state.consent_of(info.id, member.id) is not None
-        if not state.is_enrolled(info.id, member.id) and not had_consent:
+        if not state.is_enrolled(info.id, member.id) and state.consent_of(info.id, member.id) is None:
             raise UserError(f"{member.mention} is not enrolled in **{info.name}**.")
+        # Final against an "I agree" still in flight: it sees itself superseded and undoes itself.
+        self.bot.access_order.supersede(info.id, member.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            disconnected = await withdraw_access(self.bot, info, member.id, reason="removed by a facilitator")
-        except discord.Forbidden:
-            raise missing_permission_error(["manage_roles", "move_members"], "withdraw the member's access") from None
-        now = self.bot.clock.now()
-        await group_store.unenrol(self.bot.db, self.bot.ring, info.id, member.id)
-        if had_consent:
-            await consent_store.record(
-                self.bot.db,
-                self.bot.ring,
-                group_id=info.id,
-                member_id=member.id,
-                answer="removed",
-                at=now,
-                method="facilitator",
+        outbox = self.bot.outbox
+        async with self.bot.access_order.turn(info.id, member.id):
+            old = state.consent_of(info.id, member.id)
+            state.set_enrolled(info.id, member.id, False)  # memory first: fail closed
+            state.set_consent(info.id, None, member_id=member.id)
+            closing = await self.bot.enforcement.close_rooms(info, member.id, reason="removed by a facilitator")
+            now = self.bot.clock.now()
+            await outbox.write(
+                "unenrolment", lambda: group_store.unenrol(self.bot.db, self.bot.ring, info.id, member.id)
             )
-        state.set_enrolled(info.id, member.id, False)
-        old = state.consent_of(info.id, member.id)
-        state.set_consent(info.id, None, member_id=member.id)
-        if old is not None:
-            await self.bot.scheduler.cancel("consent_expiry", old.consent_id)
-        await self.bot.audit.record(
+            if old is not None:
+                await outbox.write(
+                    "consent removal",
+                    lambda: consent_store.record(
+                        self.bot.db,
+                        self.bot.ring,
+                        group_id=info.id,
+                        member_id=member.id,
+                        answer="removed",
+                        at=now,
+                        method="facilitator",
+                    ),
+                )
+                await outbox.write("expiry timer", lambda: self.bot.scheduler.cancel("consent_expiry", old.consent_id))
+        disconnected = closing.disconnected
+        details: dict[str, Any] = {"reason": reason, "disconnected": disconnected}
+        if closing.problems:
+            details["problems"] = closing.problems
+        await outbox.audit(
             info.guild_id,
             "member_removed",
             actor_id=interaction.user.id,
             group_id=info.id,
             subject_id=member.id,
-            details={"reason": reason, "disconnected": disconnected},
+            details=details,
         )
-        case = await self.bot.cases.open(
+        case = await outbox.case(
             info.guild_id,
             "member_removed",
             group_id=info.id,
             subject_id=member.id,
-            details={"reason": reason, "removed_by": interaction.user.id, "disconnected": disconnected},
+            details={**details, "removed_by": interaction.user.id},
         )
         case_text = f" Case #{case} was opened for the moderators." if case else ""
         await send_ephemeral(
             interaction,
             f"Removed {member.mention} from **{info.name}**: their access is withdrawn"
-            f"{' and they were disconnected from the voice room' if disconnected else ''}.{case_text}",
+            f"{' and they were disconnected from the voice room' if disconnected else ''}.{closing.tell()}{case_text}",
         )

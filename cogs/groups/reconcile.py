@@ -9,11 +9,7 @@ import logging
 import discord
 
 from bot.app import HoldspaceBot
-from bot.core import overwrites as ow
 from bot.services.access import (
-    current_overwrites,
-    desired_room_overwrites,
-    put_overwrite,
     reconcile_group,
 )
 
@@ -63,7 +59,8 @@ class Reconciler:
                         log.exception("revalidating the consents of group %s failed", group.id)
 
     async def strip_unconsented(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:
-        """A member overwrite that opens a group room to someone it should not is removed at once.
+        """A member overwrite that opens a group room to someone it should not is removed at once and
+        reported as permission drift (``bot.enforcement``).
 
         Role overwrites, @everyone and bots are the guard feature's business (permission drift);
         the overwrites the rooms should carry (consenting members, named facilitators) stay.
@@ -71,26 +68,4 @@ class Reconciler:
         group = self.bot.state.group_of_channel(after.id)
         if group is None or self.bot.user is None:
             return
-        state = self.bot.state
-        wanted = desired_room_overwrites(self.bot, group, after.guild).get(after.id, {})
-        for target, have in current_overwrites(after).items():
-            if target.kind != ow.MEMBER or not ow.grants_access(have) or target.id == self.bot.user.id:
-                continue
-            if target in wanted or (group.id, target.id) in state.pending_grants:
-                continue
-            member = after.guild.get_member(target.id)
-            if member is not None and member.bot:
-                continue
-            new = None if have.deny == 0 else ow.Want(0, have.deny)
-            try:
-                await put_overwrite(self.bot, after.id, target, new, "holdspace: access without consent")
-            except discord.HTTPException as exc:
-                log.warning("group %s: could not remove an overwrite without consent (%s)", group.id, exc.status)
-                continue
-            await self.bot.audit.record(
-                group.guild_id,
-                "access_without_consent_removed",
-                group_id=group.id,
-                subject_id=target.id,
-                details={"channel_id": after.id},
-            )
+        await self.bot.enforcement.revert_stray_access(group, after, when="just now")

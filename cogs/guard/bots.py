@@ -68,6 +68,44 @@ class BotArrivals:
                 guild.id, CASE_BOT_ADDED, subject_id=member.id, details=details, dedupe_key=f"bot_added:{member.id}"
             )
 
+    def arrived_while_offline(self, guild: discord.Guild) -> list[discord.Member]:
+        """Bots that are not allowed and carry no overwrite on any group room: they joined while
+        holdspace was offline (a bot it saw arrive got its denies at once). Read from the cache, before
+        the rooms are restored."""
+        rooms = [channel for _, channel in self.memory.group_rooms(guild)]
+        if not rooms:
+            return []
+        _, allowed = self.memory.config(guild.id)
+        me = guild.me
+        found = []
+        for member in guild.members:
+            if not member.bot or member == me or member.id in allowed:
+                continue
+            if all(member not in channel.overwrites for channel in rooms):
+                found.append(member)
+        return found
+
+    async def report_offline_arrival(self, member: discord.Member) -> None:
+        """A ``bot_added`` case for a bot that joined while holdspace was offline (its denies are put in
+        place by the rooms' restore)."""
+        guild = member.guild
+        adder = await self._adder_of(guild, member)
+        details: dict[str, Any] = {
+            "bot_id": member.id,
+            "allowed": False,
+            "when": "while holdspace was offline",
+            "administrator": member.guild_permissions.administrator,
+            "added_by": "unknown (holdspace cannot read the audit log, or it does not say)" if adder is None else adder,
+        }
+        if member.guild_permissions.administrator:
+            details["warning"] = (
+                "the bot holds Administrator: permissions cannot keep it out; remove it or take Administrator"
+            )
+        await self.bot.outbox.audit(guild.id, "guard.bot_joined", subject_id=member.id, details=details)
+        await self.bot.outbox.case(
+            guild.id, CASE_BOT_ADDED, subject_id=member.id, details=details, dedupe_key=f"bot_added:{member.id}"
+        )
+
     async def _adder_of(self, guild: discord.Guild, member: discord.Member) -> int | None:
         me = guild.me
         if me is None or not me.guild_permissions.view_audit_log:

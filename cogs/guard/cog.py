@@ -106,12 +106,25 @@ class Guard(commands.Cog):
         """Check every group room and every group voice room's members."""
         for guild in self.bot.guilds:
             self.memory.config(guild.id)
+            if source in ("start", "resume"):
+                for member in self.arrivals.arrived_while_offline(guild):
+                    self.memory.spawn(self.arrivals.report_offline_arrival(member))
             for _, channel in self.memory.group_rooms(guild):
                 self.rooms.schedule_check(guild.id, channel.id, source)
             for group in self.bot.state.groups_of_guild(guild.id):
                 voice = guild.get_channel(group.voice_channel_id)
                 for member in list(getattr(voice, "members", [])):
                     self.memory.spawn(self.voice.check(member, "present_at_" + source))
+
+    @commands.Cog.listener()
+    async def on_holdspace_guild_data(self, guild: discord.Guild, source: Source) -> None:
+        """A server's data just arrived (GUILD_CREATE, RESUMED): bots in its group voice rooms are decided
+        now, not after ``on_ready``'s wait; the full sweep follows on ready."""
+        for group in self.bot.state.groups_of_guild(guild.id):
+            voice = guild.get_channel(group.voice_channel_id)
+            for member in list(getattr(voice, "members", [])):
+                if member.bot:
+                    await self.voice.check(member, "present_at_" + source)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

@@ -8,7 +8,7 @@ are written after the reaction.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -18,7 +18,8 @@ from bot.app import HoldspaceBot
 from bot.core.access import decide_from_state as decide_access
 from bot.core.guard import MarkerMatcher, MemberFacts, Verdict, decide
 from bot.core.records import GroupInfo
-from cogs.guard.memory import SETTLE_SECONDS, GuardMemory
+from bot.services.departures import Outcome, Removal
+from cogs.guard.memory import GuardMemory
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,6 @@ class VoiceReaction:
         self.bot = bot
         self.memory = memory
         self.markers = MarkerMatcher(bot.settings.guard.recording_markers)
-        self._handling: set[tuple[int, int]] = set()
-        self._missed: set[tuple[int, int]] = set()
-        self._recent: dict[tuple[int, int], float] = {}
 
     def _voice_group(self, channel: discord.abc.Connectable | None) -> GroupInfo | None:
         if channel is None:
@@ -57,7 +55,9 @@ class VoiceReaction:
         )
 
     async def check(self, member: discord.Member, trigger: str) -> None:
-        """Decide from memory; act on a verdict (the disconnect is the first request)."""
+        """Decide from memory; a verdict becomes a departure (``bot.departures``): the disconnect is the
+        first request and is retried until the member is out, then the bot is kicked or banned; the
+        records follow."""
         voice = member.voice
         group = self._voice_group(voice.channel if voice else None)
         if group is None:
@@ -66,36 +66,27 @@ class VoiceReaction:
         if verdict is None:
             return
         if not verdict.is_bot and trigger == "voice_join" and self._consent_acts(member, group):
-            return  # the consent feature disconnects this person already (no consent): once is enough
-        key = (member.guild.id, member.id)
-        if key in self._handling:
-            # Being handled already (a storm of events): once is enough. A fresh join seen meanwhile
-            # is looked at again once the requests in flight are done.
-            if trigger == "voice_join":
-                self._missed.add(key)
-            return
-        recent = self._recent.get(key)
-        if (
-            trigger != "voice_join"
-            and recent is not None
-            and asyncio.get_running_loop().time() - recent < SETTLE_SECONDS
-        ):
-            return  # disconnected a moment ago; the cache has not caught up yet
-        self._handling.add(key)
-        try:
-            outcome = await self._act(member, group, verdict)
-        finally:
-            self._handling.discard(key)
-        await self._record(member, group, verdict, trigger, outcome)
-        if key in self._missed:
-            self._missed.discard(key)
-            await self.check(member, "voice_join")
+            return  # the consent backstop disconnects this person already (no right to stay): once is enough
+        removal: Removal | None = None
+        if verdict.removes and verdict.is_bot and verdict.action in ("kick", "ban"):
+            removal = "ban" if verdict.action == "ban" else "kick"
+        guild_id, member_id = member.guild.id, member.id
+        self.bot.departures.must_leave(
+            guild_id,
+            group.voice_channel_id,
+            member_id,
+            reason=f"holdspace guard: {verdict.reason}",
+            may_stay=functools.partial(self._may_stay, guild_id, member_id),
+            follow_up=functools.partial(self._record, guild_id, member_id, group, verdict, trigger),
+            removal=removal,
+            removal_check=functools.partial(self._cannot_remove, guild_id, member_id, verdict),
+        )
 
-    def _remember_disconnect(self, guild_id: int, member_id: int) -> None:
-        now = asyncio.get_running_loop().time()
-        if len(self._recent) > 1000:
-            self._recent = {k: t for k, t in self._recent.items() if now - t < SETTLE_SECONDS}
-        self._recent[(guild_id, member_id)] = now
+    def _may_stay(self, guild_id: int, member_id: int) -> bool:
+        """Decided afresh before every try: allowed meanwhile, or no longer showing a marker."""
+        guild = self.bot.get_guild(guild_id)
+        member = guild.get_member(member_id) if guild is not None else None
+        return member is None or self._verdict(member) is None
 
     def _consent_acts(self, member: discord.Member, group: GroupInfo) -> bool:
         own = member.guild.me
@@ -108,46 +99,35 @@ class VoiceReaction:
             bot_id=own.id if own is not None else 0,
         ).act
 
-    async def _act(self, member: discord.Member, group: GroupInfo, verdict: Verdict) -> tuple[str | None, list[str]]:
-        """The requests: disconnect first, then the server's action; returns (what was done, problems)."""
-        guild = member.guild
-        me = guild.me
-        voice_channel = guild.get_channel(group.voice_channel_id)
-        problems: list[str] = []
-        disconnected = False
-        can_move = voice_channel is not None and me is not None and voice_channel.permissions_for(me).move_members
-        if can_move:
-            try:
-                await member.move_to(None, reason=f"holdspace guard: {verdict.reason}")
-                disconnected = True
-                self._remember_disconnect(guild.id, member.id)
-            except discord.NotFound:
-                disconnected = True  # gone already
-            except discord.Forbidden:
-                problems.append("holdspace lacks Move Members in the voice room, so it could not disconnect")
-            except discord.HTTPException as exc:
-                problems.append(f"Discord refused the disconnect (HTTP {exc.status})")
-        else:
-            problems.append("holdspace lacks Move Members in the voice room, so it could not disconnect")
-        done = "disconnect" if disconnected else None
-        if verdict.removes and verdict.is_bot:
-            done = await self._remove_bot(member, verdict, problems) or done
-        return done, problems
+    def _cannot_remove(self, guild_id: int, member_id: int, verdict: Verdict) -> str | None:
+        """What keeps holdspace from kicking or banning the bot, as its cache shows (None: nothing)."""
+        guild = self.bot.get_guild(guild_id)
+        member = guild.get_member(member_id) if guild is not None else None
+        me = guild.me if guild is not None else None
+        if guild is None or member is None or me is None:
+            return None
+        allowed = me.guild_permissions.ban_members if verdict.action == "ban" else me.guild_permissions.kick_members
+        if not allowed:
+            needed = "Ban Members" if verdict.action == "ban" else "Kick Members"
+            return f"holdspace lacks {needed}, so it could not {verdict.action} the bot"
+        if guild.owner_id != me.id and member.top_role >= me.top_role:
+            return f"the bot's role sits at or above holdspace's, so holdspace could not {verdict.action} it"
+        return None
 
     async def _record(
-        self,
-        member: discord.Member,
-        group: GroupInfo,
-        verdict: Verdict,
-        trigger: str,
-        outcome: tuple[str | None, list[str]],
+        self, guild_id: int, member_id: int, group: GroupInfo, verdict: Verdict, trigger: str, outcome: Outcome
     ) -> None:
-        """Audit entry, case and (during a session) one line in the group's text room."""
-        guild = member.guild
-        done, problems = outcome
-        disconnected = done is not None
+        """Audit entry, case and (during a session) one line in the group's text room; a disconnect that
+        held only after the case was opened adds an audit entry."""
+        if outcome.moot and outcome.tries == 0:
+            return
+        outbox = self.bot.outbox
+        done: str | None = None
+        if outcome.removal_done and verdict.action in ("kick", "ban"):
+            done = verdict.action
+        elif outcome.held:
+            done = "disconnect"
         log.info("guard: %s in a group voice room (%s); done: %s", verdict.case_kind, trigger, done or "nothing")
-        log.debug("guard: a member in guild %s", guild.id)
         details: dict[str, Any] = {
             "reason": verdict.reason,
             "trigger": trigger,
@@ -155,59 +135,31 @@ class VoiceReaction:
             "action": verdict.action,
             "done": done or "nothing",
             "voice_channel_id": group.voice_channel_id,
+            **outcome.details(),
         }
-        if problems:
-            details["problems"] = problems
-        if verdict.is_bot and member.guild_permissions.administrator:
+        guild = self.bot.get_guild(guild_id)
+        member = guild.get_member(member_id) if guild is not None else None
+        if verdict.is_bot and member is not None and member.guild_permissions.administrator:
             details["administrator"] = True
-        await self.memory.audit(
-            guild.id,
-            f"guard.{verdict.case_kind}",
-            group_id=group.id,
-            subject_id=member.id,
-            details=details,
-        )
-        await self.memory.case(
-            guild.id,
-            verdict.case_kind,
-            group_id=group.id,
-            subject_id=member.id,
-            details=details,
-            dedupe_key=f"{verdict.case_kind}:{group.id}:{member.id}",
-        )
-        if disconnected and self.bot.state.session_running(group.id):
-            await self._tell_room(guild, group, verdict)
-
-    async def _remove_bot(self, member: discord.Member, verdict: Verdict, problems: list[str]) -> str | None:
-        guild = member.guild
-        me = guild.me
-        perm_ok = me is not None and (
-            me.guild_permissions.ban_members if verdict.action == "ban" else me.guild_permissions.kick_members
-        )
-        needed = "Ban Members" if verdict.action == "ban" else "Kick Members"
-        if not perm_ok:
-            problems.append(f"holdspace lacks {needed}, so it could not {verdict.action} the bot")
-            return None
-        if me is not None and guild.owner_id != me.id and member.top_role >= me.top_role:
-            problems.append(f"the bot's role sits at or above holdspace's, so holdspace could not {verdict.action} it")
-            return None
-        reason = f"holdspace guard: {verdict.reason}"
-        try:
-            if verdict.action == "ban":
-                await guild.ban(member, reason=reason, delete_message_seconds=0)
-            else:
-                await guild.kick(member, reason=reason)
-        except discord.NotFound:
-            return verdict.action
-        except discord.Forbidden:
-            problems.append(
-                f"Discord refused to {verdict.action} the bot (holdspace lacks {needed} or its role is too low)"
+        if outcome.final and outcome.reported_early:
+            await outbox.audit(
+                guild_id, "guard.disconnect_held" if outcome.held else "guard.disconnect_ended",
+                group_id=group.id, subject_id=member_id, details=details,
             )
-            return None
-        except discord.HTTPException as exc:
-            problems.append(f"Discord refused to {verdict.action} the bot (HTTP {exc.status})")
-            return None
-        return verdict.action
+        else:
+            await outbox.audit(
+                guild_id, f"guard.{verdict.case_kind}", group_id=group.id, subject_id=member_id, details=details
+            )
+            await outbox.case(
+                guild_id,
+                verdict.case_kind,
+                group_id=group.id,
+                subject_id=member_id,
+                details=details,
+                dedupe_key=f"{verdict.case_kind}:{group.id}:{member_id}",
+            )
+        if guild is not None and outcome.held and outcome.final and self.bot.state.session_running(group.id):
+            await self._tell_room(guild, group, verdict)
 
     async def _tell_room(self, guild: discord.Guild, group: GroupInfo, verdict: Verdict) -> None:
         channel = guild.get_channel(group.text_channel_id)

@@ -13,15 +13,21 @@ from typing import Any
 import pytest
 
 from bot.core.records import GroupInfo
+from bot.sandbox import permissions as P
 from bot.sandbox.world import Application, Channel, Member
 from bot.storage import audit as audit_store
 from bot.storage import cases as case_store
+from bot.storage import groups as group_store
 from tests.e2e.conftest import Holdspace
 from tests.e2e.test_setup import (
     Staff,
     agree,
+    click,
     enroll,
+    final,
+    find_custom_id,
     rooms,
+    shown_agreement,
     started_with_group,
 )
 
@@ -104,6 +110,36 @@ async def consented_in_voice(hs: Holdspace, who: str = "alice") -> tuple[Staff, 
     return staff, group, member, text, voice
 
 
+# -- one order of events per person and group ------------------------------------------------------
+
+
+async def test_removal_during_an_agreement_in_flight_is_final(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, GROUP)
+    alice = hs.member("alice")
+    text, voice = rooms(hs, group)
+    await enroll(hs, staff, GROUP, alice)
+    shown = await shown_agreement(hs, alice, GROUP)
+    message, agree_id = find_custom_id(shown.followups, "hs:agree:")
+    hs.sb.faults.add_latency(0.3, "PUT", OVERWRITE)
+
+    agreeing = await click(hs, alice, message, agree_id)  # deferred; the overwrite edits are slow
+    await hs.sb.wait_for_request("PUT", OVERWRITE)
+    removal = await hs.command(staff.facilitator, None, "group remove", group=GROUP, member=alice, reason="asked")
+    hs.guild.set_voice(alice, voice)  # she gets in while her "I agree" is still opening the rooms
+    assert "Removed" in await final(removal)
+    await final(agreeing)
+    await hs.settle()
+
+    assert hs.bot is not None
+    assert hs.guild.voice_channel_of(alice) is None
+    assert not hs.bot.state.is_enrolled(group.id, alice.id)
+    assert hs.bot.state.consent_of(group.id, alice.id) is None
+    assert (group.id, alice.id) not in set(await group_store.load_enrolments(hs.bot.db, hs.bot.ring))
+    assert not allows(text, alice) and not allows(voice, alice)
+    await until_cases(hs, "member_removed")
+
+
 # -- re-deciding on every change that matters ----------------------------------------------------
 
 
@@ -119,6 +155,127 @@ async def test_a_facilitator_losing_her_role_in_voice_is_disconnected(holdspace:
     hs.guild.set_member_roles(fran, [hs.world.member_role.id])
     await until(lambda: hs.guild.voice_channel_of(fran) is None, what="the disconnect")
     assert len(disconnects(hs, fran)) == 1
+
+
+# -- disconnect first, then close, then record ------------------------------------------------------
+
+
+async def test_withdrawal_with_a_503_on_an_overwrite_edit_disconnects_first_and_closes_later(
+    holdspace: Holdspace,
+) -> None:
+    hs = holdspace
+    _, group, alice, text, voice = await consented_in_voice(hs)
+    before = len(hs.sb.requests)
+    hs.sb.faults.fail(None, OVERWRITE, 503, times=1)
+
+    reply = await final(await hs.command(alice, None, "consent withdraw", group=GROUP))
+    assert "withdrawn" in reply
+    assert hs.guild.voice_channel_of(alice) is None
+    assert hs.bot is not None and hs.bot.state.consent_of(group.id, alice.id) is None
+    sent = [r for r in hs.sb.requests[before:] if not r.path.startswith(("/interactions/", "/webhooks/"))]
+    assert sent[0].method == "PATCH" and sent[0].json == {"channel_id": None}, "the disconnect is the first request"
+    assert any(r.status == 503 for r in sent)
+
+    await advance_until(hs, lambda: not allows(text, alice) and not allows(voice, alice), limit=10)
+    assert hs.guild.voice_channel_of(alice) is None
+
+
+# -- drift ----------------------------------------------------------------------------------------------
+
+
+async def test_a_hand_made_allow_opens_permission_drift_live_and_at_start(holdspace: Holdspace) -> None:
+    hs = holdspace
+    await started_with_group(hs, GROUP)
+    assert hs.bot is not None
+    group = hs.bot.state.group_by_name(hs.guild.id, GROUP)
+    assert group is not None
+    text, voice = rooms(hs, group)
+    bob, carol = hs.member("bob"), hs.member("carol")
+    await hs.settle()
+
+    hs.guild.set_overwrite(text, bob, allow=P.VIEW_CHANNEL | P.SEND_MESSAGES)
+    await until(lambda: not allows(text, bob), what="the hand-made allow reverted")
+    live = await until_cases(hs, "permission_drift")
+    assert len(live) == 1 and live[0].details["channel_id"] == text.id
+
+    await hs.stop()
+    hs.guild.set_overwrite(voice, carol, allow=P.VIEW_CHANNEL | P.CONNECT)
+    await hs.start()
+    await until(lambda: not allows(voice, carol), what="the allow made while offline reverted")
+    found = await until_cases(hs, "permission_drift", 2)
+    at_start = [c for c in found if c.details["channel_id"] == voice.id]
+    assert len(at_start) == 1 and at_start[0].details["when"] == "while holdspace was offline"
+
+
+async def test_a_bot_added_while_offline_opens_bot_added_at_start(holdspace: Holdspace) -> None:
+    hs = holdspace
+    _, group = await started_with_group(hs, GROUP)
+    text, voice = rooms(hs, group)
+    await hs.stop()
+    _, recorder = new_bot(hs, "recorder")
+    await hs.start()
+    case = (await until_cases(hs, "bot_added"))[0]
+    assert case.subject_id == recorder.id
+    await until(lambda: all(ch.overwrites.get(recorder.id) is not None for ch in (text, voice)), what="denies")
+
+
+# -- someone who must leave is an obligation until they are gone --------------------------------------
+
+
+async def _unconsented_in_voice(hs: Holdspace) -> tuple[GroupInfo, Member]:
+    _, group = await started_with_group(hs, GROUP)
+    return group, hs.member("bob")
+
+
+async def _admin_bot_in_voice(hs: Holdspace) -> tuple[GroupInfo, Member]:
+    _, group = await started_with_group(hs, GROUP)
+    _, recorder = new_bot(hs, "craig", P.ADMINISTRATOR)
+    await until_cases(hs, "bot_added")
+    return group, recorder
+
+
+@pytest.mark.parametrize("who", ["member", "administrator bot"])
+async def test_a_disconnect_refused_with_a_503_is_retried_until_it_holds(
+    holdspace: Holdspace, caplog: pytest.LogCaptureFixture, who: str
+) -> None:
+    hs = holdspace
+    group, person = await (_unconsented_in_voice(hs) if who == "member" else _admin_bot_in_voice(hs))
+    _, voice = rooms(hs, group)
+    await hs.settle()
+    hs.sb.faults.fail("PATCH", DISCONNECT, 503, times=1)
+    caplog.set_level(logging.WARNING)
+
+    hs.guild.set_voice(person, voice)
+    await hs.sb.wait_for_request("PATCH", DISCONNECT)
+    took = await advance_until(hs, lambda: hs.guild.voice_channel_of(person) is None, limit=10)
+    assert took <= 2.0, "out within seconds of Discord answering again"
+    assert [r.status for r in disconnects(hs, person)][:2] == [503, 200]
+    assert any("503" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+    kind = "unconsented_join" if who == "member" else "recording_bot_blocked"
+    case = (await until_cases(hs, kind))[0]
+    assert case.details["disconnected"] is True
+
+
+@pytest.mark.parametrize("who", ["member", "administrator bot"])
+async def test_a_30_second_429_storm_on_the_disconnect_ends_with_the_person_out(
+    holdspace: Holdspace, who: str
+) -> None:
+    hs = holdspace
+    group, person = await (_unconsented_in_voice(hs) if who == "member" else _admin_bot_in_voice(hs))
+    _, voice = rooms(hs, group)
+    await hs.settle()
+    storm = hs.sb.faults.rate_limit("PATCH", DISCONNECT, times=10**6, retry_after=0.01, is_global=True)
+
+    hs.guild.set_voice(person, voice)
+    await hs.sb.wait_for_request("PATCH", DISCONNECT)
+    started = hs.clock.now()
+    while (hs.clock.now() - started).total_seconds() < 30:
+        await hs.settle()
+        hs.clock.advance(0.5)
+    assert hs.guild.voice_channel_of(person) is voice, "Discord refused every try during the storm"
+    storm.remaining = 0  # Discord answers again
+    took = await advance_until(hs, lambda: hs.guild.voice_channel_of(person) is None, limit=10)
+    assert took <= 5.0, "out within seconds of Discord answering again"
 
 
 # -- records survive a database that cannot be written for a while --------------------------------------
