@@ -93,24 +93,26 @@ class Membership:
         self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo, member_id: int, *, add: bool
     ) -> None:
         """Record the change, then bring the rooms to it; undo the record when Discord refuses."""
-        db, ring, state = self.bot.db, self.bot.ring, self.bot.state
-        if add:
-            await group_store.add_facilitator(db, ring, group.id, member_id, self.bot.clock.now())
-        else:
-            await group_store.remove_facilitator(db, ring, group.id, member_id)
-        state.set_facilitator(group.id, member_id, add)
-        report = await reconcile_group(self.bot, group)
-        if report.failed:
+        # The person's turn: a change of their access, ordered with their answers and removals.
+        async with self.bot.access_order.turn(group.id, member_id):
+            db, ring, state = self.bot.db, self.bot.ring, self.bot.state
             if add:
-                await group_store.remove_facilitator(db, ring, group.id, member_id)
-            else:
                 await group_store.add_facilitator(db, ring, group.id, member_id, self.bot.clock.now())
-            state.set_facilitator(group.id, member_id, not add)
-            await reconcile_group(self.bot, group, voice=False)
-            raise MissingBotPermission(
-                "Discord refused to change the rooms' permissions, so nothing was changed. holdspace needs "
-                "Manage Permissions in both rooms of the group; `/guard audit` shows what is missing."
-            )
+            else:
+                await group_store.remove_facilitator(db, ring, group.id, member_id)
+            state.set_facilitator(group.id, member_id, add)
+            report = await reconcile_group(self.bot, group)
+            if report.failed:
+                if add:
+                    await group_store.remove_facilitator(db, ring, group.id, member_id)
+                else:
+                    await group_store.add_facilitator(db, ring, group.id, member_id, self.bot.clock.now())
+                state.set_facilitator(group.id, member_id, not add)
+                await reconcile_group(self.bot, group, voice=False)
+                raise MissingBotPermission(
+                    "Discord refused to change the rooms' permissions, so nothing was changed. holdspace needs "
+                    "Manage Permissions in both rooms of the group; `/guard audit` shows what is missing."
+                )
         await self.bot.audit.record(
             group.guild_id,
             "facilitator_added" if add else "facilitator_removed",
@@ -128,8 +130,9 @@ class Membership:
         if self.bot.state.is_enrolled(info.id, target.id):
             raise UserError(f"{target.mention} is already enrolled in **{info.name}**.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await group_store.enrol(self.bot.db, self.bot.ring, info.id, target.id, self.bot.clock.now())
-        self.bot.state.set_enrolled(info.id, target.id, True)
+        async with self.bot.access_order.turn(info.id, target.id):
+            await group_store.enrol(self.bot.db, self.bot.ring, info.id, target.id, self.bot.clock.now())
+            self.bot.state.set_enrolled(info.id, target.id, True)
         await self.bot.audit.record(
             info.guild_id, "member_enrolled", actor_id=interaction.user.id, group_id=info.id, subject_id=target.id
         )

@@ -157,6 +157,30 @@ async def test_a_facilitator_losing_her_role_in_voice_is_disconnected(holdspace:
     assert len(disconnects(hs, fran)) == 1
 
 
+# -- start, resume and re-identify ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resumable", [True, False])
+async def test_someone_who_joined_while_the_connection_was_down_is_handled_once(
+    holdspace: Holdspace, resumable: bool
+) -> None:
+    hs = holdspace
+    _, group = await started_with_group(hs, GROUP)
+    _, voice = rooms(hs, group)
+    bob = hs.member("bob")
+    await hs.settle()
+    dms_before = len(bob.user.dms)
+
+    await hs.sb.drop_gateway(resumable=resumable)
+    hs.guild.set_voice(bob, voice)  # a replayed join and the reconcile both see him
+    await until(lambda: hs.guild.voice_channel_of(bob) is None, timeout=10, what="the disconnect")
+    await until_cases(hs, "unconsented_join")
+    await hs.settle()
+    assert len(disconnects(hs, bob)) == 1
+    assert len(bob.user.dms) - dms_before == 1, "one consent prompt"
+    assert (await audit_actions(hs)).count("unconsented_join") == 1
+
+
 # -- disconnect first, then close, then record ------------------------------------------------------
 
 
