@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -46,8 +47,9 @@ REPORT_AFTER = 3
 #: Real seconds a finished disconnect suppresses another for the same person, until the voice event
 #: saying they left arrives (a replayed join and a reconcile must not disconnect and report twice).
 SETTLE_SECONDS = 2.0
-#: Disconnects in flight per server at once: Discord paces them in one bucket per server, and
-#: discord.py loses whole rate-limit windows when many requests wait in one bucket.
+#: Disconnects in flight per server at once, until discord.py knows the bucket's real limit (then
+#: that many): Discord paces them in one bucket per server, and discord.py loses whole rate-limit
+#: windows when more requests wait in one bucket than it lets through per window.
 IN_FLIGHT = 5
 #: Discord's answer when the person is not connected to voice any more.
 NOT_CONNECTED = 40032
@@ -101,6 +103,28 @@ class _Job:
     first: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
+class _Gate:
+    """At most ``limit`` disconnects of one server in flight; the limit may change between uses."""
+
+    def __init__(self) -> None:
+        self._busy = 0
+        self._limit = 1
+        self._changed = asyncio.Condition()
+
+    @asynccontextmanager
+    async def slot(self, limit: int) -> AsyncIterator[None]:
+        self._limit = limit
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._busy < self._limit)
+            self._busy += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._busy -= 1
+                self._changed.notify(max(1, self._limit - self._busy))  # as many as may go now
+
+
 class Departures:
     """The one place that disconnects people (and removes bots) from group voice rooms."""
 
@@ -111,7 +135,7 @@ class Departures:
         self.retry_max = RETRY_MAX
         self.attempt_timeout = ATTEMPT_TIMEOUT
         self._jobs: dict[tuple[int, int], _Job] = {}
-        self._gates: dict[int, asyncio.Semaphore] = {}
+        self._gates: dict[int, _Gate] = {}
         self._recent: dict[tuple[int, int], float] = {}  # disconnected, not yet confirmed by a voice event
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sending = 0  # departures whose request is being sent or waits to be sent
@@ -278,9 +302,17 @@ class Departures:
         me = guild.me if guild is not None else None
         if room is None or me is None:
             return None
-        if not room.permissions_for(me).move_members:
+        held = room.permissions_for(me)
+        if not held.connect and not held.administrator:
+            return "holdspace lacks Connect in the voice room (Discord asks for it to disconnect anyone there)"
+        if not held.move_members:
             return "holdspace lacks Move Members in the voice room, so it could not disconnect"
         return None
+
+    def problems(self, channel_id: int, member_id: int) -> list[str]:
+        """What kept the person's departure from holding so far (empty: none under way or no problem)."""
+        job = self._jobs.get((channel_id, member_id))
+        return list(dict.fromkeys(job.outcome.problems)) if job is not None else []
 
     def _remember(self, key: tuple[int, int], job: _Job) -> None:
         if not self._in_room(job):
@@ -355,9 +387,21 @@ class Departures:
         return None
 
     async def _disconnect(self, job: _Job) -> None:
-        gate = self._gates.setdefault(job.guild_id, asyncio.Semaphore(IN_FLIGHT))
-        async with gate:
+        gate = self._gates.setdefault(job.guild_id, _Gate())
+        async with gate.slot(self._bucket_limit(job.guild_id)):
             await self.bot.http.edit_member(job.guild_id, job.member_id, reason=job.reason, channel_id=None)
+
+    def _bucket_limit(self, guild_id: int) -> int:
+        """How many disconnects the server's bucket takes per window, as discord.py learnt it from
+        Discord's headers (IN_FLIGHT until it knows). Read from discord.py's rate-limit table."""
+        http = self.bot.http
+        route = discord.http.Route("PATCH", "/guilds/{guild_id}/members/{user_id}", guild_id=guild_id, user_id=0)
+        bucket_hash = getattr(http, "_bucket_hashes", {}).get(route.key)
+        if bucket_hash is None:
+            return IN_FLIGHT
+        bucket = getattr(http, "_buckets", {}).get(f"{bucket_hash}:{route.major_parameters}")
+        limit = getattr(bucket, "limit", 0)
+        return max(IN_FLIGHT, int(limit)) if isinstance(limit, int) else IN_FLIGHT
 
     async def _kick_or_ban(self, job: _Job) -> None:
         if job.removal == "ban":

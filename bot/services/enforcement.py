@@ -47,16 +47,22 @@ class Closing:
     """What closing the rooms to someone did right away."""
 
     disconnected: bool = False  # was in the voice room and the first disconnect held
+    still_in_voice: bool = False  # the disconnect did not hold yet; holdspace keeps trying
     rooms_closed: bool = True  # False: an edit was refused and is being retried
     problems: list[str] = field(default_factory=list)
 
     def tell(self) -> str:
-        """What the person (or the facilitator) is told when the rooms could not be closed at once."""
-        if self.rooms_closed:
+        """What the person (or the facilitator) is told when something could not be done at once."""
+        if self.rooms_closed and not self.still_in_voice:
             return ""
+        what = []
+        if self.still_in_voice:
+            what.append("disconnecting from the voice room")
+        if not self.rooms_closed:
+            what.append("closing the rooms")
         return (
-            " Discord did not accept closing the rooms yet (" + "; ".join(dict.fromkeys(self.problems)) + "); "
-            "holdspace keeps trying until they are closed."
+            f" Discord did not accept {' and '.join(what)} yet (" + "; ".join(dict.fromkeys(self.problems)) + "); "
+            "holdspace keeps trying until it holds. A server manager can fix what is missing."
         )
 
 
@@ -202,6 +208,9 @@ class Enforcement:
             )
             # The disconnect is the first request; the edits follow its first answer.
             result.disconnected = await departures.first_try(group.voice_channel_id, member_id)
+            if not result.disconnected:
+                result.problems.extend(departures.problems(group.voice_channel_id, member_id))
+                result.still_in_voice = departures.pending(group.voice_channel_id, member_id)
         edits = [self._close_one(group, channel_id, member_id, reason, result) for channel_id in group.channel_ids]
         await asyncio.gather(*edits)
         if group.access_mode == "role" and group.role_id is not None:
@@ -237,7 +246,7 @@ class Enforcement:
         except discord.NotFound:
             return None  # the room or the overwrite is gone
         except discord.Forbidden:
-            return "Discord refused to close a room: holdspace lacks Manage Permissions there"
+            return "Discord refused to close a room: holdspace lacks Manage Permissions (in a voice room: or Connect)"
         except discord.HTTPException as exc:
             return f"Discord answered HTTP {exc.status} to closing a room"
         except (TimeoutError, OSError):

@@ -64,10 +64,16 @@ class GuardMemory:
         return rooms
 
     async def audit(self, guild_id: int, action: str, **kw: Any) -> None:
+        """Written now, or kept and written when the database takes writes again (``bot.outbox``)."""
         try:
-            await self.bot.audit.record(guild_id, action, **kw)
+            await self.bot.outbox.audit(guild_id, action, **kw)
         except Exception:
             log.exception("could not append the audit entry %s", action)
 
     async def case(self, guild_id: int, kind: str, **kw: Any) -> int | None:
-        return await self.bot.cases.open(guild_id, kind, **kw)
+        """Opened now (its number), or kept and opened later (None)."""
+        try:
+            return await self.bot.outbox.case(guild_id, kind, **kw)
+        except Exception:
+            log.exception("a %s case could not be stored", kind)
+            return None

@@ -105,25 +105,10 @@ class SessionRooms:
         return changed
 
     async def disconnect_after_lock(self, group: GroupInfo, voice: discord.VoiceChannel | discord.StageChannel) -> int:
-        """Disconnect the people a locked room no longer admits (overwrites remove nobody)."""
-        cfg = self.bot.state.guilds.get(group.guild_id)
-        facilitator_role = cfg.facilitator_role_id if cfg else None
-        count = 0
-        for member in list(voice.members):
-            if member.bot:
-                continue  # holdspace never joins voice; other bots are the guard's business
-            exempt = (
-                facilitator_role is not None
-                and not group.facilitators_consent
-                and any(role.id == facilitator_role for role in member.roles)
-            )
-            if exempt:
-                continue
-            try:
-                await member.move_to(None, reason="holdspace: session ended, room locked")
-                count += 1
-            except discord.NotFound:
-                continue  # already gone
-            except discord.HTTPException as exc:
-                log.warning("could not disconnect someone from a locked room (%s)", exc.status)
-        return count
+        """Disconnect the people a locked room no longer admits (overwrites remove nobody): the one
+        may-stay rule decides (facilitators stay), ``bot.departures`` retries until they are out.
+        Returns how many were out after the first try."""
+        departures = self.bot.departures
+        leaving = [m.id for m in list(voice.members) if self.bot.enforcement.check(m, group, trigger="session_locked")]
+        held = await asyncio.gather(*(departures.first_try(voice.id, member_id) for member_id in leaving))
+        return sum(held)

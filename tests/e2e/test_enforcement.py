@@ -204,6 +204,26 @@ async def test_withdrawal_with_a_503_on_an_overwrite_edit_disconnects_first_and_
     assert hs.guild.voice_channel_of(alice) is None
 
 
+async def test_withdrawal_without_holdspaces_connect_in_the_voice_room_stands_and_says_what_failed(
+    holdspace: Holdspace,
+) -> None:
+    hs = holdspace
+    _, group, alice, text, voice = await consented_in_voice(hs)
+    own = hs.guild.member(hs.world.app.bot.id)
+    granted = voice.overwrites[own.id].allow
+    hs.guild.set_overwrite(voice, own, allow=granted & ~P.CONNECT, deny=P.CONNECT)  # holdspace's Connect taken
+    await hs.settle()
+
+    reply = await final(await hs.command(alice, None, "consent withdraw", group=GROUP))
+    assert "withdrawn" in reply and "Connect" in reply and "keeps trying" in reply
+    assert hs.bot is not None and hs.bot.state.consent_of(group.id, alice.id) is None
+    assert not allows(text, alice), "what could be closed is closed"
+    assert not disconnects(hs, alice), "no request Discord would refuse"
+
+    hs.guild.set_overwrite(voice, own, allow=granted)  # Connect is given back
+    await advance_until(hs, lambda: hs.guild.voice_channel_of(alice) is None and not allows(voice, alice), limit=40)
+
+
 # -- drift ----------------------------------------------------------------------------------------------
 
 
