@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "COPY_FORMAT",
+    "ERASED",
     "CaseFact",
     "ConsentEventFact",
     "Kept",
@@ -25,6 +26,28 @@ __all__ = [
 
 #: The name and version of the JSON copy's format (documented in docs/privacy.md).
 COPY_FORMAT = "holdspace-member-copy/1"
+#: What stands in a case's details where an erased member's id was.
+ERASED = "(erased on request)"
+
+
+def scrub(value: Any, member_id: int) -> tuple[Any, bool]:
+    """``value`` (JSON data) with every occurrence of ``member_id`` (as a number or as text) replaced by
+    :data:`ERASED`, and whether anything was replaced."""
+    if isinstance(value, bool):
+        return value, False
+    if isinstance(value, int | str) and str(value) == str(member_id):
+        return ERASED, True
+    if isinstance(value, dict):
+        changed = False
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out[key], hit = scrub(item, member_id)
+            changed = changed or hit
+        return out, changed
+    if isinstance(value, list):
+        pairs = [scrub(item, member_id) for item in value]
+        return [item for item, _ in pairs], any(hit for _, hit in pairs)
+    return value, False
 
 
 @dataclass(frozen=True)

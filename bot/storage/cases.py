@@ -28,6 +28,7 @@ from bot.core.cases import (
     validate_dedupe_key,
     validate_kind,
 )
+from bot.core.member_records import scrub
 from bot.crypto import KeyRing
 from bot.storage import fields
 from bot.storage import holds as hold_store
@@ -67,7 +68,7 @@ _CASE_COLUMNS = (
 
 def register_fields() -> None:
     """Tell ``holdspace rotate-key`` about every encrypted column and blind index of this module."""
-    for column in ("subject", "reporter", "assignee", "details", "dedupe_key"):
+    for column in ("subject", "reporter", "assignee", "details", "details_when_closed", "dedupe_key"):
         fields.register_encrypted("cases", column, row_key=("id",))
     fields.register_encrypted("case_events", "actor", row_key=("id",))
     fields.register_encrypted("case_events", "note", row_key=("id",))
@@ -437,13 +438,24 @@ async def resolve(
             (status.value, to_ms(now), to_ms(now), case.id),
         )
         await _add_event(conn, ring, case.id, at=now, action="resolved", status=status, actor_id=actor_id, note=text)
-        await _unlink_marked(conn, case.id)
+        await _unlink_marked(conn, ring, case.id)
         released = await hold_store.release_case(db, case.id, now)
         return ResolveResult(await _require(db, ring, guild_id, number), released)
 
 
-async def _unlink_marked(conn: aiosqlite.Connection, case_id: str) -> None:
+async def _unlink_marked(conn: aiosqlite.Connection, ring: KeyRing, case_id: str) -> None:
     """A case closes: cut the links an erasure marked to be cut then."""
+    cursor = await conn.execute("SELECT details_when_closed FROM cases WHERE id = ?", (case_id,))
+    row = await cursor.fetchone()
+    await cursor.close()
+    if row is not None and row["details_when_closed"] is not None:
+        details = ring.decrypt_json(
+            row["details_when_closed"], table="cases", column="details_when_closed", row=case_id
+        )
+        await conn.execute(
+            "UPDATE cases SET details = ?, details_when_closed = NULL WHERE id = ?",
+            (ring.encrypt_json(details, table="cases", column="details", row=case_id), case_id),
+        )
     await conn.execute(
         "UPDATE cases SET reporter = NULL, reporter_index = NULL, unlink_reporter_at_close = 0 "
         "WHERE id = ? AND unlink_reporter_at_close = 1",
@@ -496,6 +508,30 @@ async def forget_member(db: Database, ring: KeyRing, guild_id: int, member_id: i
                 (guild_id, *indexes, *closed),
             )
             kept += int(cursor.rowcount or 0)
+        # Ids inside a case's details (who removed someone, who added a bot) have no index either.
+        for row in await db.fetchall(
+            "SELECT id, status, details, details_when_closed FROM cases WHERE guild_id = ? AND details IS NOT NULL",
+            (guild_id,),
+        ):
+            case_id = str(row["id"])
+            pending = row["details_when_closed"]
+            column = "details" if pending is None else "details_when_closed"
+            current = ring.decrypt_json(row[column], table="cases", column=column, row=case_id)
+            scrubbed, hit = scrub(current, member_id)
+            if not hit:
+                continue
+            if Status(row["status"]).closed:
+                await conn.execute(
+                    "UPDATE cases SET details = ? WHERE id = ?",
+                    (ring.encrypt_json(scrubbed, table="cases", column="details", row=case_id), case_id),
+                )
+                cut += 1
+            else:
+                await conn.execute(
+                    "UPDATE cases SET details_when_closed = ? WHERE id = ?",
+                    (ring.encrypt_json(scrubbed, table="cases", column="details_when_closed", row=case_id), case_id),
+                )
+                kept += 1
         # Event actors carry no blind index: read the guild's and compare.
         rows = await db.fetchall(
             "SELECT e.id, e.actor, c.status FROM case_events e JOIN cases c ON c.id = e.case_id "

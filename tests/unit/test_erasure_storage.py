@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.member_records import ERASED
 from bot.crypto import KeyRing
 from bot.storage import cases as store
 from bot.storage import erasure
@@ -80,3 +81,21 @@ async def test_erasure_requests_are_encrypted_and_go_once_done(db: Database, rin
     assert (pending.id, pending.guild_id, pending.member_id) == (request_id, G1, MEMBER)
     await erasure.done(db, request_id)
     assert await erasure.pending(db, ring) == []
+
+
+async def test_ids_inside_case_details_are_replaced_now_or_when_the_case_closes(db: Database, ring: KeyRing) -> None:
+    details = {"reason": "left", "removed_by": MOD, "nested": [str(MOD), {"by": MOD}], "flag": True, "n": 1}
+    closed = await store.open_case(db, ring, guild_id=G1, kind="member_removed", now=NOW, details=details)
+    await store.resolve(db, ring, G1, closed.number, OTHER, "dismissed", "fine", NOW)
+    still_open = await store.open_case(db, ring, guild_id=G1, kind="member_removed", now=NOW, details=details)
+
+    assert await store.forget_member(db, ring, G1, MOD) == store.Unlinked(1, 1)
+    assert await store.forget_member(db, ring, G1, MOD) == store.Unlinked(0, 0)
+    erased = {"reason": "left", "removed_by": ERASED, "nested": [ERASED, {"by": ERASED}], "flag": True, "n": 1}
+    case = await store.get_case(db, ring, G1, closed.number)
+    assert case is not None and case.details == erased
+    case = await store.get_case(db, ring, G1, still_open.number)
+    assert case is not None and case.details == details  # the open case stays whole for the moderators
+    await store.resolve(db, ring, G1, still_open.number, OTHER, "actioned", "done", NOW)
+    case = await store.get_case(db, ring, G1, still_open.number)
+    assert case is not None and case.details == erased
