@@ -167,20 +167,19 @@ class MemberData:
 
     async def sweep_departed(self, guild: discord.Guild) -> int:
         """At start: people holdspace holds open who left while it was offline (needs the member list)."""
+        state = self.bot.state
+        held: set[int] = set()
+        for group in state.groups_of_guild(guild.id):
+            held |= state.consented_members(group.id)
+            held |= state.enrolled.get(group.id, set()) | state.facilitators_of(group.id)
+        if not held:
+            return 0
         if not guild.chunked:
             try:
                 await guild.chunk()
             except (TimeoutError, discord.HTTPException, discord.ClientException):
                 log.warning("guild %s: the member list could not be read; departures are checked later", guild.id)
                 return 0
-        state = self.bot.state
-        held: set[int] = set()
-        for group in state.groups_of_guild(guild.id):
-            held |= (
-                state.consented_members(group.id)
-                | state.enrolled.get(group.id, set())
-                | state.facilitators_of(group.id)
-            )
         gone = [member_id for member_id in sorted(held) if guild.get_member(member_id) is None]
         for member_id in gone:
             await self.leave(guild.id, member_id)

@@ -27,8 +27,12 @@ async def test_a_named_facilitator_who_lost_the_role_while_holdspace_was_offline
     await hs.stop()
     hs.guild.set_member_roles(fran, [hs.world.member_role.id])
     await hs.start()
-    await hs.sb.wait_until(lambda: not sees() and hs.guild.voice_channel_of(fran) is None)
-    assert fran.id not in text.overwrites and fran.id not in voice.overwrites
+    await hs.sb.wait_until(
+        lambda: not sees()
+        and hs.guild.voice_channel_of(fran) is None
+        and fran.id not in text.overwrites
+        and fran.id not in voice.overwrites
+    )
     assert staff.fac_role.id not in text.overwrites, "the role gets nothing while the group names facilitators"
     refused = await hs.command(fran, None, "session start", group="Tuesday circle")
     assert refused.ephemeral and "facilitator" in (refused.content or "")
