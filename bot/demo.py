@@ -392,10 +392,18 @@ class _Rehearsal:
         n.expect(bot.state.guild(p.guild.id).configured, "/setup configure did not configure the server")
         n.expect(ephemeral and TIME_ZONE in text, "/setup configure did not show the settings back to the owner")
         n.expect(_custom_id(p.lobby.messages, "hs:lobby") is not None, "no consent button was posted in #lobby")
+        n.expect("Open /group, /session and /expiry to" in text, "/setup configure named no staff commands to open")
         n.ok(
             "The owner ran /setup configure (facilitator and moderator roles, #mod-log, #lobby, "
-            f"{TIME_ZONE}); holdspace showed it back privately and put a consent button in #lobby."
+            f"{TIME_ZONE}); holdspace showed it back privately, put a consent button in #lobby and listed "
+            "what is left: opening the staff commands to the staff roles."
         )
+        # What the owner does in Server Settings > Integrations > holdspace: Discord shows the staff
+        # commands only to people who can manage the server until they are opened to a role.
+        for name in ("group", "session", "expiry"):
+            sb.set_command_permissions(p.guild, name, roles={p.facilitator_role: True})
+        sb.set_command_permissions(p.guild, "cases", roles={p.moderator_role: True})
+        n.ok("The owner opened /group, /session and /expiry to the facilitator role and /cases to the moderator role.")
 
         text, _ = await _command(sb, p.facilitator, p.general, "group create", name=GROUP)
         group = bot.state.group_by_name(p.guild.id, GROUP)

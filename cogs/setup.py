@@ -10,8 +10,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.command_access import open_step
 from bot.core.records import GuildConfig
 from bot.core.zones import ZoneError, canonical_zone, suggest_zones
+from bot.services.command_access import staff_command_gaps
 from bot.storage import guilds as guild_store
 from bot.ui.checks import server_manager_only
 from bot.ui.consent_views import lobby_embed, lobby_view
@@ -257,10 +259,25 @@ class Setup(commands.Cog):
             groups = self.bot.get_cog("Groups")
             if groups is not None:
                 await groups.reconcile_all("setup")  # type: ignore[attr-defined]
-        await send_ephemeral(
-            interaction,
-            embed=discord.Embed(title="holdspace is set up", description=describe(new)),
-        )
+        steps = await self._next_steps(guild, new)
+        embed = discord.Embed(title="holdspace is set up", description=f"{describe(new)}\n\n**Still to do**\n{steps}")
+        await send_ephemeral(interaction, embed=embed)
+
+    async def _next_steps(self, guild: discord.Guild, cfg: GuildConfig) -> str:
+        """What is left before facilitators and moderators can work, from what Discord reports."""
+        steps = []
+        gaps = await staff_command_gaps(self.bot, guild)
+        if gaps is None:
+            steps.append(
+                f"Open /group, /session and /expiry to <@&{cfg.facilitator_role_id}> and /cases to "
+                f"<@&{cfg.moderator_role_id}> in Server Settings > Integrations > holdspace (holdspace could "
+                "not read whether they are open)."
+            )
+        elif gaps:
+            steps.append(open_step(gaps))
+        steps.append("Run /guard audit and fix every fail.")
+        steps.append("Facilitators create groups with /group create (or /group adopt for existing rooms).")
+        return "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=1))
 
     async def _delete_message(self, guild: discord.Guild, channel_id: int, message_id: int) -> None:
         channel = guild.get_channel(channel_id)

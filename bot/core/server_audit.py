@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.core.command_access import Gap, open_step
 from bot.core.drift import permission_names
 from bot.core.permissions import ROOM_PERMISSIONS, permissions_of
 
@@ -98,6 +99,8 @@ class AuditFacts:
     humans: int = 0  # people (not bots) in the server
     #: the staff roles set with /setup: (what it is, role id)
     staff_roles: Sequence[tuple[str, int]] = ()
+    #: staff commands Discord still hides from their role (None: Discord would not say)
+    staff_command_gaps: Sequence[Gap] | None = ()
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,22 @@ def _staff_roles(facts: AuditFacts, out: _Lines) -> None:
             out.add("pass", f"The {label} <@&{role_id}> is held by {holders} of {facts.humans} people.")
 
 
+def _staff_commands(facts: AuditFacts, out: _Lines) -> None:
+    if not facts.staff_roles:
+        return
+    if facts.staff_command_gaps is None:
+        out.add(
+            "warn",
+            "holdspace could not read the command permissions; check in Server Settings > Integrations > "
+            "holdspace that /group, /session and /expiry are open to the facilitator role and /cases to the "
+            "moderator role.",
+        )
+    elif facts.staff_command_gaps:
+        out.add("fail", open_step(facts.staff_command_gaps))
+    else:
+        out.add("pass", "The staff commands are open to the facilitator and moderator roles.")
+
+
 def _security(facts: AuditFacts, out: _Lines) -> None:
     if facts.mfa_required:
         out.add("pass", "Moderators must use two-factor authentication.")
@@ -287,6 +306,7 @@ def build_checklist(facts: AuditFacts) -> list[AuditLine]:
     _role_order(facts, out)
     _administrators(facts, out)
     _staff_roles(facts, out)
+    _staff_commands(facts, out)
     _security(facts, out)
     _bots(facts, out)
     return out.items

@@ -85,6 +85,8 @@ class Gateway:
         world = self.sb.world
         if event == "INTERACTION_CREATE":
             return data if int(data["application_id"]) == s.app.id else None
+        if event == "APPLICATION_COMMAND_PERMISSIONS_UPDATE" and int(data["application_id"]) != s.app.id:
+            return None
         if guild_id is not None:
             guild = world.guilds.get(guild_id)
             if guild is None or guild_id not in s.guild_ids:

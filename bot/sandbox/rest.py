@@ -442,6 +442,28 @@ async def put_guild_commands(ctx: Ctx) -> Result:
     return 200, ctx.bot_app.guild_commands[g.id]
 
 
+@route("GET", "/applications/{application_id}/guilds/{guild_id}/commands/permissions")
+async def get_guild_command_permissions(ctx: Ctx) -> Result:
+    """Every override an admin set in this server for this application (its commands and itself)."""
+    from .command_permissions import guild_permissions_json
+
+    g = get_guild(ctx)
+    app = ctx.bot_app
+    return 200, [guild_permissions_json(app, g, target) for target in app.command_permissions.get(g.id, {})]
+
+
+@route("GET", "/applications/{application_id}/guilds/{guild_id}/commands/{command_id}/permissions")
+async def get_command_permissions(ctx: Ctx) -> Result:
+    from .command_permissions import guild_permissions_json
+
+    g = get_guild(ctx)
+    app = ctx.bot_app
+    target = int(ctx.params["command_id"])
+    if target not in app.command_permissions.get(g.id, {}):
+        raise ApiError(404, 10066, "Unknown application command permissions")
+    return 200, guild_permissions_json(app, g, target)
+
+
 @route("POST", "/applications/{application_id}/guilds/{guild_id}/commands")
 async def post_guild_command(ctx: Ctx) -> Result:
     g = get_guild(ctx)

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from . import interactions as I
 from . import permissions as P
+from .command_permissions import CHANNEL, ROLE, USER, may_use
 from .errors import SandboxRefused
 from .interactions import InteractionHandle
-from .world import Application, Channel, Member, Message, User
+from .world import Application, Channel, Guild, Member, Message, Role, User
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -49,6 +50,14 @@ class Scenario:
                 raise SandboxRefused(f"user {user.id} cannot see channel {channel.id}")
             if itype == I.APPLICATION_COMMAND and not perms & P.USE_APPLICATION_COMMANDS:
                 raise SandboxRefused(f"user {user.id} may not use application commands in {channel.id}")
+            if itype in (I.APPLICATION_COMMAND, I.AUTOCOMPLETE) and "id" in data:
+                cmd = next((c for c in app.commands_for(channel.guild.id) if c["id"] == data["id"]), None)
+                if cmd is not None and not may_use(app, channel.guild, user.id, channel, cmd):
+                    # Discord does not even show the command: it never reaches the bot.
+                    raise SandboxRefused(
+                        f"user {user.id} may not use /{cmd['name']} here: its default member permissions "
+                        "or the server's command permission overrides shut them out"
+                    )
         payload, guild = I.base_payload(self, app, itype, user, channel, data)
         if message is not None:
             payload["message"] = message.to_json()
@@ -57,6 +66,38 @@ class Scenario:
         self.interactions[handle.id] = handle
         self.world.emit("INTERACTION_CREATE", payload, guild.id if guild else None)
         return handle
+
+    def set_command_permissions(  # type: ignore[misc]
+        self: Sandbox, guild: Guild, command: str | None = None, *, app: Application | None = None,
+        roles: Mapping[Role, bool] | None = None, users: Mapping[Member | User, bool] | None = None,
+        channels: Mapping[Channel, bool] | None = None, everyone: bool | None = None,
+        all_channels: bool | None = None,
+    ) -> None:
+        """What a server admin sets in Server Settings > Integrations: overrides for one command
+        (by name, ``command``) or, with ``command=None``, for all of the application's commands.
+        Replaces that target's overrides, as Discord's PUT does; nothing given clears them."""
+        app = self._app_for(app)
+        target = app.id if command is None else int(I.find_command(app, guild, command, 1)["id"])
+        entries: list[dict[str, Any]] = []
+        for role, allowed in (roles or {}).items():
+            entries.append({"id": role.id, "type": ROLE, "permission": allowed})
+        for who, allowed in (users or {}).items():
+            entries.append({"id": _user(who).id, "type": USER, "permission": allowed})
+        for channel, allowed in (channels or {}).items():
+            entries.append({"id": channel.id, "type": CHANNEL, "permission": allowed})
+        if everyone is not None:
+            entries.append({"id": guild.id, "type": ROLE, "permission": everyone})
+        if all_channels is not None:
+            entries.append({"id": guild.id - 1, "type": CHANNEL, "permission": all_channels})
+        overrides = app.command_permissions.setdefault(guild.id, {})
+        if entries:
+            overrides[target] = entries
+        else:
+            overrides.pop(target, None)
+        self.world.emit("APPLICATION_COMMAND_PERMISSIONS_UPDATE", {
+            "id": str(target), "application_id": str(app.id), "guild_id": str(guild.id),
+            "permissions": [{"id": str(e["id"]), "type": e["type"], "permission": e["permission"]} for e in entries],
+        }, guild.id)
 
     def run_command(self: Sandbox, who: Member | User, channel: Channel, command: str,  # type: ignore[misc]
                     options: Mapping[str, Any] | None = None, /, *, app: Application | None = None,

@@ -85,6 +85,8 @@ class Application:
     intents_enabled: int = 0
     guild_commands: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     global_commands: list[dict[str, Any]] = field(default_factory=list)
+    # guild id -> command id (or this application's id, for all its commands) -> permission overrides
+    command_permissions: dict[int, dict[int, list[dict[str, Any]]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 
 import discord
@@ -14,6 +15,7 @@ from bot.app import HoldspaceBot
 from bot.core.drift import RestoreLimiter
 from bot.core.guard import parse_action
 from bot.core.server_audit import build_checklist, render
+from bot.services.command_access import staff_command_gaps
 from bot.ui.checks import server_manager_only
 from bot.ui.replies import UserError, send_ephemeral
 from cogs.guard.allowlist import Allowlist
@@ -232,5 +234,7 @@ class Guard(commands.Cog):
         guild = interaction.guild
         assert guild is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        for chunk in render(build_checklist(audit_facts(self.bot, self.memory, guild))):
+        facts = audit_facts(self.bot, self.memory, guild)
+        facts = dataclasses.replace(facts, staff_command_gaps=await staff_command_gaps(self.bot, guild))
+        for chunk in render(build_checklist(facts)):
             await interaction.followup.send(chunk, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())

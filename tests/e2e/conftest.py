@@ -154,10 +154,17 @@ class Holdspace:
         return handle
 
 
-def build_holdspace_world(sb: Sandbox) -> StandardWorld:
-    """The standard world with holdspace invited the way `holdspace check` says, and a #general room."""
+def build_holdspace_world(sb: Sandbox, *, open_commands: bool = True) -> StandardWorld:
+    """The standard world with holdspace invited the way `holdspace check` says, and a #general room.
+
+    With ``open_commands`` the server's admin has opened all of holdspace's commands to @everyone in
+    Server Settings > Integrations (an override: Discord would otherwise hide the staff commands from
+    everyone without Manage Server), so the tests reach holdspace's own role checks.
+    """
     world = build_standard_world(sb, bot_permissions=invite_permissions().value, intents_enabled=GUILD_MEMBERS)
     world.guild.create_text_channel("general")
+    if open_commands:
+        sb.set_command_permissions(world.guild, None, app=world.app, everyone=True)
     return world
 
 
