@@ -74,8 +74,24 @@ _RECONNECT_FILTER = _OneLineReconnects()
 VALUE_LOGGING_LIBRARIES = ("discord", "aiosqlite")
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of each line (not the one at set-up), so a
+    replaced or closed stream (a test's capture, a redirected stderr) is never written to later."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None = None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.StreamHandler = logging.StreamHandler(stream) if stream is not None else _CurrentStderr()
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:

@@ -44,3 +44,17 @@ def test_key_ring_with_several_keys_is_scrubbed_part_by_part() -> None:
     setup_logging("info", "text", stream)
     logging.getLogger("holdspace.test").info("old key %s", second)
     assert second not in stream.getvalue()
+
+
+def test_log_lines_go_to_the_stderr_of_the_moment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stderr replaced or closed after set-up (a redirect, a test's capture) is never written to."""
+    import sys
+
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    setup_logging("info", "text")
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("holdspace").info("ready: 1 server, 0 groups")
+    assert "ready: 1 server, 0 groups" in second.getvalue()
