@@ -291,12 +291,11 @@ class MemberData:
                 log.exception("erasure requests could not be carried out; trying again in a minute")
 
     async def carry_out_requests(self) -> int:
-        """Carry out every written-down erasure request of a server holdspace is connected to."""
+        """Carry out every written-down erasure request, oldest first."""
         done = 0
         for request in await erasure_store.pending(self.bot.db, self.bot.ring):
-            if self.bot.get_guild(request.guild_id) is None and request.guild_id not in self.bot.state.guilds:
-                log.warning("an erasure request names a server holdspace does not know; it is kept")
-                continue
+            # Also for a server holdspace is not connected to: the records go now, and the reconcile
+            # closes the rooms there (no consent any more) when it connects again.
             result = await self.forget(request.guild_id, request.member_id, by_admin=True)
             await erasure_store.done(self.bot.db, request.id)
             done += 1
