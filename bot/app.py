@@ -84,6 +84,11 @@ class HoldspaceBot(commands.Bot):
         self.extension_names = extensions if extensions is not None else discover_cogs()
         self.scheduler = Scheduler(clock, db, ring)
         from bot.services.access_order import AccessOrder
+        from bot.services.discord_clock import DiscordClock
+
+        # Discord's time (message ids, session boundaries) as measured from here; see its module.
+        self.discord_clock = DiscordClock(clock)
+        self.discord_clock.attach(db)
         from bot.services.audit import AuditLog
         from bot.services.cases import CaseService
         from bot.services.departures import Departures

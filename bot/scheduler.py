@@ -4,6 +4,12 @@ One task sleeps until the earliest due time over all sources and wakes early whe
 arrives. Sources are the timers table (session starts and ends, reminders, retention, holds) and any
 feature with its own durable queue (expiring messages). A source's work stays written down until
 its handler succeeded or the work became moot; a crash or restart resumes it.
+
+Nothing waits for anything else: a source's ``run_due`` only hands work out and returns. Each due
+timer runs in its own task (so one group's slow session end never delays another's lock), and the
+expiry source gives each room its own lane. Before acting, work is claimed in the database (a
+process id and a lease end on the row), so a second process could never do the same work twice; a
+claim left by a process that died runs out at its lease end.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ class Timer:
 TimerHandler = Callable[[Timer], Awaitable[None]]
 
 _MAX_BACKOFF = timedelta(minutes=30)
+TIMER_LEASE = timedelta(minutes=5)  # a timer's handler must finish (or renew) within this
 
 
 class TimerSource:
@@ -68,16 +75,24 @@ class TimerSource:
 
     name = "timers"
 
-    def __init__(self, db: Database, ring: KeyRing) -> None:
+    def __init__(self, db: Database, ring: KeyRing, clock: Clock) -> None:
         self._db = db
         self._ring = ring
+        self._clock = clock
         self._handlers: dict[str, TimerHandler] = {}
+        self.owner = uuid.uuid4().hex  # this process's name on its claims
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self.on_done: Callable[[], None] = lambda: None
 
     def register(self, kind: str, handler: TimerHandler) -> None:
         self._handlers[kind] = handler
 
+    @property
+    def busy(self) -> bool:
+        return any(not task.done() for task in self._running.values())
+
     async def next_due(self) -> datetime | None:
-        return await timer_store.next_due(self._db, kinds=tuple(self._handlers))
+        return await timer_store.next_free_due(self._db, kinds=tuple(self._handlers), now=self._clock.now())
 
     async def add(self, kind: str, due_at: datetime, payload: dict[str, Any], *, key: str | None = None) -> str:
         timer_id = uuid.uuid4().hex
@@ -91,19 +106,50 @@ class TimerSource:
         return await timer_store.due_time(self._db, kind, key)
 
     async def run_due(self, now: datetime) -> None:
-        for row in await timer_store.due(self._db, now, kinds=tuple(self._handlers), limit=100):
+        """Claim the due timers and start each handler in its own task; returns at once."""
+        rows = await timer_store.claim_due(
+            self._db, now, kinds=tuple(self._handlers), owner=self.owner, lease_until=now + TIMER_LEASE, limit=100
+        )
+        for row in rows:
+            if row.id in self._running and not self._running[row.id].done():
+                continue
+            self._running[row.id] = asyncio.create_task(self._run(row, now), name=f"holdspace-timer-{row.kind}")
+
+    async def _run(self, row: timer_store.TimerRow, now: datetime) -> None:
+        try:
             payload = json.loads(self._ring.decrypt(row.payload, table="timers", column="payload", row=row.id))
             timer = Timer(row.id, row.kind, row.due_at, payload, row.attempts)
             try:
                 await self._handlers[row.kind](timer)
             except RetryLater as retry:
-                await timer_store.reschedule(self._db, row.id, now + retry.delay, retry.reason)
+                await timer_store.reschedule(self._db, row.id, self._clock.now() + retry.delay, retry.reason)
+            except asyncio.CancelledError:
+                # Stopped mid-way: the timer stays, unclaimed, for the next start.
+                await asyncio.shield(timer_store.release(self._db, row.id, self.owner))
+                raise
             except Exception as exc:  # a failing handler must not stop the others
                 delay = min(_MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(row.attempts, 10)))
                 log.exception("timer %s (%s) failed; retrying in %s", row.id, row.kind, delay)
-                await timer_store.reschedule(self._db, row.id, now + delay, type(exc).__name__)
+                await timer_store.reschedule(self._db, row.id, self._clock.now() + delay, type(exc).__name__)
             else:
-                await timer_store.delete(self._db, row.id)
+                await timer_store.finish(self._db, row.id, self.owner)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("timer %s (%s) could not be run; it stays pending", row.id, row.kind)
+        finally:
+            if self._running.get(row.id) is asyncio.current_task():
+                self._running.pop(row.id, None)
+            self.on_done()
+
+    async def stop(self) -> None:
+        tasks = [t for t in self._running.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._running.clear()
 
 
 class Scheduler:
@@ -111,7 +157,8 @@ class Scheduler:
 
     def __init__(self, clock: Clock, db: Database, ring: KeyRing) -> None:
         self.clock = clock
-        self.timers = TimerSource(db, ring)
+        self.timers = TimerSource(db, ring, clock)
+        self.timers.on_done = self.wake
         self._sources: list[DueSource] = [self.timers]
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -127,7 +174,11 @@ class Scheduler:
     @property
     def idle(self) -> bool:
         """True while the task sleeps with nothing due (tests use it to know holdspace has settled)."""
-        return self._idle.is_set() and not self._wake.is_set()
+        return (
+            self._idle.is_set()
+            and not self._wake.is_set()
+            and not any(getattr(source, "busy", False) for source in self._sources)
+        )
 
     def add_source(self, source: DueSource) -> None:
         self._sources.append(source)
@@ -137,9 +188,7 @@ class Scheduler:
         """Something may be due earlier than the task is sleeping for: look again."""
         self._wake.set()
 
-    async def schedule(
-        self, kind: str, due_at: datetime, payload: dict[str, Any], *, key: str | None = None
-    ) -> str:
+    async def schedule(self, kind: str, due_at: datetime, payload: dict[str, Any], *, key: str | None = None) -> str:
         """Store a timer durably; with ``key`` an existing timer of that kind and key is replaced."""
         timer_id = await self.timers.add(kind, due_at, payload, key=key)
         self.wake()
@@ -153,11 +202,17 @@ class Scheduler:
             self._task = asyncio.create_task(self._run(), name="holdspace-scheduler")
 
     async def stop(self) -> None:
+        """Stop the task and every source's running work (claims are given back for the next start)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for source in self._sources:
+            stop = getattr(source, "stop", None)
+            if stop is not None:
+                with contextlib.suppress(Exception):
+                    await stop()
 
     async def run_once(self) -> datetime | None:
         """Run all that is due now; return the next due time. Used by the task and by tests."""
@@ -196,9 +251,7 @@ class Scheduler:
                 await asyncio.sleep(0.05)  # failed work that is already due again: do not spin
                 continue
             self._idle.set()
-            sleeper = asyncio.ensure_future(
-                self.clock.sleep_until(earliest or datetime.max.replace(tzinfo=UTC))
-            )
+            sleeper = asyncio.ensure_future(self.clock.sleep_until(earliest or datetime.max.replace(tzinfo=UTC)))
             waker = asyncio.ensure_future(self._wake.wait())
             try:
                 await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)

@@ -4,8 +4,10 @@ The cog turns gateway events and slash commands into calls of :class:`bot.servic
 ExpiryService` (recording, the scheduler's expiry source, catch-up) and its answers into replies.
 Other features call it directly:
 
-- ``await bot.get_cog("Expiry").expire_session(group_id, started_at) -> ExpiryReport`` (sessions;
-  ``str(report)`` / ``report.text`` is "N removed, M could not be (why)");
+- ``await bot.get_cog("Expiry").expire_session(group_id, start_id, end_id) -> ExpiryReport`` (sessions;
+  ids on Discord's clock; ``str(report)`` / ``report.text`` is "N removed, M could not be (why)");
+- ``await bot.get_cog("Expiry").session_reminders_done(group_id, messages)`` when a session ended:
+  its ground-rules reminders go now, whatever the ttl;
 - ``await bot.get_cog("Expiry").settings_changed(group)`` after a group's ttl, expire_at_session_end
   or keep_pinned changed elsewhere (re-times pending deletions);
 - ``await bot.get_cog("Expiry").track_group(group)`` when a group is created or adopts rooms (starts
@@ -24,9 +26,10 @@ from discord.ext import commands
 
 from bot.app import HoldspaceBot
 from bot.core.durations import DurationError, format_duration, parse_duration
-from bot.core.expiry import ExpiryReport
+from bot.core.expiry import ExpiryReport, snowflake_floor
 from bot.core.records import GroupInfo
 from bot.services.expiry import ExpiryService
+from bot.services.expiry.endings import REPORT_WAIT
 from bot.services.outbox import is_database_error
 from bot.ui.checks import facilitators_only, require_facilitator
 from bot.ui.group_options import group_autocomplete, resolve_facilitated_group
@@ -126,14 +129,21 @@ class Expiry(commands.Cog):
             self.service.request_catch_up()
 
     async def cog_unload(self) -> None:
-        await self.service.stop_catching_up()
-        await self.service.recorder.flush()
+        await self.service.stop()
 
     # -- for other features ---------------------------------------------------------------------
 
-    async def expire_session(self, group_id: str, started_at: datetime) -> ExpiryReport:
-        """Delete everything posted in the group's rooms since ``started_at``; report what happened."""
-        return await self.service.expire_session(group_id, started_at)
+    async def expire_session(
+        self, group_id: str, start: datetime | int, end_id: int | None = None, *, wait: float = REPORT_WAIT
+    ) -> ExpiryReport:
+        """Delete everything posted in the group's rooms from ``start`` (a message id on Discord's clock,
+        or a time on it) up to ``end_id`` (None: now); report what is known after at most ``wait`` s."""
+        start_id = start if isinstance(start, int) else snowflake_floor(start)
+        return await self.service.expire_session(group_id, start_id, end_id, wait=wait)
+
+    async def session_reminders_done(self, group_id: str, messages: list[tuple[int, int]]) -> None:
+        """A session ended: its ground-rules reminders go now, whatever the ttl."""
+        await self.service.session_reminders_done(group_id, messages)
 
     async def settings_changed(self, group: GroupInfo) -> None:
         """A group's expiry settings were changed elsewhere: re-time its pending deletions."""
@@ -188,7 +198,12 @@ class Expiry(commands.Cog):
     async def on_thread_create(self, thread: discord.Thread) -> None:
         group = self.service.group_of(thread.id, thread.parent_id)
         if group is not None and thread.id not in self.service.rooms:
-            await self.service.track_group(group)
+            await self.service.track_thread(group, thread, live=True)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        # Discord made this id the moment someone ran the command: a reading of Discord's clock.
+        self.service.dclock.observe(interaction.id)
 
     @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
@@ -267,7 +282,9 @@ class Expiry(commands.Cog):
             lines.append(f"**Kept without a due time** (pinned, or ttl off): {status.waiting}")
         if status.held:
             lines.append(f"**Held for an open report**: {status.held}")
-        failures = {k: v for k, v in status.failures.items() if k != "held"}
+        if status.session_kept:
+            lines.append(f"**Ground-rules reminders kept until the session ends**: {status.session_kept}")
+        failures = dict(status.failures)
         if failures:
             named = {"blocked": "missing permission (Manage Messages)", "retry": "Discord did not answer"}
             text = ", ".join(f"{count} × {named.get(kind, kind)}" for kind, count in sorted(failures.items()))

@@ -181,6 +181,8 @@ REASONS = {
     "blocked": "holdspace lacks the Manage Messages permission there",
     "retry": "Discord did not answer in time; they stay queued and are retried",
     "waiting": "waiting for holdspace to check the room's pinned messages; they follow shortly",
+    "pending": "still queued; they are removed as soon as Discord allows",
+    "session": "ground-rules reminders of a session still running",
 }
 
 

@@ -23,6 +23,8 @@ from .world import (
     GUILD_TEXT,
     GUILD_VOICE,
     LOADING,
+    PRIVATE_THREAD,
+    PUBLIC_THREAD,
     Application,
     Attachment,
     Channel,
@@ -1236,3 +1238,51 @@ async def audit_logs(ctx: Ctx) -> Result:
 
 
 EPHEMERAL_FLAG = EPHEMERAL
+
+
+# ------------------------------------------------------------------ threads
+
+
+def _visible_threads(ctx: Ctx, guild: Guild) -> list[Channel]:
+    me = bot_member(ctx, guild)
+    return [c for c in guild.channels if c.is_thread and guild.permissions_for(me, c) & P.VIEW_CHANNEL]
+
+
+@route("GET", "/guilds/{guild_id}/threads/active")
+async def active_threads(ctx: Ctx) -> Result:
+    g = get_guild(ctx)
+    threads = [c for c in _visible_threads(ctx, g) if not c.archived]
+    return 200, {"threads": [c.to_json() for c in threads], "members": [], "has_more": False}
+
+
+async def _archived(ctx: Ctx, *, private: bool) -> Result:
+    """Archived threads of a channel, newest archive first, paged by ``before`` (an ISO timestamp)."""
+    ch = get_channel(ctx)
+    g = ch.guild
+    if g is None:
+        raise ApiError(400, 50024, "Cannot execute action on this channel type")
+    require(ctx, g, ch, P.READ_MESSAGE_HISTORY | (P.MANAGE_THREADS if private else 0))
+    kind = PRIVATE_THREAD if private else PUBLIC_THREAD
+    threads = [c for c in _visible_threads(ctx, g) if c.archived and c.parent_id == ch.id and c.type == kind]
+    threads.sort(key=lambda c: (c.archived_at or snowflake_time(c.id), c.id), reverse=True)
+    if "before" in ctx.query:
+        from datetime import datetime as _dt
+
+        try:
+            before = _dt.fromisoformat(ctx.query["before"])
+        except ValueError:
+            raise invalid_form("before", "Could not interpret value as a timestamp.", "DATE_TIME_TYPE_PARSE") from None
+        threads = [c for c in threads if (c.archived_at or snowflake_time(c.id)) < before]
+    limit = int(ctx.query.get("limit", "50"))
+    page = threads[:limit]
+    return 200, {"threads": [c.to_json() for c in page], "members": [], "has_more": len(threads) > limit}
+
+
+@route("GET", "/channels/{channel_id}/threads/archived/public")
+async def archived_public_threads(ctx: Ctx) -> Result:
+    return await _archived(ctx, private=False)
+
+
+@route("GET", "/channels/{channel_id}/threads/archived/private")
+async def archived_private_threads(ctx: Ctx) -> Result:
+    return await _archived(ctx, private=True)

@@ -264,6 +264,8 @@ class Channel:
     topic: str | None = None
     recipients: list[User] = field(default_factory=list)
     owner_id: int | None = None
+    archived: bool = False  # threads: archived threads are left out of GUILD_CREATE and the active list
+    archived_at: datetime | None = None
     _messages: dict[int, Message] = field(default_factory=dict, repr=False)
     world: World | None = field(default=None, repr=False)
 
@@ -315,8 +317,9 @@ class Channel:
             out.update({
                 "owner_id": str(self.owner_id or 0), "message_count": len(self._messages),
                 "member_count": 1, "total_message_sent": len(self._messages), "rate_limit_per_user": 0,
-                "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
-                                    "archive_timestamp": iso(snowflake_time(self.id)), "locked": False,
+                "thread_metadata": {"archived": self.archived, "auto_archive_duration": 1440,
+                                    "archive_timestamp": iso(self.archived_at or snowflake_time(self.id)),
+                                    "locked": False,
                                     "create_timestamp": iso(snowflake_time(self.id))},
             })
             return out
@@ -460,7 +463,7 @@ class Guild:
         """The full GUILD_CREATE payload."""
         data = self.to_json()
         normal = [c for c in self.channels if not c.is_thread]
-        threads = [c for c in self.channels if c.is_thread]
+        threads = [c for c in self.channels if c.is_thread and not c.archived]
         if all_members:
             members = list(self.members.values())
         else:
@@ -560,6 +563,12 @@ class Guild:
                       owner: User | Member | None = None) -> Channel:
         return self._create_channel(PRIVATE_THREAD if private else PUBLIC_THREAD, name, parent,
                                     owner_id=_uid(owner) if owner else self.owner_id)
+
+    def archive_thread(self, thread: Channel, archived: bool = True) -> None:
+        """Archive (or unarchive) a thread, as Discord does after its inactivity period: THREAD_UPDATE."""
+        thread.archived = archived
+        thread.archived_at = self.world.clock.now() if archived else None
+        self._emit("THREAD_UPDATE", thread.to_json())
 
     def update_channel(self, channel: Channel, **changes: Any) -> None:
         for k, v in changes.items():

@@ -248,7 +248,9 @@ class CaseService:
         if cases or entries or consents:
             log.info(
                 "retention: deleted %d closed cases, %d old audit entries and %d ended consent records",
-                cases, entries, consents,
+                cases,
+                entries,
+                consents,
             )
         return cases, entries, consents
 

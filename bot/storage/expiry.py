@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import aiosqlite
 
-from bot.core.expiry import DISCORD_EPOCH_MS
+from bot.core.expiry import DISCORD_EPOCH_MS, snowflake_ms
 from bot.storage.db import Database
 from bot.storage.times import from_ms
 from bot.storage.times import to_ms as ms  # the expiry service writes due times with store.ms
@@ -30,6 +30,7 @@ class Room:
     group_id: str
     parent_id: int | None
     cursor_id: int
+    watch_from_id: int = 0  # the room is the group's from this message id on
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class PendingRow:
     group_id: str
     pinned: bool
     attempts: int
+    due_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class QueueStatus:
     next_due: datetime | None
     failures: dict[str, int]  # last_error -> rows that failed at least once and are still queued
     held: int
+    session_kept: int = 0  # ground-rules reminders of a running session (removed at its end)
 
 
 def _chunks(values: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
@@ -88,7 +91,9 @@ async def retime_group(db: Database, group_id: str, settings: GroupExpirySetting
     Called inside the transaction that stores the settings, so both happen or neither does.
     """
     async with db.transaction() as conn:
-        return await _retime(conn, "group_id = ?", (group_id,), settings)
+        count = await _retime(conn, "group_id = ?", (group_id,), settings)
+        await _apply_promises(conn, group_id)
+        return count
 
 
 async def _retime(
@@ -100,7 +105,7 @@ async def _retime(
         "UPDATE expiry_messages SET due_ms = CASE "
         "WHEN pinned = 1 AND ? = 1 THEN NULL "
         f"WHEN ? IS NULL THEN NULL ELSE {_POSTED_MS} + ? END "
-        f"WHERE {where}",
+        f"WHERE {where} AND COALESCE(last_error, '') != 'session'",
         (int(settings.keep_pinned), ttl_ms, ttl_ms, *params),
     )
     return int(cursor.rowcount or 0)
@@ -110,13 +115,14 @@ async def _retime(
 
 
 async def rooms(db: Database) -> list[Room]:
-    rows = await db.fetchall("SELECT channel_id, group_id, parent_id, cursor_id FROM expiry_rooms")
+    rows = await db.fetchall("SELECT channel_id, group_id, parent_id, cursor_id, watch_from_id FROM expiry_rooms")
     return [
         Room(
             int(r["channel_id"]),
             str(r["group_id"]),
             None if r["parent_id"] is None else int(r["parent_id"]),
             int(r["cursor_id"]),
+            int(r["watch_from_id"]),
         )
         for r in rows
     ]
@@ -131,8 +137,9 @@ async def cursor_of(db: Database, channel_id: int, default: int) -> int:
 async def add_room(db: Database, room: Room) -> bool:
     """Start watching a room at ``room.cursor_id``; False if it was already watched (nothing changes)."""
     result = await db.execute(
-        "INSERT OR IGNORE INTO expiry_rooms (channel_id, group_id, parent_id, cursor_id) VALUES (?, ?, ?, ?)",
-        (room.channel_id, room.group_id, room.parent_id, room.cursor_id),
+        "INSERT OR IGNORE INTO expiry_rooms (channel_id, group_id, parent_id, cursor_id, watch_from_id) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (room.channel_id, room.group_id, room.parent_id, room.cursor_id, room.watch_from_id),
     )
     return result.rowcount > 0
 
@@ -143,8 +150,8 @@ async def move_room(db: Database, room: Room) -> None:
     Rows still pending from the old group stay as they are.
     """
     await db.execute(
-        "UPDATE expiry_rooms SET group_id = ?, parent_id = ?, cursor_id = ? WHERE channel_id = ?",
-        (room.group_id, room.parent_id, room.cursor_id, room.channel_id),
+        "UPDATE expiry_rooms SET group_id = ?, parent_id = ?, cursor_id = ?, watch_from_id = ? WHERE channel_id = ?",
+        (room.group_id, room.parent_id, room.cursor_id, room.watch_from_id, room.channel_id),
     )
 
 
@@ -163,22 +170,69 @@ async def drop_room(db: Database, channel_id: int) -> int:
 # -- recording ---------------------------------------------------------------------------------
 
 
-async def record(db: Database, messages: Sequence[NewMessage], cursors: dict[int, int]) -> None:
-    """Insert rows (existing ones are left as they are) and advance room cursors, in one transaction."""
+async def record(db: Database, messages: Sequence[NewMessage], cursors: dict[int, int]) -> int | None:
+    """Insert rows (existing ones are left as they are) and advance room cursors, in one transaction.
+
+    A row's due time is worked out here, inside the transaction, from the group's settings as they
+    are at this moment (and from any end-of-session promise covering the message), unless the row
+    brings its own (``due_ms``: a purge). A settings change commits in its own transaction and then
+    re-times what is stored, so every row follows the settings, whichever of the two comes first.
+    Returns the earliest due time written (ms), if any.
+    """
     if not messages and not cursors:
-        return
+        return None
     async with db.transaction() as conn:
         if messages:
             await conn.executemany(
                 "INSERT INTO expiry_messages (channel_id, message_id, group_id, due_ms, pinned) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id, message_id) DO NOTHING",
-                [(m.channel_id, m.message_id, m.group_id, m.due_ms, int(m.pinned)) for m in messages],
+                "SELECT ?1, ?2, ?3, COALESCE(?4, CASE "
+                "WHEN ?5 = 1 AND COALESCE(g.keep_pinned, 1) = 1 THEN NULL "
+                "WHEN g.ttl_seconds IS NULL THEN NULL ELSE ?6 + g.ttl_seconds * 1000 END), ?5 "
+                "FROM (SELECT 1) LEFT JOIN groups g ON g.id = ?3 WHERE true "
+                "ON CONFLICT (channel_id, message_id) DO NOTHING",
+                [
+                    (m.channel_id, m.message_id, m.group_id, m.due_ms, int(m.pinned), snowflake_ms(m.message_id))
+                    for m in messages
+                ],
             )
+            for group_id in {m.group_id for m in messages}:
+                await _apply_promises(conn, group_id)
         if cursors:
             await conn.executemany(
                 "UPDATE expiry_rooms SET cursor_id = MAX(cursor_id, ?) WHERE channel_id = ?",
                 [(cursor_id, channel_id) for channel_id, cursor_id in cursors.items()],
             )
+        if not messages:
+            return None
+        earliest = None
+        for channel_id in {m.channel_id for m in messages}:
+            ids = [m.message_id for m in messages if m.channel_id == channel_id]
+            row = await (
+                await conn.execute(
+                    "SELECT MIN(due_ms) FROM expiry_messages WHERE channel_id = ? AND message_id BETWEEN ? AND ?",
+                    (channel_id, min(ids), max(ids)),
+                )
+            ).fetchone()
+            if row is not None and row[0] is not None:
+                earliest = int(row[0]) if earliest is None else min(earliest, int(row[0]))
+        return earliest
+
+
+async def _apply_promises(conn: aiosqlite.Connection, group_id: str) -> int:
+    """End-of-session promises of the group win over a later due time (kept pinned rows stay)."""
+    promises = await (
+        await conn.execute("SELECT from_id, to_id, due_ms FROM expiry_promises WHERE group_id = ?", (group_id,))
+    ).fetchall()
+    changed = 0
+    for from_id, to_id, due_ms in promises:
+        cursor = await conn.execute(
+            "UPDATE expiry_messages SET due_ms = ?, last_error = NULL WHERE group_id = ? "
+            "AND message_id >= ? AND message_id < ? AND (due_ms IS NULL OR due_ms > ?) "
+            "AND NOT (pinned = 1 AND COALESCE((SELECT keep_pinned FROM groups WHERE id = ?), 1) = 1)",
+            (due_ms, group_id, from_id, to_id, due_ms, group_id),
+        )
+        changed += int(cursor.rowcount or 0)
+    return changed
 
 
 async def forget(db: Database, channel_id: int, message_ids: Sequence[int]) -> int:
@@ -241,7 +295,8 @@ async def _set_due(
         for chunk in _chunks(list(message_ids)):
             marks = ",".join("?" * len(chunk))
             await conn.execute(
-                f"UPDATE expiry_messages SET due_ms = ?, attempts = {bump}, last_error = ? "
+                f"UPDATE expiry_messages SET due_ms = ?, attempts = {bump}, last_error = ?, "
+                "claimed_by = NULL, claim_until_ms = NULL "
                 f"WHERE channel_id = ? AND message_id IN ({marks})",
                 (due_ms, error, channel_id, *chunk),
             )
@@ -345,11 +400,14 @@ async def group_rows(db: Database, group_id: str, min_message_id: int = 0) -> li
 async def status(db: Database, group_id: str) -> QueueStatus:
     row = await db.fetchone(
         "SELECT COUNT(due_ms) AS pending, COUNT(*) - COUNT(due_ms) AS waiting, MIN(due_ms) AS next_due_ms, "
-        "SUM(CASE WHEN last_error = 'held' THEN 1 ELSE 0 END) AS held FROM expiry_messages WHERE group_id = ?",
+        "SUM(CASE WHEN last_error = 'held' THEN 1 ELSE 0 END) AS held, "
+        "SUM(CASE WHEN last_error = 'session' THEN 1 ELSE 0 END) AS session_kept "
+        "FROM expiry_messages WHERE group_id = ?",
         (group_id,),
     )
     failures = await db.fetchall(
         "SELECT last_error, COUNT(*) AS n FROM expiry_messages WHERE group_id = ? AND attempts > 0 "
+        "AND last_error NOT IN ('held', 'session', 'pins', 'pinned') "
         "AND last_error IS NOT NULL GROUP BY last_error",
         (group_id,),
     )
@@ -360,4 +418,168 @@ async def status(db: Database, group_id: str) -> QueueStatus:
         next_due=from_ms(row["next_due_ms"]),
         failures={str(r["last_error"]): int(r["n"]) for r in failures},
         held=int(row["held"] or 0),
+        session_kept=int(row["session_kept"] or 0),
     )
+
+
+# -- claims: a process acts only on rows it holds (see migrations/0009_expiry_lanes.sql) -------------
+
+
+async def claim_due(db: Database, channel_id: int, owner: str, now_ms: int, lease_ms: int) -> list[PendingRow]:
+    """Claim the channel's rows due at ``now_ms`` that nobody else holds; returns the rows held now."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE expiry_messages SET claimed_by = ?, claim_until_ms = ? WHERE channel_id = ? AND due_ms <= ? "
+            "AND (claimed_by IS NULL OR claimed_by = ? OR claim_until_ms < ?)",
+            (owner, now_ms + lease_ms, channel_id, now_ms, owner, now_ms),
+        )
+        rows = await (
+            await conn.execute(
+                "SELECT channel_id, message_id, group_id, pinned, attempts, due_ms FROM expiry_messages "
+                "WHERE channel_id = ? AND claimed_by = ? AND due_ms IS NOT NULL ORDER BY due_ms, message_id",
+                (channel_id, owner),
+            )
+        ).fetchall()
+    return [PendingRow(int(r[0]), int(r[1]), str(r[2]), bool(r[3]), int(r[4]), int(r[5])) for r in rows]
+
+
+async def renew_claims(db: Database, channel_id: int, owner: str, until_ms: int) -> None:
+    await db.execute(
+        "UPDATE expiry_messages SET claim_until_ms = ? WHERE channel_id = ? AND claimed_by = ?",
+        (until_ms, channel_id, owner),
+    )
+
+
+async def release_claims(db: Database, owner: str, channel_id: int | None = None) -> int:
+    """Give up claims (a lane that stops, a process that shuts down); the rows stay pending."""
+    where, params = (
+        ("claimed_by = ?", (owner,))
+        if channel_id is None
+        else (
+            "claimed_by = ? AND channel_id = ?",
+            (owner, channel_id),
+        )
+    )
+    result = await db.execute(
+        f"UPDATE expiry_messages SET claimed_by = NULL, claim_until_ms = NULL WHERE {where}", params
+    )
+    return result.rowcount
+
+
+async def channels_due(db: Database, now_ms: int, skip: Iterable[int] = ()) -> list[int]:
+    """Channels with rows due at ``now_ms`` that no live claim holds (``skip``: channels already worked)."""
+    skipped = sorted(set(skip))
+    marks = ",".join("?" * len(skipped))
+    rows = await db.fetchall(
+        "SELECT DISTINCT channel_id FROM expiry_messages WHERE due_ms <= ? "
+        "AND (claimed_by IS NULL OR claim_until_ms < ?)" + (f" AND channel_id NOT IN ({marks})" if skipped else ""),
+        (now_ms, now_ms, *skipped),
+    )
+    return [int(r[0]) for r in rows]
+
+
+async def next_free_due(db: Database, skip: Iterable[int] = ()) -> int | None:
+    """The earliest time (ms) at which some row not yet worked on is due or its claim runs out."""
+    skipped = sorted(set(skip))
+    marks = ",".join("?" * len(skipped))
+    extra = f" AND channel_id NOT IN ({marks})" if skipped else ""
+    free = await db.fetchval(f"SELECT MIN(due_ms) FROM expiry_messages WHERE claimed_by IS NULL{extra}", skipped)
+    held = await db.fetchval(
+        f"SELECT MIN(MAX(claim_until_ms, due_ms)) FROM expiry_messages WHERE claimed_by IS NOT NULL "
+        f"AND due_ms IS NOT NULL{extra}",
+        skipped,
+    )
+    values = [int(v) for v in (free, held) if v is not None]
+    return min(values) if values else None
+
+
+async def channel_next_due(db: Database, channel_id: int, owner: str) -> int | None:
+    """When the channel's next row becomes due (rows held by another process left out)."""
+    value = await db.fetchval(
+        "SELECT MIN(due_ms) FROM expiry_messages WHERE channel_id = ? AND (claimed_by IS NULL OR claimed_by = ?)",
+        (channel_id, owner),
+    )
+    return None if value is None else int(value)
+
+
+async def keep_for_session(db: Database, channel_id: int, message_ids: Sequence[int]) -> None:
+    """Ground-rules reminders of a running session: no due time until the session ends."""
+    await _set_due(db, channel_id, message_ids, None, error="session", count_attempt=False)
+
+
+async def due_now(db: Database, group_id: str, messages: Sequence[tuple[int, int]], now_ms: int) -> None:
+    """These messages go now, whatever the ttl (a session's reminders at its end); rows are added if missing."""
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO expiry_messages (channel_id, message_id, group_id, due_ms) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (channel_id, message_id) DO UPDATE SET due_ms = excluded.due_ms, last_error = NULL",
+            [(channel_id, message_id, group_id, now_ms) for channel_id, message_id in messages],
+        )
+
+
+# -- end-of-session promises -------------------------------------------------------------------------
+
+
+async def add_promise(
+    db: Database,
+    promise_id: str,
+    group_id: str,
+    from_id: int,
+    to_id: int,
+    due_ms: int,
+    rooms: Iterable[int],
+    now_ms: int,
+) -> int:
+    """Everything of the group in [from_id, to_id) goes at ``due_ms``; ``rooms`` must still be read
+    through ``to_id``. Applied at once to the rows already stored; returns how many that were."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO expiry_promises (id, group_id, from_id, to_id, due_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            (promise_id, group_id, from_id, to_id, due_ms, now_ms),
+        )
+        await conn.executemany(
+            "INSERT OR IGNORE INTO expiry_promise_rooms (promise_id, channel_id) VALUES (?, ?)",
+            [(promise_id, channel_id) for channel_id in rooms],
+        )
+        return await _apply_promises(conn, group_id)
+
+
+async def room_read(db: Database, channel_id: int, read_from_ms: int) -> None:
+    """A room was read through everything Discord had when the read began: promises made before that
+    no longer wait for it; promises that wait for no room any more are kept no longer."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "DELETE FROM expiry_promise_rooms WHERE channel_id = ? AND promise_id IN "
+            "(SELECT id FROM expiry_promises WHERE created_ms <= ?)",
+            (channel_id, read_from_ms),
+        )
+        await conn.execute(
+            "DELETE FROM expiry_promises WHERE created_ms <= ? AND id NOT IN "
+            "(SELECT promise_id FROM expiry_promise_rooms)",
+            (read_from_ms,),
+        )
+
+
+async def promise_rooms(db: Database, promise_id: str) -> list[int]:
+    rows = await db.fetchall("SELECT channel_id FROM expiry_promise_rooms WHERE promise_id = ?", (promise_id,))
+    return [int(r[0]) for r in rows]
+
+
+async def range_rows(db: Database, group_id: str, from_id: int, to_id: int) -> list[tuple[int, str | None, bool]]:
+    """(due_ms, last_error, pinned) of the group's rows in [from_id, to_id): what is left of a session."""
+    rows = await db.fetchall(
+        "SELECT due_ms, last_error, pinned FROM expiry_messages "
+        "WHERE group_id = ? AND message_id >= ? AND message_id < ?",
+        (group_id, from_id, to_id),
+    )
+    return [(r[0], r[1], bool(r[2])) for r in rows]
+
+
+async def nth_due(db: Database, channel_id: int, n: int) -> int | None:
+    """When the channel's ``n``-th pending row (by due time) becomes due: a full bulk request is ready."""
+    value = await db.fetchval(
+        "SELECT due_ms FROM expiry_messages WHERE channel_id = ? AND due_ms IS NOT NULL "
+        "ORDER BY due_ms LIMIT 1 OFFSET ?",
+        (channel_id, n - 1),
+    )
+    return None if value is None else int(value)

@@ -49,7 +49,7 @@ async def due(db: Database, now: datetime, *, kinds: tuple[str, ...], limit: int
     rows = await db.fetchall(
         f"SELECT id, kind, due_ms, payload, attempts FROM timers WHERE due_ms <= ? AND kind IN ({marks})"
         " ORDER BY due_ms LIMIT ?",
-        (to_ms(now), *kinds, limit),
+        (toto_ms(now), *kinds, limit),
     )
     return [TimerRow(r["id"], r["kind"], from_ms(r["due_ms"]), r["payload"], r["attempts"]) for r in rows]
 
@@ -62,7 +62,8 @@ async def due_time(db: Database, kind: str, key: str) -> datetime | None:
 async def reschedule(db: Database, timer_id: str, due_at: datetime, error: str) -> None:
     async with db.transaction() as conn:
         await conn.execute(
-            "UPDATE timers SET due_ms = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+            "UPDATE timers SET due_ms = ?, attempts = attempts + 1, last_error = ?, claimed_by = NULL, "
+            "claim_until_ms = NULL WHERE id = ?",
             (to_ms(due_at), error[:200], timer_id),
         )
 
@@ -76,3 +77,57 @@ async def delete_by_key(db: Database, kind: str, key: str) -> bool:
     async with db.transaction() as conn:
         cursor = await conn.execute("DELETE FROM timers WHERE kind = ? AND key = ?", (kind, key))
         return (cursor.rowcount or 0) > 0
+
+
+# -- claims (see migrations/0009_expiry_lanes.sql): a process runs only the timers it holds -----------
+
+
+async def claim_due(
+    db: Database, now: datetime, *, kinds: tuple[str, ...], owner: str, lease_until: datetime, limit: int
+) -> list[TimerRow]:
+    """Claim due timers nobody else holds (or whose holder's lease ran out); returns those claimed."""
+    if not kinds:
+        return []
+    marks = ",".join("?" * len(kinds))
+    async with db.transaction() as conn:
+        rows = await (
+            await conn.execute(
+                f"SELECT id, kind, due_ms, payload, attempts FROM timers WHERE due_ms <= ? AND kind IN ({marks}) "
+                "AND (claimed_by IS NULL OR claim_until_ms < ?) ORDER BY due_ms LIMIT ?",
+                (to_ms(now), *kinds, to_ms(now), limit),
+            )
+        ).fetchall()
+        if rows:
+            ids = [r[0] for r in rows]
+            await conn.execute(
+                f"UPDATE timers SET claimed_by = ?, claim_until_ms = ? WHERE id IN ({','.join('?' * len(ids))})",
+                (owner, to_ms(lease_until), *ids),
+            )
+    return [TimerRow(r[0], r[1], from_ms(r[2]), r[3], r[4]) for r in rows]
+
+
+async def next_free_due(db: Database, *, kinds: tuple[str, ...], now: datetime) -> datetime | None:
+    """The earliest due time of timers not held by a live claim (or when such a claim runs out)."""
+    if not kinds:
+        return None
+    marks = ",".join("?" * len(kinds))
+    row = await db.fetchone(
+        f"SELECT MIN(CASE WHEN claimed_by IS NULL OR claim_until_ms < ? THEN due_ms "
+        f"ELSE MAX(due_ms, claim_until_ms) END) FROM timers WHERE kind IN ({marks})",
+        (to_ms(now), *kinds),
+    )
+    return from_ms(row[0]) if row and row[0] is not None else None
+
+
+async def release(db: Database, timer_id: str, owner: str) -> None:
+    await db.execute(
+        "UPDATE timers SET claimed_by = NULL, claim_until_ms = NULL WHERE id = ? AND claimed_by = ?", (timer_id, owner)
+    )
+
+
+async def finish(db: Database, timer_id: str, owner: str) -> None:
+    """The handler succeeded: the timer goes, unless it was replaced meanwhile (same key, new row)."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "DELETE FROM timers WHERE id = ? AND (claimed_by = ? OR claimed_by IS NULL)", (timer_id, owner)
+        )

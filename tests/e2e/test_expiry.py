@@ -16,7 +16,7 @@ from bot.core import overwrites as ow
 from bot.core.records import GroupInfo
 from bot.sandbox import InteractionHandle
 from bot.sandbox.world import Channel, Message
-from bot.services.expiry import DeleteFailed
+from bot.services.expiry import DEFAULT_WINDOW, DeleteFailed
 from bot.storage import expiry as expiry_store
 from bot.storage import groups as group_store
 from bot.storage import holds
@@ -28,6 +28,8 @@ AGREEMENT = "We keep what is said here private. We do not record. We are kind."
 BULK = "/channels/{channel_id}/messages/bulk-delete"
 SINGLE = "/channels/{channel_id}/messages/{message_id}"
 HOUR = timedelta(hours=1)
+# Deletions in a room are gathered for up to the batching window after their due time.
+PAST_WINDOW = DEFAULT_WINDOW + timedelta(seconds=1)
 
 
 @dataclass
@@ -170,7 +172,7 @@ async def test_old_messages_go_one_by_one_the_rest_in_bulk(hs: Holdspace) -> Non
     old = post(hs, room.text, 20, at=old_time)
     await all_gone(hs, *old)
     assert len(room.text.messages) == 130
-    hs.clock.advance(HOUR + timedelta(seconds=1))
+    hs.clock.advance(HOUR + PAST_WINDOW)
     await all_gone(hs, *young)
     singles = hs.sb.requests_matching("DELETE", SINGLE)
     bulks = hs.sb.requests_matching("POST", BULK)
@@ -199,7 +201,7 @@ async def test_a_bulk_delete_refused_as_too_old_is_split_into_single_deletes(hs:
             await real.delete(channel_id, message_id)
 
     service.api = TooOldOnce()
-    hs.clock.advance(HOUR + timedelta(seconds=1))
+    hs.clock.advance(HOUR + PAST_WINDOW)
     await all_gone(hs, *messages)
     assert len(hs.sb.requests_matching("DELETE", SINGLE)) == 5
     assert await pending(hs, room.group) == 0
@@ -213,7 +215,7 @@ async def test_keep_pinned_keeps_the_pinned_ones(hs: Holdspace) -> None:
     await recorded(hs, room.group, 10)
     await hs.sb.wait_for_event("MESSAGE_UPDATE")
     await hs.settle()
-    hs.clock.advance(HOUR + timedelta(seconds=1))
+    hs.clock.advance(HOUR + PAST_WINDOW)
     others = [m for i, m in enumerate(messages) if i not in (3, 7)]
     await all_gone(hs, *others)
     assert [m.id for m in room.text.messages] == [messages[3].id, messages[7].id]
@@ -228,7 +230,7 @@ async def test_without_keep_pinned_pinned_ones_go_too(hs: Holdspace) -> None:
     messages = post(hs, room.text, 4)
     hs.sb.pin(messages[0])
     await recorded(hs, room.group, 4)
-    hs.clock.advance(HOUR + timedelta(seconds=1))
+    hs.clock.advance(HOUR + PAST_WINDOW)
     await all_gone(hs, *messages)
 
 
@@ -238,7 +240,7 @@ async def test_a_429_storm_and_5xx_on_bulk_delete_lose_nothing(hs: Holdspace) ->
     await recorded(hs, room.group, 250)
     hs.sb.faults.rate_limit("POST", BULK, times=12, retry_after=0.01)
     hs.sb.faults.fail("POST", BULK, 503, times=3)
-    hs.clock.advance(HOUR + timedelta(seconds=1))
+    hs.clock.advance(HOUR + PAST_WINDOW)
     for _ in range(20):
         if all(m.channel.get_message(m.id) is None for m in messages):
             break
@@ -259,7 +261,7 @@ async def test_messages_posted_while_holdspace_was_stopped_expire(holdspace: Hol
     while_away = post(holdspace, room.text, 300) + post(holdspace, room.voice, 5)
     await holdspace.start()
     await recorded(holdspace, room.group, 307)
-    holdspace.clock.advance(HOUR + timedelta(seconds=1))
+    holdspace.clock.advance(HOUR + PAST_WINDOW)
     await all_gone(holdspace, *first, *while_away)
     assert not holdspace.sb.requests_matching("DELETE", SINGLE)
 
@@ -280,7 +282,7 @@ async def test_killed_in_the_middle_of_deleting_leaves_nothing_after_restart(hol
     messages = post(holdspace, room.text, 250)
     await recorded(holdspace, room.group, 250)
     holdspace.sb.faults.add_latency(0.3, "POST", BULK)
-    holdspace.clock.advance(HOUR + timedelta(seconds=1))
+    holdspace.clock.advance(HOUR + PAST_WINDOW)
     await holdspace.sb.wait_for_request("POST", BULK, timeout=5)
     await holdspace.kill()
     holdspace.sb.faults.clear()
@@ -343,7 +345,7 @@ async def test_messages_missed_by_the_gateway_are_caught_up_on_reconnect(hs: Hol
     missed_on_resume = post(hs, room.text, 4, emit=False)
     await hs.sb.drop_gateway(resumable=True)  # resume: on_resumed
     await recorded(hs, room.group, 14)
-    hs.clock.advance(HOUR + timedelta(seconds=1))
+    hs.clock.advance(HOUR + PAST_WINDOW)
     await all_gone(hs, *seen, *missed, *missed_on_resume)
 
 
@@ -356,7 +358,7 @@ async def test_held_messages_wait_until_the_hold_is_released(hs: Holdspace) -> N
     case_id = await bot.db.fetchval("SELECT id FROM cases WHERE guild_id = ? AND number = ?", (hs.guild.id, number))
     held = messages[1]
     await holds.add_hold(bot.db, room.text.id, held.id, case_id, hs.clock.now() + timedelta(days=3))
-    hs.clock.advance(HOUR + timedelta(seconds=1))
+    hs.clock.advance(HOUR + PAST_WINDOW)
     await all_gone(hs, messages[0], messages[2], messages[3])
     assert [m.id for m in room.text.messages] == [held.id]
     status = await expiry_store.status(bot.db, room.group.id)
@@ -377,7 +379,7 @@ async def test_a_room_adopted_again_after_its_group_was_deleted(hs: Holdspace) -
     second = await make_group(hs, text=first.text, name="Second")
     new_rows = post(hs, first.text, 3)
     await recorded(hs, second.group, 3)
-    hs.clock.advance(HOUR + timedelta(seconds=1))
+    hs.clock.advance(HOUR + PAST_WINDOW)
     await all_gone(hs, *old_rows, *new_rows)
     assert len(first.text.messages) == 1
 
@@ -389,7 +391,7 @@ async def test_pending_rows_of_a_deleted_group_still_go_after_a_restart(holdspac
     await recorded(holdspace, room.group, 3)
     await group_store.delete_group(bot.db, room.group.id)
     await holdspace.restart()
-    holdspace.clock.advance(HOUR + timedelta(seconds=1))
+    holdspace.clock.advance(HOUR + PAST_WINDOW)
     await all_gone(holdspace, *messages)
 
 
@@ -402,7 +404,7 @@ async def test_voice_chat_and_threads_expire_too(hs: Holdspace) -> None:
     in_voice = post(hs, room.voice, 3)
     in_thread = post(hs, thread, 2)
     await recorded(hs, room.group, 5)
-    hs.clock.advance(HOUR + timedelta(seconds=1))
+    hs.clock.advance(HOUR + PAST_WINDOW)
     await all_gone(hs, *in_voice, *in_thread)
 
 
@@ -491,7 +493,7 @@ async def test_settings_change_re_times_pending_deletions(hs: Holdspace) -> None
     await hs.settle()
     assert len(room.text.messages) == 5, "re-timed to 3h: none lost, none early"
     assert await pending(hs, room.group) == 5
-    hs.clock.advance(HOUR + timedelta(seconds=1))
+    hs.clock.advance(HOUR + PAST_WINDOW)
     await all_gone(hs, *messages)
     stored = {g.id: g for g in await group_store.load_all(bot_of(hs).db)}
     assert stored[room.group.id].ttl == 3 * HOUR
@@ -506,7 +508,7 @@ async def test_a_ttl_changed_with_group_settings_re_times_too(hs: Holdspace) -> 
     )
     assert ephemeral, text
     assert bot_of(hs).state.groups[room.group.id].ttl == timedelta(minutes=10)
-    hs.clock.advance(timedelta(minutes=10, seconds=1))
+    hs.clock.advance(timedelta(minutes=10) + PAST_WINDOW)
     await all_gone(hs, *messages)
 
 
@@ -563,7 +565,7 @@ async def test_a_403_opens_one_case_per_channel_and_retries(hs: Holdspace) -> No
         return await original(guild_id, kind, **kw)
 
     cases.open = spy  # type: ignore[method-assign]
-    hs.clock.advance(HOUR + timedelta(seconds=1))
+    hs.clock.advance(HOUR + PAST_WINDOW)
     await hs.sb.wait_for_request("POST", BULK, status=403, timeout=5)
 
     async def blocked() -> bool:
@@ -573,7 +575,7 @@ async def test_a_403_opens_one_case_per_channel_and_retries(hs: Holdspace) -> No
     await eventually(blocked, what="the rows to be marked blocked")
     assert opened == [("expiry_blocked", str(room.text.id))]
     assert len(room.text.messages) == 3
-    hs.clock.advance(timedelta(minutes=1, seconds=1))  # the first backoff: still forbidden
+    hs.clock.advance(timedelta(minutes=1) + PAST_WINDOW)  # the first backoff: still forbidden
     await hs.sb.wait_for_request("POST", BULK, status=403, timeout=5, after=1)
     await hs.settle()
     assert [kind for kind, _ in opened] == ["expiry_blocked"] * 2  # deduplicated by the case service
@@ -615,5 +617,5 @@ async def test_a_room_holdspace_cannot_read_opens_a_case_and_does_not_crash(hold
     # Once the room is readable again, the next catch-up (here: a resume) records what was missed.
     cog.service.request_catch_up()
     await cog.service.wait_caught_up()
-    holdspace.clock.advance(HOUR + timedelta(seconds=1))
+    holdspace.clock.advance(HOUR + PAST_WINDOW)
     await all_gone(holdspace, *later)

@@ -188,6 +188,7 @@ async def test_weekly_18_berlin_starts_at_18_local_on_both_sides_of_dst(hs: Hold
         # ends by itself after 90 minutes
         hs.clock.set(start_utc + timedelta(minutes=90))
         await hs.sb.wait_until(lambda: not running(hs, circle), timeout=3)
+        await hs.settle()  # the session's messages are removed after the rooms are locked
     # ... and the next one after the change is again 18:00 Berlin, 16:00 UTC
     assert await next_start() == datetime(2026, 4, 9, 16, tzinfo=UTC)
 
@@ -542,7 +543,9 @@ def circle_voice(hs: Holdspace, circle: Circle) -> Any:
 async def test_start_reminder_outlives_a_short_ttl_until_the_session_ends(hs: Holdspace) -> None:
     circle = await make_group(hs, lock=False)
     assert hs.bot is not None
-    hs.bot.state.update_group(circle.group.id, ttl=timedelta(minutes=30))
+    short = dataclasses.replace(circle.group, ttl=timedelta(minutes=30))
+    await group_store.update_group(hs.bot.db, short)  # stored first, as every settings change is
+    hs.bot.state.update_group(circle.group.id, ttl=short.ttl)
     await run(hs, "carol", "session start", circle.text, group=circle.group.id)
     await hs.sb.wait_until(lambda: started(circle.text) == 1 and started(circle.voice) == 1)
     said = hs.sb.post(circle.text, hs.member("alice"), "hello")

@@ -52,7 +52,10 @@ async def ids_of(db: Database, channel: int) -> list[int]:
 
 async def test_only_ids_and_due_times_are_stored(db: Database) -> None:
     columns = [r["name"] for r in await db.fetchall("PRAGMA table_info(expiry_messages)")]
-    assert set(columns) == {"channel_id", "message_id", "group_id", "due_ms", "pinned", "attempts", "last_error"}
+    assert set(columns) == {
+        "channel_id", "message_id", "group_id", "due_ms", "pinned", "attempts", "last_error",
+        "claimed_by", "claim_until_ms",  # which process works on the row, and until when
+    }
 
 
 async def test_record_is_idempotent_and_advances_cursors(db: Database) -> None:
@@ -180,7 +183,7 @@ async def test_drop_room_drops_its_threads_too(db: Database) -> None:
 
 async def test_recorder_commits_in_batches_before_returning(db: Database) -> None:
     committed: list[int] = []
-    recorder = Recorder(db, delay=0.01, on_commit=lambda rows: committed.append(len(rows)))
+    recorder = Recorder(db, delay=0.01, on_commit=lambda rows, earliest: committed.append(len(rows)))
     msgs = [row(TEXT, sf(NOW, i)) for i in range(300)]
     await asyncio.gather(*(recorder.add(m, advance_cursor=True) for m in msgs))
     assert len(await ids_of(db, TEXT)) == 300  # every add returned only after its commit

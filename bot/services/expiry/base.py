@@ -1,0 +1,81 @@
+"""What every part of the expiry service shares: its attributes and the small look-ups."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.clock import Clock
+from bot.storage.db import Database
+from bot.storage.expiry import GroupExpirySettings, Room
+
+if TYPE_CHECKING:
+    from bot.app import HoldspaceBot
+    from bot.services.discord_clock import DiscordClock
+    from bot.core.records import GroupInfo
+
+    from .api import DeleteApi
+    from .lanes import Lanes
+    from .recorder import Recorder
+
+
+def settings_of(group: GroupInfo | None) -> GroupExpirySettings:
+    """The expiry settings of ``group``; a group that no longer exists keeps pinned messages."""
+    if group is None:
+        return GroupExpirySettings(ttl=None, expire_at_session_end=False, keep_pinned=True)
+    return GroupExpirySettings(group.ttl, group.expire_at_session_end, group.keep_pinned)
+
+
+class ServiceBase:
+    bot: HoldspaceBot
+    db: Database
+    clock: Clock
+    dclock: DiscordClock
+    api: DeleteApi
+    lanes: Lanes
+    recorder: Recorder
+    window: timedelta
+    rooms: dict[int, Room]
+    synced: set[int]  # rooms caught up since the last connect
+    pins_checked: set[int]  # rooms whose pins were reconciled since the last connect
+    _background: set[asyncio.Task[Any]]
+
+    def group(self, group_id: str) -> GroupInfo | None:
+        return self.bot.state.groups.get(group_id)
+
+    def settings(self, group_id: str) -> GroupExpirySettings:
+        return settings_of(self.group(group_id))
+
+    def group_of(self, channel_id: int, parent_id: int | None = None) -> GroupInfo | None:
+        group = self.bot.state.group_of_channel(channel_id)
+        if group is None and parent_id is not None:
+            group = self.bot.state.group_of_channel(parent_id)
+        return group
+
+    def rooms_of(self, group_id: str) -> list[Room]:
+        return [room for room in self.rooms.values() if room.group_id == group_id]
+
+    def channel_keeps_pinned(self, channel_id: int) -> bool:
+        room = self.rooms.get(channel_id)
+        return True if room is None else self.settings(room.group_id).keep_pinned
+
+    def waits_for_pins(self, channel_id: int) -> bool:
+        """Deletions wait until the room's pins were reconciled since the last connect.
+
+        Only for rooms of existing groups that keep pinned messages; a room whose group was deleted
+        is not read any more, so its pending rows go as they are (rows parked as pinned stay).
+        """
+        if channel_id in self.pins_checked:
+            return False
+        room = self.rooms.get(channel_id)
+        group = None if room is None else self.group(room.group_id)
+        return group is not None and group.keep_pinned
+
+    def wake(self) -> None:
+        self.bot.scheduler.wake()
+
+    def spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

@@ -1,0 +1,210 @@
+"""Catch-up: read what was posted while holdspace was not watching, on every connect and resume.
+
+Every room's history after its cursor is read (pages of 100, each committed with the cursor) and
+reconciled with its pins; threads Discord knows of (active and archived, public and private) are
+found first, so one started or archived while holdspace was offline is read too. A room that cannot
+be read is tried again, on holdspace's clock, until it can. Reading a room through to its end also
+tells the end-of-session promises waiting for it (see ``endings``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import discord
+
+from bot.storage import expiry as store
+from bot.storage.expiry import GroupExpirySettings, NewMessage, Room
+
+from .base import ServiceBase
+
+log = logging.getLogger(__name__)
+
+HISTORY_PAGE = 100
+RETRY_AFTER = timedelta(seconds=30)  # an unreadable room is read again this long after (holdspace's clock)
+
+
+class CatchUpMixin(ServiceBase):
+    _catch_up_task: asyncio.Task[None] | None
+    _catch_up_again: bool
+    _retry_task: asyncio.Task[None] | None
+
+    def request_catch_up(self) -> None:
+        """Catch up every room in the background (on ready and resume); coalesces repeated calls."""
+        if self._catch_up_task is not None and not self._catch_up_task.done():
+            self._catch_up_again = True
+            return
+        self._catch_up_task = asyncio.create_task(self._catch_up_loop(), name="holdspace-expiry-catch-up")
+
+    async def stop_catching_up(self) -> None:
+        """Stop the catch-up and its retry (at shutdown, before the database closes); what they did
+        not read is read again at the next start, from the stored cursors."""
+        tasks = [t for t in (self._catch_up_task, self._retry_task) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def wait_caught_up(self) -> None:
+        while self._catch_up_task is not None and not self._catch_up_task.done():
+            await asyncio.shield(self._catch_up_task)
+
+    async def _catch_up_loop(self) -> None:
+        while True:
+            self._catch_up_again = False
+            try:
+                complete = await self.catch_up_all()
+            except Exception:
+                log.exception("expiry catch-up failed; retrying shortly")
+                complete = False
+            if not complete:
+                self.schedule_retry()
+            if not self._catch_up_again:
+                return
+
+    def schedule_retry(self) -> None:
+        """Read again what could not be read, ``RETRY_AFTER`` from now on holdspace's clock."""
+        if self._retry_task is not None and not self._retry_task.done():
+            return
+
+        async def later() -> None:
+            await self.clock.sleep_until(self.clock.now() + RETRY_AFTER)
+            self.request_catch_up()
+
+        self._retry_task = asyncio.create_task(later(), name="holdspace-expiry-catch-up-retry")
+
+    async def catch_up_all(self) -> bool:
+        """Watch every group's rooms and threads and read what was missed; True if all could be read."""
+        complete = True
+        active: dict[int, list[Any]] = {}
+        for group in list(self.bot.state.groups.values()):
+            await self.track_group(group)  # type: ignore[attr-defined]
+            problems = await self.discover_threads(group, active)  # type: ignore[attr-defined]
+            # A missing permission is reported, not retried every half minute.
+            complete = not [p for p in problems if "Manage Threads" not in p] and complete
+        for room in list(self.rooms.values()):
+            if room.group_id not in self.bot.state.groups:
+                continue  # the group is gone: its pending rows still go, nothing new is recorded
+            if room.channel_id in self.synced and room.channel_id in self.pins_checked:
+                continue
+            complete = await self.catch_up_room(room) and complete
+        self.wake()
+        return complete
+
+    async def catch_up_group(self, group_id: str) -> list[str]:
+        """Catch up one group's rooms and threads now; returns problems in words (empty if none)."""
+        group = self.group(group_id)
+        problems: list[str] = []
+        if group is not None:
+            await self.track_group(group)  # type: ignore[attr-defined]
+            problems.extend(await self.discover_threads(group, {}))  # type: ignore[attr-defined]
+        for room in self.rooms_of(group_id):
+            if not await self.catch_up_room(room):
+                problems.append(f"<#{room.channel_id}> could not be read")
+        if problems:
+            self.schedule_retry()
+        return problems
+
+    async def resolve(self, room: Room) -> Any | None:
+        """The channel object of a room (None if it is gone or unreadable; handled here)."""
+        channel = self.bot.get_channel(room.channel_id)
+        if channel is not None:
+            return channel
+        try:
+            return await self.bot.fetch_channel(room.channel_id)
+        except discord.NotFound:
+            await self.channel_gone(room.channel_id)  # type: ignore[attr-defined]
+        except discord.Forbidden:
+            await self.report_blocked(room, "read")
+        except discord.HTTPException as exc:
+            log.warning("could not look up a watched room (%s); will retry", exc.status)
+        return None
+
+    async def catch_up_room(self, room: Room) -> bool:
+        """Record what was posted after the room's cursor, then reconcile its pins. True on success."""
+        began = self.clock.now()
+        channel = await self.resolve(room)
+        if channel is None:
+            return room.channel_id not in self.rooms  # a deleted room needs nothing more
+        settings = self.settings(room.group_id)
+        await self.recorder.flush()
+        # Live messages advance the stored cursor; start from there, not from the one in memory.
+        room = dataclasses.replace(room, cursor_id=await store.cursor_of(self.db, room.channel_id, room.cursor_id))
+        try:
+            newest = await self.read_history(channel, room, after=room.cursor_id, due_override=None)
+            self.rooms[room.channel_id] = dataclasses.replace(room, cursor_id=newest)
+            self.synced.add(room.channel_id)
+            await store.room_read(self.db, room.channel_id, store.ms(began))
+            if settings.keep_pinned:
+                await self.reconcile_pins(channel, room, settings)
+            self.pins_checked.add(room.channel_id)
+            if await store.release_postponed(self.db, room.channel_id, "pins", self.dclock.now()):
+                self.lanes.start(room.channel_id)
+        except discord.NotFound:
+            await self.channel_gone(room.channel_id)  # type: ignore[attr-defined]
+        except discord.Forbidden:
+            await self.report_blocked(room, "read")
+            return False
+        except discord.HTTPException as exc:
+            log.warning("could not read a watched room's history (%s); will retry", exc.status)
+            return False
+        return True
+
+    async def read_history(self, channel: Any, room: Room, *, after: int, due_override: datetime | None) -> int:
+        """Record every message after ``after`` (page by page, each page committed with the cursor).
+
+        Due times are worked out as each page is written, from the settings of that moment, so a
+        setting changed while a long history is read applies to every page.
+        """
+        override = None if due_override is None else store.ms(due_override)
+        newest = after
+        page: list[NewMessage] = []
+        start = discord.Object(id=after) if after > 0 else None
+        async for message in channel.history(limit=None, after=start, oldest_first=True):
+            page.append(NewMessage(room.channel_id, message.id, room.group_id, override, bool(message.pinned)))
+            newest = max(newest, message.id)
+            if len(page) >= HISTORY_PAGE:
+                await self._commit_page(page, room.channel_id, newest)
+                page = []
+        if page or newest != after:
+            await self._commit_page(page, room.channel_id, newest)
+        return newest
+
+    async def _commit_page(self, page: list[NewMessage], channel_id: int, newest: int) -> None:
+        earliest = await store.record(self.db, page, {channel_id: newest})
+        self._after_commit(page, earliest)  # type: ignore[attr-defined]
+
+    async def reconcile_pins(self, channel: Any, room: Room, settings: GroupExpirySettings) -> None:
+        pinned = {message.id async for message in channel.pins(limit=None)}
+        changed = await store.reconcile_pins(self.db, room.channel_id, pinned, settings)
+        if changed:
+            log.info("reconciled %d pin changes made while holdspace was away", changed)
+
+    async def report_blocked_channel(self, channel_id: int, what: str) -> None:
+        await self.report_blocked(self.rooms.get(channel_id) or Room(channel_id, "", None, 0), what)
+
+    async def report_blocked(self, room: Room, what: str) -> None:
+        group = self.group(room.group_id)
+        guild_id = group.guild_id if group is not None else 0
+        problem = (
+            "holdspace cannot read this room's history (View Channel / Read Message History missing)"
+            if what == "read"
+            else "holdspace may not delete messages here (Manage Messages missing)"
+        )
+        log.warning("expiry blocked in a watched room: %s", problem)
+        try:
+            await self.bot.cases.open(
+                guild_id,
+                "expiry_blocked",
+                group_id=room.group_id,
+                details={"channel_id": room.channel_id, "problem": problem},
+                dedupe_key=str(room.channel_id),
+            )
+        except Exception:
+            log.exception("could not open the expiry_blocked case")
