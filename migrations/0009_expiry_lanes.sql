@@ -36,3 +36,14 @@ CREATE TABLE expiry_promise_rooms (
 -- From which message id a room is the group's (its first cursor): a thread found later in that room
 -- is read from its own beginning, but never from before its room became a group room.
 ALTER TABLE expiry_rooms ADD COLUMN watch_from_id INTEGER NOT NULL DEFAULT 0;
+
+-- /session start and /session end record their steps, so a crash between two of them is finished at
+-- the next start. start_id / end_id: the session's first message id and the first id after it, on
+-- Discord's clock (message ids carry Discord's time, not the host's).
+--   start_step: recorded -> rooms_open -> posting -> done
+--   end_step:   NULL -> ending -> locked -> expired -> done (ended_ms is set at done)
+ALTER TABLE sessions ADD COLUMN start_id INTEGER;
+ALTER TABLE sessions ADD COLUMN end_id INTEGER;
+ALTER TABLE sessions ADD COLUMN start_step TEXT NOT NULL DEFAULT 'done';
+ALTER TABLE sessions ADD COLUMN end_step TEXT;
+ALTER TABLE sessions ADD COLUMN end_actor TEXT;

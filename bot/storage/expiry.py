@@ -218,18 +218,26 @@ async def record(db: Database, messages: Sequence[NewMessage], cursors: dict[int
         return earliest
 
 
-async def _apply_promises(conn: aiosqlite.Connection, group_id: str) -> int:
-    """End-of-session promises of the group win over a later due time (kept pinned rows stay)."""
+async def _apply_promises(conn: aiosqlite.Connection, group_id: str, *, all_rooms: bool = False) -> int:
+    """End-of-session promises of the group win over a later due time (kept pinned rows stay).
+
+    Only in the rooms a promise still waits to read, unless ``all_rooms`` (when it is made): a room
+    read through the end after the promise was made has no unknown session messages left.
+    """
     promises = await (
-        await conn.execute("SELECT from_id, to_id, due_ms FROM expiry_promises WHERE group_id = ?", (group_id,))
+        await conn.execute("SELECT id, from_id, to_id, due_ms FROM expiry_promises WHERE group_id = ?", (group_id,))
     ).fetchall()
     changed = 0
-    for from_id, to_id, due_ms in promises:
+    for promise_id, from_id, to_id, due_ms in promises:
+        rooms = (
+            "" if all_rooms else "AND channel_id IN (SELECT channel_id FROM expiry_promise_rooms WHERE promise_id = ?) "
+        )
         cursor = await conn.execute(
             "UPDATE expiry_messages SET due_ms = ?, last_error = NULL WHERE group_id = ? "
             "AND message_id >= ? AND message_id < ? AND (due_ms IS NULL OR due_ms > ?) "
-            "AND NOT (pinned = 1 AND COALESCE((SELECT keep_pinned FROM groups WHERE id = ?), 1) = 1)",
-            (due_ms, group_id, from_id, to_id, due_ms, group_id),
+            + rooms
+            + "AND NOT (pinned = 1 AND COALESCE((SELECT keep_pinned FROM groups WHERE id = ?), 1) = 1)",
+            (due_ms, group_id, from_id, to_id, due_ms, *(() if all_rooms else (promise_id,)), group_id),
         )
         changed += int(cursor.rowcount or 0)
     return changed
@@ -541,7 +549,7 @@ async def add_promise(
             "INSERT OR IGNORE INTO expiry_promise_rooms (promise_id, channel_id) VALUES (?, ?)",
             [(promise_id, channel_id) for channel_id in rooms],
         )
-        return await _apply_promises(conn, group_id)
+        return await _apply_promises(conn, group_id, all_rooms=True)
 
 
 async def room_read(db: Database, channel_id: int, read_from_ms: int) -> None:

@@ -49,7 +49,7 @@ async def due(db: Database, now: datetime, *, kinds: tuple[str, ...], limit: int
     rows = await db.fetchall(
         f"SELECT id, kind, due_ms, payload, attempts FROM timers WHERE due_ms <= ? AND kind IN ({marks})"
         " ORDER BY due_ms LIMIT ?",
-        (toto_ms(now), *kinds, limit),
+        (to_ms(now), *kinds, limit),
     )
     return [TimerRow(r["id"], r["kind"], from_ms(r["due_ms"]), r["payload"], r["attempts"]) for r in rows]
 

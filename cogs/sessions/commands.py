@@ -81,6 +81,11 @@ class Sessions(commands.Cog, name="Sessions"):
         return await self.schedules.next_session_text(group_id)
 
     @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        # A start or end that holdspace stopped in the middle of is finished now.
+        await self.lifecycle.resume()
+
+    @commands.Cog.listener()
     async def on_voice_state_update(
         self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
     ) -> None:
@@ -180,6 +185,8 @@ class Sessions(commands.Cog, name="Sessions"):
         duration: str | None = None,
         remind_every: str | None = None,
     ) -> None:
+        # Discord made this interaction's id when the command was run: the session's start on its clock.
+        self.bot.discord_clock.observe(interaction.id)
         info = self._group(interaction, group)
         self._require_facilitator(interaction, info)
         length = _duration(duration, "duration", minimum=MIN_DURATION, maximum=MAX_DURATION)
@@ -205,6 +212,7 @@ class Sessions(commands.Cog, name="Sessions"):
     @app_commands.describe(group="The group (default: the group of this room)")
     @app_commands.autocomplete(group=group_autocomplete)
     async def end_command(self, interaction: discord.Interaction[HoldspaceBot], group: str | None = None) -> None:
+        self.bot.discord_clock.observe(interaction.id)  # the end, on Discord's clock
         info = self._group(interaction, group)
         self._require_facilitator(interaction, info)
         if self.rooms.running(info.id) is None:

@@ -65,8 +65,21 @@ class Reminders:
         embed = to_embed(content)
         for channel in channels:
             message = await channel.send(embed=embed)
+            # Discord made this id while holdspace waited for the answer: a reading of its clock.
+            self.bot.discord_clock.observe(message.id)
             posted.append((message.channel.id, message.id))
         return posted
+
+    async def find_posted(self, channel: Any, after_id: int, title: str) -> int | None:
+        """The id of a message holdspace already posted in ``channel`` after ``after_id`` with this
+        embed title (a step that may have been done just before holdspace stopped), or None."""
+        me = self.bot.user
+        if me is None:
+            return None
+        async for message in channel.history(limit=100, after=discord.Object(id=max(after_id - 1, 0))):
+            if message.author.id == me.id and any(embed.title == title for embed in message.embeds):
+                return int(message.id)
+        return None
 
     async def delete_posted(self, posted: list[tuple[int, int]] | tuple[tuple[int, int], ...]) -> int:
         removed = 0

@@ -420,7 +420,7 @@ async def test_late_start_after_an_outage_and_skip_when_too_late(hs: Holdspace) 
     await hs.stop()
     hs.clock.set(first + timedelta(minutes=30))  # offline through the start, less than its length
     await hs.start()
-    await hs.sb.wait_until(lambda: running(hs, circle), timeout=5)
+    await hs.sb.wait_until(lambda: running(hs, circle) and started(circle.text) == 1, timeout=5)
     bot = hs.bot
     assert bot is not None
     row = await session_store.running_session(bot.db, circle.group.id)

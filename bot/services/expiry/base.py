@@ -12,8 +12,8 @@ from bot.storage.expiry import GroupExpirySettings, Room
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
-    from bot.services.discord_clock import DiscordClock
     from bot.core.records import GroupInfo
+    from bot.services.discord_clock import DiscordClock
 
     from .api import DeleteApi
     from .lanes import Lanes

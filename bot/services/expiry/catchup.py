@@ -144,7 +144,9 @@ class CatchUpMixin(ServiceBase):
             if settings.keep_pinned:
                 await self.reconcile_pins(channel, room, settings)
             self.pins_checked.add(room.channel_id)
-            if await store.release_postponed(self.db, room.channel_id, "pins", self.dclock.now()):
+            # They waited already: they go at once, not after another batching window.
+            overdue = self.dclock.now() - self.window - timedelta(seconds=1)
+            if await store.release_postponed(self.db, room.channel_id, "pins", overdue):
                 self.lanes.start(room.channel_id)
         except discord.NotFound:
             await self.channel_gone(room.channel_id)  # type: ignore[attr-defined]

@@ -1,0 +1,68 @@
+"""The steps of starting and ending a session, written down as they are done (migrations/0009).
+
+A start goes recorded -> rooms_open -> posting -> done; an end goes ending -> locked -> expired ->
+done. Whatever is not done when holdspace stops is finished at its next start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.storage.db import Database
+
+START_STEPS = ("recorded", "rooms_open", "posting", "done")
+END_STEPS = ("ending", "locked", "expired", "done")
+
+
+@dataclass(frozen=True)
+class Steps:
+    session_id: str
+    group_id: str
+    start_step: str
+    end_step: str | None
+    start_id: int | None
+    end_id: int | None
+    end_reason: str | None
+    end_actor: str | None
+
+
+async def set_start(db: Database, session_id: str, step: str, *, start_id: int | None = None) -> None:
+    assert step in START_STEPS
+    await db.execute(
+        "UPDATE sessions SET start_step = ?, start_id = COALESCE(?, start_id) WHERE id = ?",
+        (step, start_id, session_id),
+    )
+
+
+async def set_end(
+    db: Database,
+    session_id: str,
+    step: str,
+    *,
+    end_id: int | None = None,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> None:
+    assert step in END_STEPS
+    await db.execute(
+        "UPDATE sessions SET end_step = ?, end_id = COALESCE(?, end_id), end_reason = COALESCE(?, end_reason), "
+        "end_actor = COALESCE(?, end_actor) WHERE id = ?",
+        (step, end_id, reason, actor, session_id),
+    )
+
+
+async def unfinished(db: Database) -> list[Steps]:
+    """Sessions whose start or end was not finished (holdspace stopped in between)."""
+    rows = await db.fetchall(
+        "SELECT id, group_id, start_step, end_step, start_id, end_id, end_reason, end_actor FROM sessions "
+        "WHERE ended_ms IS NULL AND (start_step != 'done' OR end_step IS NOT NULL)"
+    )
+    return [Steps(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
+
+async def of(db: Database, session_id: str) -> Steps | None:
+    row = await db.fetchone(
+        "SELECT id, group_id, start_step, end_step, start_id, end_id, end_reason, end_actor FROM sessions WHERE id = ?",
+        (session_id,),
+    )
+    return None if row is None else Steps(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
