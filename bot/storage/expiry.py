@@ -430,7 +430,7 @@ async def status(db: Database, group_id: str) -> QueueStatus:
     )
 
 
-# -- claims: a process acts only on rows it holds (see migrations/0009_expiry_lanes.sql) -------------
+# -- claims: a process acts only on rows it holds (see migrations/0010_expiry_lanes.sql) -------------
 
 
 async def claim_due(db: Database, channel_id: int, owner: str, now_ms: int, lease_ms: int) -> list[PendingRow]:

@@ -1,4 +1,4 @@
-"""The steps of starting and ending a session, written down as they are done (migrations/0009).
+"""The steps of starting and ending a session, written down as they are done (migrations/0010).
 
 A start goes recorded -> rooms_open -> posting -> done; an end goes ending -> locked -> expired ->
 done. Whatever is not done when holdspace stops is finished at its next start.

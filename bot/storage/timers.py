@@ -79,7 +79,7 @@ async def delete_by_key(db: Database, kind: str, key: str) -> bool:
         return (cursor.rowcount or 0) > 0
 
 
-# -- claims (see migrations/0009_expiry_lanes.sql): a process runs only the timers it holds -----------
+# -- claims (see migrations/0010_expiry_lanes.sql): a process runs only the timers it holds -----------
 
 
 async def claim_due(
