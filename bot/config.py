@@ -66,6 +66,13 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class ExpirySettings:
+    # Deletions in a room are gathered this long after the first is due (members are told "within
+    # N seconds"); 0 deletes each message as soon as it is due, at one request per message.
+    batch_window_seconds: int = 5
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path | None
     database: Path
@@ -75,6 +82,7 @@ class Settings:
     defaults: GroupDefaults = field(default_factory=GroupDefaults)
     guard: GuardSettings = field(default_factory=GuardSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    expiry: ExpirySettings = field(default_factory=ExpirySettings)
 
 
 # --- the schema: section -> key -> (parser, description of what is expected) -------------------
@@ -170,6 +178,9 @@ _SCHEMA: dict[str, dict[str, Parser]] = {
         "action": _choice("disconnect", "kick", "ban"),
         "recording_markers": _patterns,
     },
+    "expiry": {
+        "batch_window_seconds": _int_range(0, 60),
+    },
     "retention": {
         "closed_cases_days": _int_range(1, 3650),
         "audit_days": _int_range(30, 36500),
@@ -249,6 +260,7 @@ def load_settings(path: Path | str | None, *, overrides: Mapping[str, Any] | Non
         defaults=GroupDefaults(**values["defaults"]),
         guard=GuardSettings(**values["guard"]),
         retention=RetentionSettings(**values["retention"]),
+        expiry=ExpirySettings(**values["expiry"]),
         **bot,
     )
 

@@ -28,6 +28,9 @@ BULK_MAX = 100
 BULK_MIN = 2
 BULK_MAX_AGE = timedelta(days=14)
 SAFETY_MARGIN = timedelta(hours=1)
+# Deletions in a room are gathered for at most this long after the earliest is due, so live chat
+# costs a few bulk requests instead of one per message. Members are told: "removed within N seconds".
+BATCH_WINDOW = timedelta(seconds=5)
 
 # Discord JSON error codes that matter here.
 UNKNOWN_CHANNEL = 10003

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from bot.core.durations import format_duration
+from bot.core.expiry import BATCH_WINDOW
 from bot.core.records import ConsentFact
 
 __all__ = [
@@ -62,12 +63,13 @@ def _excerpt(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-def _expiry_line(ttl: timedelta | None, expire_at_session_end: bool) -> str:
+def _expiry_line(ttl: timedelta | None, expire_at_session_end: bool, window: timedelta = BATCH_WINDOW) -> str:
     parts = []
     if expire_at_session_end:
         parts.append("messages in these rooms are removed when the session ends")
     if ttl is not None:
-        parts.append(f"every message is removed {format_duration(ttl)} after it was posted")
+        within = f" (within {int(window.total_seconds())} seconds)" if window > timedelta(0) else ""
+        parts.append(f"every message is removed {format_duration(ttl)} after it was posted{within}")
     if not parts:
         return "Messages in these rooms are not removed automatically; please share only what you are comfortable with."
     text = " and ".join(parts)
@@ -84,6 +86,7 @@ def ground_rules_content(
     kind: ReminderKind = ReminderKind.START,
     late_by: timedelta | None = None,
     ends_at_text: str | None = None,
+    removal_window: timedelta = BATCH_WINDOW,
 ) -> ReminderContent:
     """The ground-rules reminder for a group, from its agreement."""
     name = group_name.strip() or "this group"
@@ -119,7 +122,7 @@ def ground_rules_content(
         (
             "A private space",
             "Only members who agreed to these ground rules can enter these rooms. "
-            + _expiry_line(ttl, expire_at_session_end),
+            + _expiry_line(ttl, expire_at_session_end, removal_window),
         ),
         (
             "The limits of confidentiality",

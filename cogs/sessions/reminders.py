@@ -5,7 +5,7 @@ and the automatic reminder when the first person joins a group's voice room whil
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import discord
@@ -57,6 +57,7 @@ class Reminders:
             ttl=group.ttl,
             expire_at_session_end=group.expire_at_session_end,
             kind=kind,
+            removal_window=timedelta(seconds=self.bot.settings.expiry.batch_window_seconds),
             **extra,
         )
 

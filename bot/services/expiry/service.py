@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.core.expiry import BATCH_WINDOW
 from bot.services.discord_clock import DiscordClock
 from bot.storage import expiry as store
 from bot.storage.expiry import GroupExpirySettings, NewMessage
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WINDOW = timedelta(seconds=5)
+DEFAULT_WINDOW = BATCH_WINDOW
 
 
 class ExpiryService(RoomsMixin, CatchUpMixin, EndingsMixin):
