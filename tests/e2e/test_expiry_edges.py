@@ -5,9 +5,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.services.expiry import DEFAULT_WINDOW
 from bot.storage import expiry as expiry_store
 from tests.e2e.conftest import Holdspace
-from tests.e2e.test_expiry import HOUR, PAST_WINDOW, all_gone, answer, bot_of, make_group, pending, post, recorded
+from tests.e2e.test_expiry import (
+    BULK,
+    HOUR,
+    PAST_WINDOW,
+    SINGLE,
+    all_gone,
+    answer,
+    bot_of,
+    make_group,
+    pending,
+    post,
+    recorded,
+)
 
 HISTORY = "/channels/{channel_id}/messages"
 
@@ -97,3 +110,24 @@ async def test_a_ttl_changed_with_group_settings_during_a_catch_up_applies_too(h
     holdspace.sb.faults.clear()
     holdspace.clock.advance(timedelta(minutes=30) + PAST_WINDOW)
     await all_gone(holdspace, *away)
+
+
+async def test_live_chat_is_deleted_in_few_requests_and_never_later_than_the_window(hs: Holdspace) -> None:
+    room = await make_group(hs, ttl=HOUR)
+    messages = []
+    for _ in range(20):  # one message a second, as in a lively chat
+        messages += post(hs, room.text, 1)
+        hs.clock.advance(timedelta(seconds=1))
+    await recorded(hs, room.group, 20)
+    hs.clock.advance(HOUR - timedelta(seconds=21))
+    bound = DEFAULT_WINDOW + timedelta(seconds=1)
+    for _ in range(30):  # time passes second by second; every due message goes within the window
+        hs.clock.advance(timedelta(seconds=1))
+        await hs.settle()
+        now = hs.clock.now()
+        left = [m for m in messages if room.text.get_message(m.id) is not None]
+        overdue = [m for m in left if m.created_at + HOUR + bound <= now]
+        assert not overdue, f"{len(overdue)} messages stayed longer than the window past their time to live"
+    assert not room.text.messages
+    calls = hs.sb.requests_matching("POST", BULK) + hs.sb.requests_matching("DELETE", SINGLE)
+    assert len(calls) <= 5, f"{len(calls)} delete requests for 20 messages"
