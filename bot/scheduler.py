@@ -82,6 +82,7 @@ class TimerSource:
         self._handlers: dict[str, TimerHandler] = {}
         self.owner = uuid.uuid4().hex  # this process's name on its claims
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._started: dict[str, datetime] = {}
         self.on_done: Callable[[], None] = lambda: None
 
     def register(self, kind: str, handler: TimerHandler) -> None:
@@ -90,6 +91,12 @@ class TimerSource:
     @property
     def busy(self) -> bool:
         return any(not task.done() for task in self._running.values())
+
+    @property
+    def oldest_running(self) -> datetime | None:
+        """When the longest-running handler began (a hung one shows here)."""
+        times = [self._started[i] for i, task in self._running.items() if not task.done() and i in self._started]
+        return min(times) if times else None
 
     async def next_due(self) -> datetime | None:
         return await timer_store.next_free_due(self._db, kinds=tuple(self._handlers), now=self._clock.now())
@@ -113,6 +120,7 @@ class TimerSource:
         for row in rows:
             if row.id in self._running and not self._running[row.id].done():
                 continue
+            self._started[row.id] = now
             self._running[row.id] = asyncio.create_task(self._run(row, now), name=f"holdspace-timer-{row.kind}")
 
     async def _run(self, row: timer_store.TimerRow, now: datetime) -> None:
@@ -140,6 +148,7 @@ class TimerSource:
         finally:
             if self._running.get(row.id) is asyncio.current_task():
                 self._running.pop(row.id, None)
+                self._started.pop(row.id, None)
             self.on_done()
 
     async def stop(self) -> None:
@@ -163,8 +172,14 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
-        #: When the pass now running began (None between passes); the health heartbeat reports it.
-        self.pass_started_at: datetime | None = None
+        self._pass_started_at: datetime | None = None
+
+    @property
+    def pass_started_at(self) -> datetime | None:
+        """When the oldest scheduled work still running began: the current pass, or a timer's handler
+        (each runs in its own task). None when nothing runs; the health heartbeat reports it."""
+        times = [t for t in (self._pass_started_at, self.timers.oldest_running) if t is not None]
+        return min(times) if times else None
 
     @property
     def running(self) -> bool:
@@ -217,7 +232,7 @@ class Scheduler:
     async def run_once(self) -> datetime | None:
         """Run all that is due now; return the next due time. Used by the task and by tests."""
         now = self.clock.now()
-        self.pass_started_at = now
+        self._pass_started_at = now
         try:
             for source in self._sources:
                 due = await source.next_due()
@@ -227,7 +242,7 @@ class Scheduler:
                     except Exception:
                         log.exception("scheduler source %s failed; it will be retried", source.name)
         finally:
-            self.pass_started_at = None
+            self._pass_started_at = None
         return await self.earliest_due()
 
     async def earliest_due(self) -> datetime | None:
