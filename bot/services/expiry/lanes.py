@@ -49,6 +49,7 @@ LEASE = timedelta(minutes=2)  # a claim runs out this long after it was taken or
 IDLE = timedelta(minutes=1)  # a lane whose room has nothing due sooner than this ends
 HOLD_RECHECK = timedelta(hours=1)  # a held message is looked at again after this (or on release)
 PINS_WAIT = timedelta(seconds=30)  # rows of a room whose pins are not yet reconciled wait this long
+REQUEST_MARGIN = timedelta(milliseconds=500)  # the part of the window left for the delete request
 
 
 def ms(when: datetime) -> int:
@@ -140,7 +141,8 @@ class Lanes:
                     await self._sleep(channel_id, poke, upcoming)
                     continue
                 oldest = rows[0].due_ms or now_ms
-                send_at = oldest + int(self.window.total_seconds() * 1000)
+                # Sent a little before the window is over, so the request itself ends within it.
+                send_at = oldest + max(0, int((self.window - REQUEST_MARGIN).total_seconds() * 1000))
                 if len(rows) < BULK_MAX and now_ms < send_at:
                     full_at = await store.nth_due(service.db, channel_id, BULK_MAX)
                     await self._sleep(channel_id, poke, min(send_at, full_at) if full_at else send_at)
