@@ -71,6 +71,10 @@ class ExpirySettings:
     # N seconds"); 0 deletes each message as soon as it is due, at one request per message.
     batch_window_seconds: int = 5
 
+    @property
+    def batch_window(self) -> timedelta:
+        return timedelta(seconds=self.batch_window_seconds)
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -209,12 +209,14 @@ async def record(db: Database, messages: Sequence[NewMessage], cursors: dict[int
             ids = [m.message_id for m in messages if m.channel_id == channel_id]
             row = await (
                 await conn.execute(
-                    "SELECT MIN(due_ms) FROM expiry_messages WHERE channel_id = ? AND message_id BETWEEN ? AND ?",
+                    "SELECT MIN(due_ms) AS earliest FROM expiry_messages "
+                    "WHERE channel_id = ? AND message_id BETWEEN ? AND ?",
                     (channel_id, min(ids), max(ids)),
                 )
             ).fetchone()
-            if row is not None and row[0] is not None:
-                earliest = int(row[0]) if earliest is None else min(earliest, int(row[0]))
+            if row is not None and row["earliest"] is not None:
+                found = int(row["earliest"])
+                earliest = found if earliest is None else min(earliest, found)
         return earliest
 
 
@@ -228,7 +230,8 @@ async def _apply_promises(conn: aiosqlite.Connection, group_id: str, *, all_room
         await conn.execute("SELECT id, from_id, to_id, due_ms FROM expiry_promises WHERE group_id = ?", (group_id,))
     ).fetchall()
     changed = 0
-    for promise_id, from_id, to_id, due_ms in promises:
+    for promise in promises:
+        promise_id, from_id, to_id, due_ms = promise["id"], promise["from_id"], promise["to_id"], promise["due_ms"]
         rooms = (
             "" if all_rooms else "AND channel_id IN (SELECT channel_id FROM expiry_promise_rooms WHERE promise_id = ?) "
         )
@@ -448,7 +451,17 @@ async def claim_due(db: Database, channel_id: int, owner: str, now_ms: int, leas
                 (channel_id, owner),
             )
         ).fetchall()
-    return [PendingRow(int(r[0]), int(r[1]), str(r[2]), bool(r[3]), int(r[4]), int(r[5])) for r in rows]
+    return [
+        PendingRow(
+            int(r["channel_id"]),
+            int(r["message_id"]),
+            str(r["group_id"]),
+            bool(r["pinned"]),
+            int(r["attempts"]),
+            int(r["due_ms"]),
+        )
+        for r in rows
+    ]
 
 
 async def renew_claims(db: Database, channel_id: int, owner: str, until_ms: int) -> None:
@@ -483,7 +496,7 @@ async def channels_due(db: Database, now_ms: int, skip: Iterable[int] = ()) -> l
         "AND (claimed_by IS NULL OR claim_until_ms < ?)" + (f" AND channel_id NOT IN ({marks})" if skipped else ""),
         (now_ms, now_ms, *skipped),
     )
-    return [int(r[0]) for r in rows]
+    return [int(r["channel_id"]) for r in rows]
 
 
 async def next_free_due(db: Database, skip: Iterable[int] = ()) -> int | None:
@@ -570,7 +583,7 @@ async def room_read(db: Database, channel_id: int, read_from_ms: int) -> None:
 
 async def promise_rooms(db: Database, promise_id: str) -> list[int]:
     rows = await db.fetchall("SELECT channel_id FROM expiry_promise_rooms WHERE promise_id = ?", (promise_id,))
-    return [int(r[0]) for r in rows]
+    return [int(r["channel_id"]) for r in rows]
 
 
 async def range_rows(db: Database, group_id: str, from_id: int, to_id: int) -> list[tuple[int, str | None, bool]]:
@@ -580,7 +593,7 @@ async def range_rows(db: Database, group_id: str, from_id: int, to_id: int) -> l
         "WHERE group_id = ? AND message_id >= ? AND message_id < ?",
         (group_id, from_id, to_id),
     )
-    return [(r[0], r[1], bool(r[2])) for r in rows]
+    return [(r["due_ms"], r["last_error"], bool(r["pinned"])) for r in rows]
 
 
 async def nth_due(db: Database, channel_id: int, n: int) -> int | None:

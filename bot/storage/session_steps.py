@@ -7,6 +7,7 @@ done. Whatever is not done when holdspace stops is finished at its next start.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.storage.db import Database
 
@@ -57,7 +58,7 @@ async def unfinished(db: Database) -> list[Steps]:
         "SELECT id, group_id, start_step, end_step, start_id, end_id, end_reason, end_actor FROM sessions "
         "WHERE ended_ms IS NULL AND (start_step != 'done' OR end_step IS NOT NULL)"
     )
-    return [Steps(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+    return [_steps(r) for r in rows]
 
 
 async def of(db: Database, session_id: str) -> Steps | None:
@@ -65,4 +66,17 @@ async def of(db: Database, session_id: str) -> Steps | None:
         "SELECT id, group_id, start_step, end_step, start_id, end_id, end_reason, end_actor FROM sessions WHERE id = ?",
         (session_id,),
     )
-    return None if row is None else Steps(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+    return None if row is None else _steps(row)
+
+
+def _steps(row: Any) -> Steps:
+    return Steps(
+        row["id"],
+        row["group_id"],
+        row["start_step"],
+        row["end_step"],
+        row["start_id"],
+        row["end_id"],
+        row["end_reason"],
+        row["end_actor"],
+    )

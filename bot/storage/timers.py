@@ -98,12 +98,12 @@ async def claim_due(
             )
         ).fetchall()
         if rows:
-            ids = [r[0] for r in rows]
+            ids = [r["id"] for r in rows]
             await conn.execute(
                 f"UPDATE timers SET claimed_by = ?, claim_until_ms = ? WHERE id IN ({','.join('?' * len(ids))})",
                 (owner, to_ms(lease_until), *ids),
             )
-    return [TimerRow(r[0], r[1], from_ms(r[2]), r[3], r[4]) for r in rows]
+    return [TimerRow(r["id"], r["kind"], from_ms(r["due_ms"]), r["payload"], r["attempts"]) for r in rows]
 
 
 async def next_free_due(db: Database, *, kinds: tuple[str, ...], now: datetime) -> datetime | None:
@@ -113,10 +113,10 @@ async def next_free_due(db: Database, *, kinds: tuple[str, ...], now: datetime) 
     marks = ",".join("?" * len(kinds))
     row = await db.fetchone(
         f"SELECT MIN(CASE WHEN claimed_by IS NULL OR claim_until_ms < ? THEN due_ms "
-        f"ELSE MAX(due_ms, claim_until_ms) END) FROM timers WHERE kind IN ({marks})",
+        f"ELSE MAX(due_ms, claim_until_ms) END) AS next_ms FROM timers WHERE kind IN ({marks})",
         (to_ms(now), *kinds),
     )
-    return from_ms(row[0]) if row and row[0] is not None else None
+    return from_ms(row["next_ms"]) if row and row["next_ms"] is not None else None
 
 
 async def release(db: Database, timer_id: str, owner: str) -> None:
