@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock
 from bot.crypto import KeyRing
 from bot.storage import timers as timer_store
 from bot.storage.db import Database
@@ -75,10 +75,10 @@ class TimerSource:
 
     name = "timers"
 
-    def __init__(self, db: Database, ring: KeyRing, clock: Clock) -> None:
+    def __init__(self, db: Database, ring: KeyRing, clock: Clock | None = None) -> None:
         self._db = db
         self._ring = ring
-        self._clock = clock
+        self._clock: Clock = clock or SystemClock()
         self._handlers: dict[str, TimerHandler] = {}
         self.owner = uuid.uuid4().hex  # this process's name on its claims
         self._running: dict[str, asyncio.Task[None]] = {}

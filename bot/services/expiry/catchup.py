@@ -18,6 +18,7 @@ from typing import Any
 
 import discord
 
+from bot.services.outbox import is_database_error
 from bot.storage import expiry as store
 from bot.storage.expiry import GroupExpirySettings, NewMessage, Room
 
@@ -60,8 +61,12 @@ class CatchUpMixin(ServiceBase):
             self._catch_up_again = False
             try:
                 complete = await self.catch_up_all()
-            except Exception:
-                log.exception("expiry catch-up failed; retrying shortly")
+            except Exception as exc:
+                if is_database_error(exc):  # one ERROR per outage (the outbox's), not one per try
+                    log.warning("expiry catch-up could not write to the database; retrying shortly")
+                    self.bot.outbox.failed(exc)
+                else:
+                    log.exception("expiry catch-up failed; retrying shortly")
                 complete = False
             if not complete:
                 self.schedule_retry()

@@ -30,6 +30,7 @@ from bot.core.expiry import (
     classify,
     plan_deletions,
 )
+from bot.services.outbox import is_database_error
 from bot.storage import expiry as store
 from bot.storage.expiry import PendingRow
 
@@ -150,8 +151,12 @@ class Lanes:
                 await self.process(channel_id, rows, now)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("an expiry lane failed; its rows stay pending and are tried again")
+        except Exception as exc:
+            if is_database_error(exc):  # one ERROR per outage (the outbox's), not one per lane
+                log.warning("an expiry lane could not use the database; its rows stay pending")
+                service.bot.outbox.failed(exc)
+            else:
+                log.exception("an expiry lane failed; its rows stay pending and are tried again")
         finally:
             self._wake_at.pop(channel_id, None)
             if self._tasks.get(channel_id) is asyncio.current_task():
