@@ -32,6 +32,10 @@ BENCHES: dict[str, Callable[..., Awaitable[None]]] = {
 }
 
 
+#: A part that takes longer than this (holdspace stuck, say) is stopped and reported as a miss.
+PART_BUDGET = 900.0
+
+
 def select(only: str) -> list[str]:
     """``gate`` picks every part of the gate benchmark, ``gate.floor`` one part; empty: everything."""
     wanted = [n.strip() for n in only.split(",") if n.strip()]
@@ -59,9 +63,11 @@ async def _run(names: list[str], quick: bool, long: bool) -> None:
         RESULTS.bench = name.split(".")[0]
         started = time.monotonic()
         try:
-            await BENCHES[name](quick=quick, long=long)
+            await asyncio.wait_for(BENCHES[name](quick=quick, long=long), PART_BUDGET * (3 if long else 1))
         except Exception as exc:  # a benchmark that cannot finish is a miss, reported as such
             text = f"the benchmark failed: {type(exc).__name__}: {exc}"
+            if isinstance(exc, TimeoutError):
+                text = f"did not finish within {PART_BUDGET * (3 if long else 1):.0f} s"
             RESULTS.add(f"{name}_completed", None, "", text, "completes", False)
         print(f"   ({name}: {time.monotonic() - started:.0f} s)", flush=True)
 
