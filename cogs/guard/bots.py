@@ -16,6 +16,7 @@ from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
 from bot.core.drift import role_change_warnings
 from bot.core.guard import BOT_DENY, CASE_BOT_ADDED, CASE_PERMISSION_DRIFT
+from bot.services.access import current_overwrites
 from cogs.guard.memory import GuardMemory
 from cogs.guard.rooms import ALLOWED_BOT_ALLOW, RoomIntegrity
 from cogs.guard.voice import VoiceReaction
@@ -77,13 +78,14 @@ class BotArrivals:
             return []
         _, allowed = self.memory.config(guild.id)
         me = guild.me
-        found = []
-        for member in guild.members:
-            if not member.bot or member == me or member.id in allowed:
-                continue
-            if all(member not in channel.overwrites for channel in rooms):
-                found.append(member)
-        return found
+        # Every target named in any group room's overwrites, read once per room (a server may hold
+        # thousands of bots; this runs on the event loop).
+        known = {target.id for channel in rooms for target in current_overwrites(channel)}
+        return [
+            member
+            for member in guild.members
+            if member.bot and member != me and member.id not in allowed and member.id not in known
+        ]
 
     async def report_offline_arrival(self, member: discord.Member) -> None:
         """A ``bot_added`` case for a bot that joined while holdspace was offline (its denies are put in
