@@ -51,6 +51,9 @@ SETTLE_SECONDS = 2.0
 #: that many): Discord paces them in one bucket per server, and discord.py loses whole rate-limit
 #: windows when more requests wait in one bucket than it lets through per window.
 IN_FLIGHT = 5
+#: Real seconds without a disconnect waiting before follow-ups run (a burst's joins arrive over a few
+#: milliseconds; their disconnects all go out before the first prompt, audit entry or case).
+QUIET_SETTLE = 0.05
 #: Discord's answer when the person is not connected to voice any more.
 NOT_CONNECTED = 40032
 
@@ -202,8 +205,18 @@ class Departures:
             job.wake.set()
 
     async def quiet(self) -> None:
-        """Wait until no disconnect waits to be sent (follow-ups run after all disconnects)."""
-        await self._quiet.wait()
+        """Wait until no disconnect has waited to be sent for ``QUIET_SETTLE`` (follow-ups and kicks run
+        after all disconnects, also those of a burst whose events are still being read)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._quiet.wait()
+            calm_since = loop.time()
+            while loop.time() - calm_since < QUIET_SETTLE:
+                await asyncio.sleep(QUIET_SETTLE / 5)
+                if not self._quiet.is_set():
+                    break
+            else:
+                return
 
     async def drain(self) -> None:
         """Wait for every departure (tests, shutdown)."""
@@ -324,6 +337,7 @@ class Departures:
 
     async def _remove(self, job: _Job) -> None:
         """Kick or ban the bot; retried like the disconnect while Discord fails, not when it refuses."""
+        await self.quiet()  # it is out already: the disconnects of everyone else go first
         delay = self.retry_first
         outcome = job.outcome
         action = job.removal
