@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -17,6 +17,7 @@ from bot.core.access import decide_from_state, named_facilitators_in_role
 from bot.core.permissions import MEMBER_ROOM_PERMISSIONS
 from bot.core.records import GroupInfo
 from bot.core.schedule import session_desired_overwrites
+from bot.services.rooms import current_overwrites, put_overwrite
 from bot.ui.consent_views import member_tag, review_view
 from bot.ui.group_options import missing_permission_error
 from bot.ui.replies import MissingBotPermission, UserError
@@ -35,50 +36,6 @@ def rooms_of(group: GroupInfo) -> ow.GroupRooms:
         role_id=group.role_id,
         facilitators_consent=group.facilitators_consent,
     )
-
-
-def current_overwrites(channel: discord.abc.GuildChannel) -> ow.Overwrites:
-    """A channel's overwrites as pure data (from discord.py's cache)."""
-    out: ow.Overwrites = {}
-    for target, pair in channel.overwrites.items():
-        allow, deny = pair.pair()
-        if isinstance(target, discord.Role):
-            kind = ow.ROLE
-        elif isinstance(target, discord.Object):
-            kind = ow.ROLE if target.type is discord.Role else ow.MEMBER
-        else:
-            kind = ow.MEMBER
-        out[ow.Target(kind, target.id)] = ow.Want(allow.value, deny.value)
-    return out
-
-
-def to_discord(want: ow.Overwrites, guild: discord.Guild) -> dict[Any, discord.PermissionOverwrite]:
-    out: dict[Any, discord.PermissionOverwrite] = {}
-    for target, bits in want.items():
-        obj: Any = guild.get_role(target.id) if target.kind == ow.ROLE else guild.get_member(target.id)
-        if obj is None:
-            continue
-        out[obj] = discord.PermissionOverwrite.from_pair(
-            discord.Permissions(bits.allow), discord.Permissions(bits.deny)
-        )
-    return out
-
-
-async def put_overwrite(
-    bot: HoldspaceBot, channel_id: int, target: ow.Target, want: ow.Want | None, reason: str
-) -> None:
-    """Set (or with None delete) one overwrite by id; works for people not in the cache."""
-    if want is None:
-        await bot.http.delete_channel_permissions(channel_id, target.id, reason=reason)
-    else:
-        await bot.http.edit_channel_permissions(
-            channel_id,
-            target.id,
-            str(want.allow),
-            str(want.deny),
-            0 if target.kind == ow.ROLE else 1,
-            reason=reason,
-        )
 
 
 def _holds_role(guild: discord.Guild, member_id: int, role_id: int) -> bool:

@@ -26,8 +26,9 @@ from bot.core import overwrites as ow
 from bot.core.access import Decision, Reason, decide_from_state
 from bot.core.drift import Drift, describe_all
 from bot.core.guard import CASE_PERMISSION_DRIFT
-from bot.services.access import current_overwrites, desired_room_overwrites, put_overwrite, send_prompt
+from bot.services.access import desired_room_overwrites, send_prompt
 from bot.services.departures import Outcome
+from bot.services.rooms import current_overwrites, put_overwrite
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot

@@ -28,7 +28,7 @@ from bot.core.member_records import CaseFact, ConsentEventFact, Kept, MemberReco
 from bot.core.records import GroupInfo
 from bot.core.visibility import CaseFacts, CaseSight, Viewer, case_sight
 from bot.crypto import KeyRing
-from bot.services.access import current_overwrites, put_overwrite
+from bot.services.rooms import current_overwrites, put_overwrite
 from bot.storage import audit as audit_store
 from bot.storage import cases as case_store
 from bot.storage import consents as consent_store

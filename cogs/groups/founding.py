@@ -21,11 +21,9 @@ from bot.core.agreement import (
 from bot.core.permissions import MEMBER_ROOM_PERMISSIONS, ROOM_PERMISSIONS
 from bot.core.records import GroupInfo
 from bot.services.access import (
-    current_overwrites,
     desired_for_new_group,
-    put_overwrite,
-    to_discord,
 )
+from bot.services.rooms import current_overwrites, put_overwrite, to_discord
 from bot.storage import groups as group_store
 from bot.ui.group_options import (
     channel_slug,

@@ -28,6 +28,7 @@ from bot.core.drift import Drift, RestoreLimiter, compare, describe_all, guard_w
 from bot.core.guard import BOT_DENY, CASE_PERMISSION_DRIFT, bots_needing_deny
 from bot.core.records import GroupInfo
 from bot.services.access import desired_room_overwrites
+from bot.services.rooms import current_overwrites, put_overwrite
 from cogs.guard.memory import SETTLE_SECONDS, GuardMemory
 
 log = logging.getLogger(__name__)
@@ -40,17 +41,6 @@ NEW_ROOM_DELAYS = (0.5, 1.5, 5.0)
 ALLOWED_BOT_ALLOW = ow.MEMBER_ALLOW
 
 Source = Literal["event", "start", "resume", "recheck", "sweep", "group"]
-
-
-def _current(channel: discord.abc.GuildChannel) -> dict[ow.Target, ow.Want]:
-    current: dict[ow.Target, ow.Want] = {}
-    for target, overwrite in channel.overwrites.items():
-        allow, deny = overwrite.pair()
-        is_role = isinstance(target, discord.Role) or (
-            isinstance(target, discord.Object) and target.type is discord.Role
-        )
-        current[ow.Target(ow.ROLE if is_role else ow.MEMBER, target.id)] = ow.Want(allow.value, deny.value)
-    return current
 
 
 class RoomIntegrity:
@@ -141,7 +131,7 @@ class RoomIntegrity:
     ) -> None:
         desired = self._desired(guild, group, channel.id)
         keep_members, keep_roles = self._keep(guild)
-        drifts = compare(_current(channel), desired, keep_member_ids=keep_members, keep_role_ids=keep_roles)
+        drifts = compare(current_overwrites(channel), desired, keep_member_ids=keep_members, keep_role_ids=keep_roles)
         act: list[Drift] = []
         waiting = False
         for drift in drifts:
@@ -246,17 +236,7 @@ class RoomIntegrity:
     async def _write(self, channel_id: int, target: ow.Target, want: ow.Want | None, reason: str) -> None:
         self._sent[channel_id] = max(self._sent.get(channel_id, 0), self._seen.get(channel_id, 0)) + 1
         try:
-            if want is None:
-                await self.bot.http.delete_channel_permissions(channel_id, target.id, reason=reason)
-            else:
-                await self.bot.http.edit_channel_permissions(
-                    channel_id,
-                    target.id,
-                    str(want.allow),
-                    str(want.deny),
-                    0 if target.kind == ow.ROLE else 1,
-                    reason=reason,
-                )
+            await put_overwrite(self.bot, channel_id, target, want, reason)
         except BaseException:
             self._sent[channel_id] -= 1  # no CHANNEL_UPDATE will come for a refused edit
             raise
@@ -277,7 +257,7 @@ class RoomIntegrity:
             channel = guild.get_channel(channel_id)
             if channel is None:
                 return
-            current = _current(channel)
+            current = current_overwrites(channel)
             if all(self._landed(current.get(t), desired.get(t)) for t in targets):
                 return
             await asyncio.sleep(0.02)
@@ -296,7 +276,7 @@ class RoomIntegrity:
         async with self._lock(channel.id):
             if me is None or not channel.permissions_for(me).manage_roles:
                 return False, "holdspace lacks Manage Roles (Manage Permissions) in a group room"
-            current = _current(channel)
+            current = current_overwrites(channel)
             todo = {t: w for t, w in wants.items() if not self._landed(current.get(t), w)}
             for target, want in todo.items():
                 have = current.get(target)
@@ -317,7 +297,7 @@ class RoomIntegrity:
         self, guild: discord.Guild, channel: discord.abc.GuildChannel, target: ow.Target, want: ow.Want
     ) -> bool:
         async with self._lock(channel.id):
-            have = _current(channel).get(target)
+            have = current_overwrites(channel).get(target)
             if have == want:
                 return True
             try:

@@ -13,6 +13,7 @@ from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
 from bot.core.records import GroupInfo, RunningSession
 from bot.services.access import desired_room_overwrites
+from bot.services.rooms import current_overwrites, put_overwrite
 from bot.ui.replies import MissingBotPermission, UserError
 
 log = logging.getLogger(__name__)
@@ -80,25 +81,12 @@ class SessionRooms:
             channel = guild.get_channel(channel_id)
             if channel is None:
                 continue
-            current: dict[ow.Target, ow.Want] = {}
-            for target, overwrite in channel.overwrites.items():
-                allow, deny = overwrite.pair()
-                kind = ow.ROLE if isinstance(target, discord.Role) else ow.MEMBER
-                current[ow.Target(kind, target.id)] = ow.Want(allow.value, deny.value)
-            for change in ow.diff(current, wants, keep_member_ids=keep_members, keep_role_ids=keep_roles):
+            for change in ow.diff(
+                current_overwrites(channel), wants, keep_member_ids=keep_members, keep_role_ids=keep_roles
+            ):
                 reason = "holdspace: session started" if running else "holdspace: session ended"
                 try:
-                    if change.want is None:
-                        await self.bot.http.delete_channel_permissions(channel_id, change.target.id, reason=reason)
-                    else:
-                        await self.bot.http.edit_channel_permissions(
-                            channel_id,
-                            change.target.id,
-                            str(change.want.allow),
-                            str(change.want.deny),
-                            0 if change.target.kind == ow.ROLE else 1,
-                            reason=reason,
-                        )
+                    await put_overwrite(self.bot, channel_id, change.target, change.want, reason)
                 except discord.NotFound:
                     continue  # a member who left the server, or an overwrite already gone
                 changed += 1

@@ -310,6 +310,29 @@ async def test_locked_rooms_open_only_during_the_session(hs: Holdspace) -> None:
     assert any(t.endswith("the session has ended") for t in titles(circle.text))
 
 
+async def test_the_session_lock_keeps_exactly_who_may_stay(hs: Holdspace) -> None:
+    """Locking at the end asks the one "may stay" rule: a group that names its own facilitators keeps
+    them, and a holder of the facilitator role it does not name leaves with everyone else."""
+    circle = await make_group(hs, lock=True, consented=("alice",))
+    bot = hs.bot
+    assert bot is not None
+    hs.guild.set_member_roles(hs.member("bob"), [hs.world.member_role.id, circle.facilitator_role.id])
+    await hs.settle()
+    await run(hs, "carol", "session start", circle.text, group=circle.group.id)
+    for who in ("alice", "bob", "carol"):
+        hs.guild.join_voice(hs.member(who), circle.voice)
+    await hs.settle()
+    assert all(hs.guild.voice_channel_of(hs.member(who)) == circle.voice for who in ("alice", "bob", "carol"))
+    carol = hs.member("carol").id
+    await group_store.add_facilitator(bot.db, bot.ring, circle.group.id, carol, hs.clock.now())
+    bot.state.set_facilitator(circle.group.id, carol, True)
+    text, _ = await run(hs, "carol", "session end", circle.text, group=circle.group.id)
+    assert "2 people were disconnected" in text
+    assert hs.guild.voice_channel_of(hs.member("alice")) is None
+    assert hs.guild.voice_channel_of(hs.member("bob")) is None
+    assert hs.guild.voice_channel_of(hs.member("carol")) == circle.voice
+
+
 async def test_session_end_event_is_dispatched(hs: Holdspace) -> None:
     circle = await make_group(hs, lock=False)
     bot = hs.bot
