@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.cases import kind_label
+from bot.core.timer_kinds import TimerKind
 from bot.storage import audit as audit_store
 from bot.storage import cases as case_store
 from bot.storage import consents as consent_store
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HOLD_TIMER = "case_hold_end"
-RETENTION_TIMER = "moderation_retention"
 RETENTION_KEY = "daily"
 RETENTION_EVERY = timedelta(days=1)
 
@@ -50,8 +49,8 @@ def _hold_key(case_id: str, channel_id: int, message_id: int) -> str:
 class CaseService:
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
-        bot.scheduler.timers.register(HOLD_TIMER, self._on_hold_timer)
-        bot.scheduler.timers.register(RETENTION_TIMER, self._on_retention_timer)
+        bot.scheduler.timers.register(TimerKind.CASE_HOLD_END, self._on_hold_timer)
+        bot.scheduler.timers.register(TimerKind.RETENTION, self._on_retention_timer)
 
     # -- opening ------------------------------------------------------------------------------------
 
@@ -134,7 +133,7 @@ class CaseService:
                 )
                 for hold in hold_list:
                     await bot.scheduler.timers.add(
-                        HOLD_TIMER,
+                        TimerKind.CASE_HOLD_END,
                         hold.until,
                         {"case_id": result.case_id, "channel_id": hold.channel_id, "message_id": hold.message_id},
                         key=_hold_key(result.case_id, hold.channel_id, hold.message_id),
@@ -205,7 +204,7 @@ class CaseService:
                 details={"case": number, "kind": case.kind, "outcome": case.status.value},
             )
             for channel_id, message_id in result.released:
-                await bot.scheduler.timers.cancel(HOLD_TIMER, _hold_key(case.id, channel_id, message_id))
+                await bot.scheduler.timers.cancel(TimerKind.CASE_HOLD_END, _hold_key(case.id, channel_id, message_id))
         for channel_id, message_id in result.released:
             log.debug("hold on message %s in %s released (case closed)", message_id, channel_id)
             bot.dispatch("holdspace_hold_released", channel_id, message_id)
@@ -228,9 +227,9 @@ class CaseService:
 
     async def ensure_retention(self) -> None:
         """Make sure the daily retention pass is scheduled (once; it reschedules itself)."""
-        if await self.bot.scheduler.timers.due_time(RETENTION_TIMER, RETENTION_KEY) is None:
+        if await self.bot.scheduler.timers.due_time(TimerKind.RETENTION, RETENTION_KEY) is None:
             await self.bot.scheduler.schedule(
-                RETENTION_TIMER, self.bot.clock.now() + timedelta(minutes=5), {}, key=RETENTION_KEY
+                TimerKind.RETENTION, self.bot.clock.now() + timedelta(minutes=5), {}, key=RETENTION_KEY
             )
 
     async def run_retention(self, now: datetime) -> tuple[int, int, int]:
@@ -257,7 +256,7 @@ class CaseService:
     async def _on_retention_timer(self, timer: Timer) -> None:
         now = self.bot.clock.now()
         await self.run_retention(now)
-        await self.bot.scheduler.schedule(RETENTION_TIMER, now + RETENTION_EVERY, {}, key=RETENTION_KEY)
+        await self.bot.scheduler.schedule(TimerKind.RETENTION, now + RETENTION_EVERY, {}, key=RETENTION_KEY)
 
     # -- the notice in the log channel -------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import discord
 
 from bot.app import HoldspaceBot
 from bot.core.records import ConsentFact, GroupInfo
+from bot.core.timer_kinds import TimerKind
 from bot.services.access import grant_access
 from bot.services.enforcement import Closing
 from bot.storage import consents as consent_store
@@ -23,7 +24,7 @@ from bot.ui.consent_views import (
     tag_matches,
 )
 from bot.ui.replies import UserError, send_ephemeral
-from cogs.consent.over_time import EXPIRY_KIND, OverTime
+from cogs.consent.over_time import OverTime
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +242,7 @@ class Answers:
         state.set_enrolled(group.id, member.id, True)
         state.set_consent(group.id, event.as_fact())
         if old is not None:
-            await self.bot.scheduler.cancel(EXPIRY_KIND, old.consent_id)
+            await self.bot.scheduler.cancel(TimerKind.CONSENT_EXPIRY, old.consent_id)
         await self.over_time.schedule_expiry(group, event.as_fact())
         await self.bot.audit.record(
             group.guild_id,
@@ -298,7 +299,9 @@ class Answers:
             ),
         )
         if old is not None:
-            await outbox.write("expiry timer", lambda: self.bot.scheduler.cancel(EXPIRY_KIND, old.consent_id))
+            await outbox.write(
+                "expiry timer", lambda: self.bot.scheduler.cancel(TimerKind.CONSENT_EXPIRY, old.consent_id)
+            )
         await outbox.audit(
             group.guild_id,
             "consent_answered",
@@ -378,7 +381,9 @@ class Answers:
                         reason=reason,
                     ),
                 )
-                await outbox.write("expiry timer", lambda: bot.scheduler.cancel(EXPIRY_KIND, fact.consent_id))
+                await outbox.write(
+                    "expiry timer", lambda: bot.scheduler.cancel(TimerKind.CONSENT_EXPIRY, fact.consent_id)
+                )
             if removal and (state.is_enrolled(group.id, member_id) or member_id in state.facilitators_of(group.id)):
                 held = True
                 await group_store.unenrol(bot.db, bot.ring, group.id, member_id)

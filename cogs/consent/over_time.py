@@ -10,14 +10,13 @@ from typing import Any
 
 from bot.app import HoldspaceBot
 from bot.core.records import ConsentFact, GroupInfo
+from bot.core.timer_kinds import TimerKind
 from bot.scheduler import RetryLater, Timer
 from bot.services.access import send_prompt
 from bot.storage import consents as consent_store
 
 log = logging.getLogger(__name__)
 
-EXPIRY_KIND = "consent_expiry"
-REVALIDATE_KIND = "consent_revalidate"
 RUNNING_RETRY = timedelta(minutes=10)
 
 
@@ -26,13 +25,13 @@ class OverTime:
         self.bot = bot
 
     def register(self) -> None:
-        self.bot.scheduler.timers.register(EXPIRY_KIND, self.expiry_timer)
-        self.bot.scheduler.timers.register(REVALIDATE_KIND, self.revalidate_timer)
+        self.bot.scheduler.timers.register(TimerKind.CONSENT_EXPIRY, self.expiry_timer)
+        self.bot.scheduler.timers.register(TimerKind.CONSENT_REVALIDATE, self.revalidate_timer)
 
     async def schedule_expiry(self, group: GroupInfo, fact: ConsentFact) -> None:
         due = fact.given_at + timedelta(days=group.reconsent_after_days)
         await self.bot.scheduler.schedule(
-            EXPIRY_KIND,
+            TimerKind.CONSENT_EXPIRY,
             due,
             {"group_id": group.id, "member_id": fact.member_id, "consent_id": fact.consent_id},
             key=fact.consent_id,
@@ -107,7 +106,9 @@ class OverTime:
                     reason=why,
                 ),
             )
-            await outbox.write("expiry timer", lambda: self.bot.scheduler.cancel(EXPIRY_KIND, fact.consent_id))
+            await outbox.write(
+                "expiry timer", lambda: self.bot.scheduler.cancel(TimerKind.CONSENT_EXPIRY, fact.consent_id)
+            )
         details: dict[str, Any] = {"why": why, "version": fact.version, "disconnected": closing.disconnected}
         if closing.problems:
             details["problems"] = closing.problems
@@ -122,6 +123,6 @@ class OverTime:
     async def session_ended(self, group_id: str) -> None:
         try:
             if await self.revalidate_group(group_id):
-                await self.bot.scheduler.cancel(REVALIDATE_KIND, group_id)
+                await self.bot.scheduler.cancel(TimerKind.CONSENT_REVALIDATE, group_id)
         except Exception:
             log.exception("revalidating consents after a session of group %s failed", group_id)

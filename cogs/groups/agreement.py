@@ -21,6 +21,7 @@ from bot.core.agreement import (
     split_for_fields,
 )
 from bot.core.records import GroupInfo
+from bot.core.timer_kinds import TimerKind
 from bot.crypto import hash_text
 from bot.storage import groups as group_store
 from bot.ui.checks import require_group_facilitator
@@ -33,7 +34,6 @@ from bot.ui.replies import UserError, send_ephemeral
 log = logging.getLogger(__name__)
 
 
-REVALIDATE_KIND = "consent_revalidate"
 MODAL_PREFIX = "hs:agreement:"
 _MODAL_RE = re.compile(r"^hs:agreement:(?P<group>[0-9a-f]{32}):(?P<version>\d{1,9}):[0-9a-f]{8}$")
 
@@ -148,7 +148,9 @@ class Agreements:
             group_id=group_id,
             details={"version": version, "sha256": sha},
         )
-        await self.bot.scheduler.schedule(REVALIDATE_KIND, self.bot.clock.now(), {"group_id": group_id}, key=group_id)
+        await self.bot.scheduler.schedule(
+            TimerKind.CONSENT_REVALIDATE, self.bot.clock.now(), {"group_id": group_id}, key=group_id
+        )
         running = self.bot.state.session_running(group_id)
         when = "when the running session ends" if running else "now"
         await send_ephemeral(

@@ -10,6 +10,7 @@ import discord
 
 from bot.app import HoldspaceBot
 from bot.core.records import GroupInfo
+from bot.core.timer_kinds import TimerKind
 from bot.services.access import (
     reconcile_group,
     send_prompt,
@@ -185,7 +186,9 @@ class Membership:
                         method="facilitator",
                     ),
                 )
-                await outbox.write("expiry timer", lambda: self.bot.scheduler.cancel("consent_expiry", old.consent_id))
+                await outbox.write(
+                    "expiry timer", lambda: self.bot.scheduler.cancel(TimerKind.CONSENT_EXPIRY, old.consent_id)
+                )
         disconnected = closing.disconnected
         details: dict[str, Any] = {"reason": reason, "disconnected": disconnected}
         if closing.problems:

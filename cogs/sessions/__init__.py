@@ -20,10 +20,8 @@ from __future__ import annotations
 
 from bot.app import HoldspaceBot
 from cogs.sessions.commands import Sessions
-from cogs.sessions.lifecycle import TIMER_END, TIMER_REMIND
-from cogs.sessions.schedules import TIMER_REVIEW, TIMER_START
 
-__all__ = ["TIMER_END", "TIMER_REMIND", "TIMER_REVIEW", "TIMER_START", "Sessions", "setup"]
+__all__ = ["Sessions", "setup"]
 
 
 async def setup(bot: HoldspaceBot) -> None:

@@ -27,13 +27,14 @@ from bot.core.schedule import (
     resolve_zone,
     suggest_zones,
 )
+from bot.core.timer_kinds import TimerKind
 from bot.storage import sessions as store
 from bot.ui.checks import is_facilitator, is_group_facilitator
 from bot.ui.replies import UserError, echo, send_ephemeral
 from cogs.sessions.lifecycle import Lifecycle
 from cogs.sessions.reminders import Reminders, ts
 from cogs.sessions.rooms import SessionRooms
-from cogs.sessions.schedules import TIMER_REVIEW, TIMER_START, Schedules, schedule_of
+from cogs.sessions.schedules import Schedules, schedule_of
 from cogs.sessions.timers import SessionTimers
 
 DEFAULT_MANUAL_DURATION = timedelta(hours=2)
@@ -395,8 +396,8 @@ class Sessions(commands.Cog, name="Sessions"):
             raise UserError("That schedule does not exist (any more); pick one of yours from the list.")
         async with self.bot.db.transaction():
             await store.delete_schedule(self.bot.db, row.id)
-            await self.bot.scheduler.cancel(TIMER_START, row.id)
-            await self.bot.scheduler.cancel(TIMER_REVIEW, row.id)
+            await self.bot.scheduler.cancel(TimerKind.SESSION_START, row.id)
+            await self.bot.scheduler.cancel(TimerKind.SESSION_REVIEW, row.id)
         await self.bot.audit.record(
             row.guild_id,
             "session.schedule_remove",

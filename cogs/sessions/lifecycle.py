@@ -25,6 +25,7 @@ from bot.app import HoldspaceBot
 from bot.core.expiry import ExpiryReport, snowflake_floor
 from bot.core.records import GroupInfo, RunningSession
 from bot.core.reminders import ReminderKind, closing_content
+from bot.core.timer_kinds import TimerKind
 from bot.storage import session_steps as steps
 from bot.storage import sessions as store
 from bot.ui.replies import MissingBotPermission, UserError
@@ -33,9 +34,6 @@ from cogs.sessions.rooms import SessionRooms
 from cogs.sessions.schedules import Schedules
 
 log = logging.getLogger(__name__)
-
-TIMER_END = "session.end"  # key: session id
-TIMER_REMIND = "session.remind"  # key: session id
 
 
 @dataclass(frozen=True)
@@ -98,11 +96,14 @@ class Lifecycle:
                 await steps.set_start(self.bot.db, row.id, "recorded", start_id=start_id)
                 if planned_end is not None:
                     await self.bot.scheduler.schedule(
-                        TIMER_END, planned_end, {"session_id": row.id, "group_id": group.id}, key=row.id
+                        TimerKind.SESSION_END, planned_end, {"session_id": row.id, "group_id": group.id}, key=row.id
                     )
                 if remind_every is not None:
                     await self.bot.scheduler.schedule(
-                        TIMER_REMIND, now + remind_every, {"session_id": row.id, "group_id": group.id}, key=row.id
+                        TimerKind.SESSION_REMIND,
+                        now + remind_every,
+                        {"session_id": row.id, "group_id": group.id},
+                        key=row.id,
                     )
             self.bot.state.running_sessions[row.id] = RunningSession(row.id, group.id, now, planned_end)
             opened = group.lock_between_sessions
@@ -197,8 +198,8 @@ class Lifecycle:
     ) -> None:
         self.bot.state.running_sessions.pop(row.id, None)
         with contextlib.suppress(Exception):
-            await self.bot.scheduler.cancel(TIMER_END, row.id)
-            await self.bot.scheduler.cancel(TIMER_REMIND, row.id)
+            await self.bot.scheduler.cancel(TimerKind.SESSION_END, row.id)
+            await self.bot.scheduler.cancel(TimerKind.SESSION_REMIND, row.id)
         with contextlib.suppress(Exception):
             await store.delete_session(self.bot.db, row.id)
         if opened:
@@ -332,8 +333,8 @@ class Lifecycle:
         await store.end_session(self.bot.db, running.id, ended_at=self.bot.clock.now(), reason=reason)
         await steps.set_end(self.bot.db, running.id, "done")
         self.bot.state.running_sessions.pop(running.id, None)
-        await self.bot.scheduler.cancel(TIMER_END, running.id)
-        await self.bot.scheduler.cancel(TIMER_REMIND, running.id)
+        await self.bot.scheduler.cancel(TimerKind.SESSION_END, running.id)
+        await self.bot.scheduler.cancel(TimerKind.SESSION_REMIND, running.id)
 
     # -- finishing what a stop interrupted ---------------------------------------------------------
 

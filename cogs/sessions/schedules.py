@@ -7,11 +7,9 @@ from datetime import datetime
 
 from bot.app import HoldspaceBot
 from bot.core.schedule import WEEKDAYS, WeeklySchedule, next_occurrence, resolve_zone
+from bot.core.timer_kinds import TimerKind
 from bot.storage import sessions as store
 from cogs.sessions.reminders import ts
-
-TIMER_START = "session.start"  # key: schedule id
-TIMER_REVIEW = "session.review"  # key: schedule id
 
 
 def schedule_of(row: store.ScheduleRow) -> WeeklySchedule:
@@ -26,7 +24,7 @@ class Schedules:
         """Store the durable timer of the schedule's next start (and its review DM)."""
         occurrence = next_occurrence(schedule_of(schedule), after)
         await self.bot.scheduler.schedule(
-            TIMER_START,
+            TimerKind.SESSION_START,
             occurrence.start,
             {"schedule_id": schedule.id, "at": occurrence.start.isoformat()},
             key=schedule.id,
@@ -34,7 +32,7 @@ class Schedules:
         if schedule.dm_before is not None:
             review_at = max(occurrence.start - schedule.dm_before, self.bot.clock.now())
             await self.bot.scheduler.schedule(
-                TIMER_REVIEW,
+                TimerKind.SESSION_REVIEW,
                 review_at,
                 {"schedule_id": schedule.id, "at": occurrence.start.isoformat()},
                 key=schedule.id,

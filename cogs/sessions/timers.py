@@ -15,13 +15,14 @@ from bot.app import HoldspaceBot
 from bot.core.records import RunningSession
 from bot.core.reminders import ReminderKind, review_dm_text, stale_consents
 from bot.core.schedule import MissedStart, missed_start
+from bot.core.timer_kinds import TimerKind
 from bot.scheduler import RetryLater, Timer
 from bot.storage import sessions as store
 from bot.ui.replies import UserError
-from cogs.sessions.lifecycle import TIMER_END, TIMER_REMIND, Lifecycle
+from cogs.sessions.lifecycle import Lifecycle
 from cogs.sessions.reminders import Reminders, ts
 from cogs.sessions.rooms import SessionRooms
-from cogs.sessions.schedules import TIMER_REVIEW, TIMER_START, Schedules
+from cogs.sessions.schedules import Schedules
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,10 @@ class SessionTimers:
     async def load(self) -> None:
         """Register the timers, mirror the running sessions and put back any missing schedule start."""
         timers = self.bot.scheduler.timers
-        timers.register(TIMER_START, self._on_start_timer)
-        timers.register(TIMER_END, self._on_end_timer)
-        timers.register(TIMER_REMIND, self._on_remind_timer)
-        timers.register(TIMER_REVIEW, self._on_review_timer)
+        timers.register(TimerKind.SESSION_START, self._on_start_timer)
+        timers.register(TimerKind.SESSION_END, self._on_end_timer)
+        timers.register(TimerKind.SESSION_REMIND, self._on_remind_timer)
+        timers.register(TimerKind.SESSION_REVIEW, self._on_review_timer)
         running = self.bot.state.running_sessions
         running.clear()
         for row in await store.load_running(self.bot.db):
@@ -54,7 +55,7 @@ class SessionTimers:
         # Every schedule has a pending start; put back any that went missing.
         now = self.bot.clock.now()
         for schedule in await store.list_schedules(self.bot.db):
-            if await timers.due_time(TIMER_START, schedule.id) is None:
+            if await timers.due_time(TimerKind.SESSION_START, schedule.id) is None:
                 await self.schedules.schedule_next(schedule, after=now)
         self.bot.scheduler.wake()
 
@@ -152,7 +153,7 @@ class SessionTimers:
                 log.warning("could not post a periodic ground-rules reminder")
         following = self.bot.clock.now() + row.remind_every
         if row.planned_end is None or following < row.planned_end:
-            await self.bot.scheduler.schedule(TIMER_REMIND, following, dict(timer.payload), key=session_id)
+            await self.bot.scheduler.schedule(TimerKind.SESSION_REMIND, following, dict(timer.payload), key=session_id)
 
     async def _on_review_timer(self, timer: Timer) -> None:
         schedule = await store.get_schedule(self.bot.db, str(timer.payload["schedule_id"]))

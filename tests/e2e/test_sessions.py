@@ -19,15 +19,16 @@ import pytest
 
 from bot.core import overwrites as ow
 from bot.core.records import GroupInfo, GuildConfig
+from bot.core.timer_kinds import TimerKind
 from bot.sandbox import SandboxRefused
 from bot.sandbox import permissions as P
 from bot.sandbox.world import Channel, Member, Role
 from bot.storage import groups as group_store
 from bot.storage import guilds as guild_store
 from bot.storage import sessions as session_store
-from cogs.sessions import TIMER_END, TIMER_START
 from tests.e2e.conftest import Holdspace
 
+TIMER_START, TIMER_END = TimerKind.SESSION_START, TimerKind.SESSION_END
 BERLIN = ZoneInfo("Europe/Berlin")
 AGREEMENT = "We keep what is said here private. We do not record. We are kind."
 
