@@ -32,7 +32,7 @@ from bot.services.expiry import ExpiryService
 from bot.services.expiry.endings import REPORT_WAIT
 from bot.services.outbox import is_database_error
 from bot.ui.checks import facilitators_only, require_facilitator
-from bot.ui.group_options import group_autocomplete, resolve_facilitated_group
+from bot.ui.group_options import FacilitatedGroup
 from bot.ui.panels import Panel
 from bot.ui.replies import UserError, reply_error, send_ephemeral
 
@@ -220,7 +220,6 @@ class Expiry(commands.Cog):
     # -- slash commands -------------------------------------------------------------------------
 
     @expiry.command(name="settings", description="Show or change how long messages stay in a group's rooms")
-    @app_commands.autocomplete(group=group_autocomplete)
     @app_commands.describe(
         group="The group",
         ttl="Delete messages this long after they were posted (from 1m to 365d, e.g. 30m, 12h, 7d), or off",
@@ -231,13 +230,13 @@ class Expiry(commands.Cog):
     async def settings(
         self,
         interaction: discord.Interaction[HoldspaceBot],
-        group: str,
+        group: FacilitatedGroup,
         ttl: str | None = None,
         expire_at_session_end: bool | None = None,
         keep_pinned: bool | None = None,
     ) -> None:
         require_facilitator(interaction)
-        info = resolve_facilitated_group(interaction, group)
+        info = group
         changes: dict[str, Any] = {}
         if ttl is not None:
             changes["ttl"] = parse_ttl(ttl)
@@ -265,12 +264,11 @@ class Expiry(commands.Cog):
         )
 
     @expiry.command(name="status", description="Pending deletions, the next due time and failures")
-    @app_commands.autocomplete(group=group_autocomplete)
     @app_commands.describe(group="The group")
     @facilitators_only()
-    async def status(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+    async def status(self, interaction: discord.Interaction[HoldspaceBot], group: FacilitatedGroup) -> None:
         require_facilitator(interaction)
-        info = resolve_facilitated_group(interaction, group)
+        info = group
         status = await self.service.status(info.id)
         lines = [
             settings_text(info),
@@ -296,12 +294,11 @@ class Expiry(commands.Cog):
         )
 
     @expiry.command(name="purge-now", description="Delete every message in a group's rooms now (asks first)")
-    @app_commands.autocomplete(group=group_autocomplete)
     @app_commands.describe(group="The group")
     @facilitators_only()
-    async def purge_now(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+    async def purge_now(self, interaction: discord.Interaction[HoldspaceBot], group: FacilitatedGroup) -> None:
         require_facilitator(interaction)
-        info = resolve_facilitated_group(interaction, group)
+        info = group
         keep = " Pinned messages are kept (keep_pinned is on)." if info.keep_pinned else ""
         await send_ephemeral(
             interaction,

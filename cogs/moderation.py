@@ -52,6 +52,7 @@ from bot.ui.case_views import (
     when,
     workable_case,
 )
+from bot.ui.group_options import GroupTransformer, find_group
 from bot.ui.panels import Panel
 from bot.ui.replies import UserError, send_ephemeral
 
@@ -127,6 +128,34 @@ class CaseListView(Panel):
         await self._show(interaction, self.page + 1)
 
 
+NOT_YOUR_GROUP = "There is no group of yours by that name. Pick one from the list."
+
+
+class CaseGroupTransformer(GroupTransformer):
+    """A group as a case viewer names it: only groups whose cases they may see, and names only after
+    the permission check, so the choices and answers never hint at other groups."""
+
+    def check_asker(self, interaction: Interaction) -> None:
+        require_viewer(interaction.client, interaction)
+
+    def resolve(self, interaction: Interaction, value: str) -> GroupInfo:
+        scope = case_group_scope(require_viewer(interaction.client, interaction))
+        group = find_group(interaction, value.strip()) if value and len(value) <= 100 else None
+        if group is None or (scope is not None and group.id not in scope):
+            raise UserError(NOT_YOUR_GROUP)
+        return group
+
+    def offered(self, interaction: Interaction, group: GroupInfo) -> bool:
+        try:
+            scope = case_group_scope(require_viewer(interaction.client, interaction))
+        except UserError:
+            return False  # group names only after the permission check
+        return scope is None or group.id in scope
+
+
+CaseGroup = app_commands.Transform[GroupInfo, CaseGroupTransformer]
+
+
 class Moderation(commands.Cog):
     cases = app_commands.Group(
         name="cases",
@@ -161,7 +190,7 @@ class Moderation(commands.Cog):
         page: int,
         status: str,
         kind: str | None,
-        group: str | None,
+        group: GroupInfo | None,
     ) -> tuple[str, discord.ui.View | None]:
         bot = self.bot
         viewer = require_viewer(bot, interaction)
@@ -171,11 +200,10 @@ class Moderation(commands.Cog):
         group_ids: set[str] | None = None if scope is None else set(scope)
         if status not in STATUS_FILTERS:
             raise UserError("Pick a status from the list: open, investigating, actioned, dismissed, closed or all.")
-        if group:
-            found = bot.state.group_by_name(guild.id, group)
-            if found is None or (scope is not None and found.id not in scope):
-                raise UserError("There is no group of yours by that name. Pick one from the list.")
-            group_ids = {found.id}
+        if group is not None:
+            if scope is not None and group.id not in scope:
+                raise UserError(NOT_YOUR_GROUP)
+            group_ids = {group.id}
         records, _ = await case_store.list_cases(
             bot.db,
             bot.ring,
@@ -223,7 +251,7 @@ class Moderation(commands.Cog):
         interaction: Interaction,
         status: str = "open",
         kind: str | None = None,
-        group: str | None = None,
+        group: CaseGroup | None = None,
         page: app_commands.Range[int, 1, 10000] = 1,
     ) -> None:
         content, view = await self.render_list(interaction, page=page, status=status, kind=kind, group=group)
@@ -236,21 +264,6 @@ class Moderation(commands.Cog):
             app_commands.Choice(name=f"{label} ({kind})"[:100], value=kind)
             for kind, label in KIND_LABELS.items()
             if needle in kind or needle in label
-        ][:25]
-
-    @cases_list.autocomplete("group")
-    async def _group_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
-        try:
-            viewer = require_viewer(self.bot, interaction)
-        except UserError:
-            return []  # group names only after the permission check
-        assert interaction.guild is not None
-        scope = case_group_scope(viewer)
-        needle = current.casefold()
-        return [
-            app_commands.Choice(name=g.name[:100], value=g.name[:100])
-            for g in self.bot.state.groups_of_guild(interaction.guild.id)
-            if (scope is None or g.id in scope) and needle in g.name.casefold()
         ][:25]
 
     @cases.command(name="show", description="One case with its history")

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Any
 
 import discord
 from discord import app_commands
 
 from bot.core.permissions import human_name
 from bot.core.records import GroupInfo
-from bot.ui.checks import is_group_facilitator, require_group_facilitator
+from bot.ui.checks import is_group_facilitator, require_facilitator, require_group_facilitator
 from bot.ui.replies import MissingBotPermission, UserError, echo
-
-if TYPE_CHECKING:
-    from bot.app import HoldspaceBot
 
 NAME_MIN, NAME_MAX = 2, 40
 _NAME_RE = re.compile(r"^[\w][\w '&.\-]*$")
@@ -79,35 +76,117 @@ def require_channel_permissions(channel: discord.abc.GuildChannel, names: Iterab
         raise missing_permission_error(missing, action, f"#{channel.name}")
 
 
-async def group_autocomplete(
-    interaction: discord.Interaction[HoldspaceBot], current: str
-) -> list[app_commands.Choice[str]]:
-    """The groups the person runs (all of them for a server manager); nothing for anyone else, so
-    group names never reach people the command is not for."""
-    if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
-        return []
-    needle = current.casefold().strip()
-    return [
-        app_commands.Choice(name=g.name[:100], value=g.name[:100])
-        for g in interaction.client.state.groups_of_guild(interaction.guild_id)
-        if needle in g.name.casefold() and is_group_facilitator(interaction, g)
-    ][:25]
+def find_group(interaction: discord.Interaction[Any], value: str) -> GroupInfo | None:
+    """The group of this server that ``value`` names (or, from older autocompletes, its id)."""
+    if interaction.guild_id is None:
+        return None
+    state = interaction.client.state
+    group = state.groups.get(value)
+    if group is not None and group.guild_id == interaction.guild_id:
+        return group
+    return state.group_by_name(interaction.guild_id, value)
 
 
-def resolve_group(interaction: discord.Interaction[HoldspaceBot], name: str) -> GroupInfo:
-    assert interaction.guild_id is not None
+def resolve_group(
+    interaction: discord.Interaction[Any], name: str, *, hint: str = " `/group list` shows them."
+) -> GroupInfo:
+    """The one way a typed group option becomes a group; ``hint`` tells the asker where to look."""
+    if interaction.guild_id is None:
+        raise UserError("This command works inside a server.")
     if not name or not name.strip():
-        raise UserError("Name a group; `/group list` shows this server's groups.")
+        raise UserError(f"Name a group;{hint}")
     if len(name) > 100:
         raise UserError("That group name is too long; pick a group from the list.")
-    group = interaction.client.state.group_by_name(interaction.guild_id, name)
+    group = find_group(interaction, name)
     if group is None:
-        raise UserError(f"There is no group called “{echo(name, 40)}” on this server; `/group list` shows them.")
+        raise UserError(f"There is no group called “{echo(name, 40)}” on this server;{hint}")
     return group
 
 
-def resolve_facilitated_group(interaction: discord.Interaction[HoldspaceBot], name: str) -> GroupInfo:
+def resolve_facilitated_group(interaction: discord.Interaction[Any], name: str) -> GroupInfo:
     """The group named ``name``, when the person asking facilitates it (or manages the server)."""
     group = resolve_group(interaction, name)
     require_group_facilitator(interaction, group)
     return group
+
+
+def group_here(interaction: discord.Interaction[Any]) -> GroupInfo:
+    """The group an omitted group option means: the group of the room the command runs in, or the
+    server's only group."""
+    state = interaction.client.state
+    guild_id = interaction.guild_id
+    if guild_id is None:
+        raise UserError("This command works inside a server.")
+    if interaction.channel_id is not None:
+        here = state.group_of_channel(interaction.channel_id)
+        if here is not None and here.guild_id == guild_id:
+            return here
+    groups = state.groups_of_guild(guild_id)
+    if len(groups) == 1:
+        return groups[0]
+    if not groups:
+        raise UserError("This server has no groups yet; a facilitator creates one with /group create.")
+    raise UserError("Which group? Name it in the `group` option, or run the command in one of its rooms.")
+
+
+class GroupTransformer(app_commands.Transformer[Any]):
+    """A ``group`` option of a command facilitators run: the typed or picked name -> the group.
+
+    Names are offered only to the people who run that group (every group for a server manager), and
+    the asker's permission is checked before the name is looked up, so neither the choices nor the
+    answer tell anyone else whether a group exists."""
+
+    def check_asker(self, interaction: discord.Interaction[Any]) -> None:
+        require_facilitator(interaction)
+
+    def resolve(self, interaction: discord.Interaction[Any], value: str) -> GroupInfo:
+        return resolve_group(interaction, value)
+
+    async def transform(self, interaction: discord.Interaction[Any], value: str) -> GroupInfo:
+        self.check_asker(interaction)
+        return self.resolve(interaction, value)
+
+    def offered(self, interaction: discord.Interaction[Any], group: GroupInfo) -> bool:
+        return is_group_facilitator(interaction, group)
+
+    async def autocomplete(  # type: ignore[override]
+        self, interaction: discord.Interaction[Any], value: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
+            return []
+        needle = value.casefold().strip()
+        return [
+            app_commands.Choice(name=g.name[:100], value=g.name[:100])
+            for g in interaction.client.state.groups_of_guild(interaction.guild_id)
+            if needle in g.name.casefold() and self.offered(interaction, g)
+        ][:25]
+
+
+class FacilitatedGroupTransformer(GroupTransformer):
+    """A group the person asking facilitates (or any group, for a server manager)."""
+
+    def resolve(self, interaction: discord.Interaction[Any], value: str) -> GroupInfo:
+        return resolve_facilitated_group(interaction, value)
+
+
+class MemberGroupTransformer(GroupTransformer):
+    """A group as a member names it: the choices are the groups they may consent to or already did."""
+
+    def check_asker(self, interaction: discord.Interaction[Any]) -> None:
+        return None  # anyone may ask about the groups open to them
+
+    def resolve(self, interaction: discord.Interaction[Any], value: str) -> GroupInfo:
+        return resolve_group(interaction, value, hint=" pick one from the list.")
+
+    def offered(self, interaction: discord.Interaction[Any], group: GroupInfo) -> bool:
+        state = interaction.client.state
+        return (
+            group.enrolment == "open"
+            or state.is_enrolled(group.id, interaction.user.id)
+            or state.consent_of(group.id, interaction.user.id) is not None
+        )
+
+
+#: The annotations commands use for a group option.
+FacilitatedGroup = app_commands.Transform[GroupInfo, FacilitatedGroupTransformer]
+MemberGroup = app_commands.Transform[GroupInfo, MemberGroupTransformer]

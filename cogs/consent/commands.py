@@ -11,29 +11,11 @@ from bot.app import HoldspaceBot
 from bot.core.records import GroupInfo
 from bot.ui.checks import in_guild
 from bot.ui.consent_views import DYNAMIC_ITEMS
+from bot.ui.group_options import MemberGroup
 from bot.ui.replies import UserError, send_ephemeral
 from cogs.consent.answers import Answers
 from cogs.consent.backstop import Backstop
 from cogs.consent.over_time import OverTime
-
-
-async def consent_group_autocomplete(
-    interaction: discord.Interaction[HoldspaceBot], current: str
-) -> list[app_commands.Choice[str]]:
-    if interaction.guild_id is None:
-        return []
-    state = interaction.client.state
-    needle = current.casefold().strip()
-    return [
-        app_commands.Choice(name=g.name, value=g.name)
-        for g in state.groups_of_guild(interaction.guild_id)
-        if needle in g.name.casefold()
-        and (
-            g.enrolment == "open"
-            or state.is_enrolled(g.id, interaction.user.id)
-            or state.consent_of(g.id, interaction.user.id) is not None
-        )
-    ][:25]
 
 
 class Consent(commands.Cog):
@@ -119,21 +101,11 @@ class Consent(commands.Cog):
 
     # -- commands ------------------------------------------------------------------------------------
 
-    def _group_for_member(self, interaction: discord.Interaction[HoldspaceBot], name: str) -> GroupInfo:
-        assert interaction.guild_id is not None
-        if not name or not name.strip() or len(name) > 100:
-            raise UserError("Name a group from the list.")
-        group = self.bot.state.group_by_name(interaction.guild_id, name)
-        if group is None:
-            raise UserError(f"There is no group called “{name.strip()[:40]}” on this server.")
-        return group
-
     @consent.command(name="give", description="Read a group's agreement and say whether you agree")
     @app_commands.describe(group="The group")
-    @app_commands.autocomplete(group=consent_group_autocomplete)
     @in_guild()
-    async def give(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
-        info = self._group_for_member(interaction, group)
+    async def give(self, interaction: discord.Interaction[HoldspaceBot], group: MemberGroup) -> None:
+        info = group
         if not self.answers.eligible(info, interaction.user.id):
             raise UserError(
                 f"**{info.name}** is open by invitation: a facilitator enrols you first. "
@@ -143,10 +115,9 @@ class Consent(commands.Cog):
 
     @consent.command(name="withdraw", description="Withdraw your consent: you leave the group's rooms at once")
     @app_commands.describe(group="The group")
-    @app_commands.autocomplete(group=consent_group_autocomplete)
     @in_guild()
-    async def withdraw(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
-        await self.answers.withdraw(interaction, self._group_for_member(interaction, group))
+    async def withdraw(self, interaction: discord.Interaction[HoldspaceBot], group: MemberGroup) -> None:
+        await self.answers.withdraw(interaction, group)
 
     @consent.command(name="status", description="Your consents on this server (only you see it)")
     @in_guild()

@@ -26,9 +26,6 @@ from bot.crypto import hash_text
 from bot.storage import groups as group_store
 from bot.ui.checks import require_group_facilitator
 from bot.ui.consent_views import agreement_embeds
-from bot.ui.group_options import (
-    resolve_facilitated_group,
-)
 from bot.ui.replies import UserError, send_ephemeral
 
 log = logging.getLogger(__name__)
@@ -100,16 +97,14 @@ class Agreements:
 
             await reply_error(interaction, exc)
 
-    async def show(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
-        info = resolve_facilitated_group(interaction, group)
+    async def show(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
         current = await group_store.get_agreement(self.bot.db, self.bot.ring, info.id)
         if current is None:
             raise UserError("This group has no agreement yet; `/group agreement edit` writes one.")
         for embed in agreement_embeds(info.name, current.version, current.sha256, current.text):
             await send_ephemeral(interaction, embed=embed)
 
-    async def edit(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
-        info = resolve_facilitated_group(interaction, group)
+    async def edit(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
         current = await group_store.get_agreement(self.bot.db, self.bot.ring, info.id)
         text = current.text if current is not None else default_text(info.name)
         modal = AgreementModal(self, info, text)

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.app import HoldspaceBot
 from bot.ui.checks import facilitators_only
-from bot.ui.group_options import group_autocomplete
+from bot.ui.group_options import FacilitatedGroup
 from cogs.groups import roster
 from cogs.groups.agreement import Agreements
 from cogs.groups.founding import Founding
@@ -83,42 +83,39 @@ class Groups(commands.Cog):
 
     @facilitator.command(name="add", description="Make someone a facilitator of this group only")
     @app_commands.describe(group="The group", member="A member holding the facilitator role")
-    @app_commands.autocomplete(group=group_autocomplete)
     @facilitators_only()
     async def facilitator_add(
-        self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User
+        self, interaction: discord.Interaction[HoldspaceBot], group: FacilitatedGroup, member: discord.User
     ) -> None:
         await self.members.facilitator_add(interaction, group, member)
 
     @facilitator.command(name="remove", description="Stop someone facilitating this group")
     @app_commands.describe(group="The group", member="The facilitator to remove")
-    @app_commands.autocomplete(group=group_autocomplete)
     @facilitators_only()
     async def facilitator_remove(
-        self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User
+        self, interaction: discord.Interaction[HoldspaceBot], group: FacilitatedGroup, member: discord.User
     ) -> None:
         await self.members.facilitator_remove(interaction, group, member)
 
     @facilitator.command(name="list", description="Who facilitates a group")
     @app_commands.describe(group="The group")
-    @app_commands.autocomplete(group=group_autocomplete)
     @facilitators_only()
-    async def facilitator_list(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+    async def facilitator_list(self, interaction: discord.Interaction[HoldspaceBot], group: FacilitatedGroup) -> None:
         await self.members.facilitator_list(interaction, group)
 
     @group.command(name="enroll", description="Invite a member to a group; they get the agreement to consent to")
     @app_commands.describe(group="The group", member="The member to enrol")
-    @app_commands.autocomplete(group=group_autocomplete)
     @facilitators_only()
-    async def enroll(self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User) -> None:
+    async def enroll(
+        self, interaction: discord.Interaction[HoldspaceBot], group: FacilitatedGroup, member: discord.User
+    ) -> None:
         await self.members.enroll(interaction, group, member)
 
     @group.command(name="remove", description="Remove a member from a group (access withdrawn, case opened)")
     @app_commands.describe(group="The group", member="The member to remove", reason="Why (kept encrypted)")
-    @app_commands.autocomplete(group=group_autocomplete)
     @facilitators_only()
     async def remove(
-        self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User, reason: str
+        self, interaction: discord.Interaction[HoldspaceBot], group: FacilitatedGroup, member: discord.User, reason: str
     ) -> None:
         await self.members.remove(interaction, group, member, reason)
 
@@ -128,13 +125,11 @@ class Groups(commands.Cog):
         await roster.list_groups(self.bot, interaction)
 
     @group.command(name="roster", description="Enrolled members and their consent (only you see it)")
-    @app_commands.autocomplete(group=group_autocomplete)
     @facilitators_only()
-    async def roster(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+    async def roster(self, interaction: discord.Interaction[HoldspaceBot], group: FacilitatedGroup) -> None:
         await roster.roster(self.bot, interaction, group)
 
     @group.command(name="settings", description="Show or change a group's settings")
-    @app_commands.autocomplete(group=group_autocomplete)
     @app_commands.describe(
         enrolment="invite: facilitators enrol members; open: anyone may join by consenting",
         reconsent_after_days="Ask members to consent again after this many days",
@@ -151,7 +146,7 @@ class Groups(commands.Cog):
     async def settings(
         self,
         interaction: discord.Interaction[HoldspaceBot],
-        group: str,
+        group: FacilitatedGroup,
         enrolment: Literal["invite", "open"] | None = None,
         reconsent_after_days: app_commands.Range[int, 1, 3650] | None = None,
         facilitators_consent: bool | None = None,
@@ -179,13 +174,11 @@ class Groups(commands.Cog):
         )
 
     @agreement.command(name="show", description="Show the group's current agreement")
-    @app_commands.autocomplete(group=group_autocomplete)
     @facilitators_only()
-    async def agreement_show(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+    async def agreement_show(self, interaction: discord.Interaction[HoldspaceBot], group: FacilitatedGroup) -> None:
         await self.agreements.show(interaction, group)
 
     @agreement.command(name="edit", description="Edit the group's agreement (members consent again)")
-    @app_commands.autocomplete(group=group_autocomplete)
     @facilitators_only()
-    async def agreement_edit(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
+    async def agreement_edit(self, interaction: discord.Interaction[HoldspaceBot], group: FacilitatedGroup) -> None:
         await self.agreements.edit(interaction, group)

@@ -17,9 +17,6 @@ from bot.services.access import (
 )
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
-from bot.ui.group_options import (
-    resolve_facilitated_group,
-)
 from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral
 
 log = logging.getLogger(__name__)
@@ -39,10 +36,9 @@ class Membership:
         self.bot = bot
 
     async def facilitator_add(
-        self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User
+        self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo, member: discord.User
     ) -> None:
         assert interaction.guild is not None
-        info = resolve_facilitated_group(interaction, group)
         target = _member_of_guild(interaction.guild, member)
         cfg = self.bot.state.guilds.get(info.guild_id)
         if target.bot:
@@ -65,9 +61,8 @@ class Membership:
         await send_ephemeral(interaction, f"{target.mention} now facilitates **{info.name}**.{note}")
 
     async def facilitator_remove(
-        self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User
+        self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo, member: discord.User
     ) -> None:
-        info = resolve_facilitated_group(interaction, group)
         if member.id not in self.bot.state.facilitators_of(info.id):
             raise UserError(f"{member.mention} is not one of the named facilitators of **{info.name}**.")
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -79,8 +74,7 @@ class Membership:
         )
         await send_ephemeral(interaction, f"{member.mention} no longer facilitates **{info.name}**.{note}")
 
-    async def facilitator_list(self, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
-        info = resolve_facilitated_group(interaction, group)  # read like the changes: its facilitators
+    async def facilitator_list(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
         named = sorted(self.bot.state.facilitators_of(info.id))
         if not named:
             await send_ephemeral(
@@ -122,9 +116,10 @@ class Membership:
             subject_id=member_id,
         )
 
-    async def enroll(self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User) -> None:
+    async def enroll(
+        self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo, member: discord.User
+    ) -> None:
         assert interaction.guild is not None
-        info = resolve_facilitated_group(interaction, group)
         target = _member_of_guild(interaction.guild, member)
         if target.bot:
             raise UserError("Bots cannot be enrolled; the guard feature decides about bots.")
@@ -149,9 +144,8 @@ class Membership:
         await send_ephemeral(interaction, f"Enrolled {target.mention} in **{info.name}**. {note}")
 
     async def remove(
-        self, interaction: discord.Interaction[HoldspaceBot], group: str, member: discord.User, reason: str
+        self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo, member: discord.User, reason: str
     ) -> None:
-        info = resolve_facilitated_group(interaction, group)
         reason = (reason or "").strip()
         if not reason:
             raise UserError("Give a reason for the removal; it is kept encrypted with the case.")

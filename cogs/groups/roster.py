@@ -11,12 +11,10 @@ from bot.app import HoldspaceBot
 from bot.core.agreement import (
     split,
 )
+from bot.core.records import GroupInfo
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.ui.checks import is_group_facilitator
-from bot.ui.group_options import (
-    resolve_facilitated_group,
-)
 from bot.ui.replies import send_ephemeral
 
 log = logging.getLogger(__name__)
@@ -41,8 +39,7 @@ async def list_groups(bot: HoldspaceBot, interaction: discord.Interaction[Holdsp
         await send_ephemeral(interaction, embed=discord.Embed(title="Groups", description=part))
 
 
-async def roster(bot: HoldspaceBot, interaction: discord.Interaction[HoldspaceBot], group: str) -> None:
-    info = resolve_facilitated_group(interaction, group)
+async def roster(bot: HoldspaceBot, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
     await bot.audit.record(info.guild_id, "roster_viewed", actor_id=interaction.user.id, group_id=info.id)
     events = await consent_store.history(bot.db, bot.ring, group_ids=[info.id])

@@ -21,7 +21,6 @@ from bot.storage import groups as group_store
 from bot.ui.group_options import (
     missing_permission_error,
     require_guild_permissions,
-    resolve_facilitated_group,
 )
 from bot.ui.replies import UserError, send_ephemeral
 from cogs.groups.founding import delete_all, tell_expiry
@@ -76,7 +75,7 @@ class GroupSettings:
     async def change(
         self,
         interaction: discord.Interaction[HoldspaceBot],
-        group: str,
+        info: GroupInfo,
         enrolment: Literal["invite", "open"] | None = None,
         reconsent_after_days: app_commands.Range[int, 1, 3650] | None = None,
         facilitators_consent: bool | None = None,
@@ -88,7 +87,6 @@ class GroupSettings:
         auto_reminder_gap: str | None = None,
         max_hold_days: app_commands.Range[int, 1, 90] | None = None,
     ) -> None:
-        info = resolve_facilitated_group(interaction, group)
         changes: dict[str, Any] = {}
         if enrolment is not None:
             if enrolment not in ("invite", "open"):

@@ -5,6 +5,7 @@ schedules, lifecycle, timers)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -30,7 +31,8 @@ from bot.core.schedule import (
 from bot.core.timer_kinds import TimerKind
 from bot.storage import sessions as store
 from bot.ui.checks import is_facilitator, is_group_facilitator
-from bot.ui.replies import UserError, echo, send_ephemeral
+from bot.ui.group_options import GroupTransformer, group_here
+from bot.ui.replies import UserError, send_ephemeral
 from cogs.sessions.lifecycle import Lifecycle
 from cogs.sessions.reminders import Reminders, ts
 from cogs.sessions.rooms import SessionRooms
@@ -51,6 +53,32 @@ def _duration(text: str | None, what: str, *, minimum: timedelta, maximum: timed
         return parse_duration(text, minimum=minimum, maximum=maximum)
     except DurationError as exc:
         raise UserError(f"That {what} cannot be used: {exc}.") from None
+
+
+def require_session_facilitator(interaction: discord.Interaction[HoldspaceBot], group: GroupInfo | None) -> None:
+    """Facilitators of the group (its own where it names some, else the facilitator role) and server
+    managers; without a group, anyone who facilitates at all."""
+    if group is not None and is_facilitator(interaction) and not is_group_facilitator(interaction, group):
+        raise UserError(
+            f"Only the facilitators of {group.name} can do this. One of them, or a server manager, can add "
+            "you with `/group facilitator add`."
+        )
+    if not is_facilitator(interaction):
+        name = f" of {group.name}" if group is not None else ""
+        raise UserError(
+            f"Only a facilitator{name} can do this. If you should be one, ask the server's "
+            "administrators for the facilitator role."
+        )
+
+
+class SessionGroupTransformer(GroupTransformer):
+    """The sessions feature's group option: facilitators only, asked before the name is looked up."""
+
+    def check_asker(self, interaction: discord.Interaction[Any]) -> None:
+        require_session_facilitator(interaction, None)
+
+
+SessionGroup = app_commands.Transform[GroupInfo, SessionGroupTransformer]
 
 
 class Sessions(commands.Cog, name="Sessions"):
@@ -94,63 +122,19 @@ class Sessions(commands.Cog, name="Sessions"):
 
     # -- look-ups ----------------------------------------------------------------------------------
 
-    def _group(self, interaction: discord.Interaction[HoldspaceBot], value: str | None) -> GroupInfo:
-        """The group asked for; the person's permission is checked first, so nobody learns from the
-        answer whether a group exists unless they may run groups."""
-        state = self.bot.state
-        guild_id = interaction.guild_id
-        if guild_id is None:
-            raise UserError("This command works inside a server.")
-        self._require_facilitator(interaction, None)
-        if value:
-            group = state.groups.get(value)
-            if group is None or group.guild_id != guild_id:
-                group = state.group_by_name(guild_id, value)
-            if group is None:
-                raise UserError(f"There is no group called “{echo(value, 40)}” here; pick one from the list.")
-            return group
-        if interaction.channel_id is not None:
-            here = state.group_of_channel(interaction.channel_id)
-            if here is not None and here.guild_id == guild_id:
-                return here
-        groups = state.groups_of_guild(guild_id)
-        if len(groups) == 1:
-            return groups[0]
-        if not groups:
-            raise UserError("This server has no groups yet; a facilitator creates one with /group create.")
-        raise UserError("Which group? Name it in the `group` option, or run the command in one of its rooms.")
-
     def _require_facilitator(self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo | None) -> None:
-        """Facilitators of the group (its own where it names some, else the facilitator role) and server
-        managers; without a group, anyone who facilitates at all."""
-        if group is not None and is_facilitator(interaction) and not is_group_facilitator(interaction, group):
-            raise UserError(
-                f"Only the facilitators of {group.name} can do this. One of them, or a server manager, can add "
-                "you with `/group facilitator add`."
-            )
-        if not is_facilitator(interaction):
-            name = f" of {group.name}" if group is not None else ""
-            raise UserError(
-                f"Only a facilitator{name} can do this. If you should be one, ask the server's "
-                "administrators for the facilitator role."
-            )
+        require_session_facilitator(interaction, group)
+
+    def _group_here(self, interaction: discord.Interaction[HoldspaceBot]) -> GroupInfo:
+        """The group an omitted option means; the person's permission is checked first, so nobody
+        learns from the answer whether a group exists unless they may run groups."""
+        self._require_facilitator(interaction, None)
+        return group_here(interaction)
 
     def _own_groups(self, interaction: discord.Interaction[HoldspaceBot]) -> list[GroupInfo]:
         """The groups the person runs (every group for a server manager): what their reads cover."""
         assert interaction.guild_id is not None
         return [g for g in self.bot.state.groups_of_guild(interaction.guild_id) if is_group_facilitator(interaction, g)]
-
-    async def group_autocomplete(
-        self, interaction: discord.Interaction[HoldspaceBot], current: str
-    ) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
-            return []
-        needle = current.casefold()
-        return [
-            app_commands.Choice(name=g.name[:100], value=g.id)
-            for g in self.bot.state.groups_of_guild(interaction.guild_id)
-            if needle in g.name.casefold() and is_group_facilitator(interaction, g)
-        ][:25]
 
     async def zone_autocomplete(
         self, interaction: discord.Interaction[HoldspaceBot], current: str
@@ -178,17 +162,16 @@ class Sessions(commands.Cog, name="Sessions"):
         duration="How long until holdspace ends it, such as 90m or 2h (default 2h)",
         remind_every="Post the ground rules again this often during the session, such as 30m",
     )
-    @app_commands.autocomplete(group=group_autocomplete)
     async def start_command(
         self,
         interaction: discord.Interaction[HoldspaceBot],
-        group: str | None = None,
+        group: SessionGroup | None = None,
         duration: str | None = None,
         remind_every: str | None = None,
     ) -> None:
         # Discord made this interaction's id when the command was run: the session's start on its clock.
         self.bot.discord_clock.observe(interaction.id)
-        info = self._group(interaction, group)
+        info = group or self._group_here(interaction)
         self._require_facilitator(interaction, info)
         length = _duration(duration, "duration", minimum=MIN_DURATION, maximum=MAX_DURATION)
         every = _duration(remind_every, "reminder interval", minimum=MIN_REMIND_EVERY, maximum=MAX_DURATION)
@@ -211,10 +194,11 @@ class Sessions(commands.Cog, name="Sessions"):
 
     @session.command(name="end", description="End the running session: lock the rooms where configured")
     @app_commands.describe(group="The group (default: the group of this room)")
-    @app_commands.autocomplete(group=group_autocomplete)
-    async def end_command(self, interaction: discord.Interaction[HoldspaceBot], group: str | None = None) -> None:
+    async def end_command(
+        self, interaction: discord.Interaction[HoldspaceBot], group: SessionGroup | None = None
+    ) -> None:
         self.bot.discord_clock.observe(interaction.id)  # the end, on Discord's clock
-        info = self._group(interaction, group)
+        info = group or self._group_here(interaction)
         self._require_facilitator(interaction, info)
         if self.rooms.running(info.id) is None:
             raise UserError(f"No session of {info.name} is running, so there is nothing to end.")
@@ -231,13 +215,14 @@ class Sessions(commands.Cog, name="Sessions"):
 
     @session.command(name="status", description="What is running and what comes next, per group")
     @app_commands.describe(group="Only this group")
-    @app_commands.autocomplete(group=group_autocomplete)
-    async def status_command(self, interaction: discord.Interaction[HoldspaceBot], group: str | None = None) -> None:
+    async def status_command(
+        self, interaction: discord.Interaction[HoldspaceBot], group: SessionGroup | None = None
+    ) -> None:
         if interaction.guild_id is None:
             raise UserError("This command works inside a server.")
         self._require_facilitator(interaction, None)
         if group:
-            groups = [self._group(interaction, group)]
+            groups = [group]
             self._require_facilitator(interaction, groups[0])
         else:
             groups = self._own_groups(interaction)
@@ -266,11 +251,11 @@ class Sessions(commands.Cog, name="Sessions"):
         dm_before="DM members whose consent is out of date this long before each session, such as 1d",
     )
     @app_commands.choices(weekday=WEEKDAY_CHOICES)
-    @app_commands.autocomplete(group=group_autocomplete, timezone=zone_autocomplete)
+    @app_commands.autocomplete(timezone=zone_autocomplete)
     async def schedule_add(
         self,
         interaction: discord.Interaction[HoldspaceBot],
-        group: str,
+        group: SessionGroup,
         weekday: app_commands.Choice[int],
         time: str,
         duration: str,
@@ -278,7 +263,7 @@ class Sessions(commands.Cog, name="Sessions"):
         remind_every: str | None = None,
         dm_before: str | None = None,
     ) -> None:
-        info = self._group(interaction, group)
+        info = group
         self._require_facilitator(interaction, info)
         zone_name = (timezone or self.bot.state.guild(info.guild_id).timezone or "UTC").strip()
         length = _duration(duration, "duration", minimum=MIN_DURATION, maximum=MAX_DURATION)
@@ -352,12 +337,13 @@ class Sessions(commands.Cog, name="Sessions"):
 
     @schedule_group.command(name="list", description="The weekly sessions of this server's groups")
     @app_commands.describe(group="Only this group")
-    @app_commands.autocomplete(group=group_autocomplete)
-    async def schedule_list(self, interaction: discord.Interaction[HoldspaceBot], group: str | None = None) -> None:
+    async def schedule_list(
+        self, interaction: discord.Interaction[HoldspaceBot], group: SessionGroup | None = None
+    ) -> None:
         if interaction.guild_id is None:
             raise UserError("This command works inside a server.")
         self._require_facilitator(interaction, None)
-        info = self._group(interaction, group) if group else None
+        info = group
         if info is not None:
             self._require_facilitator(interaction, info)
         own = {g.id for g in self._own_groups(interaction)}
@@ -390,8 +376,11 @@ class Sessions(commands.Cog, name="Sessions"):
         self._require_facilitator(interaction, None)
         row = await store.get_schedule(self.bot.db, schedule[:100])
         info = self.bot.state.groups.get(row.group_id) if row is not None else None
-        if row is None or row.guild_id != interaction.guild_id or info is None or not is_group_facilitator(
-            interaction, info
+        if (
+            row is None
+            or row.guild_id != interaction.guild_id
+            or info is None
+            or not is_group_facilitator(interaction, info)
         ):
             raise UserError("That schedule does not exist (any more); pick one of yours from the list.")
         async with self.bot.db.transaction():
