@@ -7,7 +7,7 @@ import json
 import logging
 import pkgutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -23,6 +23,9 @@ from bot.storage import meta
 from bot.storage.db import Database
 from bot.ui.panels import ExpiredPanel
 from bot.ui.replies import reply_error
+
+if TYPE_CHECKING:
+    from bot.services.features import ConsentGate, SessionCalendar
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,7 @@ class HoldspaceBot(commands.Bot):
         self.force_sync = sync
         self.extension_names = extensions if extensions is not None else discover_cogs()
         self.scheduler = Scheduler(clock, db, ring)
+        from bot.services.access import AccessService
         from bot.services.access_order import AccessOrder
         from bot.services.discord_clock import DiscordClock
 
@@ -93,6 +97,7 @@ class HoldspaceBot(commands.Bot):
         from bot.services.cases import CaseService
         from bot.services.departures import Departures
         from bot.services.enforcement import Enforcement
+        from bot.services.expiry import ExpiryService
         from bot.services.member_data import MemberData
         from bot.services.outbox import Outbox
 
@@ -105,6 +110,11 @@ class HoldspaceBot(commands.Bot):
         self.departures = Departures(self, clock)
         self.enforcement = Enforcement(self)
         self.members = MemberData(self)
+        self.access = AccessService(self)
+        self.expiry = ExpiryService(self)
+        # Set by the consent and sessions features while they are loaded (None otherwise).
+        self.consent: ConsentGate | None = None
+        self.sessions: SessionCalendar | None = None
 
     async def setup_hook(self) -> None:
         await self.state.load(self.db, self.ring, self.clock)

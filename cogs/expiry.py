@@ -2,16 +2,16 @@
 
 The cog turns gateway events and slash commands into calls of :class:`bot.services.expiry.
 ExpiryService` (recording, the scheduler's expiry source, catch-up) and its answers into replies.
-Other features call it directly:
+The bot owns the service as ``bot.expiry``; other features call it directly:
 
-- ``await bot.get_cog("Expiry").expire_session(group_id, start_id, end_id) -> ExpiryReport`` (sessions;
-  ids on Discord's clock; ``str(report)`` / ``report.text`` is "N removed, M could not be (why)");
-- ``await bot.get_cog("Expiry").session_reminders_done(group_id, messages)`` when a session ended:
-  its ground-rules reminders go now, whatever the ttl;
-- ``await bot.get_cog("Expiry").settings_changed(group)`` after a group's ttl, expire_at_session_end
-  or keep_pinned changed elsewhere (re-times pending deletions);
-- ``await bot.get_cog("Expiry").track_group(group)`` when a group is created or adopts rooms (starts
-  watching them from their current last message).
+- ``await bot.expiry.expire_session(group_id, start_id, end_id) -> ExpiryReport`` (sessions; ids on
+  Discord's clock; ``report.text`` is "N removed, M could not be (why)");
+- ``await bot.expiry.session_reminders_done(group_id, messages)`` when a session ended: its
+  ground-rules reminders go now, whatever the ttl;
+- ``await bot.expiry.retime(group)`` after a group's ttl, expire_at_session_end or keep_pinned
+  changed elsewhere (re-times pending deletions);
+- ``await bot.expiry.track_group(group)`` when a group is created or adopts rooms (starts watching
+  them from their current last message).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class Expiry(commands.Cog):
 
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
-        self.service = ExpiryService(bot)
+        self.service: ExpiryService = bot.expiry
 
     async def cog_load(self) -> None:
         await self.service.load()

@@ -256,9 +256,7 @@ class Setup(commands.Cog):
             },
         )
         if new.facilitator_role_id != old.facilitator_role_id and old.configured:
-            groups = self.bot.get_cog("Groups")
-            if groups is not None:
-                await groups.reconcile_all("setup")  # type: ignore[attr-defined]
+            await self.bot.access.reconcile_all("setup")
         steps = await self._next_steps(guild, new)
         embed = discord.Embed(title="holdspace is set up", description=f"{describe(new)}\n\n**Still to do**\n{steps}")
         await send_ephemeral(interaction, embed=embed)

@@ -43,74 +43,6 @@ def _holds_role(guild: discord.Guild, member_id: int, role_id: int) -> bool:
     return member is not None and member.get_role(role_id) is not None
 
 
-def desired_room_overwrites(
-    bot: HoldspaceBot, group: GroupInfo, guild: discord.Guild, *, session_running: bool | None = None
-) -> dict[int, ow.Overwrites]:
-    """The one answer to "what must the group's rooms carry": consent, facilitators, access mode and,
-    where the group locks between sessions, whether a session runs (``session_running`` None: ask
-    ``bot.state``). Reconcile, the sessions feature and the guard's drift check all use it."""
-    cfg = bot.state.guilds.get(group.guild_id)
-    running = bot.state.session_running(group.id) if session_running is None else session_running
-    named = bot.state.facilitators_of(group.id)
-    role_id = cfg.facilitator_role_id if cfg else None
-    # Roles mean what they say: a named facilitator who lost the facilitator role gets no overwrite.
-    holders = [m for m in named if role_id is not None and _holds_role(guild, m, role_id)]
-    rooms = replace(
-        rooms_of(group),
-        facilitator_ids=named_facilitators_in_role(named, holders),
-        names_facilitators=bool(named),
-    )
-    return session_desired_overwrites(
-        rooms,
-        bot.state.consented_members(group.id),
-        cfg.facilitator_role_id if cfg else None,
-        guild.me.id,
-        guild.default_role.id,
-        lock_between_sessions=group.lock_between_sessions,
-        session_running=running,
-    )
-
-
-async def grant_access(bot: HoldspaceBot, group: GroupInfo, member: discord.Member) -> None:
-    """Open the group's rooms to ``member`` (member overwrite or the group role).
-
-    All or nothing: when one room cannot be opened, the other is closed again and
-    MissingBotPermission names the permission and where to grant it.
-    """
-    reason = "holdspace: consent given"
-    if group.access_mode == "role" and group.role_id is not None:
-        role = member.guild.get_role(group.role_id)
-        if role is None:
-            raise UserError("The group's role no longer exists; a facilitator runs /group settings again.")
-        if group.lock_between_sessions and not bot.state.session_running(group.id):
-            return
-        try:
-            await member.add_roles(role, reason=reason)
-        except discord.Forbidden:
-            raise missing_permission_error(["manage_roles"], "give you the group's role") from None
-        return
-    if group.lock_between_sessions and not bot.state.session_running(group.id):
-        return  # the rooms open to consenting members when the next session starts
-    want = ow.Want(allow=ow.MEMBER_ALLOW)
-    target = ow.Target(ow.MEMBER, member.id)
-    done: list[tuple[int, ow.Want | None]] = []
-    for channel_id in group.channel_ids:
-        channel = member.guild.get_channel(channel_id)
-        before = current_overwrites(channel).get(target) if channel is not None else None
-        try:
-            await put_overwrite(bot, channel_id, target, want.merged_into(before), reason)
-        except discord.HTTPException as exc:
-            for undo_id, undo_want in done:
-                try:
-                    await put_overwrite(bot, undo_id, target, undo_want, "holdspace: undo")
-                except discord.HTTPException:
-                    log.warning("could not undo an overwrite on %s", undo_id)
-            if isinstance(exc, discord.Forbidden):
-                raise _room_permission_error(member.guild, channel, "open the group's rooms to you") from None
-            raise
-        done.append((channel_id, before))
-
-
 def _room_permission_error(
     guild: discord.Guild, channel: discord.abc.GuildChannel | None, action: str
 ) -> MissingBotPermission:
@@ -125,45 +57,6 @@ def _room_permission_error(
     return missing_permission_error(missing or ["manage_roles"], action)
 
 
-async def withdraw_access(bot: HoldspaceBot, group: GroupInfo, member_id: int, *, reason: str) -> bool:
-    """Close the group's rooms to ``member_id`` and disconnect them from its voice room.
-
-    Member overwrites that only deny (e.g. the guard's) are left; an allow is removed. Returns
-    whether they were disconnected. Raises discord errors (the caller decides how to report).
-    """
-    guild = bot.get_guild(group.guild_id)
-    if guild is None:
-        return False
-    member = guild.get_member(member_id)
-    target = ow.Target(ow.MEMBER, member_id)
-    for channel_id in group.channel_ids:
-        channel = guild.get_channel(channel_id)
-        # Acted on even when the cache shows no overwrite: it may not have caught up with a grant yet.
-        have = current_overwrites(channel).get(target) if channel is not None else None
-        new = None if have is None or have.deny == 0 else ow.Want(0, have.deny)
-        with contextlib.suppress(discord.NotFound):
-            await put_overwrite(bot, channel_id, target, new, f"holdspace: {reason}")
-    if group.access_mode == "role" and group.role_id is not None and member is not None:
-        role = guild.get_role(group.role_id)
-        if role is not None and role in member.roles:
-            await member.remove_roles(role, reason=f"holdspace: {reason}")
-    return await disconnect_from_group(bot, group, member_id, reason=reason)
-
-
-async def disconnect_from_group(bot: HoldspaceBot, group: GroupInfo, member_id: int, *, reason: str) -> bool:
-    guild = bot.get_guild(group.guild_id)
-    member = guild.get_member(member_id) if guild else None
-    if member is None or member.voice is None or member.voice.channel is None:
-        return False
-    if member.voice.channel.id != group.voice_channel_id:
-        return False
-    try:
-        await member.move_to(None, reason=f"holdspace: {reason}")
-    except discord.NotFound:
-        return False
-    return True
-
-
 @dataclass
 class ReconcileReport:
     changed: int = 0
@@ -172,106 +65,254 @@ class ReconcileReport:
     missing_rooms: int = 0
 
 
-async def reconcile_group(bot: HoldspaceBot, group: GroupInfo, *, voice: bool = True) -> ReconcileReport:
-    """Bring the group's rooms to what the database says; disconnect people without consent."""
-    report = ReconcileReport()
-    guild = bot.get_guild(group.guild_id)
-    if guild is None or bot.user is None:
-        return report
-    desired = desired_room_overwrites(bot, group, guild)
-    keep_members = {m.id for m in guild.members if m.bot and m.id != bot.user.id}
-    keep_roles = {r.id for r in guild.roles if r.managed}
-    for channel_id, want in desired.items():
-        channel = guild.get_channel(channel_id)
-        if channel is None:
-            report.missing_rooms += 1
-            log.warning("group %s: room %s no longer exists", group.id, channel_id)
-            continue
-        for change in ow.diff(
-            current_overwrites(channel), want, keep_member_ids=keep_members, keep_role_ids=keep_roles
-        ):
-            try:
-                await put_overwrite(bot, channel_id, change.target, change.want, f"holdspace: reconcile ({change.why})")
-                report.changed += 1
-            except discord.NotFound:
-                pass  # a consenting member who left the server
-            except discord.HTTPException as exc:
-                report.failed += 1
-                log.warning("group %s: could not fix an overwrite on %s (%s)", group.id, channel_id, exc.status)
-    if group.access_mode == "role" and group.role_id is not None:
-        role = guild.get_role(group.role_id)
-        consented = bot.state.consented_members(group.id)
-        if role is not None:
-            for member in list(role.members):
-                if member.id not in consented:
-                    try:
-                        await member.remove_roles(role, reason="holdspace: reconcile (no consent)")
-                    except discord.HTTPException:
-                        report.failed += 1
-            for member_id in consented:
-                someone = guild.get_member(member_id)
-                if someone is not None and role not in someone.roles:
-                    try:
-                        await someone.add_roles(role, reason="holdspace: reconcile (consented)")
-                    except discord.HTTPException:
-                        report.failed += 1
-    if voice:
-        consent = bot.get_cog("Consent")
-        voice_room = guild.get_channel(group.voice_channel_id)
-        if voice_room is not None and isinstance(voice_room, discord.VoiceChannel | discord.StageChannel):
-            for member in list(voice_room.members):
-                decision = decide_from_state(
-                    bot.state,
-                    group,
-                    member_id=member.id,
-                    is_bot=member.bot,
-                    role_ids=[r.id for r in member.roles],
-                    bot_id=bot.user.id,
-                )
-                if decision.act and consent is not None:
-                    await consent.enforce(member, group, trigger="reconcile")  # type: ignore[attr-defined]
-                    report.disconnected += 1
-    return report
+class AccessService:
+    """The Discord side of access, owned by the bot as ``bot.access``."""
 
+    def __init__(self, bot: HoldspaceBot) -> None:
+        self.bot = bot
 
-def desired_for_new_group(bot: HoldspaceBot, group: GroupInfo, guild: discord.Guild) -> dict[int, ow.Overwrites]:
-    """Desired overwrites for a group that has no consenting members yet."""
-    cfg = bot.state.guilds.get(guild.id)
-    assert bot.user is not None
-    rooms = rooms_of(group)
-    ids = rooms.channel_ids if group.text_channel_id else (0,)
-    return {
-        channel_id: ow.desired_for_channel(
-            rooms, [], cfg.facilitator_role_id if cfg else None, bot.user.id, guild.default_role.id
+    def desired_room_overwrites(
+        self, group: GroupInfo, guild: discord.Guild, *, session_running: bool | None = None
+    ) -> dict[int, ow.Overwrites]:
+        """The one answer to "what must the group's rooms carry": consent, facilitators, access mode and,
+        where the group locks between sessions, whether a session runs (``session_running`` None: ask
+        ``self.bot.state``). Reconcile, the sessions feature and the guard's drift check all use it."""
+        cfg = self.bot.state.guilds.get(group.guild_id)
+        running = self.bot.state.session_running(group.id) if session_running is None else session_running
+        named = self.bot.state.facilitators_of(group.id)
+        role_id = cfg.facilitator_role_id if cfg else None
+        # Roles mean what they say: a named facilitator who lost the facilitator role gets no overwrite.
+        holders = [m for m in named if role_id is not None and _holds_role(guild, m, role_id)]
+        rooms = replace(
+            rooms_of(group),
+            facilitator_ids=named_facilitators_in_role(named, holders),
+            names_facilitators=bool(named),
         )
-        for channel_id in ids
-    }
+        return session_desired_overwrites(
+            rooms,
+            self.bot.state.consented_members(group.id),
+            cfg.facilitator_role_id if cfg else None,
+            guild.me.id,
+            guild.default_role.id,
+            lock_between_sessions=group.lock_between_sessions,
+            session_running=running,
+        )
 
+    async def grant(self, group: GroupInfo, member: discord.Member) -> None:
+        """Open the group's rooms to ``member`` (member overwrite or the group role).
 
-async def send_prompt(bot: HoldspaceBot, member: discord.Member | discord.User, group: GroupInfo, *, why: str) -> bool:
-    """DM ``member`` a prompt to review the group's agreement. False when their DMs are closed."""
-    guild = bot.get_guild(group.guild_id)
-    server = guild.name if guild else "the server"
-    texts = {
-        "invited": f"You have been invited to the group **{group.name}** on {server}.",
-        "unconsented": (
-            f"You were disconnected from the voice room of **{group.name}** on {server} because holdspace has "
-            "no consent from you for this group."
-        ),
-        "agreement_changed": (
-            f"The agreement of **{group.name}** on {server} has changed, so your access was paused until you "
-            "read the new version."
-        ),
-        "expired": (
-            f"Your consent to the agreement of **{group.name}** on {server} is due to be renewed, so your access "
-            "was paused until you read it again."
-        ),
-    }
-    text = texts.get(why, texts["invited"])
-    text += " Press the button to read the group's agreement; you can then say whether you agree."
-    try:
-        await member.send(text, view=review_view(group.id, member_tag(bot.ring, member.id)))
-    except (discord.Forbidden, discord.HTTPException):
-        log.debug("could not DM a member (their DMs may be closed)")
-        return False
-    return True
+        All or nothing: when one room cannot be opened, the other is closed again and
+        MissingBotPermission names the permission and where to grant it.
+        """
+        reason = "holdspace: consent given"
+        if group.access_mode == "role" and group.role_id is not None:
+            role = member.guild.get_role(group.role_id)
+            if role is None:
+                raise UserError("The group's role no longer exists; a facilitator runs /group settings again.")
+            if group.lock_between_sessions and not self.bot.state.session_running(group.id):
+                return
+            try:
+                await member.add_roles(role, reason=reason)
+            except discord.Forbidden:
+                raise missing_permission_error(["manage_roles"], "give you the group's role") from None
+            return
+        if group.lock_between_sessions and not self.bot.state.session_running(group.id):
+            return  # the rooms open to consenting members when the next session starts
+        want = ow.Want(allow=ow.MEMBER_ALLOW)
+        target = ow.Target(ow.MEMBER, member.id)
+        done: list[tuple[int, ow.Want | None]] = []
+        for channel_id in group.channel_ids:
+            channel = member.guild.get_channel(channel_id)
+            before = current_overwrites(channel).get(target) if channel is not None else None
+            try:
+                await put_overwrite(self.bot, channel_id, target, want.merged_into(before), reason)
+            except discord.HTTPException as exc:
+                for undo_id, undo_want in done:
+                    try:
+                        await put_overwrite(self.bot, undo_id, target, undo_want, "holdspace: undo")
+                    except discord.HTTPException:
+                        log.warning("could not undo an overwrite on %s", undo_id)
+                if isinstance(exc, discord.Forbidden):
+                    raise _room_permission_error(member.guild, channel, "open the group's rooms to you") from None
+                raise
+            done.append((channel_id, before))
+
+    async def withdraw(self, group: GroupInfo, member_id: int, *, reason: str) -> bool:
+        """Close the group's rooms to ``member_id`` and disconnect them from its voice room.
+
+        Member overwrites that only deny (e.g. the guard's) are left; an allow is removed. Returns
+        whether they were disconnected. Raises discord errors (the caller decides how to report).
+        """
+        guild = self.bot.get_guild(group.guild_id)
+        if guild is None:
+            return False
+        member = guild.get_member(member_id)
+        target = ow.Target(ow.MEMBER, member_id)
+        for channel_id in group.channel_ids:
+            channel = guild.get_channel(channel_id)
+            # Acted on even when the cache shows no overwrite: it may not have caught up with a grant yet.
+            have = current_overwrites(channel).get(target) if channel is not None else None
+            new = None if have is None or have.deny == 0 else ow.Want(0, have.deny)
+            with contextlib.suppress(discord.NotFound):
+                await put_overwrite(self.bot, channel_id, target, new, f"holdspace: {reason}")
+        if group.access_mode == "role" and group.role_id is not None and member is not None:
+            role = guild.get_role(group.role_id)
+            if role is not None and role in member.roles:
+                await member.remove_roles(role, reason=f"holdspace: {reason}")
+        return await self.disconnect(group, member_id, reason=reason)
+
+    async def disconnect(self, group: GroupInfo, member_id: int, *, reason: str) -> bool:
+        guild = self.bot.get_guild(group.guild_id)
+        member = guild.get_member(member_id) if guild else None
+        if member is None or member.voice is None or member.voice.channel is None:
+            return False
+        if member.voice.channel.id != group.voice_channel_id:
+            return False
+        try:
+            await member.move_to(None, reason=f"holdspace: {reason}")
+        except discord.NotFound:
+            return False
+        return True
+
+    async def reconcile_all(self, why: str) -> None:
+        """Reconcile every group holdspace can see, then withdraw consents that went stale."""
+        for group in list(self.bot.state.groups.values()):
+            if self.bot.get_guild(group.guild_id) is None:
+                continue
+            try:
+                report = await self.reconcile_group(group)
+            except Exception:
+                log.exception("reconcile of group %s failed", group.id)
+                continue
+            if report.changed or report.disconnected or report.missing_rooms:
+                log.info(
+                    "reconcile (%s) of group %s: %d overwrites fixed, %d disconnected, %d rooms missing",
+                    why,
+                    group.id,
+                    report.changed,
+                    report.disconnected,
+                    report.missing_rooms,
+                )
+                await self.bot.audit.record(
+                    group.guild_id,
+                    "rooms_reconciled",
+                    group_id=group.id,
+                    details={
+                        "why": why,
+                        "overwrites_fixed": report.changed,
+                        "disconnected": report.disconnected,
+                        "rooms_missing": report.missing_rooms,
+                    },
+                )
+        consent = self.bot.consent
+        if consent is not None:
+            for group in list(self.bot.state.groups.values()):
+                if self.bot.get_guild(group.guild_id) is not None:
+                    try:
+                        await consent.revalidate_group(group.id)
+                    except Exception:
+                        log.exception("revalidating the consents of group %s failed", group.id)
+
+    async def reconcile_group(self, group: GroupInfo, *, voice: bool = True) -> ReconcileReport:
+        """Bring the group's rooms to what the database says; disconnect people without consent."""
+        report = ReconcileReport()
+        guild = self.bot.get_guild(group.guild_id)
+        if guild is None or self.bot.user is None:
+            return report
+        desired = self.desired_room_overwrites(group, guild)
+        keep_members = {m.id for m in guild.members if m.bot and m.id != self.bot.user.id}
+        keep_roles = {r.id for r in guild.roles if r.managed}
+        for channel_id, want in desired.items():
+            channel = guild.get_channel(channel_id)
+            if channel is None:
+                report.missing_rooms += 1
+                log.warning("group %s: room %s no longer exists", group.id, channel_id)
+                continue
+            for change in ow.diff(
+                current_overwrites(channel), want, keep_member_ids=keep_members, keep_role_ids=keep_roles
+            ):
+                try:
+                    await put_overwrite(
+                        self.bot, channel_id, change.target, change.want, f"holdspace: reconcile ({change.why})"
+                    )
+                    report.changed += 1
+                except discord.NotFound:
+                    pass  # a consenting member who left the server
+                except discord.HTTPException as exc:
+                    report.failed += 1
+                    log.warning("group %s: could not fix an overwrite on %s (%s)", group.id, channel_id, exc.status)
+        if group.access_mode == "role" and group.role_id is not None:
+            role = guild.get_role(group.role_id)
+            consented = self.bot.state.consented_members(group.id)
+            if role is not None:
+                for member in list(role.members):
+                    if member.id not in consented:
+                        try:
+                            await member.remove_roles(role, reason="holdspace: reconcile (no consent)")
+                        except discord.HTTPException:
+                            report.failed += 1
+                for member_id in consented:
+                    someone = guild.get_member(member_id)
+                    if someone is not None and role not in someone.roles:
+                        try:
+                            await someone.add_roles(role, reason="holdspace: reconcile (consented)")
+                        except discord.HTTPException:
+                            report.failed += 1
+        if voice:
+            consent = self.bot.consent
+            voice_room = guild.get_channel(group.voice_channel_id)
+            if voice_room is not None and isinstance(voice_room, discord.VoiceChannel | discord.StageChannel):
+                for member in list(voice_room.members):
+                    decision = decide_from_state(
+                        self.bot.state,
+                        group,
+                        member_id=member.id,
+                        is_bot=member.bot,
+                        role_ids=[r.id for r in member.roles],
+                        bot_id=self.bot.user.id,
+                    )
+                    if decision.act and consent is not None:
+                        await consent.enforce(member, group, trigger="reconcile")
+                        report.disconnected += 1
+        return report
+
+    def desired_for_new_group(self, group: GroupInfo, guild: discord.Guild) -> dict[int, ow.Overwrites]:
+        """Desired overwrites for a group that has no consenting members yet."""
+        cfg = self.bot.state.guilds.get(guild.id)
+        assert self.bot.user is not None
+        rooms = rooms_of(group)
+        ids = rooms.channel_ids if group.text_channel_id else (0,)
+        return {
+            channel_id: ow.desired_for_channel(
+                rooms, [], cfg.facilitator_role_id if cfg else None, self.bot.user.id, guild.default_role.id
+            )
+            for channel_id in ids
+        }
+
+    async def send_prompt(self, member: discord.Member | discord.User, group: GroupInfo, *, why: str) -> bool:
+        """DM ``member`` a prompt to review the group's agreement. False when their DMs are closed."""
+        guild = self.bot.get_guild(group.guild_id)
+        server = guild.name if guild else "the server"
+        texts = {
+            "invited": f"You have been invited to the group **{group.name}** on {server}.",
+            "unconsented": (
+                f"You were disconnected from the voice room of **{group.name}** on {server} because holdspace has "
+                "no consent from you for this group."
+            ),
+            "agreement_changed": (
+                f"The agreement of **{group.name}** on {server} has changed, so your access was paused until you "
+                "read the new version."
+            ),
+            "expired": (
+                f"Your consent to the agreement of **{group.name}** on {server} is due to be renewed, so your access "
+                "was paused until you read it again."
+            ),
+        }
+        text = texts.get(why, texts["invited"])
+        text += " Press the button to read the group's agreement; you can then say whether you agree."
+        try:
+            await member.send(text, view=review_view(group.id, member_tag(self.bot.ring, member.id)))
+        except (discord.Forbidden, discord.HTTPException):
+            log.debug("could not DM a member (their DMs may be closed)")
+            return False
+        return True

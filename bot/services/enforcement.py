@@ -26,7 +26,6 @@ from bot.core import overwrites as ow
 from bot.core.access import Decision, Reason, decide_from_state
 from bot.core.drift import Drift, describe_all
 from bot.core.guard import CASE_PERMISSION_DRIFT
-from bot.services.access import desired_room_overwrites, send_prompt
 from bot.services.departures import Outcome
 from bot.services.rooms import current_overwrites, put_overwrite
 
@@ -153,8 +152,11 @@ class Enforcement:
         details: dict[str, Any] = {"trigger": trigger, **outcome.details()}
         if outcome.final and outcome.reported_early:
             await outbox.audit(
-                group.guild_id, "disconnect_held" if outcome.held else "disconnect_ended",
-                group_id=group.id, subject_id=member_id, details=details,
+                group.guild_id,
+                "disconnect_held" if outcome.held else "disconnect_ended",
+                group_id=group.id,
+                subject_id=member_id,
+                details=details,
             )
             return
         if decision.reason is Reason.LOCKED:
@@ -166,7 +168,7 @@ class Enforcement:
         member = guild.get_member(member_id) if guild is not None else None
         dm_sent = False
         if member is not None and decision.prompt:
-            dm_sent = await send_prompt(self.bot, member, group, why="unconsented")
+            dm_sent = await self.bot.access.send_prompt(member, group, why="unconsented")
         details["dm_sent"] = dm_sent
         if not dm_sent:
             details["note"] = "the consent prompt could not be sent: the member's direct messages are closed"
@@ -314,7 +316,7 @@ class Enforcement:
         """Member overwrites that open the room to someone holdspace did not let in (bots are the
         guard's; consenting members, named facilitators and grants in flight are holdspace's)."""
         me = channel.guild.me
-        wanted = desired_room_overwrites(self.bot, group, channel.guild).get(channel.id, {})
+        wanted = self.bot.access.desired_room_overwrites(group, channel.guild).get(channel.id, {})
         out = []
         for target, have in current_overwrites(channel).items():
             if target.kind != ow.MEMBER or not ow.grants_access(have) or (me is not None and target.id == me.id):

@@ -19,7 +19,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -28,6 +28,7 @@ from bot.core.member_records import CaseFact, ConsentEventFact, Kept, MemberReco
 from bot.core.records import GroupInfo
 from bot.core.visibility import CaseFacts, CaseSight, Viewer, case_sight
 from bot.crypto import KeyRing
+from bot.services.features import ConsentGate
 from bot.services.rooms import current_overwrites, put_overwrite
 from bot.storage import audit as audit_store
 from bot.storage import cases as case_store
@@ -48,22 +49,6 @@ ERASURE_REQUESTED = "erasure requested"
 #: How often the running bot looks for erasure requests written by ``holdspace forget``.
 REQUEST_POLL = timedelta(minutes=1)
 _MANY = 10_000
-
-
-class ConsentEnding(Protocol):
-    """The consent feature's one withdrawal path (cogs/consent)."""
-
-    async def end_consent(
-        self,
-        group: GroupInfo,
-        member_id: int,
-        *,
-        answer: str,
-        method: str,
-        reason: str,
-        audit_action: str | None = ...,
-        removal: bool = ...,
-    ) -> tuple[bool, bool]: ...
 
 
 def retention_of(settings: Settings) -> Retention:
@@ -144,11 +129,11 @@ class MemberData:
     async def gather(self, guild_id: int, member_id: int) -> MemberRecords:
         return await gather(self.bot.db, self.bot.ring, guild_id, member_id, self.server_name(guild_id))
 
-    def _consent(self) -> ConsentEnding:
-        consent = self.bot.get_cog("Consent")
+    def _consent(self) -> ConsentGate:
+        consent = self.bot.consent
         if consent is None:
             raise RuntimeError("the consent feature is not loaded; access cannot be withdrawn")
-        return consent  # type: ignore[return-value]
+        return consent
 
     # -- leaving the server -------------------------------------------------------------------------
 

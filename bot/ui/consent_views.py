@@ -36,7 +36,7 @@ EMBED_COLOUR = discord.Colour.dark_teal()
 
 
 class ConsentFlow(Protocol):
-    """What the buttons call; implemented by cogs.consent.Consent."""
+    """What the buttons call; the consent feature sets it as ``bot.consent``."""
 
     async def lobby_pressed(self, interaction: discord.Interaction[Any]) -> None: ...
 
@@ -67,10 +67,10 @@ def tag_matches(ring: KeyRing, member_id: int, tag: str) -> bool:
 
 
 def _flow(interaction: discord.Interaction[Any]) -> ConsentFlow:
-    cog = interaction.client.get_cog("Consent")
-    if cog is None:
+    flow: ConsentFlow | None = interaction.client.consent
+    if flow is None:
         raise RuntimeError("the consent feature is not loaded")
-    return cog
+    return flow
 
 
 async def _run(interaction: discord.Interaction[Any], coro: Any) -> None:

@@ -4,7 +4,7 @@ backstop that disconnects people found in a group's voice room without consent.
 Hooks for other features:
 - the sessions feature dispatches ``bot.dispatch("holdspace_session_end", group_id)`` when a
   session ends; consents that went stale during it (agreement changed, too old) are withdrawn then;
-- ``next_session_text(bot, group_id)`` asks the sessions cog (``get_cog("Sessions")``) for a
+- ``next_session_text(bot, group_id)`` asks the sessions feature (``bot.sessions``) for a
   ``next_session_text(group_id)`` coroutine to tell a member who just consented when the next
   session is.
 """

@@ -12,7 +12,6 @@ import discord
 from bot.app import HoldspaceBot
 from bot.core.records import ConsentFact, GroupInfo
 from bot.core.timer_kinds import TimerKind
-from bot.services.access import grant_access
 from bot.services.enforcement import Closing
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
@@ -36,16 +35,14 @@ NOT_FOR_YOU = (
 
 async def next_session_text(bot: HoldspaceBot, group_id: str) -> str | None:
     """When the group's next session is, as the sessions feature words it (None if unknown)."""
-    cog = bot.get_cog("Sessions")
-    hook = getattr(cog, "next_session_text", None) if cog is not None else None
-    if hook is None:
+    if bot.sessions is None:
         return None
     try:
-        text = await hook(group_id)
+        text = await bot.sessions.next_session_text(group_id)
     except Exception:
         log.exception("the sessions feature could not say when the next session is")
         return None
-    return str(text) if text else None
+    return text or None
 
 
 class Answers:
@@ -208,7 +205,7 @@ class Answers:
         epoch: int,
     ) -> None:
         state = self.bot.state
-        await grant_access(self.bot, group, member)
+        await self.bot.access.grant(group, member)
         if self.bot.access_order.stale(group.id, member.id, epoch):
             # A removal came while Discord was opening the rooms: it is final, this answer is not.
             if old is None:

@@ -8,14 +8,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HoldspaceBot
-from bot.core.records import GroupInfo
 from bot.ui.checks import in_guild
 from bot.ui.consent_views import DYNAMIC_ITEMS
 from bot.ui.group_options import MemberGroup
 from bot.ui.replies import UserError, send_ephemeral
-from cogs.consent.answers import Answers
-from cogs.consent.backstop import Backstop
-from cogs.consent.over_time import OverTime
+from cogs.consent.service import ConsentService
 
 
 class Consent(commands.Cog):
@@ -25,79 +22,28 @@ class Consent(commands.Cog):
 
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
-        self.over_time = OverTime(bot)
-        self.answers = Answers(bot, self.over_time)
-        self.backstop = Backstop(bot)
+        self.service = ConsentService(bot)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
-        self.over_time.register()
+        self.service.over_time.register()
+        self.bot.consent = self.service
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
-
-    # -- for other features and the buttons (bot/ui/consent_views.py) ------------------------------------
-
-    async def lobby_pressed(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
-        await self.answers.lobby_pressed(interaction)
-
-    async def group_picked(self, interaction: discord.Interaction[HoldspaceBot], group_id: str, tag: str) -> None:
-        await self.answers.group_picked(interaction, group_id, tag)
-
-    async def review_pressed(self, interaction: discord.Interaction[HoldspaceBot], group_id: str, tag: str) -> None:
-        await self.answers.review_pressed(interaction, group_id, tag)
-
-    async def answer_pressed(
-        self,
-        interaction: discord.Interaction[HoldspaceBot],
-        *,
-        agree: bool,
-        group_id: str,
-        version: int,
-        sha_prefix: str,
-        tag: str,
-    ) -> None:
-        await self.answers.answer_pressed(
-            interaction, agree=agree, group_id=group_id, version=version, sha_prefix=sha_prefix, tag=tag
-        )
-
-    async def enforce(self, member: discord.Member, group: GroupInfo, *, trigger: str, open_case: bool = True) -> None:
-        await self.backstop.enforce(member, group, trigger=trigger, open_case=open_case)
-
-    async def end_consent(
-        self,
-        group: GroupInfo,
-        member_id: int,
-        *,
-        answer: str,
-        method: str,
-        reason: str,
-        audit_action: str | None = "consent_withdrawn",
-        removal: bool = False,
-    ) -> tuple[bool, bool]:
-        """The one withdrawal path, for features that end a consent without an interaction (leaving the
-        server, erasure): see :meth:`Answers.end`."""
-        return await self.answers.end(
-            group, member_id, answer=answer, method=method, reason=reason, audit_action=audit_action, removal=removal
-        )
-
-    async def revalidate_group(self, group_id: str) -> bool:
-        return await self.over_time.revalidate_group(group_id)
-
-    async def reschedule_expiry(self, group: GroupInfo) -> None:
-        await self.over_time.reschedule_expiry(group)
+        self.bot.consent = None
 
     # -- gateway events ------------------------------------------------------------------------------
 
     @commands.Cog.listener()
     async def on_holdspace_session_end(self, group_id: str) -> None:
-        await self.over_time.session_ended(group_id)
+        await self.service.over_time.session_ended(group_id)
 
     @commands.Cog.listener()
     async def on_voice_state_update(
         self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
     ) -> None:
-        await self.backstop.voice_joined(member, before, after)
+        await self.service.backstop.voice_joined(member, before, after)
 
     # -- commands ------------------------------------------------------------------------------------
 
@@ -106,18 +52,18 @@ class Consent(commands.Cog):
     @in_guild()
     async def give(self, interaction: discord.Interaction[HoldspaceBot], group: MemberGroup) -> None:
         info = group
-        if not self.answers.eligible(info, interaction.user.id):
+        if not self.service.answers.eligible(info, interaction.user.id):
             raise UserError(
                 f"**{info.name}** is open by invitation: a facilitator enrols you first. "
                 "If you expected to be enrolled, ask a facilitator of the group."
             )
-        await self.answers.show_agreement(interaction, info)
+        await self.service.answers.show_agreement(interaction, info)
 
     @consent.command(name="withdraw", description="Withdraw your consent: you leave the group's rooms at once")
     @app_commands.describe(group="The group")
     @in_guild()
     async def withdraw(self, interaction: discord.Interaction[HoldspaceBot], group: MemberGroup) -> None:
-        await self.answers.withdraw(interaction, group)
+        await self.service.answers.withdraw(interaction, group)
 
     @consent.command(name="status", description="Your consents on this server (only you see it)")
     @in_guild()

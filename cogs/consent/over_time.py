@@ -12,7 +12,6 @@ from bot.app import HoldspaceBot
 from bot.core.records import ConsentFact, GroupInfo
 from bot.core.timer_kinds import TimerKind
 from bot.scheduler import RetryLater, Timer
-from bot.services.access import send_prompt
 from bot.storage import consents as consent_store
 
 log = logging.getLogger(__name__)
@@ -118,7 +117,7 @@ class OverTime:
         guild = self.bot.get_guild(group.guild_id)
         member = guild.get_member(fact.member_id) if guild else None
         if member is not None:
-            await send_prompt(self.bot, member, group, why=why)
+            await self.bot.access.send_prompt(member, group, why=why)
 
     async def session_ended(self, group_id: str) -> None:
         try:

@@ -46,14 +46,11 @@ class Groups(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        await self.reconciler.reconcile_all("ready")
+        await self.bot.access.reconcile_all("ready")
 
     @commands.Cog.listener()
     async def on_resumed(self) -> None:
-        await self.reconciler.reconcile_all("resume")
-
-    async def reconcile_all(self, why: str) -> None:
-        await self.reconciler.reconcile_all(why)
+        await self.bot.access.reconcile_all("resume")
 
     @commands.Cog.listener()
     async def on_guild_channel_update(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:

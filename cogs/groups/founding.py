@@ -20,9 +20,6 @@ from bot.core.agreement import (
 )
 from bot.core.permissions import MEMBER_ROOM_PERMISSIONS, ROOM_PERMISSIONS
 from bot.core.records import GroupInfo
-from bot.services.access import (
-    desired_for_new_group,
-)
 from bot.services.rooms import current_overwrites, put_overwrite, to_discord
 from bot.storage import groups as group_store
 from bot.ui.group_options import (
@@ -82,7 +79,7 @@ class Founding:
             voice_channel_id=0,
             created_channels=True,
         )
-        want = to_discord(next(iter(desired_for_new_group(self.bot, group, guild).values())), guild)
+        want = to_discord(next(iter(self.bot.access.desired_for_new_group(group, guild).values())), guild)
         created: list[discord.abc.GuildChannel] = []
         reason = "holdspace: /group create"
         try:
@@ -108,7 +105,7 @@ class Founding:
             await delete_all(created)
             raise
         self.bot.state.put_group(stored)
-        await tell_expiry(self.bot, "track_group", stored)
+        await tell_expiry(self.bot, stored, new=True)
         await self.bot.audit.record(
             guild.id, "group_created", actor_id=interaction.user.id, group_id=stored.id, details={"adopted": False}
         )
@@ -161,7 +158,7 @@ class Founding:
             category_id=text_channel.category_id,
             created_channels=False,
         )
-        desired = desired_for_new_group(self.bot, group, guild)
+        desired = self.bot.access.desired_for_new_group(group, guild)
         assert self.bot.user is not None
         keep_members = {m.id for m in guild.members if m.bot and m.id != self.bot.user.id}
         keep_roles = {r.id for r in guild.roles if r.managed}
@@ -196,7 +193,7 @@ class Founding:
             await self._undo(done)
             raise
         self.bot.state.put_group(stored)
-        await tell_expiry(self.bot, "track_group", stored)
+        await tell_expiry(self.bot, stored, new=True)
         await self.bot.audit.record(
             guild.id,
             "group_created",
@@ -205,7 +202,7 @@ class Founding:
             details={"adopted": True, "access_removed": stray},
         )
         disconnected = 0
-        consent = self.bot.get_cog("Consent")
+        consent = self.bot.consent
         for member in list(voice_channel.members):
             decision = decide_from_state(
                 self.bot.state,
@@ -216,7 +213,7 @@ class Founding:
                 bot_id=self.bot.user.id,
             )
             if decision.act and consent is not None:
-                await consent.enforce(member, stored, trigger="adopt", open_case=False)  # type: ignore[attr-defined]
+                await consent.enforce(member, stored, trigger="adopt", open_case=False)
                 disconnected += 1
         extra = ""
         if stray:
@@ -240,16 +237,12 @@ class Founding:
                 log.warning("could not undo an overwrite change on %s", channel_id)
 
 
-async def tell_expiry(bot: HoldspaceBot, hook: str, group: GroupInfo) -> None:
-    """Let the expiry feature know (``track_group`` / ``settings_changed``), if it is loaded."""
-    cog = bot.get_cog("Expiry")
-    call = getattr(cog, hook, None) if cog is not None else None
-    if call is None:
-        return
+async def tell_expiry(bot: HoldspaceBot, group: GroupInfo, *, new: bool) -> None:
+    """Let the expiry queue know: a new group's rooms are watched, changed settings re-time it."""
     try:
-        await call(group)
+        await (bot.expiry.track_group(group) if new else bot.expiry.retime(group))
     except Exception:
-        log.exception("the expiry feature failed on %s for group %s", hook, group.id)
+        log.exception("the expiry feature failed on group %s", group.id)
 
 
 async def delete_all(things: list[Any]) -> None:

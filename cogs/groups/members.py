@@ -11,10 +11,6 @@ import discord
 from bot.app import HoldspaceBot
 from bot.core.records import GroupInfo
 from bot.core.timer_kinds import TimerKind
-from bot.services.access import (
-    reconcile_group,
-    send_prompt,
-)
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral
@@ -96,14 +92,14 @@ class Membership:
             else:
                 await group_store.remove_facilitator(db, ring, group.id, member_id)
             state.set_facilitator(group.id, member_id, add)
-            report = await reconcile_group(self.bot, group)
+            report = await self.bot.access.reconcile_group(group)
             if report.failed:
                 if add:
                     await group_store.remove_facilitator(db, ring, group.id, member_id)
                 else:
                     await group_store.add_facilitator(db, ring, group.id, member_id, self.bot.clock.now())
                 state.set_facilitator(group.id, member_id, not add)
-                await reconcile_group(self.bot, group, voice=False)
+                await self.bot.access.reconcile_group(group, voice=False)
                 raise MissingBotPermission(
                     "Discord refused to change the rooms' permissions, so nothing was changed. holdspace needs "
                     "Manage Permissions in both rooms of the group; `/guard audit` shows what is missing."
@@ -135,7 +131,7 @@ class Membership:
         if self.bot.state.consent_of(info.id, target.id) is not None:
             await send_ephemeral(interaction, f"Enrolled {target.mention} in **{info.name}**; they already consent.")
             return
-        sent = await send_prompt(self.bot, target, info, why="invited")
+        sent = await self.bot.access.send_prompt(target, info, why="invited")
         note = (
             "They got a direct message with the agreement to review."
             if sent

@@ -9,9 +9,6 @@ import logging
 import discord
 
 from bot.app import HoldspaceBot
-from bot.services.access import (
-    reconcile_group,
-)
 
 log = logging.getLogger(__name__)
 
@@ -19,44 +16,6 @@ log = logging.getLogger(__name__)
 class Reconciler:
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
-
-    async def reconcile_all(self, why: str) -> None:
-        for group in list(self.bot.state.groups.values()):
-            if self.bot.get_guild(group.guild_id) is None:
-                continue
-            try:
-                report = await reconcile_group(self.bot, group)
-            except Exception:
-                log.exception("reconcile of group %s failed", group.id)
-                continue
-            if report.changed or report.disconnected or report.missing_rooms:
-                log.info(
-                    "reconcile (%s) of group %s: %d overwrites fixed, %d disconnected, %d rooms missing",
-                    why,
-                    group.id,
-                    report.changed,
-                    report.disconnected,
-                    report.missing_rooms,
-                )
-                await self.bot.audit.record(
-                    group.guild_id,
-                    "rooms_reconciled",
-                    group_id=group.id,
-                    details={
-                        "why": why,
-                        "overwrites_fixed": report.changed,
-                        "disconnected": report.disconnected,
-                        "rooms_missing": report.missing_rooms,
-                    },
-                )
-        consent = self.bot.get_cog("Consent")
-        if consent is not None:
-            for group in list(self.bot.state.groups.values()):
-                if self.bot.get_guild(group.guild_id) is not None:
-                    try:
-                        await consent.revalidate_group(group.id)  # type: ignore[attr-defined]
-                    except Exception:
-                        log.exception("revalidating the consents of group %s failed", group.id)
 
     async def strip_unconsented(self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> None:
         """A member overwrite that opens a group room to someone it should not is removed at once and

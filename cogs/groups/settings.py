@@ -14,9 +14,6 @@ from discord import app_commands
 from bot.app import HoldspaceBot
 from bot.core.durations import DurationError, format_duration, parse_duration
 from bot.core.records import GroupInfo
-from bot.services.access import (
-    reconcile_group,
-)
 from bot.storage import groups as group_store
 from bot.ui.group_options import (
     missing_permission_error,
@@ -146,7 +143,7 @@ class GroupSettings:
             raise
         self.bot.state.put_group(new)
         if {"access_mode", "facilitators_consent", "lock_between_sessions"} & set(changes):
-            report = await reconcile_group(self.bot, new, voice="facilitators_consent" in changes)
+            report = await self.bot.access.reconcile_group(new, voice="facilitators_consent" in changes)
             if changes.get("access_mode") == "member" and info.role_id is not None:
                 old_role = guild.get_role(info.role_id)
                 if old_role is not None:
@@ -156,11 +153,11 @@ class GroupSettings:
             if report.failed:
                 log.warning("group %s: %d overwrite changes failed after a settings change", new.id, report.failed)
         if {"ttl", "expire_at_session_end", "keep_pinned"} & set(changes):
-            await tell_expiry(self.bot, "settings_changed", new)
+            await tell_expiry(self.bot, new, new=False)
         if "reconsent_after_days" in changes:
-            consent = self.bot.get_cog("Consent")
+            consent = self.bot.consent
             if consent is not None:
-                await consent.reschedule_expiry(new)  # type: ignore[attr-defined]
+                await consent.reschedule_expiry(new)
         await self.bot.audit.record(
             new.guild_id,
             "group_settings_changed",

@@ -27,7 +27,6 @@ from bot.core import overwrites as ow
 from bot.core.drift import Drift, RestoreLimiter, compare, describe_all, guard_wants, permission_names
 from bot.core.guard import BOT_DENY, CASE_PERMISSION_DRIFT, bots_needing_deny
 from bot.core.records import GroupInfo
-from bot.services.access import desired_room_overwrites
 from bot.services.rooms import current_overwrites, put_overwrite
 from cogs.guard.memory import SETTLE_SECONDS, GuardMemory
 
@@ -74,7 +73,7 @@ class RoomIntegrity:
     def _desired(self, guild: discord.Guild, group: GroupInfo, channel_id: int) -> dict[ow.Target, ow.Want]:
         me = guild.me
         _, allowed = self.memory.config(guild.id)
-        base = desired_room_overwrites(self.bot, group, guild)
+        base = self.bot.access.desired_room_overwrites(group, guild)
         desired = dict(base.get(channel_id, {}))
         bots = [m.id for m in guild.members if m.bot]
         desired.update(

@@ -103,11 +103,10 @@ class Sessions(commands.Cog, name="Sessions"):
     async def cog_load(self) -> None:
         await self.reminders.load()
         await self.timers.load()
+        self.bot.sessions = self.schedules
 
-    # -- for other features -------------------------------------------------------------------------
-
-    async def next_session_text(self, group_id: str) -> str | None:
-        return await self.schedules.next_session_text(group_id)
+    async def cog_unload(self) -> None:
+        self.bot.sessions = None
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

@@ -291,19 +291,14 @@ class Lifecycle:
     ) -> str | None:
         """The session's reminders go whatever the settings; with expire at session end, everything
         posted during the session goes (a durable promise kept by the expiry feature)."""
-        expiry = self.bot.get_cog("Expiry")
-        if expiry is None:
-            if row is not None:
-                removed = await self.reminders.delete_posted(row.reminder_messages)
-                return f"{removed} ground-rules reminders removed"
-            return None
+        expiry = self.bot.expiry
         if not group.expire_at_session_end:
             if row is not None:
-                await expiry.session_reminders_done(group.id, list(row.reminder_messages))  # type: ignore[attr-defined]
+                await expiry.session_reminders_done(group.id, list(row.reminder_messages))
             return None
         # The reminders are part of the session's range (its start is no later than the first of them).
         try:
-            report: ExpiryReport = await expiry.expire_session(group.id, start_id, end_id)  # type: ignore[attr-defined]
+            report: ExpiryReport = await expiry.expire_session(group.id, start_id, end_id)
         except Exception:
             log.exception("end-of-session expiry failed; the promise stays and is kept later")
             return "their removal could not be finished now and will be retried"

@@ -12,7 +12,6 @@ import discord
 from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
 from bot.core.records import GroupInfo, RunningSession
-from bot.services.access import desired_room_overwrites
 from bot.services.rooms import current_overwrites, put_overwrite
 from bot.ui.replies import MissingBotPermission, UserError
 
@@ -73,7 +72,7 @@ class SessionRooms:
     async def apply_access(self, group: GroupInfo, guild: discord.Guild, *, running: bool) -> int:
         """Bring both rooms' overwrites to what a (not) running session needs; returns the changes."""
         me = guild.me
-        desired = desired_room_overwrites(self.bot, group, guild, session_running=running)
+        desired = self.bot.access.desired_room_overwrites(group, guild, session_running=running)
         keep_members = [m.id for m in guild.members if m.bot and m.id != me.id]  # bots: the guard's business
         keep_roles = [r.id for r in guild.roles if r.managed]
         changed = 0

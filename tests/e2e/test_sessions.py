@@ -421,9 +421,8 @@ async def test_schedule_list_remove_and_status(hs: Holdspace) -> None:
     assert "Circle" in text and "Thursdays at 18:00 (Europe/Berlin)" in text
     text, _ = await run(hs, "carol", "session status", circle.text)
     assert "no session running" in text and "Thursday 05 March at 18:00 (Europe/Berlin)" in text
-    cog = bot.get_cog("Sessions")
-    assert cog is not None
-    assert "18:00" in (await cog.next_session_text(circle.group.id) or "")  # type: ignore[attr-defined]
+    assert bot.sessions is not None
+    assert "18:00" in (await bot.sessions.next_session_text(circle.group.id) or "")
     (schedule,) = await session_store.list_schedules(bot.db)
     text, ephemeral = await run(hs, "carol", "session schedule remove", circle.text, schedule=schedule.id)
     assert ephemeral and "no longer meets" in text
