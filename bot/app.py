@@ -7,7 +7,7 @@ import json
 import logging
 import pkgutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -18,14 +18,22 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.crypto import KeyRing
 from bot.scheduler import Scheduler
+from bot.services.access import AccessService
+from bot.services.access_order import AccessOrder
+from bot.services.audit import AuditLog
+from bot.services.cases import CaseService
+from bot.services.departures import Departures
+from bot.services.discord_clock import DiscordClock
+from bot.services.enforcement import Enforcement
+from bot.services.expiry import ExpiryService
+from bot.services.features import ConsentGate, SessionCalendar
+from bot.services.member_data import MemberData
+from bot.services.outbox import Outbox
 from bot.state import State
 from bot.storage import meta
 from bot.storage.db import Database
 from bot.ui.panels import ExpiredPanel
 from bot.ui.replies import reply_error
-
-if TYPE_CHECKING:
-    from bot.services.features import ConsentGate, SessionCalendar
 
 log = logging.getLogger(__name__)
 
@@ -86,21 +94,9 @@ class HoldspaceBot(commands.Bot):
         self.force_sync = sync
         self.extension_names = extensions if extensions is not None else discover_cogs()
         self.scheduler = Scheduler(clock, db, ring)
-        from bot.services.access import AccessService
-        from bot.services.access_order import AccessOrder
-        from bot.services.discord_clock import DiscordClock
-
         # Discord's time (message ids, session boundaries) as measured from here; see its module.
         self.discord_clock = DiscordClock(clock)
         self.discord_clock.attach(db)
-        from bot.services.audit import AuditLog
-        from bot.services.cases import CaseService
-        from bot.services.departures import Departures
-        from bot.services.enforcement import Enforcement
-        from bot.services.expiry import ExpiryService
-        from bot.services.member_data import MemberData
-        from bot.services.outbox import Outbox
-
         self.state = State()
         self.audit = AuditLog(db, ring, clock)
         self.cases = CaseService(self)

@@ -14,21 +14,25 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import discord
 
+from bot.clock import Clock
+from bot.config import Settings
 from bot.core.cases import kind_label
 from bot.core.timer_kinds import TimerKind
+from bot.crypto import KeyRing
+from bot.scheduler import Scheduler, Timer
+from bot.services.audit import AuditLog
+from bot.state import State
 from bot.storage import audit as audit_store
 from bot.storage import cases as case_store
 from bot.storage import consents as consent_store
 from bot.storage import holds as hold_store
 from bot.storage.cases import CaseRecord, NewHold, OpenResult
-
-if TYPE_CHECKING:
-    from bot.app import HoldspaceBot
-    from bot.scheduler import Timer
+from bot.storage.db import Database
+from bot.ui.case_views import notice_view
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +50,29 @@ def _hold_key(case_id: str, channel_id: int, message_id: int) -> str:
     return f"{case_id}:{channel_id}:{message_id}"
 
 
+class CaseHost(Protocol):
+    """What keeping cases needs of the bot (``HoldspaceBot`` provides it)."""
+
+    @property
+    def db(self) -> Database: ...
+    @property
+    def ring(self) -> KeyRing: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def state(self) -> State: ...
+    @property
+    def scheduler(self) -> Scheduler: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None: ...
+    def get_channel(self, id: int, /) -> Any: ...
+
+
 class CaseService:
-    def __init__(self, bot: HoldspaceBot) -> None:
+    def __init__(self, bot: CaseHost) -> None:
         self.bot = bot
         bot.scheduler.timers.register(TimerKind.CASE_HOLD_END, self._on_hold_timer)
         bot.scheduler.timers.register(TimerKind.RETENTION, self._on_retention_timer)
@@ -293,8 +318,6 @@ class CaseService:
 
     async def post_notice(self, guild_id: int, result: OpenResult) -> None:
         """Post the notice of a new case in the moderators' log channel (best effort)."""
-        from bot.ui.case_views import notice_view
-
         case = await self.get(guild_id, result.number)
         if case is None:
             return
@@ -322,8 +345,6 @@ class CaseService:
 
     async def refresh_notice(self, case: CaseRecord) -> None:
         """Show the case's current status on its notice; closed cases lose their buttons."""
-        from bot.ui.case_views import notice_view
-
         if case.notice_channel_id is None or case.notice_message_id is None:
             return
         channel = self.bot.get_channel(case.notice_channel_id)

@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import discord
 
@@ -26,14 +26,36 @@ from bot.core.cases import (
     normalise_text,
 )
 from bot.core.visibility import CaseFacts, CaseSight, Viewer, case_sight, may_see_any_case
+from bot.state import State
 from bot.storage.cases import CaseEvent, CaseRecord
 from bot.ui import checks
 from bot.ui.replies import UserError, reply_error, send_ephemeral
 
-if TYPE_CHECKING:
-    from bot.app import HoldspaceBot
-
 log = logging.getLogger(__name__)
+
+
+class CaseDesk(Protocol):
+    """The case actions the buttons and lists use (``bot.services.cases.CaseService``)."""
+
+    async def get(self, guild_id: int, number: int) -> CaseRecord | None: ...
+    async def claim(self, guild_id: int, number: int, actor_id: int, *, notify: bool = True) -> CaseRecord: ...
+    async def resolve(
+        self, guild_id: int, number: int, actor_id: int, outcome: str, note: str | None, *, notify: bool = True
+    ) -> CaseRecord: ...
+    async def refresh_notice(self, case: CaseRecord) -> None: ...
+    def group_name(self, group_id: str | None) -> str | None: ...
+
+
+class CaseViewsHost(Protocol):
+    """What the case views need of the bot (``CaseViewsHost`` provides it)."""
+
+    @property
+    def state(self) -> State: ...
+    @property
+    def cases(self) -> CaseDesk: ...
+    @property
+    def user(self) -> discord.ClientUser | None: ...
+
 
 CLAIM_ID = "holdspace:case:claim:{number}"
 RESOLVE_ID = "holdspace:case:resolve:{number}"
@@ -47,16 +69,13 @@ NOT_ALLOWED_TO_SEE = (
     "Only moderators (and facilitators, for their own groups) can see cases. If you should be one, "
     "ask a server manager to give you the moderator role set up in /setup."
 )
-ABOUT_YOU = (
-    "This case is about you, so another moderator looks after it; you can see its status with "
-    "/cases show."
-)
+ABOUT_YOU = "This case is about you, so another moderator looks after it; you can see its status with /cases show."
 
 
 # -- who may do what (checked at runtime, whatever Discord's integration settings allow) ------------
 
 
-def viewer_of(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> Viewer:
+def viewer_of(bot: CaseViewsHost, interaction: discord.Interaction[Any]) -> Viewer:
     """The facts bot.core.visibility needs about the person looking (memory only)."""
     if interaction.guild is None or not isinstance(interaction.user, discord.Member):
         raise UserError("Cases live in a server; run this inside the server.")
@@ -73,7 +92,7 @@ def viewer_of(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> Viewe
     )
 
 
-def case_facts(bot: HoldspaceBot, guild: discord.Guild, case: CaseRecord) -> CaseFacts:
+def case_facts(bot: CaseViewsHost, guild: discord.Guild, case: CaseRecord) -> CaseFacts:
     """A case's facts for bot.core.visibility: whether its subject facilitates its group counts the
     facilitator role, naming, and someone holdspace cannot see any more (fail closed)."""
     subject_facilitates = False
@@ -90,7 +109,7 @@ def case_facts(bot: HoldspaceBot, guild: discord.Guild, case: CaseRecord) -> Cas
     return CaseFacts(case.kind, case.group_id, case.subject_id, subject_facilitates)
 
 
-def require_viewer(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> Viewer:
+def require_viewer(bot: CaseViewsHost, interaction: discord.Interaction[Any]) -> Viewer:
     """The viewer, when /cases is for them at all; UserError otherwise (before any case is read)."""
     viewer = viewer_of(bot, interaction)
     if not may_see_any_case(viewer):
@@ -99,7 +118,7 @@ def require_viewer(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> 
 
 
 async def visible_case(
-    bot: HoldspaceBot, interaction: discord.Interaction[Any], viewer: Viewer, number: int
+    bot: CaseViewsHost, interaction: discord.Interaction[Any], viewer: Viewer, number: int
 ) -> tuple[CaseRecord, CaseSight]:
     """The case and how much of it the viewer may see; a case they may not see does not exist."""
     assert interaction.guild is not None
@@ -110,7 +129,7 @@ async def visible_case(
     return case, sight
 
 
-async def workable_case(bot: HoldspaceBot, interaction: discord.Interaction[Any], number: int) -> CaseRecord:
+async def workable_case(bot: CaseViewsHost, interaction: discord.Interaction[Any], number: int) -> CaseRecord:
     """The case, when the person may claim, note or resolve it (moderators; not about themselves)."""
     viewer = viewer_of(bot, interaction)
     if not viewer.works_cases:
@@ -121,7 +140,7 @@ async def workable_case(bot: HoldspaceBot, interaction: discord.Interaction[Any]
     return case
 
 
-def require_moderator(bot: HoldspaceBot, interaction: discord.Interaction[Any]) -> int:
+def require_moderator(bot: CaseViewsHost, interaction: discord.Interaction[Any]) -> int:
     """The guild id, when the person may work on cases; UserError otherwise."""
     if interaction.guild is None or not isinstance(interaction.user, discord.Member):
         raise UserError("Cases live in a server; run this inside the server.")
@@ -151,8 +170,8 @@ def clean(value: str | None, *, what: str, limit: int, required: bool) -> str | 
 # -- the notice buttons ---------------------------------------------------------------------------
 
 
-def _bot(interaction: discord.Interaction[Any]) -> HoldspaceBot:
-    client: HoldspaceBot = interaction.client
+def _bot(interaction: discord.Interaction[Any]) -> CaseViewsHost:
+    client: CaseViewsHost = interaction.client
     return client
 
 
@@ -227,7 +246,7 @@ def notice_view(number: int) -> discord.ui.View:
 
 
 async def open_resolve_modal(
-    bot: HoldspaceBot, interaction: discord.Interaction[Any], guild_id: int, number: int, outcome: str | None = None
+    bot: CaseViewsHost, interaction: discord.Interaction[Any], guild_id: int, number: int, outcome: str | None = None
 ) -> None:
     """Show the modal that asks for the outcome and the note (refuses unknown or closed cases first)."""
     case = await workable_case(bot, interaction, number)
@@ -364,7 +383,7 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def group_label(bot: HoldspaceBot, group_id: str | None) -> str:
+def group_label(bot: CaseViewsHost, group_id: str | None) -> str:
     name = bot.cases.group_name(group_id)
     return "no group" if name is None else _short(discord.utils.escape_markdown(name), 60)
 
@@ -377,7 +396,7 @@ def status_for(case: CaseRecord, viewer_id: int) -> str:
     return "claimed by you" if case.assignee_id == viewer_id else "claimed by a moderator"
 
 
-def list_line(bot: HoldspaceBot, case: CaseRecord, viewer_id: int) -> str:
+def list_line(bot: CaseViewsHost, case: CaseRecord, viewer_id: int) -> str:
     return (
         f"**#{case.number}** · {status_for(case, viewer_id)} · {kind_label(case.kind)} · "
         f"{group_label(bot, case.group_id)} · opened {when(case.opened_at)}"
@@ -403,7 +422,7 @@ def message_link(details: dict[str, Any]) -> str | None:
 _TEXT_KEYS = ("summary", "detail", "reason")
 
 
-def case_embed(bot: HoldspaceBot, case: CaseRecord, history: Iterable[CaseEvent], viewer_id: int) -> discord.Embed:
+def case_embed(bot: CaseViewsHost, case: CaseRecord, history: Iterable[CaseEvent], viewer_id: int) -> discord.Embed:
     """One case for a moderator or facilitator: never the reporter."""
     embed = discord.Embed(title=f"Case #{case.number}: {kind_label(case.kind)}")
     text_parts = []

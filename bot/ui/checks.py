@@ -13,16 +13,14 @@ Integrations. These checks run inside holdspace on every invocation, so they hol
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
 
+from bot.core.records import GroupInfo
+from bot.state import State
 from bot.ui.replies import UserError
-
-if TYPE_CHECKING:
-    from bot.app import HoldspaceBot
-    from bot.core.records import GroupInfo
 
 T = TypeVar("T")
 
@@ -38,6 +36,12 @@ def _member(interaction: discord.Interaction[Any]) -> discord.Member:
     return interaction.user
 
 
+def _state(interaction: discord.Interaction[Any]) -> State:
+    """holdspace's memory, from the bot that received the interaction."""
+    state: State = interaction.client.state
+    return state
+
+
 def has_role(member: discord.Member, role_id: int | None) -> bool:
     return role_id is not None and any(role.id == role_id for role in member.roles)
 
@@ -48,15 +52,15 @@ def is_server_manager(interaction: discord.Interaction[Any]) -> bool:
     return bool(perms.manage_guild or perms.administrator)
 
 
-def is_facilitator(interaction: discord.Interaction[HoldspaceBot]) -> bool:
+def is_facilitator(interaction: discord.Interaction[Any]) -> bool:
     member = _member(interaction)
-    cfg = interaction.client.state.guilds.get(member.guild.id)
+    cfg = _state(interaction).guilds.get(member.guild.id)
     return is_server_manager(interaction) or (cfg is not None and has_role(member, cfg.facilitator_role_id))
 
 
-def is_moderator(interaction: discord.Interaction[HoldspaceBot]) -> bool:
+def is_moderator(interaction: discord.Interaction[Any]) -> bool:
     member = _member(interaction)
-    cfg = interaction.client.state.guilds.get(member.guild.id)
+    cfg = _state(interaction).guilds.get(member.guild.id)
     return is_server_manager(interaction) or (cfg is not None and has_role(member, cfg.moderator_role_id))
 
 
@@ -68,9 +72,9 @@ def require_server_manager(interaction: discord.Interaction[Any]) -> None:
         )
 
 
-def require_facilitator(interaction: discord.Interaction[HoldspaceBot]) -> None:
+def require_facilitator(interaction: discord.Interaction[Any]) -> None:
     member = _member(interaction)
-    cfg = interaction.client.state.guilds.get(member.guild.id)
+    cfg = _state(interaction).guilds.get(member.guild.id)
     if is_server_manager(interaction):
         return
     if cfg is None or cfg.facilitator_role_id is None:
@@ -79,15 +83,15 @@ def require_facilitator(interaction: discord.Interaction[HoldspaceBot]) -> None:
         raise UserError("Only facilitators can use this command. Ask a facilitator of the group.")
 
 
-def is_group_facilitator(interaction: discord.Interaction[HoldspaceBot], group: GroupInfo) -> bool:
+def is_group_facilitator(interaction: discord.Interaction[Any], group: GroupInfo) -> bool:
     """A server manager, or a facilitator of ``group`` (its own where it names some, else the role)."""
     member = _member(interaction)
-    return is_server_manager(interaction) or interaction.client.state.facilitates(
+    return is_server_manager(interaction) or _state(interaction).facilitates(
         group, member.id, [role.id for role in member.roles]
     )
 
 
-def require_group_facilitator(interaction: discord.Interaction[HoldspaceBot], group: GroupInfo) -> None:
+def require_group_facilitator(interaction: discord.Interaction[Any], group: GroupInfo) -> None:
     require_facilitator(interaction)
     if not is_group_facilitator(interaction, group):
         raise UserError(
@@ -96,9 +100,9 @@ def require_group_facilitator(interaction: discord.Interaction[HoldspaceBot], gr
         )
 
 
-def require_moderator(interaction: discord.Interaction[HoldspaceBot]) -> None:
+def require_moderator(interaction: discord.Interaction[Any]) -> None:
     member = _member(interaction)
-    cfg = interaction.client.state.guilds.get(member.guild.id)
+    cfg = _state(interaction).guilds.get(member.guild.id)
     if is_server_manager(interaction):
         return
     if cfg is None or cfg.moderator_role_id is None:
