@@ -8,22 +8,24 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import discord
+from discord.http import HTTPClient
 
 from bot.core import overwrites as ow
 from bot.core.access import decide_from_state, named_facilitators_in_role
 from bot.core.permissions import MEMBER_ROOM_PERMISSIONS
 from bot.core.records import GroupInfo
 from bot.core.schedule import session_desired_overwrites
+from bot.crypto import KeyRing
+from bot.services.audit import AuditLog
+from bot.services.features import ConsentGate
 from bot.services.rooms import current_overwrites, put_overwrite
+from bot.state import State
 from bot.ui.consent_views import member_tag, review_view
 from bot.ui.group_options import missing_permission_error
 from bot.ui.replies import MissingBotPermission, UserError
-
-if TYPE_CHECKING:
-    from bot.app import HoldspaceBot
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +67,28 @@ class ReconcileReport:
     missing_rooms: int = 0
 
 
+class AccessHost(Protocol):
+    """What the Discord side of access needs of the bot (``HoldspaceBot`` provides it)."""
+
+    @property
+    def state(self) -> State: ...
+    @property
+    def ring(self) -> KeyRing: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def http(self) -> HTTPClient: ...
+    @property
+    def user(self) -> discord.ClientUser | None: ...
+    @property
+    def consent(self) -> ConsentGate | None: ...
+    def get_guild(self, id: int, /) -> discord.Guild | None: ...
+
+
 class AccessService:
     """The Discord side of access, owned by the bot as ``bot.access``."""
 
-    def __init__(self, bot: HoldspaceBot) -> None:
+    def __init__(self, bot: AccessHost) -> None:
         self.bot = bot
 
     def desired_room_overwrites(

@@ -4,9 +4,10 @@ reconcile, the groups, sessions and guard features all go through it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import discord
+from discord.http import HTTPClient
 
 from bot.core import overwrites as ow
 
@@ -44,9 +45,14 @@ def to_discord(want: ow.Overwrites, guild: discord.Guild) -> dict[Any, discord.P
     return out
 
 
-async def put_overwrite(
-    client: discord.Client, channel_id: int, target: ow.Target, want: ow.Want | None, reason: str
-) -> None:
+class HasHttp(Protocol):
+    """Anything that talks to Discord: the bot."""
+
+    @property
+    def http(self) -> HTTPClient: ...
+
+
+async def put_overwrite(client: HasHttp, channel_id: int, target: ow.Target, want: ow.Want | None, reason: str) -> None:
     """Set (or with None delete) one overwrite by id; works for people not in the cache."""
     if want is None:
         await client.http.delete_channel_permissions(channel_id, target.id, reason=reason)

@@ -36,7 +36,7 @@ def _member(interaction: discord.Interaction[Any]) -> discord.Member:
     return interaction.user
 
 
-def _state(interaction: discord.Interaction[Any]) -> State:
+def state_of(interaction: discord.Interaction[Any]) -> State:
     """holdspace's memory, from the bot that received the interaction."""
     state: State = interaction.client.state
     return state
@@ -54,13 +54,13 @@ def is_server_manager(interaction: discord.Interaction[Any]) -> bool:
 
 def is_facilitator(interaction: discord.Interaction[Any]) -> bool:
     member = _member(interaction)
-    cfg = _state(interaction).guilds.get(member.guild.id)
+    cfg = state_of(interaction).guilds.get(member.guild.id)
     return is_server_manager(interaction) or (cfg is not None and has_role(member, cfg.facilitator_role_id))
 
 
 def is_moderator(interaction: discord.Interaction[Any]) -> bool:
     member = _member(interaction)
-    cfg = _state(interaction).guilds.get(member.guild.id)
+    cfg = state_of(interaction).guilds.get(member.guild.id)
     return is_server_manager(interaction) or (cfg is not None and has_role(member, cfg.moderator_role_id))
 
 
@@ -74,7 +74,7 @@ def require_server_manager(interaction: discord.Interaction[Any]) -> None:
 
 def require_facilitator(interaction: discord.Interaction[Any]) -> None:
     member = _member(interaction)
-    cfg = _state(interaction).guilds.get(member.guild.id)
+    cfg = state_of(interaction).guilds.get(member.guild.id)
     if is_server_manager(interaction):
         return
     if cfg is None or cfg.facilitator_role_id is None:
@@ -86,7 +86,7 @@ def require_facilitator(interaction: discord.Interaction[Any]) -> None:
 def is_group_facilitator(interaction: discord.Interaction[Any], group: GroupInfo) -> bool:
     """A server manager, or a facilitator of ``group`` (its own where it names some, else the role)."""
     member = _member(interaction)
-    return is_server_manager(interaction) or _state(interaction).facilitates(
+    return is_server_manager(interaction) or state_of(interaction).facilitates(
         group, member.id, [role.id for role in member.roles]
     )
 
@@ -102,7 +102,7 @@ def require_group_facilitator(interaction: discord.Interaction[Any], group: Grou
 
 def require_moderator(interaction: discord.Interaction[Any]) -> None:
     member = _member(interaction)
-    cfg = _state(interaction).guilds.get(member.guild.id)
+    cfg = state_of(interaction).guilds.get(member.guild.id)
     if is_server_manager(interaction):
         return
     if cfg is None or cfg.moderator_role_id is None:

@@ -13,7 +13,7 @@ from discord import app_commands
 
 from bot.core.permissions import human_name
 from bot.core.records import GroupInfo
-from bot.ui.checks import is_group_facilitator, require_facilitator, require_group_facilitator
+from bot.ui.checks import is_group_facilitator, require_facilitator, require_group_facilitator, state_of
 from bot.ui.replies import MissingBotPermission, UserError, echo
 
 NAME_MIN, NAME_MAX = 2, 40
@@ -80,7 +80,7 @@ def find_group(interaction: discord.Interaction[Any], value: str) -> GroupInfo |
     """The group of this server that ``value`` names (or, from older autocompletes, its id)."""
     if interaction.guild_id is None:
         return None
-    state = interaction.client.state
+    state = state_of(interaction)
     group = state.groups.get(value)
     if group is not None and group.guild_id == interaction.guild_id:
         return group
@@ -113,7 +113,7 @@ def resolve_facilitated_group(interaction: discord.Interaction[Any], name: str) 
 def group_here(interaction: discord.Interaction[Any]) -> GroupInfo:
     """The group an omitted group option means: the group of the room the command runs in, or the
     server's only group."""
-    state = interaction.client.state
+    state = state_of(interaction)
     guild_id = interaction.guild_id
     if guild_id is None:
         raise UserError("This command works inside a server.")
@@ -157,7 +157,7 @@ class GroupTransformer(app_commands.Transformer[Any]):
         needle = value.casefold().strip()
         return [
             app_commands.Choice(name=g.name[:100], value=g.name[:100])
-            for g in interaction.client.state.groups_of_guild(interaction.guild_id)
+            for g in state_of(interaction).groups_of_guild(interaction.guild_id)
             if needle in g.name.casefold() and self.offered(interaction, g)
         ][:25]
 
@@ -179,7 +179,7 @@ class MemberGroupTransformer(GroupTransformer):
         return resolve_group(interaction, value, hint=" pick one from the list.")
 
     def offered(self, interaction: discord.Interaction[Any], group: GroupInfo) -> bool:
-        state = interaction.client.state
+        state = state_of(interaction)
         return (
             group.enrolment == "open"
             or state.is_enrolled(group.id, interaction.user.id)
