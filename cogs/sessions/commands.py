@@ -18,17 +18,9 @@ from bot.core.schedule import (
     MAX_DURATION,
     MIN_DURATION,
     WEEKDAYS,
-    LocalResolution,
-    ScheduleError,
-    WeeklySchedule,
-    find_overlap,
     next_occurrence,
-    occurrences,
-    parse_local_time,
-    resolve_zone,
     suggest_zones,
 )
-from bot.core.timer_kinds import TimerKind
 from bot.storage import sessions as store
 from bot.ui.checks import is_facilitator, is_group_facilitator
 from bot.ui.group_options import GroupTransformer, group_here
@@ -271,67 +263,16 @@ class Sessions(commands.Cog, name="Sessions"):
             raise UserError("Give the session's length, such as 90m or 2h.")
         every = _duration(remind_every, "reminder interval", minimum=MIN_REMIND_EVERY, maximum=MAX_DURATION)
         before = _duration(dm_before, "time before the session", minimum=MIN_REMIND_EVERY, maximum=MAX_DM_BEFORE)
-        try:
-            zone_name = resolve_zone(zone_name).key
-            schedule = WeeklySchedule(weekday.value, parse_local_time(time), zone_name, length)
-        except ScheduleError as exc:
-            raise UserError(f"{exc}.") from None
-        now = self.bot.clock.now()
-        existing = await store.list_schedules(self.bot.db, group_id=info.id)
-        clash = find_overlap(schedule, [schedule_of(r) for r in existing], now=now)
-        if clash is not None:
-            other, when = clash
-            raise UserError(
-                f"That would overlap the schedule {other.describe()} of {info.name} (first on "
-                f"{ts(when.start, 'D')}). Choose another time, or remove that schedule first."
-            )
-        async with self.bot.db.transaction():
-            row = await store.add_schedule(
-                self.bot.db,
-                guild_id=info.guild_id,
-                group_id=info.id,
-                weekday=weekday.value,
-                local_time=schedule.local_time,
-                timezone=zone_name,
-                duration=length,
-                remind_every=every,
-                dm_before=before,
-                now=now,
-            )
-            first = await self.schedules.schedule_next(row, after=now)
-        await self.bot.audit.record(
-            info.guild_id,
-            "session.schedule_add",
+        message = await self.schedules.add(
+            info,
+            weekday=weekday.value,
+            local_time=time,
+            zone_name=zone_name,
+            length=length,
+            remind_every=every,
+            dm_before=before,
             actor_id=interaction.user.id,
-            group_id=info.id,
-            details={
-                "schedule_id": row.id,
-                "weekday": weekday.value,
-                "local_time": f"{schedule.local_time:%H:%M}",
-                "timezone": zone_name,
-                "duration_seconds": int(length.total_seconds()),
-            },
         )
-        notes = []
-        for occurrence in occurrences(schedule, now, now + timedelta(days=366)):
-            local = f"{occurrence.local_date:%d %B %Y}"
-            if occurrence.resolution is LocalResolution.GAP_SHIFTED:
-                notes.append(
-                    f"On {local} the clocks go forward and {schedule.local_time:%H:%M} does not exist in "
-                    f"{zone_name}: that session starts {ts(occurrence.start, 't')} instead (as much later as "
-                    "the clocks jump)."
-                )
-            elif occurrence.resolution is LocalResolution.OVERLAP_FIRST:
-                notes.append(
-                    f"On {local} the clocks go back and {schedule.local_time:%H:%M} happens twice in "
-                    f"{zone_name}: that session starts at the first of the two ({ts(occurrence.start, 't')})."
-                )
-        message = (
-            f"{info.name} now meets {schedule.describe()} for {format_duration(length)}. "
-            f"The first session starts {ts(first)} ({ts(first, 'R')})."
-        )
-        if notes:
-            message += "\n" + "\n".join(notes)
         await send_ephemeral(interaction, message)
 
     @schedule_group.command(name="list", description="The weekly sessions of this server's groups")
@@ -382,17 +323,7 @@ class Sessions(commands.Cog, name="Sessions"):
             or not is_group_facilitator(interaction, info)
         ):
             raise UserError("That schedule does not exist (any more); pick one of yours from the list.")
-        async with self.bot.db.transaction():
-            await store.delete_schedule(self.bot.db, row.id)
-            await self.bot.scheduler.cancel(TimerKind.SESSION_START, row.id)
-            await self.bot.scheduler.cancel(TimerKind.SESSION_REVIEW, row.id)
-        await self.bot.audit.record(
-            row.guild_id,
-            "session.schedule_remove",
-            actor_id=interaction.user.id,
-            group_id=row.group_id,
-            details={"schedule_id": row.id},
-        )
+        await self.schedules.remove(row, actor_id=interaction.user.id)
         running = " A session running now is not ended by this." if self.rooms.running(row.group_id) else ""
         await send_ephemeral(
             interaction,

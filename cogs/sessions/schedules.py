@@ -3,12 +3,25 @@ in local wall-clock time (``bot.core.schedule``), and when a group's next sessio
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.app import HoldspaceBot
-from bot.core.schedule import WEEKDAYS, WeeklySchedule, next_occurrence, resolve_zone
+from bot.core.durations import format_duration
+from bot.core.records import GroupInfo
+from bot.core.schedule import (
+    WEEKDAYS,
+    LocalResolution,
+    ScheduleError,
+    WeeklySchedule,
+    find_overlap,
+    next_occurrence,
+    occurrences,
+    parse_local_time,
+    resolve_zone,
+)
 from bot.core.timer_kinds import TimerKind
 from bot.storage import sessions as store
+from bot.ui.replies import UserError
 from cogs.sessions.reminders import ts
 
 
@@ -51,4 +64,94 @@ class Schedules:
         return (
             f"{WEEKDAYS[local.weekday()]} {local:%d %B} at {local:%H:%M} ({schedule.timezone}), "
             f"{ts(occurrence.start, 'R')}"
+        )
+
+    async def add(
+        self,
+        info: GroupInfo,
+        *,
+        weekday: int,
+        local_time: str,
+        zone_name: str,
+        length: timedelta,
+        remind_every: timedelta | None,
+        dm_before: timedelta | None,
+        actor_id: int,
+    ) -> str:
+        """Store a weekly schedule with its first start; returns the answer for the facilitator (with
+        the days on which the clocks change and what happens then)."""
+        try:
+            zone_name = resolve_zone(zone_name).key
+            schedule = WeeklySchedule(weekday, parse_local_time(local_time), zone_name, length)
+        except ScheduleError as exc:
+            raise UserError(f"{exc}.") from None
+        now = self.bot.clock.now()
+        existing = await store.list_schedules(self.bot.db, group_id=info.id)
+        clash = find_overlap(schedule, [schedule_of(r) for r in existing], now=now)
+        if clash is not None:
+            other, when = clash
+            raise UserError(
+                f"That would overlap the schedule {other.describe()} of {info.name} (first on "
+                f"{ts(when.start, 'D')}). Choose another time, or remove that schedule first."
+            )
+        async with self.bot.db.transaction():
+            row = await store.add_schedule(
+                self.bot.db,
+                guild_id=info.guild_id,
+                group_id=info.id,
+                weekday=weekday,
+                local_time=schedule.local_time,
+                timezone=zone_name,
+                duration=length,
+                remind_every=remind_every,
+                dm_before=dm_before,
+                now=now,
+            )
+            first = await self.schedule_next(row, after=now)
+        await self.bot.audit.record(
+            info.guild_id,
+            "session.schedule_add",
+            actor_id=actor_id,
+            group_id=info.id,
+            details={
+                "schedule_id": row.id,
+                "weekday": weekday,
+                "local_time": f"{schedule.local_time:%H:%M}",
+                "timezone": zone_name,
+                "duration_seconds": int(length.total_seconds()),
+            },
+        )
+        notes = []
+        for occurrence in occurrences(schedule, now, now + timedelta(days=366)):
+            local = f"{occurrence.local_date:%d %B %Y}"
+            if occurrence.resolution is LocalResolution.GAP_SHIFTED:
+                notes.append(
+                    f"On {local} the clocks go forward and {schedule.local_time:%H:%M} does not exist in "
+                    f"{zone_name}: that session starts {ts(occurrence.start, 't')} instead (as much later as "
+                    "the clocks jump)."
+                )
+            elif occurrence.resolution is LocalResolution.OVERLAP_FIRST:
+                notes.append(
+                    f"On {local} the clocks go back and {schedule.local_time:%H:%M} happens twice in "
+                    f"{zone_name}: that session starts at the first of the two ({ts(occurrence.start, 't')})."
+                )
+        message = (
+            f"{info.name} now meets {schedule.describe()} for {format_duration(length)}. "
+            f"The first session starts {ts(first)} ({ts(first, 'R')})."
+        )
+        if notes:
+            message += "\n" + "\n".join(notes)
+        return message
+
+    async def remove(self, row: store.ScheduleRow, *, actor_id: int) -> None:
+        async with self.bot.db.transaction():
+            await store.delete_schedule(self.bot.db, row.id)
+            await self.bot.scheduler.cancel(TimerKind.SESSION_START, row.id)
+            await self.bot.scheduler.cancel(TimerKind.SESSION_REVIEW, row.id)
+        await self.bot.audit.record(
+            row.guild_id,
+            "session.schedule_remove",
+            actor_id=actor_id,
+            group_id=row.group_id,
+            details={"schedule_id": row.id},
         )
