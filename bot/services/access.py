@@ -14,12 +14,13 @@ import discord
 from discord.http import HTTPClient
 
 from bot.core import overwrites as ow
-from bot.core.access import decide_from_state, named_facilitators_in_role
+from bot.core.access import named_facilitators_in_role
 from bot.core.permissions import MEMBER_ROOM_PERMISSIONS
 from bot.core.records import GroupInfo
 from bot.core.schedule import session_desired_overwrites
 from bot.crypto import KeyRing
 from bot.services.audit import AuditLog
+from bot.services.enforcement import Enforcement
 from bot.services.features import ConsentGate
 from bot.services.rooms import current_overwrites, put_overwrite
 from bot.state import State
@@ -82,6 +83,8 @@ class AccessHost(Protocol):
     def user(self) -> discord.ClientUser | None: ...
     @property
     def consent(self) -> ConsentGate | None: ...
+    @property
+    def enforcement(self) -> Enforcement: ...
     def get_guild(self, id: int, /) -> discord.Guild | None: ...
 
 
@@ -283,14 +286,7 @@ class AccessService:
             voice_room = guild.get_channel(group.voice_channel_id)
             if voice_room is not None and isinstance(voice_room, discord.VoiceChannel | discord.StageChannel):
                 for member in list(voice_room.members):
-                    decision = decide_from_state(
-                        self.bot.state,
-                        group,
-                        member_id=member.id,
-                        is_bot=member.bot,
-                        role_ids=[r.id for r in member.roles],
-                        bot_id=self.bot.user.id,
-                    )
+                    decision = self.bot.enforcement.decision(group, member)
                     if decision.act and consent is not None:
                         await consent.enforce(member, group, trigger="reconcile")
                         report.disconnected += 1

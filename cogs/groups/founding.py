@@ -14,7 +14,6 @@ import discord
 
 from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
-from bot.core.access import decide_from_state
 from bot.core.agreement import (
     default_text,
 )
@@ -204,14 +203,7 @@ class Founding:
         disconnected = 0
         consent = self.bot.consent
         for member in list(voice_channel.members):
-            decision = decide_from_state(
-                self.bot.state,
-                stored,
-                member_id=member.id,
-                is_bot=member.bot,
-                role_ids=[r.id for r in member.roles],
-                bot_id=self.bot.user.id,
-            )
+            decision = self.bot.enforcement.decision(stored, member)
             if decision.act and consent is not None:
                 await consent.enforce(member, stored, trigger="adopt", open_case=False)
                 disconnected += 1

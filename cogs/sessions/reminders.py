@@ -11,7 +11,6 @@ from typing import Any
 import discord
 
 from bot.app import HoldspaceBot
-from bot.core.access import decide_from_state
 from bot.core.records import GroupInfo
 from bot.core.reminders import ReminderContent, ReminderKind, auto_reminder_due, ground_rules_content
 from bot.storage import groups as group_store
@@ -100,14 +99,7 @@ class Reminders:
         group = self.bot.state.group_of_channel(after.channel.id)
         if group is None or group.voice_channel_id != after.channel.id:
             return
-        decision = decide_from_state(
-            self.bot.state,
-            group,
-            member_id=member.id,
-            is_bot=member.bot,
-            role_ids=[r.id for r in member.roles],
-            bot_id=self.bot.user.id if self.bot.user else 0,
-        )
+        decision = self.bot.enforcement.decision(group, member)
         if not decision.allowed:
             return  # the consent backstop removes them; no reminder for someone who is not let in
         others = [m for m in after.channel.members if not m.bot and m.id != member.id]
