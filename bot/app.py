@@ -33,6 +33,7 @@ from bot.state import State
 from bot.storage import meta
 from bot.storage.db import Database
 from bot.ui.panels import ExpiredPanel
+from bot.ui.privacy_views import ErasureFlow
 from bot.ui.replies import reply_error
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,10 @@ class HoldspaceBot(commands.Bot):
         self.members = MemberData(self)
         self.access = AccessService(self)
         self.expiry = ExpiryService(self)
-        # Set by the consent and sessions features while they are loaded (None otherwise).
+        # Set by the consent, sessions and privacy features while they are loaded (None otherwise).
         self.consent: ConsentGate | None = None
         self.sessions: SessionCalendar | None = None
+        self.privacy: ErasureFlow | None = None
 
     async def setup_hook(self) -> None:
         await self.state.load(self.db, self.ring, self.clock)

@@ -67,10 +67,12 @@ class Privacy(commands.Cog):
         self.bot = bot
 
     async def cog_load(self) -> None:
+        self.bot.privacy = self
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+        self.bot.privacy = None
 
     # -- gateway events ------------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ Both are ``DynamicItem``s with fixed custom_id patterns, so they still answer af
 - ``hs:forget-keep:<tag>`` -- "Keep them".
 
 ``<tag>`` is the member's button fingerprint (see bot/ui/consent_views.py): a button pressed by anyone
-else is refused. The buttons parse their custom_id and hand over to the privacy cog (``ErasureFlow``).
+else is refused. The buttons parse their custom_id and hand over to ``bot.privacy`` (an ``ErasureFlow``, set
+by the privacy feature while it is loaded).
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ class ErasureFlow(Protocol):
 
 
 def _flow(interaction: discord.Interaction[Any]) -> ErasureFlow:
-    cog = interaction.client.get_cog("Privacy")
-    if cog is None:
+    flow: ErasureFlow | None = interaction.client.privacy
+    if flow is None:
         raise RuntimeError("the privacy feature is not loaded")
-    return cog
+    return flow
 
 
 class ForgetButton(
