@@ -106,6 +106,9 @@ class HoldspaceBot(commands.Bot):
         self.access_order = AccessOrder()
         self.departures = Departures(self, clock)
         self.enforcement = Enforcement(self)
+        from bot.services.integrity import Integrity
+
+        self.integrity = Integrity(self)
         self.members = MemberData(self)
         self.access = AccessService(self)
         self.expiry = ExpiryService(self)
@@ -116,6 +119,7 @@ class HoldspaceBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.state.load(self.db, self.ring, self.clock)
+        await self.integrity.fail_closed()  # groups whose consent records did not hold: closed, reported
         self.add_dynamic_items(ExpiredPanel)  # presses on panels that are gone still get an answer
         for name in self.extension_names:
             await self.load_extension(name)

@@ -24,6 +24,7 @@ from bot.clock import Clock
 from bot.core import access
 from bot.core.records import ConsentFact, GroupInfo, GuildConfig, RunningSession
 from bot.crypto import KeyRing
+from bot.storage import consent_anchor
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.storage import guilds as guild_store
@@ -43,6 +44,8 @@ class State:
     facilitators: dict[str, set[int]] = field(default_factory=dict)
     #: True once ``load`` succeeded; enforcement fails closed before that
     loaded: bool = False
+    #: group id -> what did not hold in its consent records at the last load (it counts no consent)
+    tampered: dict[str, str] = field(default_factory=dict)
     #: (group id, member id) whose access is being granted right now (Discord first, then the record)
     pending_grants: set[tuple[str, int]] = field(default_factory=set)
 
@@ -75,13 +78,19 @@ class State:
         for group_id, member_id in await group_store.load_facilitators(db, ring):
             facilitators.setdefault(group_id, set()).add(member_id)
         consents: dict[str, dict[int, ConsentFact]] = {gid: {} for gid in groups}
-        for group_id, fact in await consent_store.load_current(db, ring):
+        # A group whose consent records do not hold counts no consent (fail closed for it alone).
+        checked = await consent_store.load_checked(db, ring, set(groups))
+        for group_id, fact in checked.current:
             consents.setdefault(group_id, {})[fact.member_id] = fact
+        anchor = consent_anchor.of(db, ring)
+        kept = {gid: head for gid, head in anchor.heads.items() if gid in checked.tampered}
+        consent_anchor.replace_heads(db, ring, {**kept, **checked.heads})
         self.guilds = guilds
         self.groups = groups
         self.enrolled = enrolled
         self.facilitators = facilitators
         self.consents = consents
+        self.tampered = checked.tampered
         self.loaded = True
 
     # -- look-ups (no I/O) -----------------------------------------------------------------------

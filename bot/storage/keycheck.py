@@ -132,6 +132,10 @@ async def open_checked_database(
         elif await migrations.pending(db, migrations_dir):
             raise HoldspaceError("the database needs migrations; run `holdspace migrate` first")
         await verify_or_store_key(db, ring, clock=clock)
+        if migrate:
+            from bot.storage.consents import seal_legacy
+
+            await seal_legacy(db, ring)  # consent events of older versions: chained, bound to their group
     except sqlite3.Error as exc:
         await db.close()
         problem = storage_problem(Path(path), exc)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from bot.clock import Clock, SystemClock
 from bot.crypto import HEADER_LEN, MIN_BLOB_LEN, KeyRing, blob_kid
 from bot.errors import HoldspaceError
+from bot.storage import consent_anchor
 from bot.storage.db import Database
 from bot.storage.fields import REGISTRY, BlindIndexColumn, EncryptedColumn, Registry, row_key
 from bot.storage.keycheck import verify_or_store_key
@@ -257,6 +258,7 @@ async def rotate_key(
         await conn.execute("DELETE FROM key_rotation")
         await conn.execute("DELETE FROM key_check WHERE kid <> ?", (current,))
     report.retired_kids = old_kids
+    consent_anchor.resign(db, ring)  # the consent chains' anchor, signed with the new key too
     log.info("key rotation to %s complete; retired %s", current, ", ".join(old_kids) or "nothing")
     return report
 
