@@ -2,7 +2,8 @@
 
 Used by ``holdspace export consents --guild ID [--group NAME] --format csv|json``. One row per consent
 event (agree, decline, withdraw, removed, revoked) in order, with the member's decrypted id, the
-agreement version and SHA-256 it refers to, when and how it was given. Names are never exported:
+agreement version and SHA-256 it refers to, when and how it was given, and the id on the member's
+consent receipt. Names are never exported:
 holdspace does not have them.
 """
 
@@ -13,6 +14,8 @@ import io
 import json
 from typing import Any
 
+from bot.core.receipts import ANSWERS as RECEIPT_ANSWERS
+from bot.core.receipts import receipt_id
 from bot.crypto import KeyRing
 from bot.errors import HoldspaceError
 from bot.storage import consents as consent_store
@@ -21,7 +24,18 @@ from bot.storage.db import Database
 
 __all__ = ["COLUMNS", "export_consents"]
 
-COLUMNS = ["group_id", "group_name", "member_id", "answer", "version", "sha256", "method", "at", "reason"]
+COLUMNS = [
+    "group_id",
+    "group_name",
+    "member_id",
+    "answer",
+    "version",
+    "sha256",
+    "method",
+    "at",
+    "reason",
+    "receipt_id",
+]
 
 
 async def export_consents(db: Database, ring: KeyRing, guild_id: int, group_name: str | None, fmt: str) -> str:
@@ -50,6 +64,10 @@ async def export_consents(db: Database, ring: KeyRing, guild_id: int, group_name
             "method": ev.method,
             "at": ev.at.isoformat(),
             "reason": ev.reason,
+            # the id on the member's receipt (answers a member gives themselves have one)
+            "receipt_id": (
+                receipt_id(ev.group_id, ev.member_id, ev.answer, ev.at) if ev.answer in RECEIPT_ANSWERS else None
+            ),
         }
         for ev in events
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
 import discord
@@ -23,6 +24,7 @@ from bot.ui.consent_views import (
     tag_matches,
 )
 from bot.ui.replies import UserError, send_ephemeral
+from cogs.consent import receipts
 from cogs.consent.over_time import OverTime
 
 log = logging.getLogger(__name__)
@@ -262,7 +264,10 @@ class Answers:
         if upcoming:
             text += f"\nNext session: {upcoming}"
         text += "\nYou can withdraw at any time with `/consent withdraw`."
-        await send_ephemeral(interaction, text)
+        receipt = await receipts.build(
+            self.bot, group, member.id, answer="agree", at=event.at, version=event.version, sha256=event.sha256
+        )
+        await receipts.deliver(interaction, receipt, text)
 
     async def _decline(
         self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo, member: discord.Member, method: str
@@ -307,8 +312,18 @@ class Answers:
             subject_id=member.id,
             details={"answer": "decline", "version": group.agreement_version, "method": method},
         )
-        await send_ephemeral(
+        receipt = await receipts.build(
+            self.bot,
+            group,
+            member.id,
+            answer="decline",
+            at=at,
+            version=group.agreement_version,
+            sha256=group.agreement_sha256,
+        )
+        await receipts.deliver(
             interaction,
+            receipt,
             f"Thank you for answering. Without your agreement you do not have access to **{group.name}**'s rooms."
             f"{note} If you change your mind, use `/consent give`; if you have questions, talk to a facilitator.",
         )
@@ -341,6 +356,7 @@ class Answers:
         reason: str,
         audit_action: str | None = "consent_withdrawn",
         removal: bool = False,
+        at: datetime | None = None,
     ) -> tuple[bool, Closing | None]:
         """End the current consent in the person's turn (``bot.access_order``); returns (anything was
         held open, what closing the rooms did (None: there was no consent)).
@@ -351,7 +367,8 @@ class Answers:
         outage loses neither. The withdrawal stands whatever Discord or the database answer. A
         ``removal`` (leaving the server, erasure) is final: it makes an answer still in flight stale,
         and also ends the enrolment and any facilitator nomination. ``audit_action`` None: the caller
-        writes its own audit entry (an erasure names nobody).
+        writes its own audit entry (an erasure names nobody). ``at``: the time to record (default: now),
+        so the caller can give the member a receipt of exactly this record.
         """
         bot = self.bot
         state, outbox = bot.state, bot.outbox
@@ -364,7 +381,7 @@ class Answers:
             if fact is not None:
                 state.set_consent(group.id, None, member_id=member_id)
                 closing = await bot.enforcement.close_rooms(group, member_id, reason=reason)
-                at = bot.clock.now()
+                ended_at = at or bot.clock.now()
                 await outbox.write(
                     "consent ending",
                     lambda: consent_store.record(
@@ -373,7 +390,7 @@ class Answers:
                         group_id=group.id,
                         member_id=member_id,
                         answer=answer,
-                        at=at,
+                        at=ended_at,
                         method=method,
                         reason=reason,
                     ),
@@ -407,18 +424,24 @@ class Answers:
 
     async def withdraw(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
         member_id = interaction.user.id
-        if self.bot.state.consent_of(info.id, member_id) is None:
+        fact = self.bot.state.consent_of(info.id, member_id)
+        if fact is None:
             raise UserError(f"You have not consented to **{info.name}**, so there is nothing to withdraw.")
+        at = self.bot.clock.now()
         # The disconnect goes out first; the deferral travels alongside it.
         (_, closing), _ = await asyncio.gather(
-            self.end_closing(info, member_id, answer="withdraw", method="command", reason="consent withdrawn"),
+            self.end_closing(info, member_id, answer="withdraw", method="command", reason="consent withdrawn", at=at),
             interaction.response.defer(ephemeral=True, thinking=True),
         )
         if closing is None:
             await send_ephemeral(interaction, f"Your consent to **{info.name}** was already withdrawn.")
             return
-        await send_ephemeral(
+        receipt = await receipts.build(
+            self.bot, info, member_id, answer="withdraw", at=at, version=fact.version, sha256=fact.sha256
+        )
+        await receipts.deliver(
             interaction,
+            receipt,
             f"Your consent to **{info.name}** is withdrawn and you no longer have access to its rooms"
             f"{' (you were disconnected from the voice room)' if closing.disconnected else ''}.{closing.tell()} "
             "You can consent again any time with `/consent give`.",

@@ -1,5 +1,6 @@
-"""The consent cog: ``/consent give|withdraw|status``, the buttons' entry points, scheduler timers and
-voice joins, handed to the feature's parts (answers, consent over time, the backstop)."""
+"""The consent cog: ``/consent give|withdraw|status|receipt``, the buttons' entry points, scheduler
+timers and voice joins, handed to the feature's parts (answers, consent over time, the backstop,
+receipts)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.ui.checks import in_guild
 from bot.ui.consent_views import DYNAMIC_ITEMS
 from bot.ui.group_options import MemberGroup
 from bot.ui.replies import UserError, send_ephemeral
+from cogs.consent import receipts
 from cogs.consent.service import ConsentService
 
 
@@ -64,6 +66,12 @@ class Consent(commands.Cog):
     @in_guild()
     async def withdraw(self, interaction: discord.Interaction[HoldspaceBot], group: MemberGroup) -> None:
         await self.service.answers.withdraw(interaction, group)
+
+    @consent.command(name="receipt", description="Your receipt for your latest answer to a group (only you see it)")
+    @app_commands.describe(group="The group")
+    @in_guild()
+    async def receipt(self, interaction: discord.Interaction[HoldspaceBot], group: MemberGroup) -> None:
+        await receipts.latest(self.bot, interaction, group)
 
     @consent.command(name="status", description="Your consents on this server (only you see it)")
     @in_guild()

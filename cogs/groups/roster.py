@@ -11,6 +11,8 @@ from bot.app import HoldspaceBot
 from bot.core.agreement import (
     split,
 )
+from bot.core.receipts import ANSWERS as RECEIPT_ANSWERS
+from bot.core.receipts import receipt_id
 from bot.core.records import GroupInfo
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
@@ -66,6 +68,8 @@ async def roster(bot: HoldspaceBot, interaction: discord.Interaction[HoldspaceBo
         else:
             status = f"removed on {ev.at:%Y-%m-%d}"
         enrolled_text = "" if member_id in enrolled else " (open group)"
+        if ev is not None and ev.answer in RECEIPT_ANSWERS:
+            status += f" · receipt `{receipt_id(ev.group_id, member_id, ev.answer, ev.at)}`"
         lines.append(f"<@{member_id}>{enrolled_text}: {status}")
     for part in split("\n".join(lines), 3900):
         await send_ephemeral(interaction, embed=discord.Embed(title="Roster", description=part))
