@@ -92,7 +92,7 @@ async def retime_group(db: Database, group_id: str, settings: GroupExpirySetting
     """
     async with db.transaction() as conn:
         count = await _retime(conn, "group_id = ?", (group_id,), settings)
-        await _apply_promises(conn, group_id)
+        await apply_promises(conn, group_id)
         return count
 
 
@@ -196,7 +196,7 @@ async def record(db: Database, messages: Sequence[NewMessage], cursors: dict[int
                 ],
             )
             for group_id in {m.group_id for m in messages}:
-                await _apply_promises(conn, group_id)
+                await apply_promises(conn, group_id)
         if cursors:
             await conn.executemany(
                 "UPDATE expiry_rooms SET cursor_id = MAX(cursor_id, ?) WHERE channel_id = ?",
@@ -220,7 +220,7 @@ async def record(db: Database, messages: Sequence[NewMessage], cursors: dict[int
         return earliest
 
 
-async def _apply_promises(conn: aiosqlite.Connection, group_id: str, *, all_rooms: bool = False) -> int:
+async def apply_promises(conn: aiosqlite.Connection, group_id: str, *, all_rooms: bool = False) -> int:
     """End-of-session promises of the group win over a later due time (kept pinned rows stay).
 
     Only in the rooms a promise still waits to read, unless ``all_rooms`` (when it is made): a room
@@ -433,96 +433,6 @@ async def status(db: Database, group_id: str) -> QueueStatus:
     )
 
 
-# -- claims: a process acts only on rows it holds (see migrations/0010_expiry_lanes.sql) -------------
-
-
-async def claim_due(db: Database, channel_id: int, owner: str, now_ms: int, lease_ms: int) -> list[PendingRow]:
-    """Claim the channel's rows due at ``now_ms`` that nobody else holds; returns the rows held now."""
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE expiry_messages SET claimed_by = ?, claim_until_ms = ? WHERE channel_id = ? AND due_ms <= ? "
-            "AND (claimed_by IS NULL OR claimed_by = ? OR claim_until_ms < ?)",
-            (owner, now_ms + lease_ms, channel_id, now_ms, owner, now_ms),
-        )
-        rows = await (
-            await conn.execute(
-                "SELECT channel_id, message_id, group_id, pinned, attempts, due_ms FROM expiry_messages "
-                "WHERE channel_id = ? AND claimed_by = ? AND due_ms IS NOT NULL ORDER BY due_ms, message_id",
-                (channel_id, owner),
-            )
-        ).fetchall()
-    return [
-        PendingRow(
-            int(r["channel_id"]),
-            int(r["message_id"]),
-            str(r["group_id"]),
-            bool(r["pinned"]),
-            int(r["attempts"]),
-            int(r["due_ms"]),
-        )
-        for r in rows
-    ]
-
-
-async def renew_claims(db: Database, channel_id: int, owner: str, until_ms: int) -> None:
-    await db.execute(
-        "UPDATE expiry_messages SET claim_until_ms = ? WHERE channel_id = ? AND claimed_by = ?",
-        (until_ms, channel_id, owner),
-    )
-
-
-async def release_claims(db: Database, owner: str, channel_id: int | None = None) -> int:
-    """Give up claims (a lane that stops, a process that shuts down); the rows stay pending."""
-    where, params = (
-        ("claimed_by = ?", (owner,))
-        if channel_id is None
-        else (
-            "claimed_by = ? AND channel_id = ?",
-            (owner, channel_id),
-        )
-    )
-    result = await db.execute(
-        f"UPDATE expiry_messages SET claimed_by = NULL, claim_until_ms = NULL WHERE {where}", params
-    )
-    return result.rowcount
-
-
-async def channels_due(db: Database, now_ms: int, skip: Iterable[int] = ()) -> list[int]:
-    """Channels with rows due at ``now_ms`` that no live claim holds (``skip``: channels already worked)."""
-    skipped = sorted(set(skip))
-    marks = ",".join("?" * len(skipped))
-    rows = await db.fetchall(
-        "SELECT DISTINCT channel_id FROM expiry_messages WHERE due_ms <= ? "
-        "AND (claimed_by IS NULL OR claim_until_ms < ?)" + (f" AND channel_id NOT IN ({marks})" if skipped else ""),
-        (now_ms, now_ms, *skipped),
-    )
-    return [int(r["channel_id"]) for r in rows]
-
-
-async def next_free_due(db: Database, skip: Iterable[int] = ()) -> int | None:
-    """The earliest time (ms) at which some row not yet worked on is due or its claim runs out."""
-    skipped = sorted(set(skip))
-    marks = ",".join("?" * len(skipped))
-    extra = f" AND channel_id NOT IN ({marks})" if skipped else ""
-    free = await db.fetchval(f"SELECT MIN(due_ms) FROM expiry_messages WHERE claimed_by IS NULL{extra}", skipped)
-    held = await db.fetchval(
-        f"SELECT MIN(MAX(claim_until_ms, due_ms)) FROM expiry_messages WHERE claimed_by IS NOT NULL "
-        f"AND due_ms IS NOT NULL{extra}",
-        skipped,
-    )
-    values = [int(v) for v in (free, held) if v is not None]
-    return min(values) if values else None
-
-
-async def channel_next_due(db: Database, channel_id: int, owner: str) -> int | None:
-    """When the channel's next row becomes due (rows held by another process left out)."""
-    value = await db.fetchval(
-        "SELECT MIN(due_ms) FROM expiry_messages WHERE channel_id = ? AND (claimed_by IS NULL OR claimed_by = ?)",
-        (channel_id, owner),
-    )
-    return None if value is None else int(value)
-
-
 async def keep_for_session(db: Database, channel_id: int, message_ids: Sequence[int]) -> None:
     """Ground-rules reminders of a running session: no due time until the session ends."""
     await _set_due(db, channel_id, message_ids, None, error="session", count_attempt=False)
@@ -536,71 +446,3 @@ async def due_now(db: Database, group_id: str, messages: Sequence[tuple[int, int
             "ON CONFLICT (channel_id, message_id) DO UPDATE SET due_ms = excluded.due_ms, last_error = NULL",
             [(channel_id, message_id, group_id, now_ms) for channel_id, message_id in messages],
         )
-
-
-# -- end-of-session promises -------------------------------------------------------------------------
-
-
-async def add_promise(
-    db: Database,
-    promise_id: str,
-    group_id: str,
-    from_id: int,
-    to_id: int,
-    due_ms: int,
-    rooms: Iterable[int],
-    now_ms: int,
-) -> int:
-    """Everything of the group in [from_id, to_id) goes at ``due_ms``; ``rooms`` must still be read
-    through ``to_id``. Applied at once to the rows already stored; returns how many that were."""
-    async with db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO expiry_promises (id, group_id, from_id, to_id, due_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
-            (promise_id, group_id, from_id, to_id, due_ms, now_ms),
-        )
-        await conn.executemany(
-            "INSERT OR IGNORE INTO expiry_promise_rooms (promise_id, channel_id) VALUES (?, ?)",
-            [(promise_id, channel_id) for channel_id in rooms],
-        )
-        return await _apply_promises(conn, group_id, all_rooms=True)
-
-
-async def room_read(db: Database, channel_id: int, read_from_ms: int) -> None:
-    """A room was read through everything Discord had when the read began: promises made before that
-    no longer wait for it; promises that wait for no room any more are kept no longer."""
-    async with db.transaction() as conn:
-        await conn.execute(
-            "DELETE FROM expiry_promise_rooms WHERE channel_id = ? AND promise_id IN "
-            "(SELECT id FROM expiry_promises WHERE created_ms <= ?)",
-            (channel_id, read_from_ms),
-        )
-        await conn.execute(
-            "DELETE FROM expiry_promises WHERE created_ms <= ? AND id NOT IN "
-            "(SELECT promise_id FROM expiry_promise_rooms)",
-            (read_from_ms,),
-        )
-
-
-async def promise_rooms(db: Database, promise_id: str) -> list[int]:
-    rows = await db.fetchall("SELECT channel_id FROM expiry_promise_rooms WHERE promise_id = ?", (promise_id,))
-    return [int(r["channel_id"]) for r in rows]
-
-
-async def range_rows(db: Database, group_id: str, from_id: int, to_id: int) -> list[tuple[int, str | None, bool]]:
-    """(due_ms, last_error, pinned) of the group's rows in [from_id, to_id): what is left of a session."""
-    rows = await db.fetchall(
-        "SELECT due_ms, last_error, pinned FROM expiry_messages "
-        "WHERE group_id = ? AND message_id >= ? AND message_id < ?",
-        (group_id, from_id, to_id),
-    )
-    return [(r["due_ms"], r["last_error"], bool(r["pinned"])) for r in rows]
-
-
-async def nth_due(db: Database, channel_id: int, n: int) -> int | None:
-    """When the channel's ``n``-th pending row (by due time) becomes due: a full bulk request is ready."""
-    value = await db.fetchval(
-        "SELECT due_ms FROM expiry_messages WHERE channel_id = ? AND due_ms IS NOT NULL "
-        "ORDER BY due_ms LIMIT 1 OFFSET ?",
-        (channel_id, n - 1),
-    )
-    return None if value is None else int(value)

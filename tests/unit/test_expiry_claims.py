@@ -12,6 +12,7 @@ from bot.clock import FakeClock
 from bot.core.expiry import snowflake_floor
 from bot.services.discord_clock import DiscordClock, stored_offset
 from bot.storage import expiry as store
+from bot.storage import expiry_claims as claims
 from bot.storage import timers as timer_store
 from bot.storage.db import Database
 from bot.storage.expiry import NewMessage, Room
@@ -40,23 +41,23 @@ async def due_rows(db: Database, count: int) -> list[int]:
 async def test_a_second_process_gets_none_of_the_rows_the_first_holds(db: Database) -> None:
     ids = await due_rows(db, 5)
     now = store.ms(NOW)
-    first = await store.claim_due(db, TEXT, "one", now, 120_000)
-    second = await store.claim_due(db, TEXT, "two", now, 120_000)
+    first = await claims.claim_due(db, TEXT, "one", now, 120_000)
+    second = await claims.claim_due(db, TEXT, "two", now, 120_000)
     assert sorted(r.message_id for r in first) == ids and second == []
-    assert await store.channels_due(db, now) == []
+    assert await claims.channels_due(db, now) == []
     # The first process dies: after its lease the rows are free again, and taken by the other.
     later = now + 120_001
-    assert await store.next_free_due(db) == now + 120_000
-    taken = await store.claim_due(db, TEXT, "two", later, 120_000)
+    assert await claims.next_free_due(db) == now + 120_000
+    taken = await claims.claim_due(db, TEXT, "two", later, 120_000)
     assert sorted(r.message_id for r in taken) == ids
 
 
 async def test_released_claims_make_rows_available_at_once(db: Database) -> None:
     await due_rows(db, 3)
     now = store.ms(NOW)
-    await store.claim_due(db, TEXT, "one", now, 120_000)
-    await store.release_claims(db, "one", TEXT)
-    assert await store.channels_due(db, now) == [TEXT]
+    await claims.claim_due(db, TEXT, "one", now, 120_000)
+    await claims.release_claims(db, "one", TEXT)
+    assert await claims.channels_due(db, now) == [TEXT]
 
 
 async def test_a_timer_is_claimed_by_one_process_only(db: Database) -> None:

@@ -20,6 +20,7 @@ import discord
 
 from bot.services.outbox import is_database_error
 from bot.storage import expiry as store
+from bot.storage import expiry_promises as promises
 from bot.storage.expiry import GroupExpirySettings, NewMessage, Room
 
 from .base import ServiceBase
@@ -145,7 +146,7 @@ class CatchUpMixin(ServiceBase):
             newest = await self.read_history(channel, room, after=room.cursor_id, due_override=None)
             self.rooms[room.channel_id] = dataclasses.replace(room, cursor_id=newest)
             self.synced.add(room.channel_id)
-            await store.room_read(self.db, room.channel_id, store.ms(began))
+            await promises.room_read(self.db, room.channel_id, store.ms(began))
             if settings.keep_pinned:
                 await self.reconcile_pins(channel, room, settings)
             self.pins_checked.add(room.channel_id)

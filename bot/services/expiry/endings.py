@@ -21,6 +21,7 @@ import discord
 
 from bot.core.expiry import ExpiryReport, snowflake_floor
 from bot.storage import expiry as store
+from bot.storage import expiry_promises as promises
 
 from .base import ServiceBase, settings_of
 
@@ -73,7 +74,7 @@ class EndingsMixin(ServiceBase):
         assert group is not None
         rooms = [room.channel_id for room in self.rooms_of(group_id)]
         # Written down first: if holdspace stops now, the promise is kept after the next start.
-        await store.add_promise(
+        await promises.add_promise(
             self.db, uuid.uuid4().hex, group_id, start_id, end, self._urgent_ms(), rooms, store.ms(self.clock.now())
         )
         self._start_lanes(group_id)
@@ -160,7 +161,7 @@ class EndingsMixin(ServiceBase):
         trouble, still pending)."""
         deadline = time.monotonic() + wait
         while True:
-            rows = await store.range_rows(self.db, group_id, from_id, to_id)
+            rows = await promises.range_rows(self.db, group_id, from_id, to_id)
             busy = [r for r in rows if r[0] is not None and r[1] is None]
             if not busy or time.monotonic() >= deadline:
                 break

@@ -32,6 +32,7 @@ from bot.core.expiry import (
 )
 from bot.services.outbox import is_database_error
 from bot.storage import expiry as store
+from bot.storage import expiry_claims as claims
 from bot.storage.expiry import PendingRow
 
 from .api import DeleteFailed
@@ -82,7 +83,7 @@ class Lanes:
 
     async def next_due(self) -> datetime | None:
         """Host time of the earliest work no lane of this process has yet."""
-        value = await store.next_free_due(self.service.db, self.active)
+        value = await claims.next_free_due(self.service.db, self.active)
         if value is None:
             return None
         return self.service.dclock.to_host(store.from_ms(value))
@@ -90,7 +91,7 @@ class Lanes:
     async def run_due(self, now: datetime) -> None:
         """Start a lane for every room with due rows; returns at once."""
         discord_now = ms(now + self.service.dclock.offset)
-        for channel_id in await store.channels_due(self.service.db, discord_now, self.active):
+        for channel_id in await claims.channels_due(self.service.db, discord_now, self.active):
             self.start(channel_id)
 
     def start(self, channel_id: int) -> None:
@@ -122,7 +123,7 @@ class Lanes:
                 await task
         self._tasks.clear()
         with contextlib.suppress(Exception):
-            await store.release_claims(self.service.db, self.owner)
+            await claims.release_claims(self.service.db, self.owner)
 
     # -- one lane ---------------------------------------------------------------------------------
 
@@ -134,9 +135,9 @@ class Lanes:
                 poke.clear()
                 now = service.dclock.now()
                 now_ms = ms(now)
-                rows = await store.claim_due(service.db, channel_id, self.owner, now_ms, ms(now + LEASE) - now_ms)
+                rows = await claims.claim_due(service.db, channel_id, self.owner, now_ms, ms(now + LEASE) - now_ms)
                 if not rows:
-                    upcoming = await store.channel_next_due(service.db, channel_id, self.owner)
+                    upcoming = await claims.channel_next_due(service.db, channel_id, self.owner)
                     if upcoming is None or upcoming - now_ms > IDLE.total_seconds() * 1000:
                         return
                     await self._sleep(channel_id, poke, upcoming)
@@ -145,7 +146,7 @@ class Lanes:
                 # Sent a little before the window is over, so the request itself ends within it.
                 send_at = oldest + max(0, int((self.window - REQUEST_MARGIN).total_seconds() * 1000))
                 if len(rows) < BULK_MAX and now_ms < send_at:
-                    full_at = await store.nth_due(service.db, channel_id, BULK_MAX)
+                    full_at = await claims.nth_due(service.db, channel_id, BULK_MAX)
                     await self._sleep(channel_id, poke, min(send_at, full_at) if full_at else send_at)
                     continue
                 await self.process(channel_id, rows, now)
@@ -162,7 +163,7 @@ class Lanes:
             if self._tasks.get(channel_id) is asyncio.current_task():
                 self._tasks.pop(channel_id, None)
             with contextlib.suppress(Exception):
-                await store.release_claims(service.db, self.owner, channel_id)
+                await claims.release_claims(service.db, self.owner, channel_id)
             service.wake()  # the scheduler looks at this room again
 
     async def _sleep(self, channel_id: int, poke: asyncio.Event, until_ms: int) -> None:
@@ -213,7 +214,7 @@ class Lanes:
                 todo = [i for i in batch.message_ids if i in still]
                 if not todo:
                     continue
-                await store.renew_claims(db, channel_id, self.owner, ms(service.dclock.now() + LEASE))
+                await claims.renew_claims(db, channel_id, self.owner, ms(service.dclock.now() + LEASE))
                 await self._delete(channel_id, todo, attempts)
 
     async def _delete(self, channel_id: int, ids: list[int], attempts: dict[int, int]) -> None:
