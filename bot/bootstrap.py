@@ -45,6 +45,7 @@ async def check_database(settings: Settings, ring: KeyRing) -> str:
     writable (SQLite keeps -wal and -shm files beside the database), an existing database must
     accept this key and have a migration history this version understands.
     """
+    from bot.services.discord_clock import stored_offset
     from bot.storage import migrations
     from bot.storage.keycheck import check_key
 
@@ -69,6 +70,7 @@ async def check_database(settings: Settings, ring: KeyRing) -> str:
     try:
         await check_key(db, ring)
         pending = await migrations.pending(db)
+        offset = None if pending else await stored_offset(db)
     finally:
         await db.close()
     if pending:
@@ -76,4 +78,7 @@ async def check_database(settings: Settings, ring: KeyRing) -> str:
             f"database {path}: key {ring.current_kid} accepted; {len(pending)} migration(s) will be applied "
             "at the next start (back it up first: `holdspace backup`)"
         )
-    return f"database {path}: key {ring.current_kid} accepted, schema up to date"
+    clock = "clock: not measured yet (holdspace measures it against Discord's while it runs)"
+    if offset is not None:
+        clock = f"clock: {offset.report()} (measured {offset.measured_at:%Y-%m-%d %H:%M} UTC)"
+    return f"database {path}: key {ring.current_kid} accepted, schema up to date\n{clock}"

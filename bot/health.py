@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.files import write_private_atomically
+from bot.services.discord_clock import ClockOffset
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
@@ -55,6 +56,7 @@ class Heartbeat:
     scheduler_running: bool
     pass_started_at: datetime | None
     overdue_since: datetime | None
+    clock_offset_ms: int | None = None  # Discord's clock minus the host's, once measured
 
     def to_json(self) -> str:
         data: dict[str, Any] = asdict(self)
@@ -85,6 +87,7 @@ class Heartbeat:
             scheduler_running=bool(data["scheduler_running"]),
             pass_started_at=when("pass_started_at"),
             overdue_since=when("overdue_since"),
+            clock_offset_ms=None if data.get("clock_offset_ms") is None else int(data["clock_offset_ms"]),
         )
 
 
@@ -136,7 +139,14 @@ def judge(heartbeat: Heartbeat | None, now: datetime, path: Path) -> Verdict:
     if heartbeat.overdue_since is not None and at - heartbeat.overdue_since > SCHEDULER_GRACE:
         return Verdict(False, f"the scheduler is behind: work due {_ago(at, heartbeat.overdue_since)} is not done")
     servers = "1 server" if heartbeat.servers == 1 else f"{heartbeat.servers} servers"
-    return Verdict(True, f"healthy: connected to {servers}, scheduler current")
+    return Verdict(True, f"healthy: connected to {servers}, scheduler current; {_clock_text(heartbeat)}")
+
+
+def _clock_text(heartbeat: Heartbeat) -> str:
+    # A clock far off is reported, not judged unhealthy: holdspace keeps Discord's time for deadlines.
+    if heartbeat.clock_offset_ms is None:
+        return "clock offset from Discord not measured yet"
+    return ClockOffset(timedelta(milliseconds=heartbeat.clock_offset_ms), heartbeat.written_at, 0).report()
 
 
 def notify_systemd(message: str) -> bool:
@@ -228,6 +238,7 @@ class HeartbeatWriter:
                 scheduler_running=scheduler.running,
                 pass_started_at=scheduler.pass_started_at,
                 overdue_since=earliest if earliest is not None and earliest < now else None,
+                clock_offset_ms=_offset_ms(self.bot.discord_clock.current()),
             )
             await asyncio.to_thread(write_private_atomically, self.path, beat.to_json())
             if stopped:
@@ -244,3 +255,7 @@ class HeartbeatWriter:
             self._task = None
         with contextlib.suppress(OSError):
             await self.write(stopped=True)
+
+
+def _offset_ms(offset: ClockOffset | None) -> int | None:
+    return None if offset is None else round(offset.offset.total_seconds() * 1000)

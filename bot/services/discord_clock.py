@@ -51,6 +51,10 @@ class ClockOffset:
             return "the host clock agrees with Discord's (within half a second)"
         return f"the host clock is {abs(seconds):.1f} s {side} Discord's"
 
+    def report(self) -> str:
+        """``text()``, flagged with what to do when the offset is too far (check and health show this)."""
+        return f"WARNING: {self.text()}; synchronise it (NTP)" if self.too_far else self.text()
+
 
 class DiscordClock:
     """``now()`` on Discord's clock; ``to_host`` turns a Discord time into the host time to wait for."""
