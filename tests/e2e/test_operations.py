@@ -169,7 +169,8 @@ async def test_health_connected_disconnected_and_back_after_an_outage(
         await running.start()
         await until(lambda: running.beat()["connected"])
         code, line = await running.health()
-        assert (code, line) == (0, "healthy: connected to 1 server, scheduler current")
+        assert code == 0
+        assert line == "healthy: connected to 1 server, scheduler current; clock offset from Discord not measured yet"
 
         resumes = running.sb.gateway.resume_count
         await running.sb.go_down()
