@@ -7,7 +7,9 @@ RUNTIME_STAMP := $(VENV)/.runtime-stamp
 # `make install` links the holdspace command here (override: make install BINDIR=/usr/local/bin).
 BINDIR ?= $(HOME)/.local/bin
 
-.PHONY: test lint demo bench install uninstall clean
+RUNS ?= 5
+
+.PHONY: test lint demo bench stress-test install uninstall clean
 
 # A clear word instead of pip's when python3 is too old or cannot make a virtual environment.
 define NEW_VENV
@@ -45,6 +47,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# The end-to-end suite RUNS times beside one busy-looping process per core: no test may depend on
+# how fast the machine is. Exits non-zero if any run failed.
+stress-test: $(STAMP)
+	$(BIN)/python -m tests.stress --runs $(RUNS)
 
 demo: $(STAMP)
 	$(BIN)/holdspace demo

@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from .settle import WAIT_TIMEOUT
+
 if TYPE_CHECKING:
     import discord
 
@@ -18,7 +20,7 @@ FAST_CLIENT_OPTIONS: dict[str, Any] = {"guild_ready_timeout": 0.05, "chunk_guild
 
 @contextlib.asynccontextmanager
 async def running(client: discord.Client, token: str, sb: Sandbox, *,
-                  timeout: float = 5.0) -> AsyncIterator[discord.Client]:
+                  timeout: float = WAIT_TIMEOUT) -> AsyncIterator[discord.Client]:
     """Start ``client`` against ``sb`` (points discord.py there), wait for on_ready, close on exit.
 
     If the client fails to start (bad token, disallowed intents), its exception is raised here.

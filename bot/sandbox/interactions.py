@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError
+from .settle import WAIT_TIMEOUT
 from .world import DM, EPHEMERAL, LOADING, Application, Channel, Guild, Member, Message, Role, User
 
 if TYPE_CHECKING:
@@ -57,7 +58,9 @@ class InteractionHandle:
         self.token = str(payload["token"])
         self.target = target
         self.trigger: InteractionHandle | None = None  # for a modal submit: the interaction that showed it
-        self.created = asyncio.get_running_loop().time()
+        # Discord's deadlines run on Discord's clock: the sandbox's (a FakeClock in tests, so that a
+        # slow machine never makes a reply late; a test shows lateness by moving the clock).
+        self.created = sb.clock.now()
         self.response_type: int | None = None
         self.message: Message | None = None
         self.modal: dict[str, Any] | None = None
@@ -73,8 +76,8 @@ class InteractionHandle:
     def responded(self) -> bool:
         return self.response_type is not None
 
-    async def response(self, timeout: float = 2.0) -> InteractionHandle:
-        """Wait (real time) for the bot's first reply.
+    async def response(self, timeout: float = WAIT_TIMEOUT) -> InteractionHandle:
+        """Wait for the bot's first reply (``timeout`` only bounds a failure).
 
         Raises TimeoutError when none came, and RuntimeError when the bot's first reply was refused
         (``self.error`` holds Discord's error, e.g. 10062 when it came too late).
@@ -91,7 +94,7 @@ class InteractionHandle:
                                      timeout=remaining)
         return self
 
-    async def wait_followups(self, count: int = 1, timeout: float = 2.0) -> list[Message]:
+    async def wait_followups(self, count: int = 1, timeout: float = WAIT_TIMEOUT) -> list[Message]:
         await self.sb.wait_until(lambda: len(self.followups) >= count, timeout=timeout)
         return self.followups
 
@@ -120,8 +123,13 @@ class InteractionHandle:
         return bool(self.flags & EPHEMERAL)
 
     # ----- called by the REST layer
+    @property
+    def age(self) -> float:
+        """Seconds since the interaction was created, on the sandbox's clock."""
+        return (self.sb.clock.now() - self.created).total_seconds()
+
     def check_token(self, lifetime: float = TOKEN_LIFETIME) -> None:
-        if asyncio.get_running_loop().time() - self.created > lifetime:
+        if self.age > lifetime:
             raise ApiError(401, 50027, "Invalid Webhook Token")
 
     def mark(self, response_type: int) -> None:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .settle import WAIT_TIMEOUT
+
 
 @dataclass
 class RecordedRequest:
@@ -75,7 +77,7 @@ class Recorder:
             out.append(r)
         return out
 
-    async def wait_until(self, predicate: Callable[[], Any], timeout: float = 2.0) -> Any:
+    async def wait_until(self, predicate: Callable[[], Any], timeout: float = WAIT_TIMEOUT) -> Any:
         """Wait until ``predicate()`` is truthy (re-checked after every request, event or change)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -90,7 +92,7 @@ class Recorder:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
 
-    async def wait_for_request(self, method: str, path: str, *, timeout: float = 2.0,
+    async def wait_for_request(self, method: str, path: str, *, timeout: float = WAIT_TIMEOUT,
                                status: int | None = None, after: int = 0) -> RecordedRequest:
         """The first finished request (from index ``after``) matching method and path."""
         def find() -> RecordedRequest | None:
@@ -103,7 +105,7 @@ class Recorder:
         return result
 
     async def wait_for_event(self, name: str, check: Callable[[dict[str, Any]], bool] | None = None, *,
-                             timeout: float = 2.0, after: int = 0) -> RecordedEvent:
+                             timeout: float = WAIT_TIMEOUT, after: int = 0) -> RecordedEvent:
         def find() -> RecordedEvent | None:
             for e in self.events[after:]:
                 if e.name == name and (check is None or check(e.data)):

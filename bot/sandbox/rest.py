@@ -520,8 +520,7 @@ async def interaction_callback(ctx: Ctx) -> Result:
 
 
 async def _callback(ctx: Ctx, h: I.InteractionHandle) -> Result:
-    loop_time = __import__("asyncio").get_running_loop().time()
-    if loop_time - h.created > ctx.sb.interaction_deadline:
+    if h.age > ctx.sb.interaction_deadline:
         raise unknown("interaction", 10062)
     if h.responded:
         raise ApiError(400, 40060, "Interaction has already been acknowledged.")

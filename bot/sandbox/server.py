@@ -23,6 +23,7 @@ from .interactions import FIRST_REPLY_DEADLINE, InteractionHandle
 from .ratelimit import RateLimitConfig, RateLimiter
 from .recorder import RecordedEvent, RecordedRequest, Recorder
 from .scenario import Scenario
+from .settle import WAIT_TIMEOUT
 from .spec import SpecChecker
 from .world import Application, Channel, Guild, Member, Message, User, World
 
@@ -145,18 +146,18 @@ class Sandbox(Scenario):
                           status: int | None = None) -> list[RecordedRequest]:
         return self.recorder.requests_matching(method, path, status)
 
-    async def wait_for_request(self, method: str, path: str, *, timeout: float = 2.0,
+    async def wait_for_request(self, method: str, path: str, *, timeout: float = WAIT_TIMEOUT,
                                status: int | None = None, after: int = 0) -> RecordedRequest:
         return await self.recorder.wait_for_request(method, path, timeout=timeout, status=status, after=after)
 
     async def wait_for_event(self, name: str, check: Callable[[dict[str, Any]], bool] | None = None, *,
-                             timeout: float = 2.0, after: int = 0) -> RecordedEvent:
+                             timeout: float = WAIT_TIMEOUT, after: int = 0) -> RecordedEvent:
         return await self.recorder.wait_for_event(name, check, timeout=timeout, after=after)
 
-    async def wait_until(self, predicate: Callable[[], Any], timeout: float = 2.0) -> Any:
+    async def wait_until(self, predicate: Callable[[], Any], timeout: float = WAIT_TIMEOUT) -> Any:
         return await self.recorder.wait_until(predicate, timeout)
 
-    async def wait_connected(self, app: Application, timeout: float = 2.0) -> None:
+    async def wait_connected(self, app: Application, timeout: float = WAIT_TIMEOUT) -> None:
         """Until ``app``'s bot has a live gateway session that received READY."""
         await self.wait_until(lambda: self.gateway.live_sessions(app), timeout)
 

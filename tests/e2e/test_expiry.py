@@ -15,6 +15,7 @@ from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
 from bot.core.records import GroupInfo
 from bot.sandbox import InteractionHandle
+from bot.sandbox.settle import WAIT_TIMEOUT
 from bot.sandbox.world import Channel, Message
 from bot.services.expiry import DEFAULT_WINDOW, DeleteFailed
 from bot.storage import expiry as expiry_store
@@ -97,8 +98,8 @@ def post(hs: Holdspace, channel: Channel, count: int, **kw: Any) -> list[Message
     return hs.sb.post_many(channel, hs.world.owner, count, **kw)
 
 
-async def eventually(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
-    """Wait (real time) until ``predicate()`` (sync or async) is true."""
+async def eventually(predicate: Any, timeout: float = WAIT_TIMEOUT, what: str = "condition") -> None:
+    """Wait until ``predicate()`` (sync or async) is true (``timeout`` only bounds a failure)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -132,7 +133,7 @@ async def all_gone(hs: Holdspace, *messages: Message) -> None:
 
 
 async def answer(handle: InteractionHandle) -> tuple[str, bool]:
-    await handle.response(timeout=5)
+    await handle.response()
     if handle.deferred:
         # The first follow-up after a deferral fills the "thinking" message.
         await hs_wait(handle, lambda: handle.followups or (handle.message and (handle.content or handle.embeds)))
@@ -143,7 +144,7 @@ async def answer(handle: InteractionHandle) -> tuple[str, bool]:
 
 
 async def hs_wait(handle: InteractionHandle, predicate: Any) -> None:
-    await handle.sb.wait_until(predicate, timeout=10)
+    await handle.sb.wait_until(predicate)
 
 
 # -- acceptance --------------------------------------------------------------------------------
@@ -242,9 +243,9 @@ async def test_a_429_storm_and_5xx_on_bulk_delete_lose_nothing(hs: Holdspace) ->
     hs.sb.faults.fail("POST", BULK, 503, times=3)
     hs.clock.advance(HOUR + PAST_WINDOW)
     for _ in range(20):
+        await hs.settle()  # every attempt made until the next backoff
         if all(m.channel.get_message(m.id) is None for m in messages):
             break
-        await asyncio.sleep(0.3)
         hs.clock.advance(timedelta(minutes=1))  # past every backoff
     await all_gone(hs, *messages)
     assert hs.sb.requests_matching("POST", BULK, status=429)
@@ -283,7 +284,7 @@ async def test_killed_in_the_middle_of_deleting_leaves_nothing_after_restart(hol
     await recorded(holdspace, room.group, 250)
     holdspace.sb.faults.add_latency(0.3, "POST", BULK)
     holdspace.clock.advance(HOUR + PAST_WINDOW)
-    await holdspace.sb.wait_for_request("POST", BULK, timeout=5)
+    await holdspace.sb.wait_for_request("POST", BULK)
     await holdspace.kill()
     holdspace.sb.faults.clear()
     assert any(m.channel.get_message(m.id) is not None for m in messages), "the kill came too late to test"
@@ -306,8 +307,8 @@ async def test_messages_from_before_the_room_became_a_group_room_stay_unless_pur
     assert handle.ephemeral and "every" in (handle.content or "")
     assert handle.message is not None
     click = hs.sb.click(hs.world.owner, handle.message, button_id(handle.message, "Delete all messages"))
-    await click.response(timeout=5)
-    (report,) = await click.wait_followups(1, timeout=10)
+    await click.response()
+    (report,) = await click.wait_followups(1)
     await all_gone(hs, *before[1:])
     assert [m.id for m in text.messages] == [before[0].id]  # pinned, kept
     assert "4 messages removed" in report.content and "pinned" in report.content
@@ -331,7 +332,7 @@ async def test_purge_can_be_cancelled(hs: Holdspace) -> None:
     handle = await hs.command(hs.world.owner, room.text, "expiry purge-now", group="Circle")
     assert handle.message is not None
     click = hs.sb.click(hs.world.owner, handle.message, button_id(handle.message, "Cancel"))
-    await click.response(timeout=5)
+    await click.response()
     assert not hs.sb.requests_matching("POST", BULK) and len(room.text.messages) >= 1
 
 
@@ -566,7 +567,7 @@ async def test_a_403_opens_one_case_per_channel_and_retries(hs: Holdspace) -> No
 
     cases.open = spy  # type: ignore[method-assign]
     hs.clock.advance(HOUR + PAST_WINDOW)
-    await hs.sb.wait_for_request("POST", BULK, status=403, timeout=5)
+    await hs.sb.wait_for_request("POST", BULK, status=403)
 
     async def blocked() -> bool:
         status = await expiry_store.status(bot_of(hs).db, room.group.id)
@@ -576,7 +577,7 @@ async def test_a_403_opens_one_case_per_channel_and_retries(hs: Holdspace) -> No
     assert opened == [("expiry_blocked", str(room.text.id))]
     assert len(room.text.messages) == 3
     hs.clock.advance(timedelta(minutes=1) + PAST_WINDOW)  # the first backoff: still forbidden
-    await hs.sb.wait_for_request("POST", BULK, status=403, timeout=5, after=1)
+    await hs.sb.wait_for_request("POST", BULK, status=403, after=1)
     await hs.settle()
     assert [kind for kind, _ in opened] == ["expiry_blocked"] * 2  # deduplicated by the case service
     hs.clock.advance(timedelta(minutes=3))

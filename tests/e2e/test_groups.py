@@ -3,7 +3,6 @@ every command's bad input answered ephemerally with nothing half-done."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -199,14 +198,8 @@ async def test_remove_withdraws_access_disconnects_and_opens_a_case(holdspace: H
     assert hs.bot is not None
     assert not hs.bot.state.is_enrolled(group.id, alice.id)
     assert hs.bot.state.consent_of(group.id, alice.id) is None
-    found: list[case_store.CaseRecord] = []
-    for _ in range(50):
-        found = [
-            c for c in await case_store.all_cases(hs.bot.db, hs.bot.ring, hs.guild.id) if c.kind == "member_removed"
-        ]
-        if found:
-            break
-        await asyncio.sleep(0.02)
+    await hs.settle()
+    found = [c for c in await case_store.all_cases(hs.bot.db, hs.bot.ring, hs.guild.id) if c.kind == "member_removed"]
     assert found and found[0].subject_id == alice.id and found[0].details["reason"] == "asked to leave"
     # a removed member cannot consent to an invite-only group again
     refused = await hs.command(alice, None, "consent give", group=GROUP)
@@ -258,13 +251,13 @@ async def test_role_access_mode_and_back(holdspace: Holdspace) -> None:
     assert hs.bot is not None
     role_id = hs.bot.state.groups[group.id].role_id
     assert role_id is not None and role_id in hs.guild.roles
-    await hs.sb.wait_until(lambda: role_id in alice.role_ids and alice.id not in text.overwrites, timeout=2)
+    await hs.sb.wait_until(lambda: role_id in alice.role_ids and alice.id not in text.overwrites)
     assert text.overwrites[role_id].allow & MEMBER_ALLOW == MEMBER_ALLOW
     hs.guild.join_voice(alice, voice)
     hs.guild.leave_voice(alice)
 
     await final(await hs.command(fran, None, "group settings", group=GROUP, access_mode="member"))
-    await hs.sb.wait_until(lambda: role_id not in hs.guild.roles and alice.id in text.overwrites, timeout=2)
+    await hs.sb.wait_until(lambda: role_id not in hs.guild.roles and alice.id in text.overwrites)
     hs.guild.join_voice(alice, voice)
 
 
@@ -274,7 +267,7 @@ async def test_facilitators_consent_makes_facilitators_consent_too(holdspace: Ho
     fran = staff.facilitator
     _, voice = rooms(hs, group)
     await final(await hs.command(fran, None, "group settings", group=GROUP, facilitators_consent=True))
-    await hs.sb.wait_until(lambda: staff.fac_role.id not in voice.overwrites, timeout=2)
+    await hs.sb.wait_until(lambda: staff.fac_role.id not in voice.overwrites)
     with pytest.raises(SandboxRefused):
         hs.guild.join_voice(fran, voice)
     assert "Thank you" in await agree(hs, fran, GROUP)
@@ -355,9 +348,9 @@ async def test_an_overwrite_giving_access_without_consent_is_removed_at_once(hol
     await enroll(hs, staff, GROUP, alice)
     await agree(hs, alice, GROUP)
     hs.guild.set_overwrite(text, bob, allow=P.VIEW_CHANNEL | P.SEND_MESSAGES)
-    await hs.sb.wait_until(lambda: bob.id not in text.overwrites, timeout=2)
+    await hs.sb.wait_until(lambda: bob.id not in text.overwrites)
     hs.guild.set_overwrite(voice, bob, allow=P.CONNECT | P.VIEW_CHANNEL, deny=P.STREAM)
-    await hs.sb.wait_until(lambda: voice.overwrites[bob.id].allow == 0, timeout=2)
+    await hs.sb.wait_until(lambda: voice.overwrites[bob.id].allow == 0)
     assert voice.overwrites[bob.id].deny == P.STREAM
     assert can_see(hs, alice, text)  # the consenting member keeps hers
 

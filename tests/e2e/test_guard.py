@@ -19,6 +19,7 @@ from bot.core import overwrites as ow
 from bot.core.guard import BOT_DENY
 from bot.core.records import ConsentFact, GroupInfo, RunningSession
 from bot.sandbox import InteractionHandle, Overwrite, SandboxRefused, permissions
+from bot.sandbox.settle import WAIT_TIMEOUT
 from bot.sandbox.world import LOADING, Application, Channel, Member
 from bot.storage import cases as case_store
 from bot.storage import groups as group_store
@@ -29,7 +30,7 @@ from tests.e2e.conftest import Holdspace
 P = permissions
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 2.0, what: str = "condition") -> Any:
+async def until(predicate: Callable[[], Any], timeout: float = WAIT_TIMEOUT, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -40,17 +41,18 @@ async def until(predicate: Callable[[], Any], timeout: float = 2.0, what: str = 
         await asyncio.sleep(0.02)
 
 
-async def settle(hs: Holdspace, seconds: float = 0.3) -> None:
-    """Give holdspace a moment to have reacted (used before asserting that nothing happened)."""
-    await asyncio.sleep(seconds)
+async def settle(hs: Holdspace) -> None:
+    """Wait until holdspace has reacted to everything, grace periods included (used before asserting
+    that nothing happened)."""
+    await hs.settle()
 
 
-async def answer(handle: InteractionHandle, timeout: float = 3.0) -> str:
+async def answer(hs: Holdspace, handle: InteractionHandle) -> str:
     """Everything holdspace answered to ``handle`` (after a deferral, its follow-ups)."""
     await handle.response()
     if handle.deferred:  # the first follow-up fills the "thinking" message
-        await until(lambda: handle.message is not None and not handle.message.flags & LOADING, timeout, "reply")
-        await asyncio.sleep(0.05)
+        await until(lambda: handle.message is not None and not handle.message.flags & LOADING, what="reply")
+        await hs.settle()  # and any further follow-ups
     parts = [handle.content or ""] + [m.content for m in handle.followups]
     return "\n".join(p for p in parts if p)
 
@@ -129,7 +131,9 @@ async def test_added_bot_gets_denies_on_every_group_room_and_a_case(hs: Holdspac
     assert hs.sb.requests_matching("GET", "/guilds/{guild_id}/audit-logs")
 
 
-async def until_cases(hs: Holdspace, kind: str, count: int = 1, timeout: float = 2.0) -> list[case_store.CaseRecord]:
+async def until_cases(
+    hs: Holdspace, kind: str, count: int = 1, timeout: float = WAIT_TIMEOUT
+) -> list[case_store.CaseRecord]:
     deadline = time.monotonic() + timeout
     while True:
         found = await cases(hs, kind)
@@ -153,7 +157,7 @@ async def test_new_group_gets_denies_for_bots_already_in_the_server(hs: Holdspac
 
 async def test_administrator_bot_joining_voice_is_disconnected_kicked_and_the_session_told(hs: Holdspace) -> None:
     group, text, voice = await make_group(hs, session=True)
-    await answer(await hs.command(hs.member("owner"), None, "guard action", action="kick"))
+    await answer(hs, await hs.command(hs.member("owner"), None, "guard action", action="kick"))
     _, recorder = new_bot(hs, "craig", P.ADMINISTRATOR)
     own_role = next(r for r in hs.guild.member(hs.world.app.bot.id).roles if r.managed)
     hs.guild.update_role(own_role, position=recorder.top_position() + 1)  # holdspace above the bot
@@ -177,13 +181,13 @@ async def test_administrator_bot_joining_voice_is_disconnected_kicked_and_the_se
 
 async def test_ban_action_and_an_allowed_bot_showing_a_marker(hs: Holdspace) -> None:
     _, _, voice = await make_group(hs)
-    assert "ban" in await answer(await hs.command(hs.member("owner"), None, "guard action", action="ban"))
+    assert "ban" in await answer(hs, await hs.command(hs.member("owner"), None, "guard action", action="ban"))
     _, craig = new_bot(hs, "craig", P.ADMINISTRATOR)
     _, helper = new_bot(hs, "helper")
     own_role = next(r for r in hs.guild.member(hs.world.app.bot.id).roles if r.managed)
     hs.guild.update_role(own_role, position=max(craig.top_position(), helper.top_position()) + 1)
     await until_cases(hs, "bot_added", count=2)
-    await answer(await hs.command(hs.member("owner"), None, "guard allow", bot=helper))
+    await answer(hs, await hs.command(hs.member("owner"), None, "guard allow", bot=helper))
     await until(lambda: voice.overwrites.get(helper.id) and not member_deny(voice, helper.id), what="allow")
     hs.guild.join_voice(craig, voice)
     await until(lambda: craig.id in hs.guild.bans, what="ban")
@@ -203,19 +207,19 @@ async def test_allowed_bot_can_join(hs: Holdspace) -> None:
     _, helper = new_bot(hs, "notetaker")
     await until(lambda: member_deny(voice, helper.id), what="deny")
     handle = await hs.command(hs.member("owner"), None, "guard allow", bot=helper)
-    assert "now allowed" in await answer(handle)
+    assert "now allowed" in await answer(hs, handle)
     await until(lambda: voice.overwrites.get(helper.id) and not member_deny(voice, helper.id), what="allow")
     hs.guild.join_voice(helper, voice)
     await settle(hs)
     assert hs.guild.voice_channel_of(helper) is voice
     assert not hs.sb.requests_matching("PATCH", "/guilds/{guild_id}/members/{user_id}")
     listing = await hs.command(hs.member("owner"), None, "guard list")
-    assert f"<@{helper.id}>" in await answer(listing)
+    assert f"<@{helper.id}>" in await answer(hs, listing)
     # Allowed after a restart too (stored), and taken off again with /guard deny.
     await hs.restart()
     assert helper.id in cog(hs).bot.state.guild(hs.guild.id).allowed_bot_ids
     denied = await hs.command(hs.member("owner"), None, "guard deny", bot=helper)
-    assert "not allowed" in await answer(denied)
+    assert "not allowed" in await answer(hs, denied)
     await until(lambda: hs.guild.voice_channel_of(helper) is None, what="disconnect after deny")
     assert member_deny(voice, helper.id) & BOT_DENY == BOT_DENY
 
@@ -241,18 +245,17 @@ async def test_member_renamed_with_a_recording_marker_is_disconnected(hs: Holdsp
 # -- integrity ----------------------------------------------------------------------------------------
 
 
-async def test_everyone_allowed_is_restored_within_a_second(hs: Holdspace) -> None:
+async def test_everyone_allowed_is_restored(hs: Holdspace) -> None:
+    # How fast is a benchmark's question (performance targets never live in tests).
     _, text, _ = await make_group(hs)
     await settle(hs)
-    started = time.monotonic()
     hs.guild.set_overwrite(text, hs.guild.everyone, allow=P.VIEW_CHANNEL | P.SEND_MESSAGES)
-    await until(lambda: text.overwrites[hs.guild.id].deny & ow.EVERYONE_DENY == ow.EVERYONE_DENY, timeout=1.0)
-    assert time.monotonic() - started < 1.0
+    await until(lambda: text.overwrites[hs.guild.id].deny & ow.EVERYONE_DENY == ow.EVERYONE_DENY)
     assert not text.overwrites[hs.guild.id].allow & P.VIEW_CHANNEL
     case = (await until_cases(hs, "permission_drift"))[0]
     assert any(line.startswith("@everyone: now gets View Channel") for line in case.details["changes"])
     puts_before = len(hs.sb.requests_matching("PUT", "/channels/{channel_id}/permissions/{overwrite_id}"))
-    await settle(hs, 0.5)
+    await settle(hs)
     puts_after = len(hs.sb.requests_matching("PUT", "/channels/{channel_id}/permissions/{overwrite_id}"))
     assert puts_after == puts_before, "holdspace's own edit did not start a loop"
 
@@ -274,8 +277,8 @@ async def test_a_person_let_in_by_hand_is_taken_out_once(hs: Holdspace) -> None:
     await settle(hs)
     bob = hs.member("bob")
     hs.guild.set_overwrite(text, bob, allow=P.VIEW_CHANNEL | P.SEND_MESSAGES)
-    await until(lambda: bob.id not in text.overwrites, timeout=5.0, what="the stray allow removed")
-    await settle(hs, 2.5)
+    await until(lambda: bob.id not in text.overwrites, what="the stray allow removed")
+    await settle(hs)
     removals = [
         r
         for r in hs.sb.requests_matching("DELETE", "/channels/{channel_id}/permissions/{overwrite_id}")
@@ -291,7 +294,7 @@ async def test_edit_made_while_disconnected_is_restored_on_reconnect(hs: Holdspa
     await settle(hs)
     await hs.sb.drop_gateway(resumable=resumable)
     hs.guild.set_overwrite(text, hs.guild.everyone, allow=P.VIEW_CHANNEL)
-    await until(lambda: not text.overwrites[hs.guild.id].allow & P.VIEW_CHANNEL, timeout=10.0, what="restored")
+    await until(lambda: not text.overwrites[hs.guild.id].allow & P.VIEW_CHANNEL, what="restored")
     await until_cases(hs, "permission_drift")
 
 
@@ -323,7 +326,7 @@ async def test_audit_fails_an_administrator_bot_and_a_missing_permission(hs: Hol
     drift = (await until_cases(hs, "permission_drift"))[0]
     assert not drift.details["restored"] and "lacks Move Members" in drift.details["problem"]
     handle = await hs.command(hs.member("owner"), None, "guard audit")
-    text = await answer(handle)
+    text = await answer(hs, handle)
     assert handle.ephemeral and all(m.ephemeral for m in handle.followups)
     assert f"**fail** <@{craig.id}> is not allowed but holds Administrator" in text
     assert f"**fail** holdspace lacks Move Members in the voice room <#{voice.id}>" in text
@@ -336,17 +339,17 @@ async def test_audit_fails_an_administrator_bot_and_a_missing_permission(hs: Hol
 async def test_allowing_a_person_or_a_bot_of_another_server_is_refused(hs: Holdspace) -> None:
     _, voice_room = (await make_group(hs))[1:]
     del voice_room
-    person = await answer(await hs.command(hs.member("owner"), None, "guard allow", bot=hs.member("alice")))
+    person = await answer(hs, await hs.command(hs.member("owner"), None, "guard allow", bot=hs.member("alice")))
     assert "That is a person, not a bot" in person
     elsewhere_owner = hs.sb.create_user("other-owner")
     other = hs.sb.create_guild("Elsewhere", owner=elsewhere_owner)
     stranger_app = hs.sb.create_application("stranger")
     other.add_bot(stranger_app)
-    foreign = await answer(await hs.command(hs.member("owner"), None, "guard allow", bot=stranger_app.bot))
+    foreign = await answer(hs, await hs.command(hs.member("owner"), None, "guard allow", bot=stranger_app.bot))
     assert "not a member of this server" in foreign
-    itself = await answer(await hs.command(hs.member("owner"), None, "guard allow", bot=hs.world.app.bot))
+    itself = await answer(hs, await hs.command(hs.member("owner"), None, "guard allow", bot=hs.world.app.bot))
     assert "always allowed" in itself
-    not_manager = await answer(await hs.command(hs.member("alice"), None, "guard list"))
+    not_manager = await answer(hs, await hs.command(hs.member("alice"), None, "guard list"))
     assert "server managers" in not_manager.lower() or "not allowed" in not_manager.lower()
     assert hs.bot is not None
     assert await guard_store.allowed_bots(hs.bot.db, hs.bot.ring, hs.guild.id) == set()
@@ -362,10 +365,10 @@ async def test_without_manage_roles_the_case_says_so_and_nothing_loops(hs: Holds
     assert any("lacks Manage Roles" in p for p in case.details["problems"])
     drift = (await until_cases(hs, "permission_drift"))[0]
     assert "lacks Manage Roles" in drift.details["problem"]
-    await settle(hs, 0.5)
+    await settle(hs)
     assert not hs.sb.requests_matching("PUT", "/channels/{channel_id}/permissions/{overwrite_id}")
     # Allowing a bot now is refused before anything changes.
-    refused = await answer(await hs.command(hs.member("owner"), None, "guard allow", bot=recorder))
+    refused = await answer(hs, await hs.command(hs.member("owner"), None, "guard allow", bot=recorder))
     assert "lacks Manage Roles" in refused and "Nothing was changed" in refused
     assert hs.bot is not None
     assert await guard_store.allowed_bots(hs.bot.db, hs.bot.ring, hs.guild.id) == set()
@@ -382,7 +385,7 @@ async def test_without_move_members_a_bot_in_voice_is_reported_not_retried(hs: H
     assert any("lacks Move Members" in p for p in case.details["problems"])
     craig_member = hs.guild.member(craig)
     craig_member.set_nick("craig [RECORDING]")
-    await settle(hs, 0.5)
+    await settle(hs)
     assert not hs.sb.requests_matching("PATCH", "/guilds/{guild_id}/members/{user_id}")
     assert len(await cases(hs, "recording_bot_blocked")) == 1
 
@@ -395,7 +398,7 @@ async def test_a_storm_of_joins_is_handled_once_each(hs: Holdspace) -> None:
         for bot_member in bots:
             hs.guild.join_voice(bot_member, voice)
         await until(lambda: all(hs.guild.voice_channel_of(b) is None for b in bots), what="all disconnected")
-    await settle(hs, 0.3)
+    await settle(hs)
     disconnects = [
         r
         for r in hs.sb.requests_matching("PATCH", "/guilds/{guild_id}/members/{user_id}")
@@ -418,7 +421,7 @@ async def test_a_room_that_keeps_changing_is_restored_a_few_times_then_left_with
         hs.guild.set_overwrite(text, hs.guild.everyone, allow=P.VIEW_CHANNEL)
         await until(lambda: not text.overwrites[hs.guild.id].allow, what="restored")
     hs.guild.set_overwrite(text, hs.guild.everyone, allow=P.VIEW_CHANNEL)  # once more: holdspace stops here
-    await settle(hs, 0.5)
+    await settle(hs)
     assert text.overwrites[hs.guild.id].allow == P.VIEW_CHANNEL
     assert restores() == guard.limiter.limit
     (case,) = await cases(hs, "permission_drift")  # one open case for the room, not one per change
@@ -449,7 +452,6 @@ async def test_with_real_groups_consent_and_sessions_no_false_alarm(holdspace: H
     text, voice = rooms(hs, group)
     await until(
         lambda: all(member_deny(r, recorder.id) & BOT_DENY == BOT_DENY for r in (text, voice)),
-        timeout=8.0,
         what="denies on the new group's rooms",
     )
     fac = staff.facilitator
@@ -461,7 +463,7 @@ async def test_with_real_groups_consent_and_sessions_no_false_alarm(holdspace: H
     await until(lambda: can_see(hs, alice, text), what="the session opens the rooms to alice")
     await final(await hs.command(fac, None, "session end", group="Tuesday circle"))
     await until(lambda: not can_see(hs, alice, text), what="the session end locks them again")
-    await settle(hs, 2.5)  # past the guard's grace period for members' overwrites
+    await settle(hs)  # past the guard's grace period for members' overwrites
     assert not can_see(hs, alice, text)
     assert not await cases(hs, "permission_drift"), "opening and closing rooms is not drift"
     assert member_deny(voice, recorder.id) & BOT_DENY == BOT_DENY

@@ -6,7 +6,6 @@ groups and consent features store them), so these tests depend only on the sessi
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import uuid
 from collections.abc import Callable
@@ -120,7 +119,7 @@ async def run(hs: Holdspace, who: str, command: str, where: Channel, **options: 
     """Run a command and return (the answer's text, whether it was ephemeral), waiting for follow-ups."""
     handle = await hs.command(hs.member(who), where, command, **options)
     if handle.deferred:  # the first follow-up fills the "thinking" message (flag 128 = loading)
-        await hs.sb.wait_until(lambda: handle.message is not None and not handle.flags & 128, timeout=5)
+        await hs.sb.wait_until(lambda: handle.message is not None and not handle.flags & 128)
     return handle.content or "", handle.ephemeral
 
 
@@ -166,11 +165,8 @@ async def test_weekly_18_berlin_starts_at_18_local_on_both_sides_of_dst(hs: Hold
     async def next_start() -> datetime | None:
         return await bot.scheduler.timers.due_time(TIMER_START, schedule.id)
 
-    await hs.sb.wait_until(lambda: not running(hs, circle))
-    for _ in range(100):
-        if await next_start() == datetime(2026, 3, 26, 17, tzinfo=UTC):
-            break
-        await asyncio.sleep(0.05)
+    await hs.settle()
+    assert not running(hs, circle)
     assert await next_start() == datetime(2026, 3, 26, 17, tzinfo=UTC)
     assert started(circle.text) == 0
 
@@ -181,14 +177,14 @@ async def test_weekly_18_berlin_starts_at_18_local_on_both_sides_of_dst(hs: Hold
         assert not running(hs, circle)
         before = started(circle.text)
         hs.clock.set(start_utc)
-        await hs.sb.wait_until(lambda: running(hs, circle), timeout=3)
-        await hs.sb.wait_until(reminded_since(circle, before), timeout=3)
+        await hs.sb.wait_until(lambda: running(hs, circle))
+        await hs.sb.wait_until(reminded_since(circle, before))
         session = await session_store.running_session(bot.db, circle.group.id)
         assert session is not None and session.started_at == start_utc and session.late == timedelta(0)
         assert session.planned_end == start_utc + timedelta(minutes=90)
         # ends by itself after 90 minutes
         hs.clock.set(start_utc + timedelta(minutes=90))
-        await hs.sb.wait_until(lambda: not running(hs, circle), timeout=3)
+        await hs.sb.wait_until(lambda: not running(hs, circle))
         await hs.settle()  # the session's messages are removed after the rooms are locked
     # ... and the next one after the change is again 18:00 Berlin, 16:00 UTC
     assert await next_start() == datetime(2026, 4, 9, 16, tzinfo=UTC)
@@ -213,16 +209,12 @@ async def test_restarted_mid_session_still_ends_on_time(hs: Holdspace) -> None:
     await hs.settle()
     assert running(hs, circle)
     hs.clock.set(start + timedelta(hours=1))
-    await hs.sb.wait_until(lambda: not running(hs, circle), timeout=3)
+    await hs.sb.wait_until(lambda: not running(hs, circle))
+    await hs.settle()
     row = await session_store.last_session(bot.db, circle.group.id)
-    for _ in range(60):
-        if row is not None and row.ended_at is not None:
-            break
-        await asyncio.sleep(0.05)
-        row = await session_store.last_session(bot.db, circle.group.id)
     assert row is not None and row.ended_at == start + timedelta(hours=1) and row.end_reason == "planned end"
     # locked again, and alice, still in voice, was disconnected
-    await hs.sb.wait_until(lambda: hs.guild.voice_channel_of(hs.member("alice")) is None, timeout=3)
+    await hs.sb.wait_until(lambda: hs.guild.voice_channel_of(hs.member("alice")) is None)
     assert not can_join(hs, "alice", circle)
 
 
@@ -233,7 +225,7 @@ async def test_restart_while_offline_past_the_end(hs: Holdspace) -> None:
     await hs.stop()
     hs.clock.set(start + timedelta(minutes=45))
     await hs.start()
-    await hs.sb.wait_until(lambda: not running(hs, circle), timeout=5)
+    await hs.sb.wait_until(lambda: not running(hs, circle))
 
 
 async def test_non_facilitator_is_refused_ephemerally(hs: Holdspace) -> None:
@@ -254,7 +246,7 @@ async def test_reminder_in_both_rooms_at_start_and_auto_reminder_once_per_gap(hs
     circle = await make_group(hs, lock=False)
     # the first person joining an idle room gets the ground rules posted, once per gap
     hs.guild.join_voice(hs.member("alice"), circle.voice)
-    await hs.sb.wait_until(lambda: welcomes(circle.text) == 1 and welcomes(circle.voice) == 1, timeout=3)
+    await hs.sb.wait_until(lambda: welcomes(circle.text) == 1 and welcomes(circle.voice) == 1)
     hs.guild.join_voice(hs.member("bob"), circle.voice)  # not the first
     hs.guild.leave_voice(hs.member("alice"))
     hs.guild.leave_voice(hs.member("bob"))
@@ -265,7 +257,7 @@ async def test_reminder_in_both_rooms_at_start_and_auto_reminder_once_per_gap(hs
     assert welcomes(circle.text) == 1
     hs.clock.advance(timedelta(hours=2))
     hs.guild.join_voice(hs.member("bob"), circle.voice)
-    await hs.sb.wait_until(lambda: welcomes(circle.text) == 2 and welcomes(circle.voice) == 2, timeout=3)
+    await hs.sb.wait_until(lambda: welcomes(circle.text) == 2 and welcomes(circle.voice) == 2)
     hs.guild.leave_voice(hs.member("bob"))
 
     # at start: one reminder in the text room and one in the voice room's chat
@@ -283,9 +275,9 @@ async def test_reminder_in_both_rooms_at_start_and_auto_reminder_once_per_gap(hs
     assert AGREEMENT in embed["description"] and "/report" in str(embed["fields"])
     # while a session runs, no automatic reminder
     hs.clock.advance(timedelta(hours=3))
-    await hs.sb.wait_until(lambda: not running(hs, circle), timeout=3)  # ended (2h default)
+    await hs.sb.wait_until(lambda: not running(hs, circle))  # ended (2h default)
     # kept until the session ended, then expired with the rest (the group expires at session end)
-    await hs.sb.wait_until(lambda: started(circle.text) == 0 and started(circle.voice) == 0, timeout=3)
+    await hs.sb.wait_until(lambda: started(circle.text) == 0 and started(circle.voice) == 0)
     await run(hs, "carol", "session start", circle.text, group=circle.group.id)
     before = welcomes(circle.text) + welcomes(circle.voice)
     hs.guild.join_voice(hs.member("alice"), circle.voice)
@@ -346,7 +338,7 @@ async def test_session_end_event_is_dispatched(hs: Holdspace) -> None:
     bot.add_listener(listener, "on_holdspace_session_end")
     await run(hs, "carol", "session start", circle.text, group=circle.group.id)
     await run(hs, "carol", "session end", circle.text, group=circle.group.id)
-    await hs.sb.wait_until(lambda: seen == [circle.group.id], timeout=3)
+    await hs.sb.wait_until(lambda: seen == [circle.group.id])
 
 
 # -- bad input ------------------------------------------------------------------------------------------
@@ -443,7 +435,7 @@ async def test_late_start_after_an_outage_and_skip_when_too_late(hs: Holdspace) 
     await hs.stop()
     hs.clock.set(first + timedelta(minutes=30))  # offline through the start, less than its length
     await hs.start()
-    await hs.sb.wait_until(lambda: running(hs, circle) and started(circle.text) == 1, timeout=5)
+    await hs.sb.wait_until(lambda: running(hs, circle) and started(circle.text) == 1)
     bot = hs.bot
     assert bot is not None
     row = await session_store.running_session(bot.db, circle.group.id)
@@ -453,7 +445,7 @@ async def test_late_start_after_an_outage_and_skip_when_too_late(hs: Holdspace) 
     embed = next(e for m in circle.text.messages for e in m.embeds if e["title"].endswith("has started"))
     assert "late" in embed["description"]
     hs.clock.set(first + timedelta(minutes=90))
-    await hs.sb.wait_until(lambda: not running(hs, circle), timeout=3)
+    await hs.sb.wait_until(lambda: not running(hs, circle))
 
     # offline through the whole of the next one: skipped, and the one after is scheduled
     second = first + timedelta(days=7)
@@ -464,10 +456,7 @@ async def test_late_start_after_an_outage_and_skip_when_too_late(hs: Holdspace) 
     assert bot is not None
     (schedule,) = await session_store.list_schedules(bot.db)
     third = second + timedelta(days=7)
-    for _ in range(100):
-        if await bot.scheduler.timers.due_time(TIMER_START, schedule.id) == third:
-            break
-        await asyncio.sleep(0.05)
+    await hs.settle()
     assert await bot.scheduler.timers.due_time(TIMER_START, schedule.id) == third
     assert not running(hs, circle)
 
@@ -493,9 +482,9 @@ async def test_reminder_every_during_a_session(hs: Holdspace) -> None:
     start = hs.clock.now()
     for n, minutes in ((1, 20), (2, 40)):
         hs.clock.set(start + timedelta(minutes=minutes))
-        await hs.sb.wait_until(both_rooms_have(circle, periodic, n), timeout=3)
+        await hs.sb.wait_until(both_rooms_have(circle, periodic, n))
     hs.clock.set(start + timedelta(hours=1))  # the session ends; no reminder at or after the end
-    await hs.sb.wait_until(lambda: not running(hs, circle), timeout=3)
+    await hs.sb.wait_until(lambda: not running(hs, circle))
     hs.clock.set(start + timedelta(hours=2))
     await hs.settle()
     assert periodic(circle.text) <= 2
@@ -525,7 +514,7 @@ async def test_review_dm_before_a_scheduled_session(hs: Holdspace) -> None:
     await hs.settle()
     assert hs.world.bob.dms == []
     hs.clock.set(first - timedelta(hours=2))
-    await hs.sb.wait_until(lambda: len(hs.world.bob.dms) == 1, timeout=3)
+    await hs.sb.wait_until(lambda: len(hs.world.bob.dms) == 1)
     assert "Circle" in hs.world.bob.dms[0].content and "/consent" in hs.world.bob.dms[0].content
     assert hs.world.alice.dms == []  # her consent is current
 
@@ -573,7 +562,7 @@ async def test_start_reminder_outlives_a_short_ttl_until_the_session_ends(hs: Ho
     await hs.sb.wait_until(lambda: started(circle.text) == 1 and started(circle.voice) == 1)
     said = hs.sb.post(circle.text, hs.member("alice"), "hello")
     hs.clock.advance(timedelta(minutes=40))
-    await hs.sb.wait_until(lambda: circle.text.get_message(said.id) is None, timeout=3)
+    await hs.sb.wait_until(lambda: circle.text.get_message(said.id) is None)
     assert started(circle.text) == 1 and started(circle.voice) == 1, "the ground rules stay while the session runs"
     await run(hs, "carol", "session end", circle.text, group=circle.group.id)
-    await hs.sb.wait_until(lambda: started(circle.text) == 0 and started(circle.voice) == 0, timeout=3)
+    await hs.sb.wait_until(lambda: started(circle.text) == 0 and started(circle.voice) == 0)

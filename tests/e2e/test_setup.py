@@ -234,6 +234,6 @@ async def test_a_deleted_lobby_message_is_put_back_at_the_next_start(holdspace: 
     for message in list(staff.lobby.messages):
         hs.sb.delete(message)
     await hs.start()
-    await hs.sb.wait_until(lambda: any(m.components for m in staff.lobby.messages), timeout=3)
+    await hs.sb.wait_until(lambda: any(m.components for m in staff.lobby.messages))
     await hs.restart()
     assert len([m for m in staff.lobby.messages if m.components]) == 1

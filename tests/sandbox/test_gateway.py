@@ -105,7 +105,7 @@ async def test_resume_replays_missed_events(sandbox: Sandbox, world: StandardWor
     async with running(client, world.token, sandbox):
         await sandbox.drop_gateway(resumable=True)
         missed = sandbox.post_many(ch, world.alice, 3)  # dispatched while the client is away
-        await sandbox.wait_until(lambda: len(client.seen) == 3, timeout=3)
+        await sandbox.wait_until(lambda: len(client.seen) == 3)
         assert [m.id for m in client.seen] == [m.id for m in missed]
         assert sandbox.gateway.resume_count == 1 and sandbox.gateway.identify_count == 1
         await sandbox.wait_until(lambda: resumed)
@@ -116,11 +116,11 @@ async def test_invalid_session_makes_client_identify_again(sandbox: Sandbox, wor
     client = Recording()
     async with running(client, world.token, sandbox):
         await sandbox.drop_gateway(resumable=False)
-        await sandbox.wait_until(lambda: sandbox.gateway.identify_count == 2, timeout=3)
+        await sandbox.wait_until(lambda: sandbox.gateway.identify_count == 2)
         await sandbox.wait_connected(world.app)
         await sandbox.wait_until(lambda: client.is_ready())
         sandbox.post(ch, world.alice, "after")
-        await sandbox.wait_until(lambda: client.seen, timeout=3)
+        await sandbox.wait_until(lambda: client.seen)
 
 
 async def test_request_guild_members_answers_with_chunk(sandbox: Sandbox) -> None:

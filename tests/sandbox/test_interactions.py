@@ -150,7 +150,7 @@ async def test_message_context_menu(sandbox: Sandbox, world: StandardWorld) -> N
 async def test_late_first_reply_is_unknown_interaction(sandbox: Sandbox, world: StandardWorld) -> None:
     text = world.guild.create_text_channel("general")
     errors: list[Exception] = []
-    sandbox.interaction_deadline = 0.0  # every reply is late (real time)
+    sandbox.interaction_deadline = -1.0  # every reply is late (the deadline runs on the sandbox clock)
     async with running(make_bot(world.guild.id, errors), world.token, sandbox):
         h = sandbox.run_command(world.members["alice"], text, "late")
         await sandbox.wait_until(lambda: errors)
