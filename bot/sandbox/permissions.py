@@ -1,11 +1,15 @@
-"""Discord's permission algorithm as one pure function.
+"""Discord's permission algorithm as one pure function, and the order of roles.
 
 Order, as Discord documents it: base permissions are @everyone's plus every role of the member;
 the guild owner and ADMINISTRATOR get everything and skip overwrites; then a channel's overwrites
 apply as @everyone deny, @everyone allow, all role denies, all role allows, member deny, member
 allow. Afterwards the implicit denies: without VIEW_CHANNEL nothing else is left; on a voice
-channel without CONNECT the voice permissions go; without SEND_MESSAGES the permissions that
-depend on sending go too.
+channel without CONNECT the voice permissions go, and with them MANAGE_CHANNELS and MANAGE_ROLES
+(Discord refuses to let someone who cannot connect edit the room or its overwrites); without
+SEND_MESSAGES (in a thread: SEND_MESSAGES_IN_THREADS) the permissions that depend on sending go too.
+
+tests/sandbox/test_permissions_differential.py checks all of this against discord.py's own
+computation on random worlds, and lists where discord.py departs from Discord's documentation.
 """
 
 from __future__ import annotations
@@ -62,16 +66,36 @@ USE_EXTERNAL_SOUNDS = 1 << 45
 SEND_VOICE_MESSAGES = 1 << 46
 SEND_POLLS = 1 << 49
 USE_EXTERNAL_APPS = 1 << 50
+SET_VOICE_CHANNEL_STATUS = 1 << 48
+SEND_POLLS = 1 << 49
+USE_EXTERNAL_APPS = 1 << 50
 PIN_MESSAGES = 1 << 51
+BYPASS_SLOWMODE = 1 << 52
+# Bit 47 is not a permission Discord defines (any more): it is in no role, overwrite or ALL.
 
-ALL = (1 << 52) - 1
+#: Every permission Discord defines: what the owner and ADMINISTRATOR hold.
+ALL = (
+    CREATE_INSTANT_INVITE | KICK_MEMBERS | BAN_MEMBERS | ADMINISTRATOR | MANAGE_CHANNELS | MANAGE_GUILD
+    | ADD_REACTIONS | VIEW_AUDIT_LOG | PRIORITY_SPEAKER | STREAM | VIEW_CHANNEL | SEND_MESSAGES
+    | SEND_TTS_MESSAGES | MANAGE_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY
+    | MENTION_EVERYONE | USE_EXTERNAL_EMOJIS | VIEW_GUILD_INSIGHTS | CONNECT | SPEAK | MUTE_MEMBERS
+    | DEAFEN_MEMBERS | MOVE_MEMBERS | USE_VAD | CHANGE_NICKNAME | MANAGE_NICKNAMES | MANAGE_ROLES
+    | MANAGE_WEBHOOKS | MANAGE_GUILD_EXPRESSIONS | USE_APPLICATION_COMMANDS | REQUEST_TO_SPEAK
+    | MANAGE_EVENTS | MANAGE_THREADS | CREATE_PUBLIC_THREADS | CREATE_PRIVATE_THREADS
+    | USE_EXTERNAL_STICKERS | SEND_MESSAGES_IN_THREADS | USE_EMBEDDED_ACTIVITIES | MODERATE_MEMBERS
+    | VIEW_CREATOR_MONETIZATION_ANALYTICS | USE_SOUNDBOARD | CREATE_GUILD_EXPRESSIONS | CREATE_EVENTS
+    | USE_EXTERNAL_SOUNDS | SEND_VOICE_MESSAGES | SET_VOICE_CHANNEL_STATUS | SEND_POLLS | USE_EXTERNAL_APPS
+    | PIN_MESSAGES | BYPASS_SLOWMODE
+)
 
-#: Permissions lost on a voice channel when CONNECT is denied.
+#: The voice permissions: lost on a voice channel when CONNECT is denied.
 VOICE_PERMISSIONS = (
     CONNECT | SPEAK | MUTE_MEMBERS | DEAFEN_MEMBERS | MOVE_MEMBERS | USE_VAD | PRIORITY_SPEAKER | STREAM
-    | REQUEST_TO_SPEAK | USE_EMBEDDED_ACTIVITIES | USE_SOUNDBOARD | USE_EXTERNAL_SOUNDS
+    | USE_EMBEDDED_ACTIVITIES | USE_SOUNDBOARD | USE_EXTERNAL_SOUNDS | SET_VOICE_CHANNEL_STATUS
 )
-#: Permissions lost when SEND_MESSAGES is denied.
+#: Lost with them: nobody edits a voice room, or its overwrites, without being able to connect to it.
+NO_CONNECT_DENIES = VOICE_PERMISSIONS | MANAGE_CHANNELS | MANAGE_ROLES
+#: Permissions lost when SEND_MESSAGES (in a thread: SEND_MESSAGES_IN_THREADS) is denied.
 SEND_DEPENDENT = MENTION_EVERYONE | SEND_TTS_MESSAGES | ATTACH_FILES | EMBED_LINKS
 
 #: The default @everyone permissions of a new guild (as Discord sets them).
@@ -106,8 +130,10 @@ def compute_permissions(
     role_permissions: Mapping[int, int],
     overwrites: Iterable[Overwrite] | None = None,
     is_voice: bool = False,
+    is_thread: bool = False,
 ) -> int:
-    """A member's permissions in a guild (``overwrites=None``) or in one channel.
+    """A member's permissions in a guild (``overwrites=None``) or in one channel (a thread: its
+    parent's overwrites with ``is_thread=True``).
 
     ``role_permissions`` maps every role id of the guild (the @everyone role has the guild's id) to
     its permission bits. Unknown role ids of the member are ignored.
@@ -122,7 +148,14 @@ def compute_permissions(
         return ALL
     if overwrites is None:
         return base
+    perms = apply_overwrites(base, guild_id=guild_id, member_id=member_id, role_ids=role_ids,
+                             overwrites=overwrites)
+    return implicit(perms, is_voice=is_voice, is_thread=is_thread)
 
+
+def apply_overwrites(base: int, *, guild_id: int, member_id: int, role_ids: Iterable[int],
+                     overwrites: Iterable[Overwrite]) -> int:
+    """``base`` after a channel's overwrites, before the implicit denies."""
     perms = base
     by_id = {ow.id: ow for ow in overwrites}
     everyone = by_id.get(guild_id)
@@ -130,7 +163,7 @@ def compute_permissions(
         perms &= ~everyone.deny
         perms |= everyone.allow
     role_allow = role_deny = 0
-    member_roles = set(role_ids)
+    member_roles = set(role_ids) - {guild_id}
     for ow in by_id.values():
         if ow.type == ROLE_OVERWRITE and ow.id in member_roles:
             role_allow |= ow.allow
@@ -141,14 +174,26 @@ def compute_permissions(
     if member_ow is not None and member_ow.type == MEMBER_OVERWRITE:
         perms &= ~member_ow.deny
         perms |= member_ow.allow
+    return perms
 
+
+def implicit(perms: int, *, is_voice: bool = False, is_thread: bool = False) -> int:
+    """The implicit denies Discord applies after the overwrites (see the module's docstring)."""
     if not perms & VIEW_CHANNEL:
         return 0
     if is_voice and not perms & CONNECT:
-        perms &= ~VOICE_PERMISSIONS
-    if not perms & SEND_MESSAGES:
+        perms &= ~NO_CONNECT_DENIES
+    if not perms & (SEND_MESSAGES_IN_THREADS if is_thread else SEND_MESSAGES):
         perms &= ~SEND_DEPENDENT
     return perms
+
+
+def role_rank(role_id: int, position: int, guild_id: int) -> tuple[int, int]:
+    """A sort key for roles, lowest first: by position; at the same position the older role (the
+    smaller id) is higher; @everyone (the guild's id) is below every other role."""
+    if role_id == guild_id:
+        return (-1, 0)
+    return (position, -role_id)
 
 
 def names(bits: int) -> list[str]:
@@ -157,5 +202,5 @@ def names(bits: int) -> list[str]:
             and isinstance(value, int) and value and value & (value - 1) == 0 and bits & value]
 
 
-_NOT_FLAGS = {"ALL", "VOICE_PERMISSIONS", "SEND_DEPENDENT", "DEFAULT_EVERYONE", "ROLE_OVERWRITE",
-              "MEMBER_OVERWRITE"}
+_NOT_FLAGS = {"ALL", "VOICE_PERMISSIONS", "NO_CONNECT_DENIES", "SEND_DEPENDENT", "DEFAULT_EVERYONE",
+              "ROLE_OVERWRITE", "MEMBER_OVERWRITE"}

@@ -176,13 +176,13 @@ def require(ctx: Ctx, guild: Guild | None, channel: Channel | None, needed: int)
 def above(ctx: Ctx, guild: Guild, target: Member) -> None:
     """Role hierarchy: the bot's highest role must be above the target's; the owner is untouchable."""
     me = bot_member(ctx, guild)
-    if target.id == guild.owner_id or (me.id != guild.owner_id and me.top_position() <= target.top_position()):
+    if target.id == guild.owner_id or (me.id != guild.owner_id and me.top_rank() <= target.top_rank()):
         raise missing_permissions()
 
 
 def role_below(ctx: Ctx, guild: Guild, role: Role) -> None:
     me = bot_member(ctx, guild)
-    if me.id != guild.owner_id and me.top_position() <= role.position:
+    if me.id != guild.owner_id and me.top_rank() <= role.rank:
         raise missing_permissions()
 
 

@@ -18,7 +18,7 @@ from bot.clock import Clock
 
 from . import permissions as P
 from .errors import SandboxRefused
-from .permissions import Overwrite, compute_permissions
+from .permissions import Overwrite, compute_permissions, role_rank
 from .snowflakes import SnowflakeMaker, snowflake_time
 
 GUILD_TEXT = 0
@@ -131,6 +131,11 @@ class Role:
     hoist: bool = False
     mentionable: bool = False
 
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Where the role stands, lowest first (ties at one position go to the older role)."""
+        return role_rank(self.id, self.position, self.guild.id)
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": str(self.id), "name": self.name, "description": None, "permissions": str(self.permissions),
@@ -172,6 +177,10 @@ class Member:
 
     def top_position(self) -> int:
         return max((r.position for r in self.roles), default=0)
+
+    def top_rank(self) -> tuple[int, int]:
+        """The rank of the member's highest role (@everyone's when they have none)."""
+        return max((r.rank for r in self.roles), default=role_rank(self.guild.id, 0, self.guild.id))
 
     def permissions(self, channel: Channel | None = None) -> int:
         return self.guild.permissions_for(self, channel)
@@ -422,14 +431,15 @@ class Guild:
         m = self.members[_uid(member)]
         role_perms = {r.id: r.permissions for r in self.roles.values()}
         overwrites = None
-        is_voice = False
+        is_voice = is_thread = False
         if channel is not None:
             src = channel.permission_source()
             overwrites = list(src.overwrites.values())
             is_voice = src.is_voice
+            is_thread = channel.is_thread
         return compute_permissions(
             guild_id=self.id, owner_id=self.owner_id, member_id=m.id, member_role_ids=m.role_ids,
-            role_permissions=role_perms, overwrites=overwrites, is_voice=is_voice,
+            role_permissions=role_perms, overwrites=overwrites, is_voice=is_voice, is_thread=is_thread,
         )
 
     # ----- json

@@ -16,10 +16,15 @@ ROLES = {G: P.VIEW_CHANNEL | P.SEND_MESSAGES | P.CONNECT | P.SPEAK, MOD: P.MANAG
 ADMIN_ROLE = 202
 
 
-def perms(roles=(), overwrites=None, *, member=ALICE, is_voice=False, role_perms=None):  # type: ignore[no-untyped-def]
+MANAGER = ADMIN_ROLE + 1  # manages channels and roles
+ALL_ROLES = ROLES | {ADMIN_ROLE: P.ADMINISTRATOR, MANAGER: P.MANAGE_CHANNELS | P.MANAGE_ROLES | P.MOVE_MEMBERS}
+
+
+def perms(roles=(), overwrites=None, *, member=ALICE, is_voice=False, is_thread=False,  # type: ignore[no-untyped-def]
+          role_perms=None):
     return compute_permissions(guild_id=G, owner_id=OWNER, member_id=member, member_role_ids=roles,
-                               role_permissions=role_perms or ROLES | {ADMIN_ROLE: P.ADMINISTRATOR},
-                               overwrites=overwrites, is_voice=is_voice)
+                               role_permissions=role_perms or ALL_ROLES, overwrites=overwrites,
+                               is_voice=is_voice, is_thread=is_thread)
 
 
 def ow(target: int, allow: int = 0, deny: int = 0, *, member: bool = False) -> Overwrite:
@@ -60,6 +65,10 @@ CASES = [
     ("SEND_MESSAGES denied takes embeds and attachments", (),
      [ow(G, allow=P.EMBED_LINKS | P.ATTACH_FILES, deny=P.SEND_MESSAGES)], False, 0,
      P.EMBED_LINKS | P.ATTACH_FILES | P.SEND_MESSAGES),
+    ("CONNECT denied on voice denies managing the room and its overwrites", (MANAGER,),
+     [ow(G, deny=P.CONNECT)], True, P.VIEW_CHANNEL, P.MANAGE_CHANNELS | P.MANAGE_ROLES | P.MOVE_MEMBERS),
+    ("CONNECT denied on a text channel keeps managing it", (MANAGER,),
+     [ow(G, deny=P.CONNECT)], False, P.MANAGE_CHANNELS | P.MANAGE_ROLES, 0),
     ("role allow and member deny in the same channel: member wins", (MEMBER,),
      [ow(MEMBER, allow=P.CONNECT), ow(ALICE, deny=P.CONNECT, member=True)], True, 0, P.CONNECT),
 ]
@@ -97,3 +106,25 @@ def test_unknown_roles_are_ignored() -> None:
 
 def test_names() -> None:
     assert P.names(P.VIEW_CHANNEL | P.CONNECT) == ["VIEW_CHANNEL", "CONNECT"]
+
+
+def test_all_is_every_permission_discord_defines() -> None:
+    assert P.ALL & P.BYPASS_SLOWMODE and P.ALL & P.SET_VOICE_CHANNEL_STATUS
+    assert not P.ALL & (1 << 47)  # no permission has that bit
+    assert perms((), [], member=OWNER) == P.ALL
+
+
+def test_in_threads_sending_dependents_follow_send_messages_in_threads() -> None:
+    dependents = P.EMBED_LINKS | P.ATTACH_FILES | P.MENTION_EVERYONE | P.SEND_TTS_MESSAGES
+    roles = ROLES | {G: P.VIEW_CHANNEL | dependents}
+    no_send_in_threads = perms((), [ow(G, allow=P.SEND_MESSAGES)], is_thread=True, role_perms=roles)
+    assert no_send_in_threads & dependents == 0
+    send_in_threads_only = perms((), [ow(G, allow=P.SEND_MESSAGES_IN_THREADS, deny=P.SEND_MESSAGES)],
+                                 is_thread=True, role_perms=roles)
+    assert send_in_threads_only & dependents == dependents
+
+
+def test_roles_at_one_position_are_ordered_by_id() -> None:
+    assert P.role_rank(300, 2, G) > P.role_rank(301, 2, G)  # the older role is higher
+    assert P.role_rank(301, 3, G) > P.role_rank(300, 2, G)  # position first
+    assert P.role_rank(G, 0, G) < P.role_rank(999, 0, G)  # @everyone is below every role

@@ -359,3 +359,46 @@ async def test_people_mentioning_the_bot(sandbox: Sandbox, world: StandardWorld)
     ch = world.guild.create_text_channel("general")
     msg = sandbox.post(ch, world.alice, f"hello <@{world.app.bot.id}>")
     assert msg.mentions == [world.app.bot]
+
+
+async def test_a_voice_room_the_bot_cannot_connect_to_is_refused_to_it(sandbox: Sandbox, world: StandardWorld) -> None:
+    """Without Connect on a voice room the bot loses the voice permissions there, Move Members
+    included, and Manage Channels and Manage Roles with them: Discord answers 403 (50013)."""
+    g, t = world.guild, world.token
+    voice, text = g.create_voice_channel("Room"), g.create_text_channel("room")
+    g.join_voice(world.bob, voice)
+    me = g.bot_member(world.app)
+    assert me is not None
+    for room in (voice, text):
+        g.set_overwrite(room, me, deny=P.CONNECT)
+    for room in (voice, text):
+        status, body, _ = await sandbox.api("PUT", f"/channels/{room.id}/permissions/{world.alice.id}", token=t,
+                                            json_body={"allow": str(P.VIEW_CHANNEL), "deny": "0", "type": 1})
+        assert (status, body and body.get("code")) == ((403, 50013) if room is voice else (204, None))
+    status, body, _ = await sandbox.api("DELETE", f"/channels/{voice.id}/permissions/{world.bob.id}", token=t)
+    assert status == 403 and body["code"] == 50013
+    status, body, _ = await sandbox.api("PATCH", f"/channels/{voice.id}", token=t, json_body={"name": "renamed"})
+    assert status == 403 and body["code"] == 50013
+    status, body, _ = await sandbox.api("PATCH", f"/guilds/{g.id}/members/{world.bob.id}", token=t,
+                                        json_body={"channel_id": None})
+    assert status == 403 and body["code"] == 50013 and g.voice_channel_of(world.bob) is voice
+    g.set_overwrite(voice, me, allow=P.CONNECT)  # Connect back: everything works again
+    status, _, _ = await sandbox.api("PATCH", f"/guilds/{g.id}/members/{world.bob.id}", token=t,
+                                     json_body={"channel_id": None})
+    assert status == 200 and g.voice_channel_of(world.bob) is None
+
+
+async def test_roles_at_one_position_rank_by_age(sandbox: Sandbox, world: StandardWorld) -> None:
+    """Two roles at one position: the older (smaller id) is above, as on Discord."""
+    g, t = world.guild, world.token
+    me = g.bot_member(world.app)
+    assert me is not None
+    own = me.roles[0]
+    older = g.update_role(world.member_role, position=own.position)  # created before the bot's role
+    newer = g.create_role("Newer", 0, position=own.position)
+    assert older.id < own.id < newer.id
+    path = f"/guilds/{g.id}/members/{world.bob.id}/roles"
+    status, body, _ = await sandbox.api("PUT", f"{path}/{older.id}", token=t)
+    assert status == 403 and body["code"] == 50013
+    status, _, _ = await sandbox.api("PUT", f"{path}/{newer.id}", token=t)
+    assert status == 204 and newer.id in g.members[world.bob.id].role_ids
