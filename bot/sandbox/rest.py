@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import interactions as I
@@ -32,6 +32,7 @@ from .world import (
     Member,
     Message,
     Role,
+    iso,
 )
 
 if TYPE_CHECKING:
@@ -904,19 +905,33 @@ async def get_pins_old(ctx: Ctx) -> Result:
     perms = require(ctx, ch.guild, ch, 0)
     if not perms & P.READ_MESSAGE_HISTORY:
         return 200, []
-    return 200, [m.to_json() for m in reversed(ch.pins)]
+    return 200, [m.to_json() for m in ch.pins]
 
 
 @route("GET", "/channels/{channel_id}/messages/pins")
 async def get_pins(ctx: Ctx) -> Result:
+    """Pins, most recently pinned first, in pages of at most 50; ``before`` is a pinned-at time
+    (ISO 8601): the next page starts below the last item's ``pinned_at``."""
     ch = get_channel(ctx)
     perms = require(ctx, ch.guild, ch, 0)
-    pins = list(reversed(ch.pins)) if perms & P.READ_MESSAGE_HISTORY else []
-    limit = int(ctx.query.get("limit", "50"))
+    try:
+        limit = int(ctx.query.get("limit", "50"))
+    except ValueError:
+        raise invalid_form("limit", "Value is not int.", "NUMBER_TYPE_COERCE") from None
+    if not 1 <= limit <= 50:
+        raise invalid_form("limit", "Int value should be between 1 and 50.", "NUMBER_TYPE_MAX")
+    pins = ch.pins if perms & P.READ_MESSAGE_HISTORY else []
     if "before" in ctx.query:
-        pins = [m for m in pins if str(m.id) != ctx.query["before"]]
-    return 200, {"items": [{"pinned_at": m.created_at.isoformat(), "message": m.to_json()}
-                           for m in pins[:limit]], "has_more": len(pins) > limit}
+        try:
+            before = datetime.fromisoformat(ctx.query["before"])
+        except ValueError:
+            raise invalid_form("before", "Could not parse the date-time.", "DATE_TIME_TYPE_PARSE") from None
+        if before.tzinfo is None:
+            before = before.replace(tzinfo=UTC)
+        pins = [m for m in pins if (m.pinned_at or m.created_at) < before]
+    return 200, {"items": [{"pinned_at": iso(m.pinned_at or m.created_at), "message": m.to_json()}
+                           for m in pins[:limit]],
+                 "has_more": len(pins) > limit}
 
 
 async def _pin(ctx: Ctx, pinned: bool) -> Result:

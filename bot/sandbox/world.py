@@ -219,6 +219,7 @@ class Message:
     components: list[dict[str, Any]] = field(default_factory=list)
     flags: int = 0
     pinned: bool = False
+    pinned_at: datetime | None = None  # when it was pinned (not when it was posted)
     type: int = 0
     edited_at: datetime | None = None
     mentions: list[User] = field(default_factory=list)
@@ -293,7 +294,9 @@ class Channel:
 
     @property
     def pins(self) -> list[Message]:
-        return [m for m in self.messages if m.pinned]
+        """Pinned messages, most recently pinned first (as Discord lists them)."""
+        pinned = [m for m in self._messages.values() if m.pinned]
+        return sorted(pinned, key=lambda m: (m.pinned_at or m.created_at, m.id), reverse=True)
 
     def get_message(self, message_id: int) -> Message | None:
         return self._messages.get(message_id)
@@ -704,6 +707,7 @@ class World:
         self.dm_channels: dict[int, Channel] = {}
         self._emit = emit
         self.bot_added_hook: Callable[[Guild, Application], None] | None = None
+        self._last_pin: datetime | None = None
 
     def new_id(self, at: datetime | None = None) -> int:
         return self._snowflakes.make(at or self.clock.now())
@@ -771,6 +775,8 @@ class World:
             mentioned = [self.users[int(u)] for u in _MENTION.findall(content) if int(u) in self.users]
         msg = Message(self.new_id(at), channel, user, content, list(embeds or []), list(components or []),
                       flags, mentions=mentioned, **extra)
+        if msg.pinned and msg.pinned_at is None:
+            msg.pinned_at = self._pin_time()
         if not msg.ephemeral:
             channel._messages[msg.id] = msg
             if emit:
@@ -795,6 +801,10 @@ class World:
         self.emit("MESSAGE_DELETE", data, _gid(msg.channel))
 
     def set_pinned(self, msg: Message, pinned: bool) -> None:
+        if pinned and not msg.pinned:
+            msg.pinned_at = self._pin_time()
+        elif not pinned:
+            msg.pinned_at = None
         msg.pinned = pinned
         data: dict[str, Any] = {"channel_id": str(msg.channel.id),
                                 "last_pin_timestamp": iso(self.clock.now()) if pinned else None}
@@ -802,6 +812,15 @@ class World:
             data["guild_id"] = str(msg.channel.guild.id)
         self.emit("MESSAGE_UPDATE", msg.to_json(with_member=True), _gid(msg.channel))
         self.emit("CHANNEL_PINS_UPDATE", data, _gid(msg.channel))
+
+    def _pin_time(self) -> datetime:
+        """The clock's time, one millisecond past the latest pin if the clock has not moved since:
+        pins page by their pinned-at time, which Discord never gives two pins of one channel."""
+        now = self.clock.now()
+        if self._last_pin is not None and now <= self._last_pin:
+            now = self._last_pin + timedelta(milliseconds=1)
+        self._last_pin = now
+        return now
 
     def older_than(self, days: float) -> datetime:
         return self.clock.now() - timedelta(days=days)

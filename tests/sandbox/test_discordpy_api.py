@@ -119,3 +119,35 @@ async def test_dm_button_click(sandbox: Sandbox) -> None:
         prompt = w.alice.dms[-1]
         h = await sandbox.click(w.alice, prompt, "consent:agree").response()
         assert clicked == [w.alice.id] and h.ephemeral and h.content == "recorded"
+
+
+async def test_more_than_50_pins_page_by_pinned_at(sandbox: Sandbox, clock: FakeClock) -> None:
+    """Pins list most recently pinned first, 50 to a page, each page starting below the last item's
+    pinned_at: discord.py 2.7 pages through all of them, and pinned_at is when the pin happened."""
+    w = build_standard_world(sandbox)
+    text = w.guild.create_text_channel("general")
+    messages = sandbox.post_many(text, w.alice, 130, at=clock.now() - timedelta(days=3))
+    order = messages[::2] + messages[1::2]  # pinned out of posting order
+    for i, message in enumerate(order):
+        if i % 40 == 0:
+            clock.advance(timedelta(minutes=5))  # some pins share the clock's instant, some do not
+        sandbox.pin(message)
+    unpinned = order.pop(17)
+    sandbox.pin(unpinned, False)
+    client = discord.Client(intents=discord.Intents.default(), **FAST_CLIENT_OPTIONS)
+    async with running(client, w.token, sandbox):
+        channel = client.get_channel(text.id)
+        assert isinstance(channel, discord.TextChannel)
+        pins = [p async for p in channel.pins(limit=None)]
+        assert [p.id for p in pins] == [m.id for m in reversed(order)]
+        assert len(sandbox.requests_matching("GET", "/channels/{channel_id}/messages/pins")) == 3
+        for pinned, message in zip(pins, reversed(order), strict=True):
+            assert pinned.pinned_at == message.pinned_at and pinned.pinned_at != pinned.created_at
+        oldest = [p async for p in channel.pins(limit=None, oldest_first=True)]  # discord.py turns each page
+        assert [p.id for p in oldest][:50] == [m.id for m in reversed(order)][:50][::-1]
+        assert sorted(p.id for p in oldest) == sorted(m.id for m in order)
+        cut = order[80].pinned_at
+        assert cut is not None
+        before = [p async for p in channel.pins(limit=None, before=cut)]
+        assert [p.id for p in before] == [m.id for m in reversed(order) if m.pinned_at and m.pinned_at < cut]
+        assert [p.id async for p in channel.pins(limit=7)] == [m.id for m in reversed(order)][:7]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import discord
@@ -70,7 +69,8 @@ async def test_added_bot_reaches_a_connected_client(sandbox: Sandbox) -> None:
         assert any(r.is_bot_managed() for r in member.roles)
 
 
-async def test_posting_while_a_client_is_connected_is_cheap(sandbox: Sandbox, world: StandardWorld) -> None:
+async def test_posting_while_a_client_is_connected(sandbox: Sandbox, world: StandardWorld) -> None:
+    # How fast is a benchmark's question: no test depends on the machine's speed.
     ch = world.guild.create_text_channel("general")
     seen: list[int] = []
     client = discord.Client(intents=discord.Intents.default(), **FAST_CLIENT_OPTIONS)
@@ -80,10 +80,9 @@ async def test_posting_while_a_client_is_connected_is_cheap(sandbox: Sandbox, wo
 
     client.on_message = on_message  # type: ignore[attr-defined]
     async with running(client, world.token, sandbox):
-        t0 = time.perf_counter()
-        sandbox.post_many(ch, world.alice, 300)
+        posted = sandbox.post_many(ch, world.alice, 300)
         await sandbox.wait_until(lambda: len(seen) == 300)
-        assert time.perf_counter() - t0 < 1.0
+        assert seen == [m.id for m in posted]
 
 
 async def test_closing_a_voice_room_does_not_remove_people_inside(sandbox: Sandbox, world: StandardWorld) -> None:
