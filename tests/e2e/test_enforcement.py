@@ -14,6 +14,7 @@ import pytest
 
 from bot.core.records import GroupInfo
 from bot.sandbox import permissions as P
+from bot.sandbox.settle import WAIT_TIMEOUT
 from bot.sandbox.world import Application, Channel, Member
 from bot.storage import audit as audit_store
 from bot.storage import cases as case_store
@@ -36,7 +37,7 @@ DISCONNECT = "/guilds/{guild_id}/members/{user_id}"
 OVERWRITE = "/channels/{channel_id}/permissions/{overwrite_id}"
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 3.0, what: str = "condition") -> Any:
+async def until(predicate: Callable[[], Any], timeout: float = WAIT_TIMEOUT, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -52,7 +53,9 @@ async def all_cases(hs: Holdspace, kind: str) -> list[case_store.CaseRecord]:
     return [c for c in await case_store.all_cases(hs.bot.db, hs.bot.ring, hs.guild.id) if c.kind == kind]
 
 
-async def until_cases(hs: Holdspace, kind: str, count: int = 1, timeout: float = 3.0) -> list[case_store.CaseRecord]:
+async def until_cases(
+    hs: Holdspace, kind: str, count: int = 1, timeout: float = WAIT_TIMEOUT
+) -> list[case_store.CaseRecord]:
     deadline = time.monotonic() + timeout
     while True:
         found = await all_cases(hs, kind)

@@ -29,6 +29,7 @@ from bot.errors import HoldspaceError
 from bot.health import SCHEDULER_GRACE, heartbeat_path, read_heartbeat
 from bot.runner import run_bot
 from bot.sandbox import FAST_CLIENT_OPTIONS, Sandbox, point_discord_at
+from bot.sandbox.settle import WAIT_TIMEOUT
 from bot.scheduler import Timer
 from tests.conftest import StandardWorld
 from tests.e2e.conftest import build_holdspace_world
@@ -124,7 +125,9 @@ class Running:
         return beat.__dict__
 
 
-async def until(condition: Callable[[], object], task: asyncio.Task[None] | None = None, timeout: float = 10.0) -> None:
+async def until(
+    condition: Callable[[], object], task: asyncio.Task[None] | None = None, timeout: float = WAIT_TIMEOUT
+) -> None:
     """Wait for a condition (not for a time); fail early if ``task`` ended."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
