@@ -19,7 +19,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -55,7 +55,7 @@ from bot.sandbox import (
 )
 from bot.sandbox import permissions as P
 from bot.sandbox.gateway import GUILD_MEMBERS
-from bot.sandbox.settle import WAIT_TIMEOUT
+from bot.sandbox.settle import WAIT_TIMEOUT, settle_holdspace
 from bot.sandbox.world import LOADING
 
 SandboxT: TypeAlias = Sandbox
@@ -118,6 +118,8 @@ class _Narrator:
         self.step_number = 0
         self.step_title = "starting"
         self.checks = 0
+        # While holdspace runs: waits until it has done all it will do for now (bot.sandbox.settle).
+        self.settled: Callable[[], Awaitable[None]] | None = None
 
     def line(self, text: str = "") -> None:
         try:
@@ -144,11 +146,24 @@ class _Narrator:
             raise _StepFailed(failure)
 
     async def until(self, sb: SandboxT, predicate: Any, failure: str) -> Any:
-        """Wait (real time, re-checked on every change in the stand-in) for ``predicate``; fail the step."""
+        """``predicate`` once holdspace has reacted; fail the step if it still does not hold when
+        holdspace has nothing left to do (never a matter of how fast the machine is)."""
+        value = predicate()
+        if value:
+            return value
+        if self.settled is None:
+            try:
+                return await sb.wait_until(predicate, timeout=WAIT)
+            except TimeoutError:
+                raise _StepFailed(failure) from None
         try:
-            return await sb.wait_until(predicate, timeout=WAIT)
-        except TimeoutError:
+            await self.settled()
+        except AssertionError:
             raise _StepFailed(failure) from None
+        value = predicate()
+        if not value:
+            raise _StepFailed(failure)
+        return value
 
 
 # -- running commands and reading holdspace's answers --------------------------------------------------
@@ -328,11 +343,13 @@ class _Rehearsal:
             if self._task in done and self._task.exception() is not None:
                 raise _StepFailed(f"holdspace stopped while connecting ({type(self._task.exception()).__name__})")
             raise _StepFailed("holdspace did not connect to the stand-in in time")
+        self.n.settled = lambda: settle_holdspace(self.sb, bot, timeout=WAIT)
         return bot
 
     async def stop_holdspace(self) -> None:
         bot, task = self.bot, self._task
         self.bot, self._task = None, None
+        self.n.settled = None
         if bot is None:
             return
         with contextlib.suppress(Exception):

@@ -5,8 +5,9 @@ for a fixed time. "Done" is read from the event loop itself, so it holds on a sl
 on a fast one: the loop is quiet when, for several turns in a row,
 
 - no callback is ready to run (a task woken, a future resolved, data read from a socket);
-- no task is inside a discord.py HTTP request or an aiosqlite statement (work that waits on the wire
-  or on the database thread, which the ready queue cannot show);
+- no discord.py event handler is still running, and no task is inside a discord.py HTTP request or
+  a database statement (work that waits on the wire or on the database thread, which the ready queue
+  cannot show);
 - no real-time sleep or timeout falls due within ``HORIZON`` seconds (grace periods, retry pauses,
   batching windows, discord.py's wait for guilds at start-up); waits further off are idle timeouts
   (heartbeats, keep-alives, slow retries), and a test needing what they lead to moves on without them;
@@ -61,12 +62,17 @@ def _awaits(coro: Any) -> Iterable[CodeType]:
 
 
 def task_work(loop: asyncio.AbstractEventLoop, *, ignore: Iterable[asyncio.Task[Any]] = ()) -> list[str]:
-    """Tasks inside an HTTP request or a database statement."""
+    """discord.py event handlers still running, and tasks inside an HTTP request or an aiosqlite
+    statement (as far as their chain of awaits can be followed: a client's own database layer should
+    say when it is busy, see :func:`settle_holdspace`)."""
     http_codes, aiosqlite_dir = _work_markers()
     skip = set(ignore)
     found: list[str] = []
     for task in asyncio.all_tasks(loop):
         if task in skip or task.done():
+            continue
+        if task.get_name().startswith("discord.py: "):
+            found.append(f"discord.py is running the event handler {task.get_name()[12:]!r}")
             continue
         for code in _awaits(task.get_coro()):
             if code in http_codes:
@@ -145,3 +151,31 @@ async def settle(sb: Sandbox, client: discord.Client, *, also: Callable[[], list
         else:
             quiet += 1
             await asyncio.sleep(0)  # one more turn of the loop, timers and sockets included
+
+
+#: holdspace tasks that only look again, after a few real-time seconds, whether something needs doing:
+#: the guard watching whether a room it saw created or changed becomes a group room. Tests and the
+#: demo store a group with rooms that already carry what a group's rooms must carry, so what it finds
+#: needs nothing done, and settling need not wait for it (were it renamed, settling would only take
+#: longer, never end early).
+HOLDSPACE_WATCHERS = ("_maybe_new_group_room",)
+
+
+def holdspace_watcher(task: asyncio.Task[Any]) -> bool:
+    name = getattr(task.get_coro(), "__qualname__", "")
+    return any(w in name for w in HOLDSPACE_WATCHERS)
+
+
+async def settle_holdspace(sb: Sandbox, bot: discord.Client, *, timeout: float = WAIT_TIMEOUT) -> None:
+    """:func:`settle` for holdspace: also waits for its scheduler to be asleep with nothing due and
+    for its database to be free (every statement holds the database's lock while it runs)."""
+    scheduler = getattr(bot, "scheduler", None)
+    db = getattr(bot, "db", None)
+
+    def asleep() -> list[str]:
+        found = [] if scheduler is None or scheduler.idle else ["holdspace's scheduler is running due work"]
+        if db is not None and db.busy:
+            found.append("a database statement or transaction of holdspace is under way")
+        return found
+
+    await settle(sb, bot, also=asleep, watchers=holdspace_watcher, timeout=timeout)

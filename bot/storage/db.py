@@ -118,6 +118,11 @@ class Database:
                 await conn.execute("ROLLBACK")
 
     @property
+    def busy(self) -> bool:
+        """A statement or transaction is under way (tests use it to know holdspace has settled)."""
+        return self._lock.locked()
+
+    @property
     def connection(self) -> aiosqlite.Connection:
         """The raw connection (bot.storage modules only)."""
         return self._conn

@@ -20,8 +20,7 @@ from bot.core.permissions import invite_permissions
 from bot.crypto import KeyRing
 from bot.sandbox import FAST_CLIENT_OPTIONS, InteractionHandle, Sandbox, point_discord_at
 from bot.sandbox.gateway import GUILD_MEMBERS
-from bot.sandbox.settle import WAIT_TIMEOUT
-from bot.sandbox.settle import settle as settle_loop
+from bot.sandbox.settle import WAIT_TIMEOUT, settle_holdspace
 from bot.sandbox.world import Channel, Member, User
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
@@ -116,11 +115,7 @@ class Holdspace:
         """
         bot = self.bot
         assert bot is not None, "holdspace is not running"
-
-        def scheduler() -> list[str]:
-            return [] if bot.scheduler.idle else ["holdspace's scheduler is running due work"]
-
-        await settle_loop(self.sb, bot, also=scheduler, watchers=_watcher, timeout=timeout)
+        await settle_holdspace(self.sb, bot, timeout=timeout)
 
     async def seed_consent(self, group: Any, member_id: int) -> None:
         """Enrol ``member_id`` in ``group`` and record their "I agree" directly, as the consent feature
@@ -151,18 +146,6 @@ class Holdspace:
         handle = self.sb.run_command(who, where, name, **options)
         await handle.response()
         return handle
-
-
-#: holdspace tasks that only look again, after a few real-time seconds, whether something needs doing:
-#: the guard watching whether a room it saw created or changed becomes a group room. Tests store a
-#: group with rooms that already carry what a group's rooms must carry, so what it finds needs nothing
-#: done, and settling need not wait for it (were it renamed, settling would only take longer).
-WATCHERS = ("_maybe_new_group_room",)
-
-
-def _watcher(task: asyncio.Task[Any]) -> bool:
-    name = getattr(task.get_coro(), "__qualname__", "")
-    return any(w in name for w in WATCHERS)
 
 
 def build_holdspace_world(sb: Sandbox, *, open_commands: bool = True) -> StandardWorld:

@@ -94,7 +94,6 @@ async def test_a_failing_expectation_names_its_step_and_returns_1(
     # holdspace without its guard: the recording bot is not kept out, and the rehearsal says where.
     discover = bot.app.discover_cogs
     monkeypatch.setattr(bot.app, "discover_cogs", lambda: [c for c in discover() if c != "cogs.guard"])
-    monkeypatch.setattr(bot.demo, "WAIT", 0.5)
     code = await run_demo()
     out = capsys.readouterr().out
     assert code == 1, out
