@@ -4,7 +4,8 @@
 
 One busy-looping process per CPU core competes with the tests for the whole time; each hog also stops
 by itself after ``--hog-limit`` seconds, so none outlives a run that was killed. Every run's failures
-are listed; the exit status is 1 if any run failed.
+are listed, and each run's whole output is kept in a folder named at the start; the exit status is
+1 if any run failed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,14 +67,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="what to run (default: tests/e2e)")
     args = parser.parse_args(argv)
     hog_limit = args.runs * args.run_timeout + 60
-    print(f"stress test: {args.runs} run(s) of {' '.join(args.pytest_args)} beside {args.hogs} CPU hog(s)",
-          flush=True)
+    logs = Path(tempfile.mkdtemp(prefix="holdspace-stress-"))
+    print(f"stress test: {args.runs} run(s) of {' '.join(args.pytest_args)} beside {args.hogs} CPU hog(s); "
+          f"output of each run in {logs}", flush=True)
     failures: dict[int, list[str]] = {}
     hogs = start_hogs(args.hogs, hog_limit)
     try:
         for run in range(1, args.runs + 1):
             started = time.monotonic()
             code, output = run_once(args.pytest_args, args.run_timeout)
+            (logs / f"run-{run}.log").write_text(output)
             failed = FAILED.findall(output)
             summary = SUMMARY.findall(output)
             line = summary[-1] if summary else f"exit status {code}"
@@ -83,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    FAILED {test}", flush=True)
                 if not failed:
                     print(output[-3000:], flush=True)
+                print(f"    details: {logs / f'run-{run}.log'}", flush=True)
     finally:
         stop_hogs(hogs)
     total = sum(len(f) for f in failures.values())
