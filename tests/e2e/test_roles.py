@@ -54,5 +54,5 @@ async def test_setup_refuses_a_staff_role_most_members_hold_and_the_audit_report
     await hs.sb.wait_until(
         lambda: sum(1 for m in bot.get_guild(hs.guild.id).members if m.get_role(staff.fac_role.id)) == 4  # type: ignore[union-attr]
     )
-    audit = await guard_answer(await hs.command(hs.member("owner"), None, "guard audit"))
+    audit = await guard_answer(hs, await hs.command(hs.member("owner"), None, "guard audit"))
     assert f"**fail** The facilitator role <@&{staff.fac_role.id}> is held by 4 of the server's 5 people" in audit
