@@ -176,7 +176,7 @@ async def test_someone_who_joined_while_the_connection_was_down_is_handled_once(
 
     await hs.sb.drop_gateway(resumable=resumable)
     hs.guild.set_voice(bob, voice)  # a replayed join and the reconcile both see him
-    await until(lambda: hs.guild.voice_channel_of(bob) is None, timeout=10, what="the disconnect")
+    await until(lambda: hs.guild.voice_channel_of(bob) is None, what="the disconnect")
     await until_cases(hs, "unconsented_join")
     await hs.settle()
     assert len(disconnects(hs, bob)) == 1

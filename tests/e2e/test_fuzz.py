@@ -131,7 +131,7 @@ def modal_inputs(modal: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 async def answered(handle: InteractionHandle, what: str) -> InteractionHandle:
     try:
-        await handle.response(timeout=5)
+        await handle.response()
     except TimeoutError:
         raise AssertionError(f"holdspace did not answer {what}") from None
     return handle
@@ -249,7 +249,7 @@ async def test_every_text_option_at_four_thousand_characters(
             for kind in ("manager", "facilitator"):
                 handle = hs.sb.run_command(world.people[kind], world.rooms[0], leaf.path, values)
                 try:
-                    await handle.response(timeout=5)
+                    await handle.response()
                 except TimeoutError:
                     unanswered.append(f"/{leaf.path} {spec['name']} by the {kind}")
                     continue
@@ -258,7 +258,7 @@ async def test_every_text_option_at_four_thousand_characters(
                     filled = {c["custom_id"]: "ẍ" * int(c.get("max_length") or 4000) for c in inputs}
                     submitted = hs.sb.submit_modal(handle, filled)
                     try:
-                        await submitted.response(timeout=5)
+                        await submitted.response()
                     except TimeoutError:
                         unanswered.append(f"the form of /{leaf.path} by the {kind}")
     assert not unanswered
