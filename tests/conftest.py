@@ -6,9 +6,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import settings
 
 from bot.clock import FakeClock
 from bot.sandbox import Application, Guild, Member, Role, Sandbox, User, permissions
+
+# Hypothesis fails an example that takes longer than 200 ms by default: a slow or busy machine would
+# fail a correct test. No test depends on the machine's speed; speed is a benchmark's question.
+settings.register_profile("holdspace", deadline=None)
+settings.load_profile("holdspace")
 
 
 @pytest.fixture
