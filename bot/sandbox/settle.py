@@ -93,12 +93,14 @@ def loop_work(loop: asyncio.AbstractEventLoop, *, horizon: float = HORIZON,
     """
     skip = set(ignore)
     found: list[str] = []
-    ready = [h for h in getattr(loop, "_ready", ()) if not h.cancelled()]
+    # tuple() copies in one step under the GIL: other threads (aiosqlite, discord.py's heartbeat) add
+    # to the ready queue through call_soon_threadsafe while we look.
+    ready = [h for h in tuple(getattr(loop, "_ready", ())) if not h.cancelled()]
     if ready:
         found.append(f"{len(ready)} callbacks ready to run")
     now = loop.time()
     waiting = {id(w): t for t in asyncio.all_tasks(loop) if (w := getattr(t, "_fut_waiter", None)) is not None}
-    for handle in getattr(loop, "_scheduled", ()):
+    for handle in tuple(getattr(loop, "_scheduled", ())):
         if not handle.cancelled() and handle.when() - now <= horizon:
             args = getattr(handle, "_args", None) or ()
             task = waiting.get(id(args[0])) if args else None
