@@ -52,7 +52,7 @@ async def test_a_room_stuck_in_a_rate_limit_does_not_delay_another_groups_sessio
     hs.sb.faults.rate_limit(None, rf"/channels/({stuck.text.id}|{stuck.voice.id})(/.*)?$", times=1000, retry_after=30)
     first = len(hs.sb.requests)
     hs.clock.set(end)  # both sessions end now
-    await hs.sb.wait_until(lambda: not can_join(hs, "alice", other), timeout=5)
+    await hs.sb.wait_until(lambda: not can_join(hs, "alice", other))
     after = hs.sb.requests[first:]
     limited = [r for r in after if r.status == 429]
     other_lock = [r for r in after if r.route == PERMISSIONS and str(other.text.id) in r.path]
@@ -92,7 +92,7 @@ async def test_end_of_session_removes_every_session_message_even_with_a_room_unr
     assert not gone(*away), "the room was not readable yet"
     holdspace.sb.faults.clear()  # readable again: the next try (every 30 s) reads it
     holdspace.clock.advance(timedelta(seconds=31))
-    await holdspace.sb.wait_until(lambda: gone(*during, *away), timeout=10)
+    await holdspace.sb.wait_until(lambda: gone(*during, *away))
     assert started(circle.text) == 0 and started(circle.voice) == 0
     assert not gone(*before), "what was posted before the session stays (ttl is off)"
 
@@ -108,7 +108,7 @@ async def test_start_reminders_are_kept_while_the_session_runs_and_gone_at_its_e
     text, _ = await answer(hs.sb.run_command(hs.world.owner, circle.text, "expiry status", group="Circle"))
     assert "reminders kept until the session ends**: 2" in text and "open report" not in text, text
     await run(hs, "carol", "session end", circle.text, group=circle.group.id)
-    await hs.sb.wait_until(lambda: started(circle.text) == 0 and started(circle.voice) == 0, timeout=5)
+    await hs.sb.wait_until(lambda: started(circle.text) == 0 and started(circle.voice) == 0)
 
 
 class AheadClock:
@@ -157,12 +157,12 @@ async def test_a_restart_after_a_kill_between_the_steps_of_session_start_posts_t
     assert not can_join(holdspace, "alice", circle)
     holdspace.sb.faults.add_latency(0.3, "PUT", PERMISSIONS)
     holdspace.sb.run_command(holdspace.member("carol"), circle.text, "session start", group=circle.group.id)
-    await holdspace.sb.wait_for_request("PUT", PERMISSIONS, timeout=5)  # the first overwrite edit is done
+    await holdspace.sb.wait_for_request("PUT", PERMISSIONS)  # the first overwrite edit is done
     await holdspace.kill()
     holdspace.sb.faults.clear()
     assert started(circle.text) == 0 and started(circle.voice) == 0
     await holdspace.start()
-    await holdspace.sb.wait_until(lambda: started(circle.text) == 1 and started(circle.voice) == 1, timeout=5)
+    await holdspace.sb.wait_until(lambda: started(circle.text) == 1 and started(circle.voice) == 1)
     assert can_join(holdspace, "alice", circle)
     await holdspace.restart()
     await holdspace.settle()
