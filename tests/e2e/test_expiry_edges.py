@@ -79,7 +79,7 @@ async def test_a_ttl_shortened_during_a_slow_catch_up_applies_to_every_pending_r
     await holdspace.stop()
     away = post(holdspace, room.text, 500)
     holdspace.sb.faults.add_latency(0.3, "GET", HISTORY)  # five pages of history: about 1.5 s
-    await holdspace.start()
+    await holdspace.start(settle=False)  # act while the catch-up still reads
     await recorded(holdspace, room.group, 100)  # the first page is in, the rest is still being read
     text, ephemeral = await answer(
         holdspace.sb.run_command(holdspace.world.owner, room.text, "expiry settings", group="Circle", ttl="1h")
