@@ -100,7 +100,7 @@ async def test_a_ttl_changed_with_group_settings_during_a_catch_up_applies_too(h
     await holdspace.stop()
     away = post(holdspace, room.text, 300)
     holdspace.sb.faults.add_latency(0.3, "GET", HISTORY)
-    await holdspace.start()
+    await holdspace.start(settle=False)  # act while the catch-up still reads
     await recorded(holdspace, room.group, 100)
     text, ephemeral = await answer(
         holdspace.sb.run_command(holdspace.world.owner, room.text, "group settings", group="Circle", ttl="30m")
