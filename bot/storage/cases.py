@@ -57,7 +57,12 @@ __all__ = [
     "set_notice",
 ]
 
-MEMBER = "member"
+#: One purpose per column: a person's fingerprint as a case's subject, reporter or assignee cannot be
+#: matched with another column's (or with their enrolments and consents) from the file alone.
+SUBJECT = "case-subject"
+REPORTER = "case-reporter"
+ASSIGNEE = "case-assignee"
+_PURPOSE_OF = {"subject_index": SUBJECT, "reporter_index": REPORTER, "assignee_index": ASSIGNEE}
 DEDUPE = "case-dedupe"
 
 _CASE_COLUMNS = (
@@ -72,9 +77,9 @@ def register_fields() -> None:
         fields.register_encrypted("cases", column, row_key=("id",))
     fields.register_encrypted("case_events", "actor", row_key=("id",))
     fields.register_encrypted("case_events", "note", row_key=("id",))
-    fields.register_blind_index("cases", "subject_index", "subject", MEMBER)
-    fields.register_blind_index("cases", "reporter_index", "reporter", MEMBER)
-    fields.register_blind_index("cases", "assignee_index", "assignee", MEMBER)
+    fields.register_blind_index("cases", "subject_index", "subject", SUBJECT)
+    fields.register_blind_index("cases", "reporter_index", "reporter", REPORTER)
+    fields.register_blind_index("cases", "assignee_index", "assignee", ASSIGNEE)
     fields.register_blind_index("cases", "dedupe_index", "dedupe_key", DEDUPE)
 
 
@@ -253,9 +258,9 @@ async def open_case(
                 Status.OPEN.value,
                 group_id,
                 _enc_id(ring, subject_id, "subject", case_id),
-                None if subject_id is None else ring.blind_index(subject_id, purpose=MEMBER),
+                None if subject_id is None else ring.blind_index(subject_id, purpose=SUBJECT),
                 _enc_id(ring, reporter_id, "reporter", case_id),
-                None if reporter_id is None else ring.blind_index(reporter_id, purpose=MEMBER),
+                None if reporter_id is None else ring.blind_index(reporter_id, purpose=REPORTER),
                 ring.encrypt_json(details or {}, table="cases", column="details", row=case_id),
                 None
                 if dedupe_key is None
@@ -348,8 +353,8 @@ async def list_for_assignee(
 async def _list_by_member(
     db: Database, ring: KeyRing, guild_id: int, index_column: str, member_id: int, limit: int
 ) -> list[CaseRecord]:
-    assert index_column in ("reporter_index", "subject_index", "assignee_index")
-    indexes = ring.blind_indexes(member_id, purpose=MEMBER)
+    assert index_column in _PURPOSE_OF
+    indexes = ring.blind_indexes(member_id, purpose=_PURPOSE_OF[index_column])
     rows = await db.fetchall(
         f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? AND {index_column} IN ({_marks(indexes)}) "
         "ORDER BY number DESC LIMIT ?",
@@ -399,7 +404,7 @@ async def claim(db: Database, ring: KeyRing, guild_id: int, number: int, actor_i
             (
                 status.value,
                 _enc_id(ring, actor_id, "assignee", case.id),
-                ring.blind_index(actor_id, purpose=MEMBER),
+                ring.blind_index(actor_id, purpose=ASSIGNEE),
                 to_ms(now),
                 case.id,
             ),
@@ -489,13 +494,13 @@ async def forget_member(db: Database, ring: KeyRing, guild_id: int, member_id: i
     changes nothing the second time. Cases *about* the member are not touched here:
     their rules (open until resolved, then ``closed_cases_days``) decide.
     """
-    indexes = ring.blind_indexes(member_id, purpose=MEMBER)
-    marks = _marks(indexes)
     closed = [s.value for s in CLOSED]
     cut = kept = 0
     async with db.transaction() as conn:
         for role in ("reporter", "assignee"):
             index = f"{role}_index"
+            indexes = ring.blind_indexes(member_id, purpose=_PURPOSE_OF[index])
+            marks = _marks(indexes)
             cursor = await conn.execute(
                 f"UPDATE cases SET {role} = NULL, {index} = NULL WHERE guild_id = ? AND {index} IN ({marks}) "
                 f"AND status IN ({_marks(closed)})",

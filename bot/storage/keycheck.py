@@ -134,8 +134,10 @@ async def open_checked_database(
         await verify_or_store_key(db, ring, clock=clock)
         if migrate:
             from bot.storage.consents import seal_legacy
+            from bot.storage.reindex import reindex
 
             await seal_legacy(db, ring)  # consent events of older versions: chained, bound to their group
+            await reindex(db, ring)  # blind indexes written under a purpose that has changed since
     except sqlite3.Error as exc:
         await db.close()
         problem = storage_problem(Path(path), exc)

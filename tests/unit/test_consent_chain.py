@@ -10,6 +10,7 @@ from bot.core.consent_chain import GENESIS, Head, Linked, link, verify
 from bot.crypto import KeyRing, generate_key
 from bot.storage import consent_anchor
 from bot.storage import consents as consent_store
+from bot.storage import groups as group_store
 from bot.storage.keycheck import open_checked_database
 from bot.storage.rotation import rotate_key
 
@@ -128,3 +129,28 @@ async def test_an_older_file_is_sealed_once_and_survives_a_key_rotation(tmp_path
     await db.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM consents").fetchone() == (3,)
+
+
+async def test_a_case_reporter_cannot_be_matched_with_their_groups_in_the_file(tmp_path: Path) -> None:
+    from bot.storage import cases as case_store
+    from bot.storage.reindex import reindex
+
+    ring = KeyRing.generate()
+    path = tmp_path / "hs.db"
+    db = await open_checked_database(path, ring)
+    group_id = "c" * 32
+    await _group(db, group_id)
+    await group_store.enrol(db, ring, group_id, 7, AT)
+    opened = await case_store.open_case(db, ring, guild_id=1, kind="breach_report", now=AT, reporter_id=7)
+    # As an older version indexed it: the shared purpose "member".
+    await db.execute(
+        "UPDATE cases SET reporter_index = ? WHERE id = ?", (ring.blind_index(7, purpose="member"), opened.case_id)
+    )
+    await db.execute("DELETE FROM meta WHERE key = 'blind_index_purposes'")
+    assert await reindex(db, ring) == 1 and await reindex(db, ring) == 0
+    with sqlite3.connect(path) as conn:
+        enrolled = {bytes(r[0]) for r in conn.execute("SELECT member_index FROM enrolments")}
+        reporters = {bytes(r[0]) for r in conn.execute("SELECT reporter_index FROM cases")}
+    assert enrolled and reporters and not enrolled & reporters
+    assert [c.number for c in await case_store.list_for_reporter(db, ring, 1, 7)] == [opened.number]
+    await db.close()
