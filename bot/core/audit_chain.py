@@ -102,6 +102,8 @@ class VerifyResult:
             if self.checked == 0:
                 return "audit log: no entries to check; the chain is intact"
             return f"audit log: {self.checked} entries checked up to #{self.last_seq}; the chain is intact"
+        if self.broken_seq is None:
+            return f"audit log: {self.reason} ({self.checked} checked before it are intact)"
         return (
             f"audit log: the chain is broken at entry #{self.broken_seq}: {self.reason} "
             f"({self.checked} entries before it are intact)"

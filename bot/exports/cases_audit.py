@@ -17,6 +17,7 @@ from bot.core.audit_chain import VerifyResult
 from bot.crypto import KeyRing
 from bot.storage import audit as audit_store
 from bot.storage import cases as case_store
+from bot.storage import session_reports
 from bot.storage.db import Database
 
 __all__ = ["FORMATS", "VerifyResult", "export_audit", "export_cases", "verify_audit"]
@@ -130,5 +131,12 @@ async def export_audit(db: Database, ring: KeyRing, guild_id: int, fmt: str) -> 
 
 
 async def verify_audit(db: Database, ring: KeyRing) -> VerifyResult:
-    """Check the whole audit chain; the result names the first broken link (its seq) and why."""
-    return await audit_store.verify(db, ring)
+    """Check the whole audit chain, then every stored session report against the digest the chain
+    holds for it; the result names the first break and why."""
+    chain = await audit_store.verify(db, ring)
+    if not chain.ok:
+        return chain
+    reports = await session_reports.verify(db, ring)
+    if not reports.ok:
+        return reports
+    return chain
