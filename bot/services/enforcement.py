@@ -7,8 +7,9 @@
 - :meth:`Enforcement.reconcile_voice` does that for everyone in a server's group voice rooms at once
   (on GUILD_CREATE, resume, re-identify): every disconnect is issued before any follow-up.
 - :meth:`Enforcement.close_rooms` takes a person's access away after memory already says so (fail
-  closed): the disconnect first, then the overwrite edits (or the group role); an edit Discord
-  refuses is retried with back-off until it holds (the reconcile at every start is its backstop).
+  closed): the disconnect first, then the overwrite edits (or taking the group role); an edit or
+  role removal Discord refuses is retried with back-off until it holds (the reconcile at every start
+  is its backstop).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -40,6 +42,9 @@ REPAIR_FIRST = 1.0
 REPAIR_MAX = 30.0
 
 CASE_UNCONSENTED = "unconsented_join"
+
+#: One try of a repair: None when it holds, else what went wrong.
+Attempt = Callable[[], Awaitable[str | None]]
 
 
 @dataclass
@@ -266,44 +271,70 @@ class Enforcement:
         return member_id in self.bot.state.facilitators_of(group.id) and not group.facilitators_consent
 
     def _repair_later(self, group: GroupInfo, channel_id: int, member_id: int, reason: str) -> None:
-        key = (channel_id, member_id)
+        attempt = functools.partial(self._strip_allow, group.guild_id, channel_id, member_id, reason)
+        self._retry_later((channel_id, member_id), attempt, "a room is not closed to someone")
+
+    def _retry_later(self, key: tuple[int, int], attempt: Attempt, what: str) -> None:
+        """Try ``attempt`` again with back-off until it holds (it decides afresh each time)."""
         task = self._repairs.get(key)
         if task is not None and not task.done():
             return
-        self._repairs[key] = asyncio.create_task(
-            self._repair(group.guild_id, channel_id, member_id, reason), name="holdspace-room-repair"
-        )
+        self._repairs[key] = asyncio.create_task(self._repair(key, attempt, what), name="holdspace-room-repair")
 
-    async def _repair(self, guild_id: int, channel_id: int, member_id: int, reason: str) -> None:
+    async def _repair(self, key: tuple[int, int], attempt: Attempt, what: str) -> None:
         clock = self.bot.clock
         delay = REPAIR_FIRST
         tries = 1
         try:
             while True:
-                log.warning("a room is not closed to someone yet; trying again in %.0f s", delay)
+                log.warning("%s yet; trying again in %.0f s", what, delay)
                 await clock.sleep_until(clock.now() + timedelta(seconds=delay))
                 tries += 1
-                problem = await self._strip_allow(guild_id, channel_id, member_id, reason)
+                problem = await attempt()
                 if problem is None:
-                    log.info("the room is closed now (after %d tries)", tries)
+                    log.info("it holds now (after %d tries)", tries)
                     return
-                log.warning("closing a room failed again: %s", problem)
+                log.warning("failed again: %s", problem)
                 delay = min(delay * 2, REPAIR_MAX)
         finally:
-            self._repairs.pop((channel_id, member_id), None)
+            self._repairs.pop(key, None)
 
     async def _take_role(
         self, group: GroupInfo, guild: discord.Guild, member_id: int, reason: str, result: Closing
     ) -> None:
-        member = guild.get_member(member_id)
-        role = guild.get_role(group.role_id) if group.role_id is not None else None
-        if member is None or role is None or role not in member.roles:
+        if group.role_id is None:
             return
+        problem = await self._remove_role(group.id, guild.id, group.role_id, member_id, reason)
+        if problem is not None:
+            result.rooms_closed = False
+            result.problems.append(problem)
+            attempt = functools.partial(self._remove_role, group.id, guild.id, group.role_id, member_id, reason)
+            # Keyed by the role, so a room's repair and the role's never stand in for each other.
+            self._retry_later((group.role_id, member_id), attempt, "the group's role is not taken from someone")
+
+    async def _remove_role(self, group_id: str, guild_id: int, role_id: int, member_id: int, reason: str) -> str | None:
+        """Take the group's role from the member; None when that holds (or is no longer wanted)."""
+        group = self.bot.state.groups.get(group_id)
+        if group is None or group.access_mode != "role" or group.role_id != role_id:
+            return None  # the group or its role mode is gone; nothing opens the rooms through this role
+        if self.bot.state.consent_of(group_id, member_id) is not None:
+            return None  # access given back meanwhile (last decision wins)
+        guild = self.bot.get_guild(guild_id)
+        member = guild.get_member(member_id) if guild is not None else None
+        role = guild.get_role(role_id) if guild is not None else None
+        if member is None or role is None or role not in member.roles:
+            return None
         try:
             await member.remove_roles(role, reason=f"holdspace: {reason}")
+        except discord.NotFound:
+            return None  # the member or the role is gone
+        except discord.Forbidden:
+            return "Discord refused to take the group's role: holdspace lacks Manage Roles or ranks below the role"
         except discord.HTTPException as exc:
-            result.rooms_closed = False
-            result.problems.append(f"Discord answered HTTP {exc.status} to taking the group's role")
+            return f"Discord answered HTTP {exc.status} to taking the group's role"
+        except (TimeoutError, OSError):
+            return "Discord did not answer in time when taking the group's role"
+        return None
 
     def closing(self, channel_id: int, member_id: int) -> bool:
         """Is holdspace itself taking this member's access to the room away right now?"""

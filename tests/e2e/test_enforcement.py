@@ -35,6 +35,7 @@ from tests.e2e.test_setup import (
 GROUP = "Tuesday circle"
 DISCONNECT = "/guilds/{guild_id}/members/{user_id}"
 OVERWRITE = "/channels/{channel_id}/permissions/{overwrite_id}"
+ROLE_OF_MEMBER = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
 
 
 async def until(predicate: Callable[[], Any], timeout: float = WAIT_TIMEOUT, what: str = "condition") -> Any:
@@ -204,6 +205,34 @@ async def test_withdrawal_with_a_503_on_an_overwrite_edit_disconnects_first_and_
     assert any(r.status == 503 for r in sent)
 
     await advance_until(hs, lambda: not allows(text, alice) and not allows(voice, alice), limit=10)
+    assert hs.guild.voice_channel_of(alice) is None
+
+
+async def test_withdrawal_with_a_503_on_taking_the_group_role_disconnects_first_and_takes_it_later(
+    holdspace: Holdspace,
+) -> None:
+    hs = holdspace
+    staff, group, alice, _, voice = await consented_in_voice(hs)
+    await final(await hs.command(staff.facilitator, None, "group settings", group=GROUP, access_mode="role"))
+    assert hs.bot is not None
+    role_id = hs.bot.state.groups[group.id].role_id
+    assert role_id is not None
+    await hs.sb.wait_until(lambda: role_id in alice.role_ids and alice.id not in voice.overwrites, timeout=2)
+    await hs.settle()
+    assert hs.guild.voice_channel_of(alice) == voice
+    before = len(hs.sb.requests)
+    hs.sb.faults.fail("DELETE", ROLE_OF_MEMBER, 503, times=1)
+
+    reply = await final(await hs.command(alice, None, "consent withdraw", group=GROUP))
+    assert "withdrawn" in reply and "keeps trying" in reply
+    assert hs.guild.voice_channel_of(alice) is None
+    assert hs.bot.state.consent_of(group.id, alice.id) is None
+    sent = [r for r in hs.sb.requests[before:] if not r.path.startswith(("/interactions/", "/webhooks/"))]
+    assert sent[0].method == "PATCH" and sent[0].json == {"channel_id": None}, "the disconnect is the first request"
+    assert any(r.method == "DELETE" and r.status == 503 for r in sent)
+    assert role_id in alice.role_ids
+
+    await advance_until(hs, lambda: role_id not in alice.role_ids, limit=10)
     assert hs.guild.voice_channel_of(alice) is None
 
 
