@@ -19,6 +19,7 @@ Nothing here is written to the database: who must leave is rebuilt from Discord'
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -107,25 +108,25 @@ class _Job:
 
 
 class _Gate:
-    """At most ``limit`` disconnects of one server in flight; the limit may change between uses."""
+    """At most ``limit()`` disconnects of one server in flight; the limit is read afresh whenever a
+    slot may open, so a burst that started before discord.py learnt the bucket's real limit is not
+    held to the first guess for its whole length."""
 
     def __init__(self) -> None:
         self._busy = 0
-        self._limit = 1
         self._changed = asyncio.Condition()
 
     @asynccontextmanager
-    async def slot(self, limit: int) -> AsyncIterator[None]:
-        self._limit = limit
+    async def slot(self, limit: Callable[[], int]) -> AsyncIterator[None]:
         async with self._changed:
-            await self._changed.wait_for(lambda: self._busy < self._limit)
+            await self._changed.wait_for(lambda: self._busy < limit())
             self._busy += 1
         try:
             yield
         finally:
             async with self._changed:
                 self._busy -= 1
-                self._changed.notify(max(1, self._limit - self._busy))  # as many as may go now
+                self._changed.notify(max(1, limit() - self._busy))  # as many as may go now
 
 
 class Departures:
@@ -402,7 +403,7 @@ class Departures:
 
     async def _disconnect(self, job: _Job) -> None:
         gate = self._gates.setdefault(job.guild_id, _Gate())
-        async with gate.slot(self._bucket_limit(job.guild_id)):
+        async with gate.slot(functools.partial(self._bucket_limit, job.guild_id)):
             await self.bot.http.edit_member(job.guild_id, job.member_id, reason=job.reason, channel_id=None)
 
     def _bucket_limit(self, guild_id: int) -> int:
