@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import importlib.metadata
 import logging
 import os
 import sys
@@ -34,10 +33,24 @@ CONFIG_ENV = "HOLDSPACE_CONFIG"
 
 
 def version() -> str:
+    # Imported here: reading package metadata costs a tenth of a second that every start would pay.
+    import importlib.metadata
+
     try:
         return importlib.metadata.version("holdspace")
     except importlib.metadata.PackageNotFoundError:
         return "unknown (not installed; run `make install`)"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        sys.stdout.write(f"holdspace {version()}\n")
+        parser.exit()
 
 
 def _default_config() -> Path | None:
@@ -63,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="holdspace", description="Keeps online group sessions on Discord confidential."
     )
-    parser.add_argument("--version", action="version", version=f"holdspace {version()}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--config", type=Path, help="config file (default: $HOLDSPACE_CONFIG or ./config.toml)")
     parser.add_argument("--log-format", choices=("text", "json"), help="log line format")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
