@@ -1,13 +1,16 @@
-"""Parse and format durations such as 30m, 12h, 7d or 1h30m."""
+"""Parse and format durations such as 30m, 90m, 1.5h, 12h, 7d or 1h30m."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
-_WHOLE = re.compile(r"^\s*(?:\d+\s*[smhdw]\s*)+$", re.IGNORECASE)
+_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([smhdw])", re.IGNORECASE)
+_WHOLE = re.compile(r"^\s*(?:\d+(?:[.,]\d+)?\s*[smhdw]\s*)+$", re.IGNORECASE)
+_WORDS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+_EXAMPLES = "such as 30m, 1.5h, 12h or 7d"
 
 
 class DurationError(ValueError):
@@ -20,30 +23,36 @@ def parse_duration(
     minimum: timedelta = timedelta(seconds=1),
     maximum: timedelta = timedelta(days=365),
 ) -> timedelta:
-    """Turn "1h30m" into a timedelta, refusing zero, negative, unparseable and out-of-range values."""
+    """Turn "1h30m" or "1.5h" into a timedelta, refusing zero, negative, unparseable and
+    out-of-range values. Fractions are rounded to whole seconds."""
     if not isinstance(text, str) or not text.strip():
-        raise DurationError("a duration is needed, such as 30m, 12h or 7d")
+        raise DurationError(f"a duration is needed, {_EXAMPLES}")
     if text.strip().startswith("-"):
-        raise DurationError("a duration cannot be negative; use a value such as 30m, 12h or 7d")
+        raise DurationError(f"a duration cannot be negative; use a value {_EXAMPLES}")
     if not _WHOLE.match(text):
-        raise DurationError("use a number and a unit (s, m, h, d or w), such as 30m, 12h or 7d")
-    seconds = 0
+        raise DurationError(f"use a number and a unit (s, m, h, d or w), {_EXAMPLES}")
+    seconds = Decimal(0)
     for number, unit in _PART.findall(text):
-        if len(number) > 9:
-            raise DurationError(f"that is too long; the longest allowed is {format_duration(maximum)}")
-        seconds += int(number) * _UNITS[unit.lower()]
-    value = timedelta(seconds=seconds)
+        if len(number) > 12:
+            raise DurationError(f"that is too long; the longest allowed is {describe_duration(maximum)}")
+        try:
+            seconds += Decimal(number.replace(",", ".")) * _UNITS[unit.lower()]
+        except InvalidOperation:  # cannot happen after the pattern matched; refuse rather than guess
+            raise DurationError(f"use a number and a unit, {_EXAMPLES}") from None
+    if seconds > Decimal(maximum.total_seconds()):
+        raise DurationError(f"the longest allowed is {describe_duration(maximum)}")
+    value = timedelta(seconds=int(seconds.to_integral_value()))
     if value <= timedelta(0):
-        raise DurationError("a duration must be longer than zero, such as 30m, 12h or 7d")
+        raise DurationError(f"a duration must be longer than zero, {_EXAMPLES}")
     if value < minimum:
-        raise DurationError(f"the shortest allowed is {format_duration(minimum)}")
+        raise DurationError(f"the shortest allowed is {describe_duration(minimum)}")
     if value > maximum:
-        raise DurationError(f"the longest allowed is {format_duration(maximum)}")
+        raise DurationError(f"the longest allowed is {describe_duration(maximum)}")
     return value
 
 
 def format_duration(value: timedelta) -> str:
-    """The shortest readable form: 90 minutes -> "1h30m"."""
+    """The shortest typed form: 90 minutes -> "1h30m" (what a command accepts back)."""
     seconds = int(value.total_seconds())
     if seconds <= 0:
         return "0s"
@@ -53,3 +62,16 @@ def format_duration(value: timedelta) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts)
+
+
+def describe_duration(value: timedelta) -> str:
+    """The same in words for people: 90 minutes -> "1 hour 30 minutes", 1 day -> "1 day"."""
+    seconds = int(value.total_seconds())
+    if seconds <= 0:
+        return "no time"
+    parts = []
+    for word, size in _WORDS:
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {word}{'' if count == 1 else 's'}")
+    return " ".join(parts)
