@@ -9,7 +9,13 @@ sentence or word boundaries, never inside a word when that can be avoided.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import timedelta
 from importlib import resources
+
+from bot.core.durations import describe_duration
+from bot.core.member_records import Retention
+from bot.core.records import GroupInfo
 
 #: The most a facilitator may store (three modal fields of 4000 characters).
 MAX_AGREEMENT_CHARS = 12000
@@ -19,18 +25,104 @@ MODAL_FIELD_LIMIT = 4000
 MODAL_FIELDS = 3
 #: One shown part (embed description limit is 4096).
 PART_LIMIT = 3900
-#: A group name, as it appears in the default text.
-_PLACEHOLDER = "{group}"
+#: The heading every agreement should keep: the exceptions to confidentiality, in full.
+LIMITS_HEADING = "Limits of confidentiality"
 
 
 class AgreementError(ValueError):
     """An agreement text that cannot be used; the message says why."""
 
 
-def default_text(group_name: str) -> str:
-    """The default agreement shipped with holdspace, for a group called ``group_name``."""
+@dataclass(frozen=True)
+class GroupFacts:
+    """What the default agreement says about a group's settings: how its messages leave, and the
+    practice's ``[retention]`` periods."""
+
+    ttl: timedelta | None
+    expire_at_session_end: bool
+    retention: Retention
+
+
+def facts_of(group: GroupInfo, retention: Retention) -> GroupFacts:
+    return GroupFacts(group.ttl, group.expire_at_session_end, retention)
+
+
+def _days(days: int) -> str:
+    if days % 365 == 0:
+        years = days // 365
+        return "a year" if years == 1 else f"{years} years"
+    return "a day" if days == 1 else f"{days} days"
+
+
+def expiry_promise(facts: GroupFacts) -> str:
+    """What the agreement promises about deletion; nothing automatic is promised when nothing is set."""
+    parts = []
+    if facts.ttl is not None:
+        parts.append(f"deletes every message in this group's rooms {describe_duration(facts.ttl)} after it was posted")
+    if facts.expire_at_session_end:
+        parts.append("deletes the messages of a session when the session ends")
+    if not parts:
+        return (
+            "This group does not delete messages automatically: what you send stays until you or a "
+            "facilitator delete it. Share only what you are comfortable with."
+        )
+    return "holdspace " + " and ".join(parts) + "."
+
+
+def default_text(group_name: str, facts: GroupFacts) -> str:
+    """The default agreement shipped with holdspace, for a group called ``group_name`` with its
+    settings and the practice's retention periods written in."""
     template = resources.files("bot").joinpath("data/default_agreement.md").read_text(encoding="utf-8")
-    return normalise(template.replace(_PLACEHOLDER, group_name))
+    return render(template, group_name, facts)
+
+
+def render(template: str, group_name: str, facts: GroupFacts) -> str:
+    """A template with ``{group}``, ``{expiry}``, ``{closed_cases}``, ``{consent_kept}`` and
+    ``{audit_kept}`` filled in (any other braces are left as written)."""
+    values = {
+        "{group}": group_name,
+        "{expiry}": expiry_promise(facts),
+        "{closed_cases}": _days(facts.retention.closed_cases_days),
+        "{consent_kept}": _days(facts.retention.withdrawn_consent_days),
+        "{audit_kept}": _days(facts.retention.audit_days),
+    }
+    text = template
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return normalise(text)
+
+
+def limits_section(text: str) -> str | None:
+    """The limits-of-confidentiality section of an agreement, heading included, in full (up to
+    the next heading); None when the agreement has no such section."""
+    lines = normalise(text).split("\n")
+    start = None
+    for index, line in enumerate(lines):
+        if _is_heading(line) and LIMITS_HEADING.lower() in line.lower():
+            start = index
+            break
+    if start is None:
+        return None
+    end = len(lines)
+    for index in range(start + 1, len(lines)):
+        if _is_heading(lines[index]):
+            end = index
+            break
+    section = "\n".join(lines[start:end]).strip()
+    return section if len(section.split("\n")) > 1 else None
+
+
+def _is_heading(line: str) -> bool:
+    """A line that is only a bold or markdown title (how agreements mark their sections)."""
+    stripped = line.strip()
+    if stripped.startswith("#"):
+        return True
+    return stripped.startswith("**") and stripped.endswith("**") and stripped.count("**") == 2 and len(stripped) > 4
+
+
+def missing_sections(text: str) -> list[str]:
+    """The sections an agreement should have and does not (a warning to the editor, not a refusal)."""
+    return [] if limits_section(text) is not None else [LIMITS_HEADING]
 
 
 def normalise(text: str) -> str:
@@ -103,3 +195,26 @@ def split(text: str, limit: int = PART_LIMIT) -> list[str]:
     if text:
         parts.append(text)
     return parts
+
+
+def missing_sections_warning(text: str) -> str:
+    """A warning to append to the editor's confirmation, or "" when nothing is missing."""
+    missing = missing_sections(text)
+    if not missing:
+        return ""
+    names = ", ".join(f'"{name}"' for name in missing)
+    return (
+        f"\n\n**Warning:** this agreement has no section headed {names}. Members should know when "
+        "what they share may not stay confidential (serious risk of harm, abuse of a child or a "
+        f"vulnerable adult, a court order or the law). Add a line **{LIMITS_HEADING}** with those "
+        "exceptions below it, using `/group agreement edit`."
+    )
+
+
+def default_limits_text() -> str:
+    """holdspace's own limits-of-confidentiality section, as in the default agreement."""
+    template = resources.files("bot").joinpath("data/default_agreement.md").read_text(encoding="utf-8")
+    section = limits_section(template)
+    if section is None:  # the shipped text always has it (a unit test checks); never answer nothing
+        raise RuntimeError("the default agreement lost its limits-of-confidentiality section")
+    return section

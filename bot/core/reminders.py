@@ -1,9 +1,9 @@
 """Ground-rules reminders: what they say and when they are posted. Pure functions, no Discord types.
 
-The cog turns a :class:`ReminderContent` into a ``discord.Embed``. The content is built from the
-group's own agreement (its text and version) plus the points every reminder makes: what is said here
-stays here; no recording or screenshots; a private space; the limits of confidentiality; how to raise
-a concern (/report).
+The cog turns a :class:`ReminderContent` into a ``discord.Embed``. Every reminder makes the same
+points, short and whole (never a cut sentence): what is said here stays here; no recording,
+screenshots or Clips; a private space and how messages leave it (the group's own settings); the
+limits of confidentiality (one sentence, the full text a button away); how to raise a concern.
 """
 
 from __future__ import annotations
@@ -13,25 +13,34 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from bot.core.durations import format_duration
+from bot.core.durations import describe_duration
 from bot.core.expiry import BATCH_WINDOW
 from bot.core.records import ConsentFact
 
 __all__ = [
     "EMBED_DESCRIPTION_LIMIT",
+    "LIMITS_BUTTON_LABEL",
+    "REMINDER_LIMIT",
     "ReminderContent",
     "ReminderKind",
     "auto_reminder_due",
     "closing_content",
+    "expiry_sentence",
     "ground_rules_content",
     "stale_consents",
 ]
 
 EMBED_DESCRIPTION_LIMIT = 4096
-AGREEMENT_EXCERPT_LIMIT = 1500
+#: The most a ground-rules reminder says, title, text, fields and footer together: people read it
+#: at the start of every session, so it stays short; the full agreement is one command away.
+REMINDER_LIMIT = 900
 EMBED_TITLE_LIMIT = 256
+#: A group's name as shown in a reminder's title (Discord's room names are up to 100 characters).
+NAME_LIMIT = 40
 COLOUR = 0x5B8DEF
 CLOSING_COLOUR = 0x8E9AAF
+#: The label of the button under every reminder that shows the limits of confidentiality in full.
+LIMITS_BUTTON_LABEL = "Limits of confidentiality in full"
 
 
 class ReminderKind(Enum):
@@ -47,6 +56,17 @@ class ReminderContent:
     fields: tuple[tuple[str, str], ...]
     footer: str
     colour: int = COLOUR
+    #: Show the button that answers with the full limits of confidentiality.
+    limits_button: bool = False
+
+    def length(self) -> int:
+        """Every character a reader sees (what Discord counts towards an embed's size)."""
+        return len(self.title) + len(self.description) + len(self.footer) + sum(len(n) + len(v) for n, v in self.fields)
+
+
+def _minutes(value: timedelta) -> timedelta:
+    """Rounded to whole minutes (at least one): how lateness is told."""
+    return max(timedelta(minutes=round(value.total_seconds() / 60)), timedelta(minutes=1))
 
 
 def _excerpt(text: str, limit: int) -> str:
@@ -63,23 +83,24 @@ def _excerpt(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-def _expiry_line(ttl: timedelta | None, expire_at_session_end: bool, window: timedelta = BATCH_WINDOW) -> str:
-    parts = []
-    if expire_at_session_end:
-        parts.append("messages in these rooms are removed when the session ends")
+def expiry_sentence(ttl: timedelta | None, expire_at_session_end: bool, window: timedelta = BATCH_WINDOW) -> str:
+    """How messages leave this group's rooms, from its settings, as one sentence for members."""
+    within = f" (within {int(window.total_seconds())} seconds)" if window > timedelta(0) else ""
+    if ttl is not None and expire_at_session_end:
+        return (
+            f"Messages here are removed when the session ends, and each one {describe_duration(ttl)} "
+            f"after it was posted{within}."
+        )
     if ttl is not None:
-        within = f" (within {int(window.total_seconds())} seconds)" if window > timedelta(0) else ""
-        parts.append(f"every message is removed {format_duration(ttl)} after it was posted{within}")
-    if not parts:
-        return "Messages in these rooms are not removed automatically; please share only what you are comfortable with."
-    text = " and ".join(parts)
-    return text[0].upper() + text[1:] + "."
+        return f"Each message here is removed {describe_duration(ttl)} after it was posted{within}."
+    if expire_at_session_end:
+        return "Messages here are removed when the session ends."
+    return "Messages here are not removed automatically; share only what you are comfortable with."
 
 
 def ground_rules_content(
     *,
     group_name: str,
-    agreement_text: str | None,
     agreement_version: int,
     ttl: timedelta | None,
     expire_at_session_end: bool,
@@ -88,8 +109,12 @@ def ground_rules_content(
     ends_at_text: str | None = None,
     removal_window: timedelta = BATCH_WINDOW,
 ) -> ReminderContent:
-    """The ground-rules reminder for a group, from its agreement."""
-    name = group_name.strip() or "this group"
+    """The ground-rules reminder for a group: every point in a few words, none of them cut.
+
+    The agreement itself is not pasted in (members read it before they could enter); the limits of
+    confidentiality are summed up in one sentence and shown in full by the button under the post.
+    """
+    name = _excerpt(group_name.strip() or "this group", NAME_LIMIT)
     if kind is ReminderKind.START:
         title = f"{name}: the session has started"
     elif kind is ReminderKind.PERIODIC:
@@ -98,45 +123,29 @@ def ground_rules_content(
         title = f"{name}: welcome, here are our ground rules"
     intro: list[str] = []
     if kind is ReminderKind.START and late_by is not None and late_by > timedelta(0):
-        intro.append(
-            f"(holdspace was offline at the planned start and opened this session {format_duration(late_by)} late; "
-            "it still ends at the planned time.)"
-        )
+        intro.append(f"(Opened {describe_duration(_minutes(late_by))} late; it still ends on time.)")
     if ends_at_text:
         intro.append(f"This session ends {ends_at_text}.")
-    intro.append("Everyone here agreed to these ground rules before entering. In short:")
-    description = "\n".join(intro)
-    if agreement_text and agreement_text.strip():
-        description += "\n\n**Our agreement**\n" + _excerpt(agreement_text, AGREEMENT_EXCERPT_LIMIT)
-    description = _excerpt(description, EMBED_DESCRIPTION_LIMIT)
+    intro.append("Everyone here agreed to these ground rules:")
     fields = (
-        (
-            "What is said here stays here",
-            "Do not repeat outside this group what others share, or who was here.",
-        ),
+        ("What is said here stays here", "Do not repeat what others share, or who was here."),
         (
             "No recording, no screenshots",
-            "No recording bots or apps, no screenshots or photos of the screen, no clips. Please switch off "
-            '"Allow my voice to be recorded in Clips" in your Discord settings.',
+            'No recording, screenshots or Clips (switch off "Allow my voice to be recorded in Clips").',
         ),
         (
             "A private space",
-            "Only members who agreed to these ground rules can enter these rooms. "
-            + _expiry_line(ttl, expire_at_session_end, removal_window),
+            "Only members who agreed can enter. " + expiry_sentence(ttl, expire_at_session_end, removal_window),
         ),
         (
             "The limits of confidentiality",
-            "holdspace keeps recording bots out, but it cannot see someone recording on their own device, "
-            "and Discord itself stores what is posted until it is removed. Facilitators may have to act "
-            "if someone is at serious risk of harm.",
+            "Facilitators may have to share something if someone is at serious risk of harm or abuse, "
+            "or if a court or the law requires it. Full text: the button below.",
         ),
-        (
-            "Raising a concern",
-            "Use /report at any time; it reaches the moderators privately. You can also speak to a facilitator.",
-        ),
+        ("Raising a concern", "Use /report new at any time; only the moderators read it."),
     )
     footer = f"Agreement version {agreement_version}" if agreement_version > 0 else "holdspace"
-    return ReminderContent(_excerpt(title, EMBED_TITLE_LIMIT), description, fields, footer)
+    return ReminderContent(_excerpt(title, EMBED_TITLE_LIMIT), "\n".join(intro), fields, footer, limits_button=True)
 
 
 def closing_content(
@@ -147,7 +156,7 @@ def closing_content(
     lines = [
         "Thank you for being here. What was shared in this session stays with the people who were in it: "
         "please do not repeat it, record it or take screenshots of it.",
-        "If something from this session worries you, use /report or speak to a facilitator.",
+        "If something from this session worries you, use /report new or speak to a facilitator.",
     ]
     if expiry_text:
         lines.append(f"Messages from this session: {expiry_text}.")
@@ -169,9 +178,13 @@ def auto_reminder_due(
     gap: timedelta,
     session_running: bool,
     people_already_in_voice: int,
+    next_start: datetime | None = None,
 ) -> bool:
-    """Post the ground rules now? Only for the first person to join, outside a session, once per gap."""
+    """Post the ground rules now? Only for the first person to join, outside a session, once per gap,
+    and not when a scheduled session starts within the gap (its own reminder follows in minutes)."""
     if session_running or people_already_in_voice > 0:
+        return False
+    if next_start is not None and now <= next_start < now + gap:
         return False
     if last_posted_at is None:
         return True

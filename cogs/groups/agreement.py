@@ -17,12 +17,15 @@ from bot.core.agreement import (
     MODAL_FIELDS,
     AgreementError,
     default_text,
+    facts_of,
     join_fields,
+    missing_sections_warning,
     split_for_fields,
 )
 from bot.core.records import GroupInfo
 from bot.core.timer_kinds import TimerKind
 from bot.crypto import hash_text
+from bot.services.member_data import retention_of
 from bot.storage import groups as group_store
 from bot.ui.checks import require_group_facilitator
 from bot.ui.consent_views import agreement_embeds
@@ -106,7 +109,10 @@ class Agreements:
 
     async def edit(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
         current = await group_store.get_agreement(self.bot.db, self.bot.ring, info.id)
-        text = current.text if current is not None else default_text(info.name)
+        if current is not None:
+            text = current.text
+        else:
+            text = default_text(info.name, facts_of(info, retention_of(self.bot.settings)))
         modal = AgreementModal(self, info, text)
         now = asyncio.get_running_loop().time()
         self._live_modals = {k: t for k, t in self._live_modals.items() if now - t < 1200}
@@ -151,5 +157,6 @@ class Agreements:
         await send_ephemeral(
             interaction,
             f"Saved version {version} of the agreement of **{info.name}** (SHA-256 {sha[:16]}). Members who agreed "
-            f"to an earlier version lose access {when} and are asked to read and agree to the new one.",
+            f"to an earlier version lose access {when} and are asked to read and agree to the new one."
+            + missing_sections_warning(text),
         )

@@ -16,9 +16,11 @@ from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
 from bot.core.agreement import (
     default_text,
+    facts_of,
 )
 from bot.core.permissions import MEMBER_ROOM_PERMISSIONS, ROOM_PERMISSIONS
 from bot.core.records import GroupInfo
+from bot.services.member_data import retention_of
 from bot.services.rooms import current_overwrites, put_overwrite, to_discord
 from bot.storage import groups as group_store
 from bot.ui.group_options import (
@@ -96,10 +98,9 @@ class Founding:
                 raise missing_permission_error(["manage_channels", "manage_roles"], "create a group's rooms") from None
             raise
         group = replace(group, text_channel_id=text.id, voice_channel_id=voice.id, category_id=category.id)
+        first_text = default_text(name, facts_of(group, retention_of(self.bot.settings)))
         try:
-            stored = await group_store.insert_group(
-                self.bot.db, self.bot.ring, group, default_text(name), self.bot.clock.now()
-            )
+            stored = await group_store.insert_group(self.bot.db, self.bot.ring, group, first_text, self.bot.clock.now())
         except Exception:
             await delete_all(created)
             raise
@@ -184,10 +185,9 @@ class Founding:
                     ["manage_roles"], "set the rooms' permissions", f"#{text_channel.name}"
                 ) from None
             raise
+        first_text = default_text(name, facts_of(group, retention_of(self.bot.settings)))
         try:
-            stored = await group_store.insert_group(
-                self.bot.db, self.bot.ring, group, default_text(name), self.bot.clock.now()
-            )
+            stored = await group_store.insert_group(self.bot.db, self.bot.ring, group, first_text, self.bot.clock.now())
         except Exception:
             await self._undo(done)
             raise

@@ -24,6 +24,7 @@ from bot.core.schedule import (
 from bot.storage import sessions as store
 from bot.ui.checks import is_facilitator, is_group_facilitator
 from bot.ui.group_options import GroupTransformer, group_here
+from bot.ui.reminder_views import DYNAMIC_ITEMS as REMINDER_ITEMS
 from bot.ui.replies import UserError, send_ephemeral
 from cogs.sessions.lifecycle import Lifecycle
 from cogs.sessions.reminders import Reminders, ts
@@ -87,18 +88,20 @@ class Sessions(commands.Cog, name="Sessions"):
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
         self.rooms = SessionRooms(bot)
-        self.reminders = Reminders(bot, self.rooms)
         self.schedules = Schedules(bot)
+        self.reminders = Reminders(bot, self.rooms, self.schedules)
         self.lifecycle = Lifecycle(bot, self.rooms, self.reminders, self.schedules)
         self.timers = SessionTimers(bot, self.rooms, self.reminders, self.schedules, self.lifecycle)
 
     async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(*REMINDER_ITEMS)
         await self.reminders.load()
         await self.timers.load()
         self.bot.sessions = self.schedules
 
     async def cog_unload(self) -> None:
         self.bot.sessions = None
+        self.bot.remove_dynamic_items(*REMINDER_ITEMS)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

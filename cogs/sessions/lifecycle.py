@@ -177,7 +177,7 @@ class Lifecycle:
         done = {channel_id for channel_id, _ in posted}
         for channel in (text, voice):
             if channel.id not in done:
-                posted.extend(await self.reminders.post([channel], content))
+                posted.extend(await self.reminders.post([channel], content, group))
         # The first reminder's id is Discord's own time of the start: no message of the session is
         # older, whatever the host clock said.
         first = min((message_id for _, message_id in posted), default=start_id)
@@ -322,7 +322,7 @@ class Lifecycle:
         try:
             posted = look_first and await self.reminders.find_posted(text, end_id, content.title) is not None
             if not posted:
-                await self.reminders.post([text], content)
+                await self.reminders.post([text], content, group)
         except discord.HTTPException:
             log.warning("could not post the closing reminder")
         await store.end_session(self.bot.db, running.id, ended_at=self.bot.clock.now(), reason=reason)

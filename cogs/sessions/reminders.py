@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.app import HoldspaceBot
 from bot.core.records import GroupInfo
 from bot.core.reminders import ReminderContent, ReminderKind, auto_reminder_due, ground_rules_content
-from bot.storage import groups as group_store
 from bot.storage import sessions as store
+from bot.ui.reminder_views import limits_view
 from bot.ui.replies import UserError
 from cogs.sessions.rooms import SessionRooms
+
+if TYPE_CHECKING:  # schedules.py uses this module's ts()
+    from cogs.sessions.schedules import Schedules
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +38,19 @@ def to_embed(content: ReminderContent) -> discord.Embed:
 
 
 class Reminders:
-    def __init__(self, bot: HoldspaceBot, rooms: SessionRooms) -> None:
+    def __init__(self, bot: HoldspaceBot, rooms: SessionRooms, schedules: Schedules) -> None:
         self.bot = bot
         self.rooms = rooms
+        self.schedules = schedules
         self._auto_marks: dict[str, datetime] = {}
 
     async def load(self) -> None:
         self._auto_marks = await store.load_auto_reminders(self.bot.db)
 
-    async def agreement(self, group: GroupInfo) -> str | None:
-        agreement = await group_store.get_agreement(self.bot.db, self.bot.ring, group.id)
-        return None if agreement is None else agreement.text
-
     async def ground_rules(self, group: GroupInfo, kind: ReminderKind, **extra: Any) -> ReminderContent:
         """The ground-rules reminder of ``kind`` for ``group``, from its current agreement."""
         return ground_rules_content(
             group_name=group.name,
-            agreement_text=await self.agreement(group),
             agreement_version=group.agreement_version,
             ttl=group.ttl,
             expire_at_session_end=group.expire_at_session_end,
@@ -60,11 +59,16 @@ class Reminders:
             **extra,
         )
 
-    async def post(self, channels: list[discord.abc.Messageable], content: ReminderContent) -> list[tuple[int, int]]:
+    async def post(
+        self, channels: list[discord.abc.Messageable], content: ReminderContent, group: GroupInfo
+    ) -> list[tuple[int, int]]:
         posted: list[tuple[int, int]] = []
         embed = to_embed(content)
         for channel in channels:
-            message = await channel.send(embed=embed)
+            if content.limits_button:
+                message = await channel.send(embed=embed, view=limits_view(group.id))
+            else:
+                message = await channel.send(embed=embed)
             # Discord made this id while holdspace waited for the answer: a reading of its clock.
             self.bot.discord_clock.observe(message.id)
             posted.append((message.channel.id, message.id))
@@ -105,12 +109,14 @@ class Reminders:
         others = [m for m in after.channel.members if not m.bot and m.id != member.id]
         async with self.rooms.lock(group.id):
             now = self.bot.clock.now()
+            next_start = await self.schedules.next_start(group.id)
             if not auto_reminder_due(
                 last_posted_at=self._auto_marks.get(group.id),
                 now=now,
                 gap=group.auto_reminder_gap,
                 session_running=self.rooms.running(group.id) is not None,
                 people_already_in_voice=len(others),
+                next_start=next_start,
             ):
                 return
             await store.set_last_auto_reminder(self.bot.db, group.id, now)
@@ -118,7 +124,7 @@ class Reminders:
             try:
                 _, text, voice = self.rooms.find(group)
                 content = await self.ground_rules(group, ReminderKind.AUTO)
-                await self.post([text, voice], content)
+                await self.post([text, voice], content, group)
             except (UserError, discord.HTTPException):
                 log.warning("could not post the automatic ground-rules reminder")
                 return

@@ -52,6 +52,12 @@ class Schedules:
             )
         return occurrence.start
 
+    async def next_start(self, group_id: str) -> datetime | None:
+        """When the group's next scheduled session starts (None: none scheduled)."""
+        schedules = await store.list_schedules(self.bot.db, group_id=group_id)
+        now = self.bot.clock.now()
+        return min((next_occurrence(schedule_of(s), now).start for s in schedules), default=None)
+
     async def next_session_text(self, group_id: str) -> str | None:
         """When the group's next scheduled session starts, as text for people (None: none scheduled)."""
         schedules = await store.list_schedules(self.bot.db, group_id=group_id)

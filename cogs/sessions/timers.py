@@ -148,7 +148,7 @@ class SessionTimers:
             _, text, voice = self.rooms.find(group)
             content = await self.reminders.ground_rules(group, ReminderKind.PERIODIC)
             try:
-                await self.reminders.post([text, voice], content)
+                await self.reminders.post([text, voice], content, group)
             except discord.HTTPException:
                 log.warning("could not post a periodic ground-rules reminder")
         following = self.bot.clock.now() + row.remind_every

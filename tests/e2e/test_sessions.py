@@ -18,6 +18,7 @@ import pytest
 
 from bot.core import overwrites as ow
 from bot.core.records import GroupInfo, GuildConfig
+from bot.core.reminders import REMINDER_LIMIT
 from bot.core.timer_kinds import TimerKind
 from bot.sandbox import SandboxRefused
 from bot.sandbox import permissions as P
@@ -272,7 +273,9 @@ async def test_reminder_in_both_rooms_at_start_and_auto_reminder_once_per_gap(hs
         "The limits of confidentiality",
         "Raising a concern",
     ]
-    assert AGREEMENT in embed["description"] and "/report" in str(embed["fields"])
+    assert "/report new" in str(embed["fields"])
+    shown = len(embed["title"]) + len(embed["description"]) + len(embed["footer"]["text"])
+    assert shown + sum(len(f["name"]) + len(f["value"]) for f in embed["fields"]) <= REMINDER_LIMIT
     # while a session runs, no automatic reminder
     hs.clock.advance(timedelta(hours=3))
     await hs.sb.wait_until(lambda: not running(hs, circle))  # ended (2h default)
@@ -283,6 +286,35 @@ async def test_reminder_in_both_rooms_at_start_and_auto_reminder_once_per_gap(hs
     hs.guild.join_voice(hs.member("alice"), circle.voice)
     await hs.settle()
     assert welcomes(circle.text) + welcomes(circle.voice) == before
+
+    # the button under the reminder still answers after a restart, with the limits in full; this
+    # group's agreement has no such section, so holdspace's own wording is shown and the lack named
+    await hs.restart()
+    posted = next(m for m in circle.voice.messages for e in m.embeds if e["title"].endswith("has started"))
+    handle = hs.sb.click(hs.member("alice"), posted, f"hs:limits:{circle.group.id}")
+    await handle.response()
+    await hs.sb.wait_until(lambda: handle.content is not None, timeout=3)
+    assert handle.ephemeral
+    assert "when a court orders disclosure, or the law otherwise requires it." in (handle.content or "")
+    assert "has no section on the limits of confidentiality" in (handle.content or "")
+
+
+async def test_no_welcome_when_a_scheduled_session_starts_within_the_gap(hs: Holdspace) -> None:
+    """Someone arriving 20 minutes early gets the ground rules once, from the session's start."""
+    circle = await make_group(hs, lock=False)
+    # the sandbox clock reads Monday 12:00 UTC; the session starts at 12:20
+    await run(
+        hs, "carol", "session schedule add", circle.text,
+        group=circle.group.id, weekday=0, time="12:20", duration="1.5h", timezone="UTC",
+    )
+    hs.guild.join_voice(hs.member("alice"), circle.voice)
+    await hs.settle()
+    assert welcomes(circle.text) == 0 and welcomes(circle.voice) == 0
+    hs.clock.advance(timedelta(minutes=20))
+    await hs.sb.wait_until(lambda: started(circle.text) == 1 and started(circle.voice) == 1, timeout=3)
+    await hs.settle()
+    assert welcomes(circle.text) == 0 and welcomes(circle.voice) == 0
+    assert started(circle.text) == 1 and started(circle.voice) == 1
 
 
 async def test_locked_rooms_open_only_during_the_session(hs: Holdspace) -> None:

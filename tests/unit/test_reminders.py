@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bot.core.records import ConsentFact
 from bot.core.reminders import (
-    EMBED_DESCRIPTION_LIMIT,
+    REMINDER_LIMIT,
     ReminderContent,
     ReminderKind,
     auto_reminder_due,
@@ -34,7 +34,6 @@ REQUIRED_POINTS = [
 def content(**kw: object) -> ReminderContent:
     args: dict[str, object] = {
         "group_name": "Tuesday circle",
-        "agreement_text": "We listen. We keep it here.",
         "agreement_version": 3,
         "ttl": timedelta(hours=24),
         "expire_at_session_end": True,
@@ -43,17 +42,28 @@ def content(**kw: object) -> ReminderContent:
     return ground_rules_content(**args)  # type: ignore[arg-type]
 
 
-def test_ground_rules_have_every_required_point_and_the_agreement() -> None:
+def test_ground_rules_have_every_required_point() -> None:
     c = content()
     assert [name for name, _ in c.fields] == REQUIRED_POINTS
     text = " ".join(value for _, value in c.fields)
-    assert "/report" in text
-    assert "Clips" in text
-    assert "cannot see someone recording on their own device" in text
-    assert "removed when the session ends" in text and "1d after it was posted" in text
-    assert "We listen. We keep it here." in c.description
+    assert "/report new" in text
+    assert "Clips" in text and "screenshots" in text
+    assert "removed when the session ends, and each one 1 day after it was posted" in text
+    limits = dict(c.fields)["The limits of confidentiality"]
+    assert "court" in limits and "harm" in limits and "button below" in limits
+    assert c.limits_button
     assert c.footer == "Agreement version 3"
     assert c.title == "Tuesday circle: the session has started"
+
+
+def test_no_sentence_is_cut() -> None:
+    """Every field and line ends a sentence: nothing is excerpted, so nothing can end mid-way."""
+    for kind in ReminderKind:
+        c = content(kind=kind, late_by=timedelta(minutes=3), ends_at_text="at <t:1:t>")
+        for _, value in c.fields:
+            assert value.endswith((".", ".)")), value
+            assert "…" not in value
+        assert "…" not in c.description
 
 
 @pytest.mark.parametrize(
@@ -70,7 +80,8 @@ def test_titles_per_kind(kind: ReminderKind, title: str) -> None:
 
 def test_late_note_only_at_start() -> None:
     late = content(late_by=timedelta(minutes=12))
-    assert "12m late" in late.description
+    assert "12 minutes late" in late.description
+    assert "1 minute late" in content(late_by=timedelta(seconds=5)).description
     assert "late" not in content(kind=ReminderKind.AUTO, late_by=timedelta(minutes=12)).description
     assert "late" not in content(late_by=timedelta(0)).description
 
@@ -80,39 +91,51 @@ def test_expiry_wording() -> None:
         return dict(content(**kw).fields)["A private space"]
 
     assert "not removed automatically" in private(ttl=None, expire_at_session_end=False)
-    assert "when the session ends" in private(ttl=None, expire_at_session_end=True)
-    assert "7d after" in private(ttl=timedelta(days=7), expire_at_session_end=False)
+    assert "when the session ends." in private(ttl=None, expire_at_session_end=True)
+    assert "7 days after" in private(ttl=timedelta(days=7), expire_at_session_end=False)
+
+
+def test_the_longest_reminder_is_within_the_limit() -> None:
+    """Every part at its longest: a 100-character room name, the longest ttl and lateness told."""
+    longest = timedelta(days=364, hours=23, minutes=59, seconds=59)
+    c = content(
+        group_name="x" * 100, ttl=longest, expire_at_session_end=True, late_by=longest,
+        ends_at_text="at <t:17900000000:t>", agreement_version=10**9, removal_window=timedelta(seconds=3600),
+    )
+    assert c.length() <= REMINDER_LIMIT
 
 
 def test_no_agreement_and_no_name() -> None:
-    c = content(agreement_text=None, agreement_version=0, group_name="  ")
-    assert "Our agreement" not in c.description
+    c = content(agreement_version=0, group_name="  ")
     assert c.footer == "holdspace"
     assert c.title.startswith("this group")
 
 
-@given(st.text(min_size=0, max_size=20_000), st.text(min_size=0, max_size=400))
-def test_always_within_discord_limits(agreement: str, name: str) -> None:
-    c = content(agreement_text=agreement, group_name=name)
-    assert len(c.description) <= EMBED_DESCRIPTION_LIMIT
-    assert len(c.title) <= 256
-    total = len(c.title) + len(c.description) + len(c.footer)
-    total += sum(len(n) + len(v) for n, v in c.fields)
-    assert total <= 6000
+@given(
+    st.text(min_size=0, max_size=400),
+    st.one_of(st.none(), st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=365))),
+    st.booleans(),
+    st.sampled_from(list(ReminderKind)),
+    st.one_of(st.none(), st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=2))),
+    st.integers(0, 10**6),
+)
+def test_no_reminder_is_over_the_limit(
+    name: str, ttl: timedelta | None, at_end: bool, kind: ReminderKind, late: timedelta | None, version: int
+) -> None:
+    c = content(
+        group_name=name, ttl=ttl, expire_at_session_end=at_end, kind=kind, late_by=late,
+        ends_at_text="at <t:1790000000:t>", agreement_version=version, removal_window=timedelta(seconds=30),
+    )
+    assert c.length() <= REMINDER_LIMIT < 1000
     for n, v in c.fields:
         assert len(n) <= 256 and len(v) <= 1024
-
-
-def test_long_agreement_is_cut_at_a_word_with_an_ellipsis() -> None:
-    c = content(agreement_text="word " * 2000)
-    assert c.description.endswith("word…")
 
 
 def test_closing_content() -> None:
     c = closing_content(group_name="Circle", expiry_text="12 removed", next_session_text="Thursday at 18:00")
     assert c.title == "Circle: the session has ended"
     assert "12 removed" in c.description and "Thursday at 18:00" in c.description
-    assert "/report" in c.description
+    assert "/report new" in c.description
     bare = closing_content(group_name="Circle")
     assert "Next session" not in bare.description and "Messages from" not in bare.description
 
