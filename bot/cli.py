@@ -98,9 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("path", type=Path)
     backup.add_argument("--overwrite", action="store_true", help="replace an existing file at PATH")
     export = commands.add_parser("export", help="write decrypted records for the practice's files")
-    export.add_argument("what", choices=("consents", "cases", "audit"))
+    export.add_argument("what", choices=("consents", "agreements", "cases", "audit"))
     export.add_argument("--guild", type=int, required=True, help="the server's id")
-    export.add_argument("--group", help="only this group (consents)")
+    export.add_argument("--group", help="only this group (consents, agreements)")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
     commands.add_parser("audit-verify", help="check the audit trail's hash chain")
@@ -264,6 +264,10 @@ async def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             from bot.exports.consents import export_consents
 
             text = await export_consents(db, ring, args.guild, args.group, args.format)
+        elif args.what == "agreements":
+            from bot.exports.agreements import export_agreements
+
+            text = await export_agreements(db, ring, args.guild, args.group, args.format)
         elif args.what == "cases":
             from bot.exports.cases_audit import export_cases
 

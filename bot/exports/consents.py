@@ -16,13 +16,14 @@ from typing import Any
 
 from bot.core.receipts import ANSWERS as RECEIPT_ANSWERS
 from bot.core.receipts import receipt_id
+from bot.core.records import GroupInfo
 from bot.crypto import KeyRing
 from bot.errors import HoldspaceError
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.storage.db import Database
 
-__all__ = ["COLUMNS", "export_consents"]
+__all__ = ["COLUMNS", "export_consents", "groups_of"]
 
 COLUMNS = [
     "group_id",
@@ -38,11 +39,8 @@ COLUMNS = [
 ]
 
 
-async def export_consents(db: Database, ring: KeyRing, guild_id: int, group_name: str | None, fmt: str) -> str:
-    """The consent events of ``guild_id`` (or of its group called ``group_name``) as CSV or JSON text."""
-    fmt = (fmt or "").lower()
-    if fmt not in ("csv", "json"):
-        raise HoldspaceError(f"unknown export format {fmt!r}; use csv or json")
+async def groups_of(db: Database, guild_id: int, group_name: str | None) -> list[GroupInfo]:
+    """The server's groups, or its one group called ``group_name`` (an error saying so if none)."""
     groups = [g for g in await group_store.load_all(db) if g.guild_id == guild_id]
     if group_name is not None:
         key = group_store.name_key(group_name)
@@ -51,6 +49,15 @@ async def export_consents(db: Database, ring: KeyRing, guild_id: int, group_name
             raise HoldspaceError(
                 f"server {guild_id} has no group called {group_name!r}; leave out --group to export all groups"
             )
+    return groups
+
+
+async def export_consents(db: Database, ring: KeyRing, guild_id: int, group_name: str | None, fmt: str) -> str:
+    """The consent events of ``guild_id`` (or of its group called ``group_name``) as CSV or JSON text."""
+    fmt = (fmt or "").lower()
+    if fmt not in ("csv", "json"):
+        raise HoldspaceError(f"unknown export format {fmt!r}; use csv or json")
+    groups = await groups_of(db, guild_id, group_name)
     names = {g.id: g.name for g in groups}
     events = await consent_store.history(db, ring, group_ids=list(names))
     rows: list[dict[str, Any]] = [

@@ -204,6 +204,24 @@ async def get_agreement(db: Database, ring: KeyRing, group_id: str, version: int
     return Agreement(group_id, int(row["version"]), str(row["sha256"]), text, from_ms(row["created_ms"]))
 
 
+async def list_agreements(db: Database, ring: KeyRing, group_id: str) -> list[Agreement]:
+    """Every stored version of a group's agreement, oldest first."""
+    rows = await db.fetchall(
+        "SELECT id, version, sha256, body, created_ms FROM agreements WHERE group_id = ? ORDER BY version",
+        (group_id,),
+    )
+    return [
+        Agreement(
+            group_id,
+            int(r["version"]),
+            str(r["sha256"]),
+            ring.decrypt_str(r["body"], table="agreements", column="body", row=r["id"]),
+            from_ms(r["created_ms"]),
+        )
+        for r in rows
+    ]
+
+
 # -- enrolments and group facilitators: sets of members per group -----------------------------------
 
 _MEMBER_TABLES = ("enrolments", "group_facilitators")

@@ -1,6 +1,6 @@
-"""The consent cog: ``/consent give|withdraw|status|receipt``, the buttons' entry points, scheduler
-timers and voice joins, handed to the feature's parts (answers, consent over time, the backstop,
-receipts)."""
+"""The consent cog: ``/consent give|withdraw|agreement|status|receipt``, the buttons' entry points,
+scheduler timers and voice joins, handed to the feature's parts (answers, consent over time, the
+backstop, receipts)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HoldspaceBot
+from bot.storage import consents as consent_store
+from bot.ui.agreement_history import send_agreement_version
 from bot.ui.checks import in_guild
 from bot.ui.consent_views import DYNAMIC_ITEMS
 from bot.ui.group_options import MemberGroup
@@ -72,6 +74,29 @@ class Consent(commands.Cog):
     @in_guild()
     async def receipt(self, interaction: discord.Interaction[HoldspaceBot], group: MemberGroup) -> None:
         await receipts.latest(self.bot, interaction, group)
+
+    @consent.command(name="agreement", description="The agreement you agreed to, word for word")
+    @app_commands.describe(group="The group", version="Another version you agreed to (leave out for the latest)")
+    @in_guild()
+    async def agreement(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        group: MemberGroup,
+        version: app_commands.Range[int, 1, 1_000_000] | None = None,
+    ) -> None:
+        events = await consent_store.history(
+            self.bot.db, self.bot.ring, group_ids=[group.id], member_id=interaction.user.id
+        )
+        agreed = [ev.version for ev in events if ev.answer == "agree" and ev.version is not None]
+        if not agreed:
+            raise UserError(
+                f"You have not agreed to an agreement of **{group.name}** yet; `/consent give` shows the "
+                "current one to read and answer."
+            )
+        if version is not None and version not in agreed:
+            listed = ", ".join(str(v) for v in sorted(set(agreed)))
+            raise UserError(f"You agreed to version {listed} of the agreement of **{group.name}**; pick one of those.")
+        await send_agreement_version(interaction, group, version if version is not None else agreed[-1])
 
     @consent.command(name="status", description="Your consents on this server (only you see it)")
     @in_guild()

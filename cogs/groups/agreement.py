@@ -27,8 +27,8 @@ from bot.core.timer_kinds import TimerKind
 from bot.crypto import hash_text
 from bot.services.member_data import retention_of
 from bot.storage import groups as group_store
+from bot.ui.agreement_history import send_agreement_version
 from bot.ui.checks import require_group_facilitator
-from bot.ui.consent_views import agreement_embeds
 from bot.ui.replies import UserError, send_ephemeral
 
 log = logging.getLogger(__name__)
@@ -100,12 +100,10 @@ class Agreements:
 
             await reply_error(interaction, exc)
 
-    async def show(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
-        current = await group_store.get_agreement(self.bot.db, self.bot.ring, info.id)
-        if current is None:
-            raise UserError("This group has no agreement yet; `/group agreement edit` writes one.")
-        for embed in agreement_embeds(info.name, current.version, current.sha256, current.text):
-            await send_ephemeral(interaction, embed=embed)
+    async def show(
+        self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo, version: int | None = None
+    ) -> None:
+        await send_agreement_version(interaction, info, version)
 
     async def edit(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
         current = await group_store.get_agreement(self.bot.db, self.bot.ring, info.id)

@@ -170,10 +170,16 @@ class Groups(commands.Cog):
             max_hold_days,
         )
 
-    @agreement.command(name="show", description="Show the group's current agreement")
+    @agreement.command(name="show", description="Show the group's agreement, the current or an earlier version")
+    @app_commands.describe(version="An earlier version's number (leave out for the current one)")
     @facilitators_only()
-    async def agreement_show(self, interaction: discord.Interaction[HoldspaceBot], group: FacilitatedGroup) -> None:
-        await self.agreements.show(interaction, group)
+    async def agreement_show(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        group: FacilitatedGroup,
+        version: app_commands.Range[int, 1, 1_000_000] | None = None,
+    ) -> None:
+        await self.agreements.show(interaction, group, version)
 
     @agreement.command(name="edit", description="Edit the group's agreement (members consent again)")
     @facilitators_only()
