@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.agreement import default_text
+from bot.core.agreement import GroupFacts, default_text
+from bot.core.member_records import Retention
 from bot.core.receipts import MAX_CHARS, Receipt, agreement_points, receipt_id, receipt_text
 
 AT = datetime(2026, 7, 1, 18, 30, 5, tzinfo=UTC)
@@ -24,7 +25,7 @@ def receipt(**changes: object) -> Receipt:
         sha256=SHA,
         at=AT,
         time_zone="Europe/Berlin",
-        agreement=default_text("Tuesday circle"),
+        agreement=default_text("Tuesday circle", GroupFacts(timedelta(days=1), True, Retention(365, 730, 2190))),
         reconsent_after_days=180,
         withdrawn_consent_days=2190,
         audit_days=730,
