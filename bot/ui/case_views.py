@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import discord
 
+from bot.core.case_details import describe_details
 from bot.core.cases import (
     MAX_NOTE,
     MAX_REPORT_DETAIL,
@@ -441,9 +442,8 @@ def case_embed(bot: CaseViewsHost, case: CaseRecord, history: Iterable[CaseEvent
     if link:
         embed.add_field(name="Reported message", value=link, inline=False)
     other = [
-        f"{k}: {_short(str(v), 100)}"
-        for k, v in sorted(case.details.items())
-        if k not in (*_TEXT_KEYS, "message") and isinstance(v, str | int | float | bool)
+        _short(line, 200)
+        for line in describe_details({k: v for k, v in case.details.items() if k not in (*_TEXT_KEYS, "message")})
     ]
     if other:
         embed.add_field(name="Details", value=_short("\n".join(other), 1000), inline=False)

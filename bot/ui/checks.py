@@ -80,7 +80,10 @@ def require_facilitator(interaction: discord.Interaction[Any]) -> None:
     if cfg is None or cfg.facilitator_role_id is None:
         raise UserError(NOT_SET_UP)
     if not has_role(member, cfg.facilitator_role_id):
-        raise UserError("Only facilitators can use this command. Ask a facilitator of the group.")
+        raise UserError(
+            f"Only facilitators can use this command: people with the <@&{cfg.facilitator_role_id}> role. "
+            "Someone who manages this server can give you that role."
+        )
 
 
 def is_group_facilitator(interaction: discord.Interaction[Any], group: GroupInfo) -> bool:

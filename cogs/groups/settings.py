@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 
 from bot.app import HoldspaceBot
-from bot.core.durations import DurationError, format_duration, parse_duration
+from bot.core.durations import DurationError, describe_duration, format_duration, parse_duration
 from bot.core.records import GroupInfo
 from bot.storage import groups as group_store
 from bot.ui.group_options import (
@@ -25,21 +25,35 @@ from cogs.groups.founding import delete_all, tell_expiry
 log = logging.getLogger(__name__)
 
 
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
 def _settings_text(group: GroupInfo) -> str:
-    ttl = "off" if group.ttl is None else format_duration(group.ttl)
+    """The settings in plain words; each line names the option that changes it, in brackets."""
+    ttl = "never (off)" if group.ttl is None else f"{describe_duration(group.ttl)} after they are posted"
+    enrolment = {
+        "open": "anyone on the server may ask to join",
+        "invite": "only members a facilitator enrols",
+    }.get(group.enrolment, group.enrolment)
+    access = {
+        "member": "each member is let in by name",
+        "role": "through the group's role",
+    }.get(group.access_mode, group.access_mode)
     return "\n".join(
         [
-            f"**enrolment**: {group.enrolment}",
-            f"**reconsent_after_days**: {group.reconsent_after_days}",
-            f"**facilitators_consent**: {'true' if group.facilitators_consent else 'false'}",
-            f"**access_mode**: {group.access_mode}",
-            f"**lock_between_sessions**: {'true' if group.lock_between_sessions else 'false'}",
-            f"**ttl**: {ttl}",
-            f"**expire_at_session_end**: {'true' if group.expire_at_session_end else 'false'}",
-            f"**keep_pinned**: {'true' if group.keep_pinned else 'false'}",
-            f"**auto_reminder_gap**: {format_duration(group.auto_reminder_gap)}",
-            f"**max_hold_days**: {group.max_hold_days}",
-            f"**agreement**: version {group.agreement_version} (SHA-256 {group.agreement_sha256[:16]})",
+            f"Who can join: {enrolment} (`enrolment`: {group.enrolment})",
+            f"Members agree again every {group.reconsent_after_days} days (`reconsent_after_days`)",
+            f"Facilitators must agree too: {_yes(group.facilitators_consent)} (`facilitators_consent`)",
+            f"How the rooms are opened: {access} (`access_mode`: {group.access_mode})",
+            f"Rooms locked between sessions: {_yes(group.lock_between_sessions)} (`lock_between_sessions`)",
+            f"Messages are removed: {ttl} (`ttl`: {'off' if group.ttl is None else format_duration(group.ttl)})",
+            f"Messages removed when a session ends: {_yes(group.expire_at_session_end)} (`expire_at_session_end`)",
+            f"Pinned messages kept: {_yes(group.keep_pinned)} (`keep_pinned`)",
+            f"Ground rules posted for the first person to join after {describe_duration(group.auto_reminder_gap)} "
+            f"of quiet (`auto_reminder_gap`: {format_duration(group.auto_reminder_gap)})",
+            f"A moderator's hold keeps messages for at most {group.max_hold_days} days (`max_hold_days`)",
+            f"Agreement: version {group.agreement_version} (SHA-256 {group.agreement_sha256[:16]})",
         ]
     )
 
@@ -57,7 +71,7 @@ def _duration_option(
     if allow_off and text in ("off", "none", "0"):
         return None
     if len(text) > 20:
-        raise UserError(f"{name} is too long; use a duration such as 30m, 12h or 7d.")
+        raise UserError(f"{name} is too long; use a duration such as 30m, 1.5h, 12h or 7d.")
     try:
         return parse_duration(text, minimum=minimum, maximum=maximum)
     except DurationError as exc:

@@ -202,9 +202,10 @@ class Sessions(commands.Cog, name="Sessions"):
         if report.locked:
             parts.append("The rooms are locked until the next session.")
         if report.disconnected:
-            parts.append(f"{report.disconnected} people were disconnected from voice.")
+            who = "1 person was" if report.disconnected == 1 else f"{report.disconnected} people were"
+            parts.append(f"{who} disconnected from voice.")
         if report.expiry_text:
-            parts.append(f"Messages: {report.expiry_text}.")
+            parts.append(f"Messages of this session: {report.expiry_text.rstrip('.')}.")
         await send_ephemeral(interaction, " ".join(parts))
 
     @session.command(name="status", description="What is running and what comes next, per group")

@@ -327,8 +327,8 @@ async def test_locked_rooms_open_only_during_the_session(hs: Holdspace) -> None:
     hs.guild.join_voice(hs.member("alice"), circle.voice)
     hs.guild.join_voice(hs.member("carol"), circle.voice)
     text, ephemeral = await run(hs, "carol", "session end", circle.text, group=circle.group.id)
-    assert ephemeral and "locked" in text and "1 people were disconnected" in text
-    assert "Messages: 2 messages removed" in text  # the two start reminders (expiry at session end)
+    assert ephemeral and "locked" in text and "1 person was disconnected" in text
+    assert "Messages of this session: 2 messages removed." in text  # the two start reminders (expiry at session end)
     assert hs.guild.voice_channel_of(hs.member("alice")) is None
     assert hs.guild.voice_channel_of(hs.member("carol")) == circle.voice  # facilitators may stay
     assert not can_join(hs, "alice", circle)
