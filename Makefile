@@ -9,7 +9,7 @@ BINDIR ?= $(HOME)/.local/bin
 
 RUNS ?= 5
 
-.PHONY: test lint demo bench stress-test install uninstall clean
+.PHONY: test lint demo bench stress-test install uninstall clean guides
 
 # A clear word instead of pip's when python3 is too old or cannot make a virtual environment.
 define NEW_VENV
@@ -47,6 +47,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# The guides for members, facilitators and moderators, rendered from holdspace's own reply texts
+# (tests/unit/test_guides.py fails when docs/guide-*.md is stale).
+guides: $(STAMP)
+	$(BIN)/python -m bot.guides
 
 # The end-to-end suite RUNS times beside one busy-looping process per core: no test may depend on
 # how fast the machine is. Exits non-zero if any run failed.

@@ -1,0 +1,69 @@
+"""For moderators, per case kind: what happened, what to check, what to do (the moderators' guide
+and tests read this; every kind in ``bot.core.cases.KIND_LABELS`` has an entry)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class KindGuide(NamedTuple):
+    happened: str
+    check: str
+    do: str
+
+
+CASE_GUIDE: dict[str, KindGuide] = {
+    "unconsented_join": KindGuide(
+        "Someone was in a group's voice room without a current consent (they never agreed, withdrew, "
+        "or the agreement changed), and holdspace disconnected them.",
+        "The case details: whether they were disconnected and whether they got a private message. "
+        "Whether they are enrolled (`/group roster`).",
+        "Usually nothing: they can read the agreement with `/consent give`. If it keeps happening, "
+        "talk to them or ask a facilitator to remove them from the group.",
+    ),
+    "recording_bot_blocked": KindGuide(
+        "A bot that is not on the allowlist came into a group's voice room and was removed.",
+        "Who added the bot to the server (the details say, where Discord tells holdspace). "
+        "Whether it has the Administrator permission.",
+        "Remove the bot from the server if nobody needs it; if it is a trusted bot, a server "
+        "manager allows it with `/guard allow`.",
+    ),
+    "bot_added": KindGuide(
+        "A new bot joined the server. Bots can read rooms they are let into, and some record voice.",
+        "Who added it and whether it has Administrator (holdspace cannot keep an Administrator out).",
+        "Keep it only if the practice needs it; otherwise remove it. `/guard list` shows the allowed bots.",
+    ),
+    "permission_drift": KindGuide(
+        "Someone changed a group room's permissions in a way that could let people without consent in. "
+        "holdspace put them back where it could.",
+        "Whether the details say the permissions were restored, and who changed them "
+        "(the server's own audit log).",
+        "If they could not be restored, a server manager fixes the room; `/guard audit` checks the set-up.",
+    ),
+    "expiry_blocked": KindGuide(
+        "Messages that should have been deleted on time could not be (missing permission, or Discord refused).",
+        "The problems listed in the details; `/expiry status` for what is still pending.",
+        "Give holdspace the missing permission named in the case; the deletions are retried by themselves.",
+    ),
+    "breach_report": KindGuide(
+        "A member used `/report new` (or Report to moderators on a message). Only moderators see who reported.",
+        "The summary and the reported message's link, if any. Who else was there, with the facilitator.",
+        "Claim the case, talk to the people involved, and close it as actioned or dismissed with a note.",
+    ),
+    "member_removed": KindGuide(
+        "A facilitator removed a member from a group; their access ended at once.",
+        "The reason in the details.",
+        "Nothing unless the member asks; the case records that it happened.",
+    ),
+    "recording_marker": KindGuide(
+        "Someone's name in a group room suggested recording (for example \"rec\" or a recorder's name).",
+        "Who it is and whether they are really recording.",
+        "Ask them; if they are recording, remove them and follow the agreement's rules on breaches.",
+    ),
+    "records_tampered": KindGuide(
+        "holdspace found its consent records altered, moved or replaced in the database file, and closed "
+        "the affected group's rooms until it is checked.",
+        "Whether someone restored an old backup or edited the file (the server's operator knows).",
+        "Ask the operator to check the file and the backups (docs/operations.md); members consent again.",
+    ),
+}
