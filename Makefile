@@ -9,7 +9,7 @@ BINDIR ?= $(HOME)/.local/bin
 
 RUNS ?= 5
 
-.PHONY: test lint demo bench stress-test install uninstall clean guides
+.PHONY: test lint demo bench stress-test install uninstall clean guides messages
 
 # A clear word instead of pip's when python3 is too old or cannot make a virtual environment.
 define NEW_VENV
@@ -52,6 +52,11 @@ test: lint
 # (tests/unit/test_guides.py fails when docs/guide-*.md is stale).
 guides: $(STAMP)
 	$(BIN)/python -m bot.guides
+
+# Every catalogue (bot/locale/*/LC_MESSAGES/holdspace.po) brought up to date with the texts the code
+# marks (babel.cfg) and the command tree; then translate what is new (docs/languages.md).
+messages: $(STAMP)
+	$(BIN)/python -m bot.i18n
 
 # The end-to-end suite RUNS times beside one busy-looping process per core: no test may depend on
 # how fast the machine is. Exits non-zero if any run failed.

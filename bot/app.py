@@ -17,6 +17,8 @@ import cogs
 from bot.clock import Clock
 from bot.config import Settings
 from bot.crypto import KeyRing
+from bot.i18n import catalogues
+from bot.i18n.translator import HoldspaceTranslator
 from bot.scheduler import Scheduler
 from bot.services.access import AccessService
 from bot.services.access_order import AccessOrder
@@ -32,6 +34,7 @@ from bot.services.outbox import Outbox
 from bot.state import State
 from bot.storage import meta
 from bot.storage.db import Database
+from bot.ui.locale import enter
 from bot.ui.panels import ExpiredPanel
 from bot.ui.privacy_views import ErasureFlow
 from bot.ui.replies import reply_error
@@ -61,6 +64,10 @@ def discover_cogs(folder: Path | None = None, package: str = "cogs") -> list[str
 
 
 class HoldspaceTree(app_commands.CommandTree["HoldspaceBot"]):
+    async def interaction_check(self, interaction: discord.Interaction[HoldspaceBot], /) -> bool:
+        enter(interaction)  # every command answers in its reader's language (bot/ui/locale.py)
+        return True
+
     async def on_error(
         self, interaction: discord.Interaction[HoldspaceBot], error: app_commands.AppCommandError
     ) -> None:
@@ -118,24 +125,29 @@ class HoldspaceBot(commands.Bot):
         self.privacy: ErasureFlow | None = None
 
     async def setup_hook(self) -> None:
+        catalogues.load_all()  # a broken catalogue stops holdspace here, not in the middle of an answer
         await self.state.load(self.db, self.ring, self.clock)
         await self.integrity.fail_closed()  # groups whose consent records did not hold: closed, reported
+        await self.tree.set_translator(HoldspaceTranslator())  # command names in each person's language
         self.add_dynamic_items(ExpiredPanel)  # presses on panels that are gone still get an answer
         for name in self.extension_names:
             await self.load_extension(name)
         self.scheduler.start()
         await self.sync_commands_if_changed()
 
-    def command_set_hash(self) -> str:
+    async def command_set_hash(self) -> str:
+        """The digest of what a sync sends, localisations included (a changed translation syncs)."""
+        translator = self.tree.translator
+        assert translator is not None
         payload = sorted(
-            (command.to_dict(self.tree) for command in self.tree.get_commands()),
+            [await command.get_translated_payload(self.tree, translator) for command in self.tree.get_commands()],
             key=lambda c: (c.get("type", 1), c["name"]),
         )
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     async def sync_commands_if_changed(self) -> bool:
         """Sync slash commands only when asked or when the command set changed since the last sync."""
-        digest = self.command_set_hash()
+        digest = await self.command_set_hash()
         if not self.force_sync and await meta.get(self.db, COMMAND_HASH_KEY) == digest:
             log.info("slash commands unchanged since the last sync; not syncing")
             return False

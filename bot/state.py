@@ -62,6 +62,7 @@ class State:
                 lobby_channel_id=row.lobby_channel_id,
                 lobby_message_id=row.lobby_message_id,
                 timezone=row.timezone,
+                language=row.language,
                 configured=True,
             )
             if old is not None:  # keep what other features put there

@@ -86,6 +86,7 @@ class PurgeConfirm(Panel):
         self.user_id = user_id
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        await super().interaction_check(interaction)  # the reader's language first
         if interaction.user.id != self.user_id:
             raise UserError("Only the facilitator who asked for the purge can confirm it.")
         return True

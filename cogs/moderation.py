@@ -32,6 +32,7 @@ from bot.core.cases import (
 )
 from bot.core.records import GroupInfo
 from bot.core.visibility import CaseSight, case_group_scope, case_sight
+from bot.i18n import N_
 from bot.services.cases import HeldMessage
 from bot.storage import cases as case_store
 from bot.ui.case_views import (
@@ -105,6 +106,7 @@ class CaseListView(Panel):
         self.next.disabled = page >= pages
 
     async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
+        await super().interaction_check(interaction)  # the reader's language first
         if interaction.user.id != self.viewer_id:
             await send_ephemeral(interaction, "These buttons belong to someone else's list; run /cases list.")
             return False
@@ -169,7 +171,7 @@ class Moderation(commands.Cog):
 
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
-        self.report_menu = app_commands.ContextMenu(name="Report to moderators", callback=self.report_message)
+        self.report_menu = app_commands.ContextMenu(name=N_("Report to moderators"), callback=self.report_message)
         self.report_menu.guild_only = True
 
     async def cog_load(self) -> None:

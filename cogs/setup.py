@@ -13,11 +13,14 @@ from discord.ext import commands
 from bot.core.command_access import open_step
 from bot.core.records import GuildConfig
 from bot.core.zones import ZoneError, canonical_zone, suggest_zones
+from bot.i18n import choose
+from bot.i18n.formats import language_name
 from bot.services.command_access import staff_command_gaps
 from bot.storage import guilds as guild_store
 from bot.ui.checks import server_manager_only
 from bot.ui.consent_views import lobby_embed, lobby_view
 from bot.ui.group_options import missing_permission_error
+from bot.ui.locale import language_choices
 from bot.ui.replies import UserError, send_ephemeral
 
 if TYPE_CHECKING:
@@ -85,6 +88,7 @@ def describe(cfg: GuildConfig) -> str:
             f"**Moderators' log channel**: {channel(cfg.log_channel_id)}",
             f"**Lobby channel**: {channel(cfg.lobby_channel_id)}",
             f"**Time zone**: {cfg.timezone}",
+            f"**Language**: {language_name(cfg.language)}",
         ]
     )
 
@@ -141,19 +145,22 @@ class Setup(commands.Cog):
                 cfg.lobby_channel_id,
                 cfg.lobby_message_id,
                 cfg.timezone,
+                cfg.language,
             ),
             self.bot.clock.now(),
         )
 
-    @setup_group.command(name="configure", description="Roles, log channel, lobby channel and time zone")
+    @setup_group.command(name="configure", description="Roles, log channel, lobby channel, time zone and language")
     @app_commands.describe(
         facilitator_role="The role of the people who run groups",
         moderator_role="The role of the people who work the moderators' queue",
         log_channel="Where holdspace announces cases to moderators",
         lobby_channel="Where holdspace keeps its “Review and consent” button",
         timezone="The server's time zone, e.g. Europe/Berlin",
+        language="The language of moderator notices, and of groups that choose none of their own",
     )
     @app_commands.autocomplete(timezone=timezone_autocomplete)
+    @app_commands.choices(language=language_choices(follow_server=False))
     @server_manager_only()
     async def configure(
         self,
@@ -163,6 +170,7 @@ class Setup(commands.Cog):
         log_channel: discord.TextChannel | None = None,
         lobby_channel: discord.TextChannel | None = None,
         timezone: str | None = None,
+        language: app_commands.Choice[str] | None = None,
     ) -> None:
         guild = interaction.guild
         assert guild is not None
@@ -187,6 +195,7 @@ class Setup(commands.Cog):
             lobby_channel_id=lobby_channel.id if lobby_channel else old.lobby_channel_id,
             lobby_message_id=old.lobby_message_id,
             timezone=tz,
+            language=choose(language.value) if language is not None else old.language,
             bot_action=old.bot_action,
             allowed_bot_ids=old.allowed_bot_ids,
             configured=True,
@@ -230,6 +239,7 @@ class Setup(commands.Cog):
                     new.lobby_channel_id,
                     new.lobby_message_id,
                     new.timezone,
+                    new.language,
                 ),
                 self.bot.clock.now(),
             )
@@ -253,6 +263,7 @@ class Setup(commands.Cog):
                 "log_channel_id": new.log_channel_id,
                 "lobby_channel_id": new.lobby_channel_id,
                 "timezone": new.timezone,
+                "language": new.language,
             },
         )
         if new.facilitator_role_id != old.facilitator_role_id and old.configured:

@@ -29,6 +29,8 @@ class GuildConfig:
     allowed_bot_ids: set[int] = field(default_factory=set)
     lobby_message_id: int | None = None
     configured: bool = False
+    #: the language of the server's texts: moderator notices, and groups that set none of their own
+    language: str = "en"
 
 
 @dataclass
@@ -53,6 +55,8 @@ class GroupInfo:
     keep_pinned: bool = True
     auto_reminder_gap: timedelta = timedelta(hours=2)
     max_hold_days: int = 14
+    #: the language of the group's room posts and answers (None: the server's)
+    language: str | None = None
     # -- the current agreement
     agreement_version: int = 0
     agreement_sha256: str = ""
@@ -82,6 +86,7 @@ GROUP_SETTINGS = (
     "keep_pinned",
     "auto_reminder_gap",
     "max_hold_days",
+    "language",
 )
 
 

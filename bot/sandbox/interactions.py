@@ -153,7 +153,7 @@ def base_payload(sb: Sandbox, app: Application, itype: int, user: User, channel:
     iid = sb.world.new_id()
     payload: dict[str, Any] = {
         "id": str(iid), "application_id": str(app.id), "type": itype,
-        "token": f"interaction.{iid}.{secrets.token_urlsafe(24)}", "version": 1, "locale": "en-US",
+        "token": f"interaction.{iid}.{secrets.token_urlsafe(24)}", "version": 1, "locale": user.locale,
         "entitlements": [], "attachment_size_limit": 10 * 1024 * 1024, "channel_id": str(channel.id),
     }
     ch_json = channel.to_json()

@@ -358,6 +358,29 @@ async def open_dm(ctx: Ctx) -> Result:
 
 
 COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$")
+#: The locales Discord accepts as keys of name and description localisations.
+DISCORD_LOCALES = frozenset(
+    ("id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl", "no", "pl", "pt-BR",
+     "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th", "zh-CN", "ja", "zh-TW", "ko")
+)
+
+
+def _check_localisations(raw: dict[str, Any], where: str, *, slash: bool, name_limit: int = 32) -> None:
+    """Localised names follow the same rules as the name; descriptions are 1-100 characters."""
+    for key, rule in (("name_localizations", "name"), ("description_localizations", "description")):
+        for locale, text in (raw.get(key) or {}).items():
+            if locale not in DISCORD_LOCALES:
+                raise invalid_form(f"{where}{key}.{locale}", "Invalid Locale", "LOCALE_INVALID")
+            text = str(text)
+            if rule == "description" and not 1 <= len(text) <= 100:
+                raise invalid_form(f"{where}{key}.{locale}", "Must be between 1 and 100 in length.",
+                                   "BASE_TYPE_BAD_LENGTH")
+            if rule == "name" and slash and (not COMMAND_NAME.match(text) or text != text.lower()):
+                raise invalid_form(f"{where}{key}.{locale}", "Command name is invalid",
+                                   "APPLICATION_COMMAND_INVALID_NAME")
+            if rule == "name" and not 1 <= len(text) <= name_limit:
+                raise invalid_form(f"{where}{key}.{locale}", f"Must be between 1 and {name_limit} in length.",
+                                   "BASE_TYPE_BAD_LENGTH")
 
 
 def _check_options(options: list[dict[str, Any]], where: str) -> None:
@@ -371,6 +394,9 @@ def _check_options(options: list[dict[str, Any]], where: str) -> None:
         if not 1 <= len(str(o.get("description", ""))) <= 100:
             raise invalid_form(f"{where}options.{i}.description", "Must be between 1 and 100 in length.",
                                "BASE_TYPE_BAD_LENGTH")
+        _check_localisations(o, f"{where}options.{i}.", slash=True)
+        for j, choice in enumerate(o.get("choices") or []):
+            _check_localisations(choice, f"{where}options.{i}.choices.{j}.", slash=False, name_limit=100)
         _check_options(list(o.get("options") or []), f"{where}options.{i}.")
 
 
@@ -387,6 +413,7 @@ def _store_command(ctx: Ctx, raw: dict[str, Any], guild_id: int | None,
         _check_options(list(raw.get("options") or []), "")
     elif not 1 <= len(raw["name"]) <= 32:
         raise invalid_form("name", "Must be between 1 and 32 in length.", "BASE_TYPE_BAD_LENGTH")
+    _check_localisations(raw, "", slash=ctype == 1)
     old = next((c for c in existing if c["name"] == raw["name"] and c["type"] == ctype), None)
     cmd: dict[str, Any] = {
         "id": old["id"] if old else str(ctx.sb.world.new_id()), "application_id": str(ctx.bot_app.id),

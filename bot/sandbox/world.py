@@ -47,6 +47,8 @@ class User:
     global_name: str | None = None
     dms_open: bool = True
     world: World | None = field(default=None, repr=False)
+    #: the language of this person's Discord client, sent with each of their interactions
+    locale: str = "en-US"
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

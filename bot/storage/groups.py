@@ -46,7 +46,7 @@ _GROUP_COLUMNS = (
     "id, guild_id, name, text_channel_id, voice_channel_id, category_id, created_channels, role_id, "
     "enrolment, access_mode, reconsent_after_days, facilitators_consent, lock_between_sessions, "
     "ttl_seconds, expire_at_session_end, keep_pinned, auto_reminder_gap_seconds, max_hold_days, "
-    "agreement_version"
+    "agreement_version, language"
 )
 
 
@@ -72,6 +72,7 @@ def _group_values(g: GroupInfo) -> dict[str, Any]:
         "auto_reminder_gap_seconds": to_seconds(g.auto_reminder_gap),
         "max_hold_days": g.max_hold_days,
         "agreement_version": g.agreement_version,
+        "language": g.language,
     }
 
 
@@ -104,6 +105,7 @@ async def load_all(db: Database) -> list[GroupInfo]:
                 max_hold_days=r["max_hold_days"],
                 agreement_version=r["agreement_version"],
                 agreement_sha256=r["agreement_sha256"] or "",
+                language=r["language"],
             )
         )
     return out

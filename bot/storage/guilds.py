@@ -19,10 +19,12 @@ class GuildRow:
     lobby_channel_id: int | None
     lobby_message_id: int | None
     timezone: str
+    language: str = "en"
 
 
 _COLUMNS = (
-    "guild_id, facilitator_role_id, moderator_role_id, log_channel_id, lobby_channel_id, lobby_message_id, timezone"
+    "guild_id, facilitator_role_id, moderator_role_id, log_channel_id, lobby_channel_id, lobby_message_id, timezone, "
+    "language"
 )
 
 
@@ -43,11 +45,11 @@ async def save(db: Database, row: GuildRow, now: datetime) -> None:
     async with db.transaction() as conn:
         await conn.execute(
             "INSERT INTO guild_settings (guild_id, facilitator_role_id, moderator_role_id, log_channel_id, "
-            "lobby_channel_id, lobby_message_id, timezone, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "lobby_channel_id, lobby_message_id, timezone, language, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (guild_id) DO UPDATE SET facilitator_role_id = excluded.facilitator_role_id, "
             "moderator_role_id = excluded.moderator_role_id, log_channel_id = excluded.log_channel_id, "
             "lobby_channel_id = excluded.lobby_channel_id, lobby_message_id = excluded.lobby_message_id, "
-            "timezone = excluded.timezone, updated_ms = excluded.updated_ms",
+            "timezone = excluded.timezone, language = excluded.language, updated_ms = excluded.updated_ms",
             (
                 row.guild_id,
                 row.facilitator_role_id,
@@ -56,6 +58,7 @@ async def save(db: Database, row: GuildRow, now: datetime) -> None:
                 row.lobby_channel_id,
                 row.lobby_message_id,
                 row.timezone,
+                row.language,
                 to_ms(now),
             ),
         )

@@ -30,6 +30,7 @@ from bot.core.visibility import CaseFacts, CaseSight, Viewer, case_sight, may_se
 from bot.state import State
 from bot.storage.cases import CaseEvent, CaseRecord
 from bot.ui import checks
+from bot.ui.base import Localised, Modal
 from bot.ui.replies import UserError, reply_error, send_ephemeral
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,9 @@ def _bot(interaction: discord.Interaction[Any]) -> CaseViewsHost:
 
 
 class ClaimButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"holdspace:case:claim:(?P<number>{_MAX_NUMBER})"
+    Localised,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"holdspace:case:claim:(?P<number>{_MAX_NUMBER})",
 ):
     def __init__(self, number: int) -> None:
         super().__init__(
@@ -210,7 +213,7 @@ class ClaimButton(
 
 
 class ResolveButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    Localised, discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=rf"holdspace:case:resolve:(?P<number>{_MAX_NUMBER})",
 ):
     def __init__(self, number: int) -> None:
@@ -256,7 +259,7 @@ async def open_resolve_modal(
     await interaction.response.send_modal(ResolveModal(number, outcome))
 
 
-class ResolveModal(discord.ui.Modal):
+class ResolveModal(Modal):
     def __init__(self, number: int, outcome: str | None = None) -> None:
         super().__init__(title=f"Resolve case #{number}"[:45], timeout=900)
         self.number = number
@@ -312,7 +315,7 @@ class ResolveModal(discord.ui.Modal):
 ReportHandler = Callable[[discord.Interaction[Any], str | None, str | None], Awaitable[None]]
 
 
-class ReportModal(discord.ui.Modal):
+class ReportModal(Modal):
     """``/report new``: what happened (required) and optional detail."""
 
     def __init__(self, handler: ReportHandler) -> None:
@@ -343,7 +346,7 @@ class ReportModal(discord.ui.Modal):
         await reply_error(interaction, error)
 
 
-class MessageReportModal(discord.ui.Modal):
+class MessageReportModal(Modal):
     """ "Report to moderators" on a message: an optional reason; the message itself is never read."""
 
     def __init__(self, handler: ReportHandler) -> None:

@@ -25,6 +25,7 @@ import discord
 
 from bot.core.agreement import split
 from bot.crypto import KeyRing
+from bot.ui.base import Localised
 from bot.ui.replies import reply_error
 
 if TYPE_CHECKING:
@@ -80,7 +81,11 @@ async def _run(interaction: discord.Interaction[Any], coro: Any) -> None:
         await reply_error(interaction, exc)
 
 
-class LobbyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"hs:lobby"):
+class LobbyButton(
+    Localised,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"hs:lobby",
+):
     def __init__(self) -> None:
         super().__init__(
             discord.ui.Button(label="Review and consent", style=discord.ButtonStyle.primary, custom_id=LOBBY_ID)
@@ -97,7 +102,7 @@ class LobbyButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"hs:
 
 
 class ReviewButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    Localised, discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"hs:review:(?P<group>[0-9a-f]{32}):(?P<tag>[0-9a-f]{12})",
 ):
     def __init__(self, group_id: str, tag: str) -> None:
@@ -121,7 +126,11 @@ class ReviewButton(
         await _run(interaction, _flow(interaction).review_pressed(interaction, self.group_id, self.tag))
 
 
-class GroupSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"hs:pick:(?P<tag>[0-9a-f]{12})"):
+class GroupSelect(
+    Localised,
+    discord.ui.DynamicItem[discord.ui.Select[Any]],
+    template=r"hs:pick:(?P<tag>[0-9a-f]{12})",
+):
     def __init__(self, tag: str, options: list[discord.SelectOption] | None = None) -> None:
         self.tag = tag
         super().__init__(
@@ -148,7 +157,7 @@ class GroupSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"hs:
 
 
 class AgreeButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    Localised, discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"hs:agree:(?P<group>[0-9a-f]{32}):(?P<version>\d{1,9}):(?P<sha>[0-9a-f]{16}):(?P<tag>[0-9a-f]{12})",
 ):
     def __init__(self, group_id: str, version: int, sha_prefix: str, tag: str) -> None:
@@ -182,7 +191,7 @@ class AgreeButton(
 
 
 class DeclineButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    Localised, discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"hs:decline:(?P<group>[0-9a-f]{32}):(?P<version>\d{1,9}):(?P<tag>[0-9a-f]{12})",
 ):
     def __init__(self, group_id: str, version: int, tag: str) -> None:

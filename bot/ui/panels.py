@@ -15,6 +15,7 @@ from typing import Any
 
 import discord
 
+from bot.ui.base import Localised, View
 from bot.ui.replies import send_ephemeral
 
 EXPIRED = "This panel has expired. Run the command again to get a fresh one."
@@ -28,7 +29,7 @@ def _panels(client: discord.Client) -> set[str]:
     return _live.setdefault(client, set())
 
 
-class Panel(discord.ui.View):
+class Panel(View):
     """A view whose buttons get panel custom ids; subclasses declare buttons as usual."""
 
     def __init__(self, client: discord.Client, *, timeout: float) -> None:
@@ -49,7 +50,9 @@ class Panel(discord.ui.View):
 
 
 class ExpiredPanel(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"holdspace:panel:(?P<panel>[0-9a-f]{16}):[0-9]{1,2}"
+    Localised,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"holdspace:panel:(?P<panel>[0-9a-f]{16}):[0-9]{1,2}",
 ):
     def __init__(self, panel: str) -> None:
         super().__init__(discord.ui.Button(label="-", custom_id=f"{PREFIX}{panel}:0"))

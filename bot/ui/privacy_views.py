@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import discord
 
+from bot.ui.base import Localised
 from bot.ui.replies import reply_error
 
 FORGET_ID = "hs:forget:{scope}:{tag}"
@@ -39,7 +40,7 @@ def _flow(interaction: discord.Interaction[Any]) -> ErasureFlow:
 
 
 class ForgetButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    Localised, discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"hs:forget:(?P<scope>[0-9]{15,20}|all):(?P<tag>[0-9a-f]{12})",
 ):
     def __init__(self, scope: str, tag: str) -> None:
@@ -66,7 +67,11 @@ class ForgetButton(
             await reply_error(interaction, exc)
 
 
-class KeepButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"hs:forget-keep:(?P<tag>[0-9a-f]{12})"):
+class KeepButton(
+    Localised,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"hs:forget-keep:(?P<tag>[0-9a-f]{12})",
+):
     def __init__(self, tag: str) -> None:
         self.tag = tag
         super().__init__(

@@ -15,12 +15,17 @@ import discord
 from bot.core.agreement import default_limits_text, limits_section
 from bot.core.reminders import LIMITS_BUTTON_LABEL
 from bot.storage import groups as group_store
+from bot.ui.base import Localised
 from bot.ui.replies import reply_error, send_ephemeral
 
 LIMITS_ID = "hs:limits:{group_id}"
 
 
-class LimitsButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"hs:limits:(?P<group_id>[0-9a-f]{32})"):
+class LimitsButton(
+    Localised,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"hs:limits:(?P<group_id>[0-9a-f]{32})",
+):
     def __init__(self, group_id: str) -> None:
         self.group_id = group_id
         super().__init__(

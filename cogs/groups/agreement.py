@@ -28,6 +28,7 @@ from bot.crypto import hash_text
 from bot.services.member_data import retention_of
 from bot.storage import groups as group_store
 from bot.ui.agreement_history import send_agreement_version
+from bot.ui.base import Modal
 from bot.ui.checks import require_group_facilitator
 from bot.ui.replies import UserError, send_ephemeral
 
@@ -38,7 +39,7 @@ MODAL_PREFIX = "hs:agreement:"
 _MODAL_RE = re.compile(r"^hs:agreement:(?P<group>[0-9a-f]{32}):(?P<version>\d{1,9}):[0-9a-f]{8}$")
 
 
-class AgreementModal(discord.ui.Modal):
+class AgreementModal(Modal):
     def __init__(self, agreements: Agreements, group: GroupInfo, text: str) -> None:
         super().__init__(
             title=f"Agreement of {group.name}"[:45],

@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.app import HoldspaceBot
 from bot.ui.checks import facilitators_only
 from bot.ui.group_options import FacilitatedGroup
+from bot.ui.locale import language_choices
 from cogs.groups import roster
 from cogs.groups.agreement import Agreements
 from cogs.groups.founding import Founding
@@ -138,7 +139,9 @@ class Groups(commands.Cog):
         keep_pinned="Keep pinned messages",
         auto_reminder_gap="Remind of the ground rules when the room was quiet this long (e.g. 2h)",
         max_hold_days="Most days a moderator hold may keep messages",
+        language="The language of the group's ground rules, reminders and answers",
     )
+    @app_commands.choices(language=language_choices(follow_server=True))
     @facilitators_only()
     async def settings(
         self,
@@ -154,6 +157,7 @@ class Groups(commands.Cog):
         keep_pinned: bool | None = None,
         auto_reminder_gap: str | None = None,
         max_hold_days: app_commands.Range[int, 1, 90] | None = None,
+        language: app_commands.Choice[str] | None = None,
     ) -> None:
         await self.group_settings.change(
             interaction,
@@ -168,6 +172,7 @@ class Groups(commands.Cog):
             keep_pinned,
             auto_reminder_gap,
             max_hold_days,
+            language.value if language is not None else None,
         )
 
     @agreement.command(name="show", description="Show the group's agreement, the current or an earlier version")

@@ -14,11 +14,15 @@ from discord import app_commands
 from bot.app import HoldspaceBot
 from bot.core.durations import DurationError, describe_duration, format_duration, parse_duration
 from bot.core.records import GroupInfo
+from bot.i18n import _, supported
+from bot.i18n.formats import language_name
+from bot.state import State
 from bot.storage import groups as group_store
 from bot.ui.group_options import (
     missing_permission_error,
     require_guild_permissions,
 )
+from bot.ui.locale import FOLLOW_SERVER, group_language
 from bot.ui.replies import UserError, send_ephemeral
 from cogs.groups.founding import delete_all, tell_expiry
 
@@ -29,7 +33,7 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-def _settings_text(group: GroupInfo) -> str:
+def _settings_text(state: State, group: GroupInfo) -> str:
     """The settings in plain words; each line names the option that changes it, in brackets."""
     ttl = "never (off)" if group.ttl is None else f"{describe_duration(group.ttl)} after they are posted"
     enrolment = {
@@ -40,6 +44,9 @@ def _settings_text(group: GroupInfo) -> str:
         "member": "each member is let in by name",
         "role": "through the group's role",
     }.get(group.access_mode, group.access_mode)
+    language = language_name(group_language(state, group))
+    if group.language is None:
+        language = f"{language} (the server's)"
     return "\n".join(
         [
             f"Who can join: {enrolment} (`enrolment`: {group.enrolment})",
@@ -54,6 +61,7 @@ def _settings_text(group: GroupInfo) -> str:
             f"of quiet (`auto_reminder_gap`: {format_duration(group.auto_reminder_gap)})",
             f"A moderator's hold keeps messages for at most {group.max_hold_days} days (`max_hold_days`)",
             f"Agreement: version {group.agreement_version} (SHA-256 {group.agreement_sha256[:16]})",
+            f"Language: {language} (`language`: {group.language or FOLLOW_SERVER})",
         ]
     )
 
@@ -97,6 +105,7 @@ class GroupSettings:
         keep_pinned: bool | None = None,
         auto_reminder_gap: str | None = None,
         max_hold_days: app_commands.Range[int, 1, 90] | None = None,
+        language: str | None = None,
     ) -> None:
         changes: dict[str, Any] = {}
         if enrolment is not None:
@@ -129,10 +138,17 @@ class GroupSettings:
             if not 1 <= max_hold_days <= 90:
                 raise UserError("max_hold_days is a whole number from 1 to 90.")
             changes["max_hold_days"] = max_hold_days
+        if language is not None:
+            if language != FOLLOW_SERVER and supported(language) != language:
+                raise UserError(_("Please pick a language from the list."))
+            changes["language"] = None if language == FOLLOW_SERVER else language
         changes = {k: v for k, v in changes.items() if getattr(info, k) != v}
         if not changes:
             await send_ephemeral(
-                interaction, embed=discord.Embed(title=f"Settings of {info.name}", description=_settings_text(info))
+                interaction,
+                embed=discord.Embed(
+                    title=f"Settings of {info.name}", description=_settings_text(self.bot.state, info)
+                ),
             )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -183,6 +199,6 @@ class GroupSettings:
             interaction,
             embed=discord.Embed(
                 title=f"Settings of {new.name} changed",
-                description="Changed: " + ", ".join(sorted(changes)) + "\n\n" + _settings_text(new),
+                description="Changed: " + ", ".join(sorted(changes)) + "\n\n" + _settings_text(self.bot.state, new),
             ),
         )

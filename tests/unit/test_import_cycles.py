@@ -122,6 +122,7 @@ def test_no_import_cycles_in_bot_and_cogs() -> None:
 
 LAYERS = {
     # a module of the left may not import any module of the right
+    "bot.i18n": ("bot.core", "bot.storage", "bot.state", "bot.scheduler", "bot.services", "bot.ui", "bot.app"),
     "bot.core": ("bot.storage", "bot.state", "bot.scheduler", "bot.services", "bot.ui", "bot.app", "cogs"),
     "bot.storage": ("bot.state", "bot.scheduler", "bot.services", "bot.ui", "bot.app", "cogs"),
     "bot.services": ("bot.app", "cogs"),
