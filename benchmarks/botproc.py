@@ -2,7 +2,8 @@
 
 Everything is production's (the ``holdspace`` command line, its configuration file, client options
 and logging); the only difference is where discord.py connects: ``HOLDSPACE_BENCH_API`` (REST base
-URL) and ``HOLDSPACE_BENCH_GATEWAY``. ``HOLDSPACE_BENCH_BREAK`` names deliberate breakages (see
+URL) and ``HOLDSPACE_BENCH_GATEWAY``. ``HOLDSPACE_BENCH_PROFILE=FILE`` runs it under cProfile and
+writes the statistics to FILE when it stops. ``HOLDSPACE_BENCH_BREAK`` names deliberate breakages (see
 ``BREAKAGES``, comma-separated) that show a benchmark's target can be missed; they are patched in
 here so that holdspace's code stays untouched.
 """
@@ -195,7 +196,17 @@ def main() -> int:
 
     from bot.cli import main as holdspace
 
-    return holdspace(sys.argv[1:] or ["run"])
+    profile_to = os.environ.get("HOLDSPACE_BENCH_PROFILE", "")
+    if not profile_to:
+        return holdspace(sys.argv[1:] or ["run"])
+    # Where holdspace spends its time under a benchmark's load (cProfile, written when it stops).
+    import cProfile
+
+    profiler = cProfile.Profile()
+    try:
+        return int(profiler.runcall(holdspace, sys.argv[1:] or ["run"]) or 0)
+    finally:
+        profiler.dump_stats(profile_to)
 
 
 if __name__ == "__main__":

@@ -396,8 +396,9 @@ async def _seed(st: Stage, ttl: timedelta | None) -> None:
 class BotProcess:
     """``holdspace run`` against the sandbox, in a child process (benchmarks/botproc.py)."""
 
-    def __init__(self, st: Stage, *, breakage: str | None = None) -> None:
+    def __init__(self, st: Stage, *, breakage: str | None = None, gateway: str | None = None) -> None:
         self.st = st
+        self.gateway = gateway or st.sb.gateway_url  # a relay of the sandbox's gateway (loadgen), if given
         self.breakage = breakage if breakage is not None else os.environ.get("HOLDSPACE_BENCH_BREAK", "")
         self.proc: subprocess.Popen[bytes] | None = None
         self.spawned_at = 0.0
@@ -411,7 +412,7 @@ class BotProcess:
                 "HOLDSPACE_KEY": self.st.key,
                 "HOLDSPACE_CONFIG": str(self.st.config_path),
                 "HOLDSPACE_BENCH_API": self.st.sb.api_base,
-                "HOLDSPACE_BENCH_GATEWAY": self.st.sb.gateway_url,
+                "HOLDSPACE_BENCH_GATEWAY": self.gateway,
                 "HOLDSPACE_BENCH_BREAK": self.breakage,
                 "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
             }
@@ -481,8 +482,10 @@ class BotProcess:
 
 
 @contextlib.asynccontextmanager
-async def holdspace(st: Stage, *, ready: bool = True, quiet: float | None = 3.0) -> AsyncIterator[BotProcess]:
-    bot = BotProcess(st)
+async def holdspace(
+    st: Stage, *, ready: bool = True, quiet: float | None = 3.0, gateway: str | None = None
+) -> AsyncIterator[BotProcess]:
+    bot = BotProcess(st, gateway=gateway)
     bot.start()
     try:
         if ready:

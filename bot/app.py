@@ -124,6 +124,10 @@ class HoldspaceBot(commands.Bot):
         self.sessions: SessionCalendar | None = None
         self.privacy: ErasureFlow | None = None
 
+    async def on_message(self, message: discord.Message) -> None:
+        """Messages are not read for text commands: holdspace has none (its commands are slash
+        commands), and looking for a prefix in every message of a busy server costs time per message."""
+
     async def setup_hook(self) -> None:
         catalogues.load_all()  # a broken catalogue stops holdspace here, not in the middle of an answer
         await self.state.load(self.db, self.ring, self.clock)
