@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .api import DeleteApi, DeleteFailed, DiscordDeleteApi
-from .base import settings_of
+from .context import settings_of
 from .lanes import Lanes
 from .recorder import Recorder
 from .service import DEFAULT_WINDOW, ExpiryService

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,11 @@ from bot.storage import expiry as store
 from bot.storage import expiry_promises as promises
 from bot.storage.expiry import GroupExpirySettings, NewMessage, Room
 
-from .base import ServiceBase
+from .blocked import BlockedRooms
+from .context import ExpiryContext
+from .lanes import Lanes
+from .recorder import Recorder
+from .rooms import Rooms
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +36,27 @@ HISTORY_PAGE = 100
 RETRY_AFTER = timedelta(seconds=30)  # an unreadable room is read again this long after (holdspace's clock)
 
 
-class CatchUpMixin(ServiceBase):
-    _catch_up_task: asyncio.Task[None] | None
-    _catch_up_again: bool
-    _retry_task: asyncio.Task[None] | None
+class CatchUp:
+    """Reading every watched room's history after its cursor, in the background or for one group."""
+
+    def __init__(
+        self,
+        ctx: ExpiryContext,
+        rooms: Rooms,
+        recorder: Recorder,
+        lanes: Lanes,
+        blocked: BlockedRooms,
+        on_commit: Callable[[Sequence[NewMessage], int | None], None],
+    ) -> None:
+        self.ctx = ctx
+        self.rooms = rooms
+        self.recorder = recorder
+        self.lanes = lanes
+        self.blocked = blocked
+        self._on_commit = on_commit
+        self._catch_up_task: asyncio.Task[None] | None = None
+        self._catch_up_again = False
+        self._retry_task: asyncio.Task[None] | None = None
 
     def request_catch_up(self) -> None:
         """Catch up every room in the background (on ready and resume); coalesces repeated calls."""
@@ -65,7 +87,7 @@ class CatchUpMixin(ServiceBase):
             except Exception as exc:
                 if is_database_error(exc):  # one ERROR per outage (the outbox's), not one per try
                     log.warning("expiry catch-up could not write to the database; retrying shortly")
-                    self.bot.outbox.failed(exc)
+                    self.ctx.bot.outbox.failed(exc)
                 else:
                     log.exception("expiry catch-up failed; retrying shortly")
                 complete = False
@@ -80,7 +102,7 @@ class CatchUpMixin(ServiceBase):
             return
 
         async def later() -> None:
-            await self.clock.sleep_until(self.clock.now() + RETRY_AFTER)
+            await self.ctx.clock.sleep_until(self.ctx.clock.now() + RETRY_AFTER)
             self.request_catch_up()
 
         self._retry_task = asyncio.create_task(later(), name="holdspace-expiry-catch-up-retry")
@@ -89,28 +111,28 @@ class CatchUpMixin(ServiceBase):
         """Watch every group's rooms and threads and read what was missed; True if all could be read."""
         complete = True
         active: dict[int, list[Any]] = {}
-        for group in list(self.bot.state.groups.values()):
-            await self.track_group(group)  # type: ignore[attr-defined]
-            problems = await self.discover_threads(group, active)  # type: ignore[attr-defined]
+        for group in list(self.ctx.bot.state.groups.values()):
+            await self.rooms.track_group(group)
+            problems = await self.rooms.discover_threads(group, active)
             # A missing permission is reported, not retried every half minute.
             complete = not [p for p in problems if "Manage Threads" not in p] and complete
-        for room in list(self.rooms.values()):
-            if room.group_id not in self.bot.state.groups:
+        for room in list(self.ctx.rooms.values()):
+            if room.group_id not in self.ctx.bot.state.groups:
                 continue  # the group is gone: its pending rows still go, nothing new is recorded
-            if room.channel_id in self.synced and room.channel_id in self.pins_checked:
+            if room.channel_id in self.ctx.synced and room.channel_id in self.ctx.pins_checked:
                 continue
             complete = await self.catch_up_room(room) and complete
-        self.wake()
+        self.ctx.wake()
         return complete
 
     async def catch_up_group(self, group_id: str) -> list[str]:
         """Catch up one group's rooms and threads now; returns problems in words (empty if none)."""
-        group = self.group(group_id)
+        group = self.ctx.group(group_id)
         problems: list[str] = []
         if group is not None:
-            await self.track_group(group)  # type: ignore[attr-defined]
-            problems.extend(await self.discover_threads(group, {}))  # type: ignore[attr-defined]
-        for room in self.rooms_of(group_id):
+            await self.rooms.track_group(group)
+            problems.extend(await self.rooms.discover_threads(group, {}))
+        for room in self.ctx.rooms_of(group_id):
             if not await self.catch_up_room(room):
                 problems.append(f"<#{room.channel_id}> could not be read")
         if problems:
@@ -119,45 +141,45 @@ class CatchUpMixin(ServiceBase):
 
     async def resolve(self, room: Room) -> Any | None:
         """The channel object of a room (None if it is gone or unreadable; handled here)."""
-        channel = self.bot.get_channel(room.channel_id)
+        channel = self.ctx.bot.get_channel(room.channel_id)
         if channel is not None:
             return channel
         try:
-            return await self.bot.fetch_channel(room.channel_id)
+            return await self.ctx.bot.fetch_channel(room.channel_id)
         except discord.NotFound:
-            await self.channel_gone(room.channel_id)  # type: ignore[attr-defined]
+            await self.rooms.channel_gone(room.channel_id)
         except discord.Forbidden:
-            await self.report_blocked(room, "read")
+            await self.blocked.report(room, "read")
         except discord.HTTPException as exc:
             log.warning("could not look up a watched room (%s); will retry", exc.status)
         return None
 
     async def catch_up_room(self, room: Room) -> bool:
         """Record what was posted after the room's cursor, then reconcile its pins. True on success."""
-        began = self.clock.now()
+        began = self.ctx.clock.now()
         channel = await self.resolve(room)
         if channel is None:
-            return room.channel_id not in self.rooms  # a deleted room needs nothing more
-        settings = self.settings(room.group_id)
+            return room.channel_id not in self.ctx.rooms  # a deleted room needs nothing more
+        settings = self.ctx.settings(room.group_id)
         await self.recorder.flush()
         # Live messages advance the stored cursor; start from there, not from the one in memory.
-        room = dataclasses.replace(room, cursor_id=await store.cursor_of(self.db, room.channel_id, room.cursor_id))
+        room = dataclasses.replace(room, cursor_id=await store.cursor_of(self.ctx.db, room.channel_id, room.cursor_id))
         try:
             newest = await self.read_history(channel, room, after=room.cursor_id, due_override=None)
-            self.rooms[room.channel_id] = dataclasses.replace(room, cursor_id=newest)
-            self.synced.add(room.channel_id)
-            await promises.room_read(self.db, room.channel_id, store.ms(began))
+            self.ctx.rooms[room.channel_id] = dataclasses.replace(room, cursor_id=newest)
+            self.ctx.synced.add(room.channel_id)
+            await promises.room_read(self.ctx.db, room.channel_id, store.ms(began))
             if settings.keep_pinned:
                 await self.reconcile_pins(channel, room, settings)
-            self.pins_checked.add(room.channel_id)
+            self.ctx.pins_checked.add(room.channel_id)
             # They waited already: they go at once, not after another batching window.
-            overdue = self.dclock.now() - self.window - timedelta(seconds=1)
-            if await store.release_postponed(self.db, room.channel_id, "pins", overdue):
+            overdue = self.ctx.dclock.now() - self.ctx.window - timedelta(seconds=1)
+            if await store.release_postponed(self.ctx.db, room.channel_id, "pins", overdue):
                 self.lanes.start(room.channel_id)
         except discord.NotFound:
-            await self.channel_gone(room.channel_id)  # type: ignore[attr-defined]
+            await self.rooms.channel_gone(room.channel_id)
         except discord.Forbidden:
-            await self.report_blocked(room, "read")
+            await self.blocked.report(room, "read")
             return False
         except discord.HTTPException as exc:
             log.warning("could not read a watched room's history (%s); will retry", exc.status)
@@ -185,34 +207,11 @@ class CatchUpMixin(ServiceBase):
         return newest
 
     async def _commit_page(self, page: list[NewMessage], channel_id: int, newest: int) -> None:
-        earliest = await store.record(self.db, page, {channel_id: newest})
-        self._after_commit(page, earliest)  # type: ignore[attr-defined]
+        earliest = await store.record(self.ctx.db, page, {channel_id: newest})
+        self._on_commit(page, earliest)
 
     async def reconcile_pins(self, channel: Any, room: Room, settings: GroupExpirySettings) -> None:
         pinned = {message.id async for message in channel.pins(limit=None)}
-        changed = await store.reconcile_pins(self.db, room.channel_id, pinned, settings)
+        changed = await store.reconcile_pins(self.ctx.db, room.channel_id, pinned, settings)
         if changed:
             log.info("reconciled %d pin changes made while holdspace was away", changed)
-
-    async def report_blocked_channel(self, channel_id: int, what: str) -> None:
-        await self.report_blocked(self.rooms.get(channel_id) or Room(channel_id, "", None, 0), what)
-
-    async def report_blocked(self, room: Room, what: str) -> None:
-        group = self.group(room.group_id)
-        guild_id = group.guild_id if group is not None else 0
-        problem = (
-            "holdspace cannot read this room's history (View Channel / Read Message History missing)"
-            if what == "read"
-            else "holdspace may not delete messages here (Manage Messages missing)"
-        )
-        log.warning("expiry blocked in a watched room: %s", problem)
-        try:
-            await self.bot.cases.open(
-                guild_id,
-                "expiry_blocked",
-                group_id=room.group_id,
-                details={"channel_id": room.channel_id, "problem": problem},
-                dedupe_key=str(room.channel_id),
-            )
-        except Exception:
-            log.exception("could not open the expiry_blocked case")

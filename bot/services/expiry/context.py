@@ -1,23 +1,24 @@
-"""What every part of the expiry service shares: its attributes and the small look-ups."""
+"""What every part of the expiry service reads: the bot, the database, the clocks, the batching window,
+and the rooms watched, with the small look-ups over them.
+
+The collections (``rooms``, ``synced``, ``pins_checked``) are shared by the parts and changed in place,
+never replaced, so every part always sees the same ones.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.clock import Clock
-from bot.storage.db import Database
+from bot.storage import expiry as store
 from bot.storage.expiry import GroupExpirySettings, Room
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
     from bot.core.records import GroupInfo
     from bot.services.discord_clock import DiscordClock
-
-    from .api import DeleteApi
-    from .lanes import Lanes
-    from .recorder import Recorder
 
 
 def settings_of(group: GroupInfo | None) -> GroupExpirySettings:
@@ -27,19 +28,17 @@ def settings_of(group: GroupInfo | None) -> GroupExpirySettings:
     return GroupExpirySettings(group.ttl, group.expire_at_session_end, group.keep_pinned)
 
 
-class ServiceBase:
-    bot: HoldspaceBot
-    db: Database
-    clock: Clock
-    dclock: DiscordClock
-    api: DeleteApi
-    lanes: Lanes
-    recorder: Recorder
-    window: timedelta
-    rooms: dict[int, Room]
-    synced: set[int]  # rooms caught up since the last connect
-    pins_checked: set[int]  # rooms whose pins were reconciled since the last connect
-    _background: set[asyncio.Task[Any]]
+class ExpiryContext:
+    def __init__(self, bot: HoldspaceBot, *, dclock: DiscordClock, window: timedelta) -> None:
+        self.bot = bot
+        self.db = bot.db
+        self.clock = bot.clock
+        self.dclock = dclock
+        self.window = window
+        self.rooms: dict[int, Room] = {}
+        self.synced: set[int] = set()  # rooms caught up since the last connect
+        self.pins_checked: set[int] = set()  # rooms whose pins were reconciled since the last connect
+        self._background: set[asyncio.Task[Any]] = set()
 
     def group(self, group_id: str) -> GroupInfo | None:
         return self.bot.state.groups.get(group_id)
@@ -72,10 +71,18 @@ class ServiceBase:
         group = None if room is None else self.group(room.group_id)
         return group is not None and group.keep_pinned
 
+    def urgent_ms(self) -> int:
+        """A due time that lanes act on at once (already past the batching window)."""
+        return store.ms(self.dclock.now() - self.window - timedelta(seconds=1))
+
     def wake(self) -> None:
         self.bot.scheduler.wake()
 
-    def spawn(self, coro: Any, name: str) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def cancel_background(self) -> None:
+        for task in list(self._background):
+            task.cancel()

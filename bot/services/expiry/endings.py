@@ -23,7 +23,13 @@ from bot.core.expiry import ExpiryReport, snowflake_floor
 from bot.storage import expiry as store
 from bot.storage import expiry_promises as promises
 
-from .base import ServiceBase, settings_of
+from .blocked import BlockedRooms
+from .catchup import CatchUp
+from .context import ExpiryContext, settings_of
+from .lanes import Lanes
+from .recorder import Recorder
+from .rooms import Rooms
+from .tallies import Tallies, Tally
 
 log = logging.getLogger(__name__)
 
@@ -31,54 +37,58 @@ REPORT_WAIT = 20.0  # seconds: how long an end-of-session or purge report waits 
 _NO_END = (1 << 63) - 1  # the largest id SQLite can hold
 
 
-class Tally:
-    """Messages of a group's id range that lanes removed while a report waits for them."""
+class Endings:
+    """Session ends and purges: ranges of a group's messages that go, whatever it takes."""
 
-    def __init__(self, group_id: str, from_id: int, to_id: int) -> None:
-        self.group_id, self.from_id, self.to_id = group_id, from_id, to_id
-        self.removed = 0
-
-
-class EndingsMixin(ServiceBase):
-    _tallies: list[Tally]
-
-    def removed(self, channel_id: int, message_ids: Sequence[int]) -> None:
-        """Lanes call this after Discord confirmed deletions (for the reports waiting on them)."""
-        room = self.rooms.get(channel_id)
-        if room is None:
-            return
-        for tally in self._tallies:
-            if tally.group_id == room.group_id:
-                tally.removed += sum(1 for i in message_ids if tally.from_id <= i < tally.to_id)
+    def __init__(
+        self,
+        ctx: ExpiryContext,
+        rooms: Rooms,
+        catch_up: CatchUp,
+        recorder: Recorder,
+        lanes: Lanes,
+        blocked: BlockedRooms,
+        tallies: Tallies,
+    ) -> None:
+        self.ctx = ctx
+        self.rooms = rooms
+        self.catch_up = catch_up
+        self.recorder = recorder
+        self.lanes = lanes
+        self.blocked = blocked
+        self.tallies = tallies
 
     async def expire_session(
         self, group_id: str, start_id: int, end_id: int | None = None, *, wait: float = REPORT_WAIT
     ) -> ExpiryReport:
         """Delete everything posted in the group's rooms with ``start_id <= id < end_id`` (Discord's
         clock; ``end_id`` None: up to now). ``wait``: how long to wait for the deletions to report."""
-        group = self.group(group_id)
+        group = self.ctx.group(group_id)
         if group is None or not group.expire_at_session_end:
             return ExpiryReport(applies=False)
-        end = end_id if end_id is not None else snowflake_floor(self.dclock.now() + timedelta(seconds=1))
+        end = end_id if end_id is not None else snowflake_floor(self.ctx.dclock.now() + timedelta(seconds=1))
         await self.recorder.flush()
-        await self.track_group(group)  # type: ignore[attr-defined]
-        tally = Tally(group_id, start_id, end)
-        self._tallies.append(tally)
-        try:
+        await self.rooms.track_group(group)
+        with self.tallies.counting(group_id, start_id, end) as tally:
             return await self._expire_session(group_id, start_id, end, wait, tally)
-        finally:
-            self._tallies.remove(tally)
 
     async def _expire_session(self, group_id: str, start_id: int, end: int, wait: float, tally: Tally) -> ExpiryReport:
-        group = self.group(group_id)
+        group = self.ctx.group(group_id)
         assert group is not None
-        rooms = [room.channel_id for room in self.rooms_of(group_id)]
+        rooms = [room.channel_id for room in self.ctx.rooms_of(group_id)]
         # Written down first: if holdspace stops now, the promise is kept after the next start.
         await promises.add_promise(
-            self.db, uuid.uuid4().hex, group_id, start_id, end, self._urgent_ms(), rooms, store.ms(self.clock.now())
+            self.ctx.db,
+            uuid.uuid4().hex,
+            group_id,
+            start_id,
+            end,
+            self.ctx.urgent_ms(),
+            rooms,
+            store.ms(self.ctx.clock.now()),
         )
         self._start_lanes(group_id)
-        problems = await self.catch_up_group(group_id)  # type: ignore[attr-defined]
+        problems = await self.catch_up.catch_up_group(group_id)
         report = await self._await_range(group_id, start_id, end, wait, tally)
         if problems:
             report.notes.append(
@@ -93,51 +103,47 @@ class EndingsMixin(ServiceBase):
         if not messages:
             return
         await self.recorder.flush()
-        await store.due_now(self.db, group_id, messages, self._urgent_ms())
+        await store.due_now(self.ctx.db, group_id, messages, self.ctx.urgent_ms())
         for channel_id in {channel_id for channel_id, _ in messages}:
             self.lanes.start(channel_id)
-        self.wake()
+        self.ctx.wake()
 
     async def purge(self, group_id: str, actor_id: int | None = None, *, wait: float = REPORT_WAIT) -> ExpiryReport:
         """Delete every message in the group's rooms, also those from before they were group rooms."""
-        group = self.group(group_id)
+        group = self.ctx.group(group_id)
         if group is None:
             return ExpiryReport(applies=False)
-        await self.track_group(group)  # type: ignore[attr-defined]
-        await self.discover_threads(group, {})  # type: ignore[attr-defined]
+        await self.rooms.track_group(group)
+        await self.rooms.discover_threads(group, {})
         await self.recorder.flush()
-        urgent = store.from_ms(self._urgent_ms())
+        urgent = store.from_ms(self.ctx.urgent_ms())
         unreadable = 0
-        for room in self.rooms_of(group_id):
-            channel = await self.resolve(room)  # type: ignore[attr-defined]
+        for room in self.ctx.rooms_of(group_id):
+            channel = await self.catch_up.resolve(room)
             if channel is None:
-                unreadable += room.channel_id in self.rooms
+                unreadable += room.channel_id in self.ctx.rooms
                 continue
             try:
-                newest = await self.read_history(channel, room, after=0, due_override=urgent)  # type: ignore[attr-defined]
-                self.rooms[room.channel_id] = type(room)(
+                newest = await self.catch_up.read_history(channel, room, after=0, due_override=urgent)
+                self.ctx.rooms[room.channel_id] = type(room)(
                     room.channel_id, room.group_id, room.parent_id, max(newest, room.cursor_id), room.watch_from_id
                 )
                 if group.keep_pinned:
-                    await self.reconcile_pins(channel, room, settings_of(group))  # type: ignore[attr-defined]
-                self.pins_checked.add(room.channel_id)
+                    await self.catch_up.reconcile_pins(channel, room, settings_of(group))
+                self.ctx.pins_checked.add(room.channel_id)
             except discord.NotFound:
-                await self.channel_gone(room.channel_id)  # type: ignore[attr-defined]
+                await self.rooms.channel_gone(room.channel_id)
             except discord.Forbidden:
-                await self.report_blocked(room, "read")  # type: ignore[attr-defined]
+                await self.blocked.report(room, "read")
                 unreadable += 1
             except discord.HTTPException as exc:
                 log.warning("could not read a room to purge it (%s)", exc.status)
                 unreadable += 1
         # Rows recorded earlier (live) go too.
-        await store.make_group_due(self.db, group_id, 0, urgent)
-        tally = Tally(group_id, 0, _NO_END)
-        self._tallies.append(tally)
-        try:
+        await store.make_group_due(self.ctx.db, group_id, 0, urgent)
+        with self.tallies.counting(group_id, 0, _NO_END) as tally:
             self._start_lanes(group_id)
             report = await self._await_range(group_id, 0, _NO_END, wait, tally)
-        finally:
-            self._tallies.remove(tally)
         if unreadable:
             report.notes.append(
                 f"{unreadable} room{'s' if unreadable != 1 else ''} could not be read "
@@ -146,14 +152,10 @@ class EndingsMixin(ServiceBase):
         await self._audit(group.guild_id, group_id, "expiry_purge", actor_id, report)
         return report
 
-    def _urgent_ms(self) -> int:
-        """A due time that lanes act on at once (already past the batching window)."""
-        return store.ms(self.dclock.now() - self.window - timedelta(seconds=1))
-
     def _start_lanes(self, group_id: str) -> None:
-        for room in self.rooms_of(group_id):
+        for room in self.ctx.rooms_of(group_id):
             self.lanes.start(room.channel_id)
-        self.wake()
+        self.ctx.wake()
 
     async def _await_range(self, group_id: str, from_id: int, to_id: int, wait: float, tally: Tally) -> ExpiryReport:
         """Wait (up to ``wait`` seconds) until the lanes have done what they can with the range, then
@@ -161,7 +163,7 @@ class EndingsMixin(ServiceBase):
         trouble, still pending)."""
         deadline = time.monotonic() + wait
         while True:
-            rows = await promises.range_rows(self.db, group_id, from_id, to_id)
+            rows = await promises.range_rows(self.ctx.db, group_id, from_id, to_id)
             busy = [r for r in rows if r[0] is not None and r[1] is None]
             if not busy or time.monotonic() >= deadline:
                 break
@@ -187,7 +189,7 @@ class EndingsMixin(ServiceBase):
         self, guild_id: int, group_id: str, action: str, actor_id: int | None, report: ExpiryReport
     ) -> None:
         try:
-            await self.bot.audit.record(
+            await self.ctx.bot.audit.record(
                 guild_id,
                 action,
                 actor_id=actor_id,

@@ -20,7 +20,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from bot.core.expiry import (
     BULK_MAX,
@@ -33,17 +32,13 @@ from bot.core.expiry import (
 from bot.services.outbox import is_database_error
 from bot.storage import expiry as store
 from bot.storage import expiry_claims as claims
+from bot.storage import holds
 from bot.storage.expiry import PendingRow
 
-from .api import DeleteFailed
-
-try:  # held messages (moderation); expiry works without it
-    from bot.storage import holds as _holds
-except ImportError:  # pragma: no cover - only while the moderation feature is absent
-    _holds = None  # type: ignore[assignment]
-
-if TYPE_CHECKING:
-    from .service import ExpiryService
+from .api import DeleteApi, DeleteFailed
+from .blocked import BlockedRooms
+from .context import ExpiryContext
+from .tallies import Tallies
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +56,13 @@ def ms(when: datetime) -> int:
 class Lanes:
     """The deleting lanes of one process, and the scheduler's view of them."""
 
-    def __init__(self, service: ExpiryService, *, window: timedelta) -> None:
-        self.service = service
+    def __init__(self, ctx: ExpiryContext, api: DeleteApi, *, blocked: BlockedRooms, tallies: Tallies) -> None:
+        self.ctx = ctx
+        self.api = api  # replaceable (tests put a failing one in)
+        self.blocked = blocked
+        self.tallies = tallies
         self.owner = uuid.uuid4().hex  # this process's name on its claims
-        self.window = window
+        self.window = ctx.window
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._pokes: dict[int, asyncio.Event] = defaultdict(asyncio.Event)
         self._wake_at: dict[int, int] = {}
@@ -83,15 +81,15 @@ class Lanes:
 
     async def next_due(self) -> datetime | None:
         """Host time of the earliest work no lane of this process has yet."""
-        value = await claims.next_free_due(self.service.db, self.active)
+        value = await claims.next_free_due(self.ctx.db, self.active)
         if value is None:
             return None
-        return self.service.dclock.to_host(store.from_ms(value))
+        return self.ctx.dclock.to_host(store.from_ms(value))
 
     async def run_due(self, now: datetime) -> None:
         """Start a lane for every room with due rows; returns at once."""
-        discord_now = ms(now + self.service.dclock.offset)
-        for channel_id in await claims.channels_due(self.service.db, discord_now, self.active):
+        discord_now = ms(now + self.ctx.dclock.offset)
+        for channel_id in await claims.channels_due(self.ctx.db, discord_now, self.active):
             self.start(channel_id)
 
     def start(self, channel_id: int) -> None:
@@ -123,21 +121,20 @@ class Lanes:
                 await task
         self._tasks.clear()
         with contextlib.suppress(Exception):
-            await claims.release_claims(self.service.db, self.owner)
+            await claims.release_claims(self.ctx.db, self.owner)
 
     # -- one lane ---------------------------------------------------------------------------------
 
     async def _lane(self, channel_id: int) -> None:
-        service = self.service
         poke = self._pokes[channel_id]
         try:
             while True:
                 poke.clear()
-                now = service.dclock.now()
+                now = self.ctx.dclock.now()
                 now_ms = ms(now)
-                rows = await claims.claim_due(service.db, channel_id, self.owner, now_ms, ms(now + LEASE) - now_ms)
+                rows = await claims.claim_due(self.ctx.db, channel_id, self.owner, now_ms, ms(now + LEASE) - now_ms)
                 if not rows:
-                    upcoming = await claims.channel_next_due(service.db, channel_id, self.owner)
+                    upcoming = await claims.channel_next_due(self.ctx.db, channel_id, self.owner)
                     if upcoming is None or upcoming - now_ms > IDLE.total_seconds() * 1000:
                         return
                     await self._sleep(channel_id, poke, upcoming)
@@ -146,7 +143,7 @@ class Lanes:
                 # Sent a little before the window is over, so the request itself ends within it.
                 send_at = oldest + max(0, int((self.window - REQUEST_MARGIN).total_seconds() * 1000))
                 if len(rows) < BULK_MAX and now_ms < send_at:
-                    full_at = await claims.nth_due(service.db, channel_id, BULK_MAX)
+                    full_at = await claims.nth_due(self.ctx.db, channel_id, BULK_MAX)
                     await self._sleep(channel_id, poke, min(send_at, full_at) if full_at else send_at)
                     continue
                 await self.process(channel_id, rows, now)
@@ -155,7 +152,7 @@ class Lanes:
         except Exception as exc:
             if is_database_error(exc):  # one ERROR per outage (the outbox's), not one per lane
                 log.warning("an expiry lane could not use the database; its rows stay pending")
-                service.bot.outbox.failed(exc)
+                self.ctx.bot.outbox.failed(exc)
             else:
                 log.exception("an expiry lane failed; its rows stay pending and are tried again")
         finally:
@@ -163,13 +160,13 @@ class Lanes:
             if self._tasks.get(channel_id) is asyncio.current_task():
                 self._tasks.pop(channel_id, None)
             with contextlib.suppress(Exception):
-                await claims.release_claims(service.db, self.owner, channel_id)
-            service.wake()  # the scheduler looks at this room again
+                await claims.release_claims(self.ctx.db, self.owner, channel_id)
+            self.ctx.wake()  # the scheduler looks at this room again
 
     async def _sleep(self, channel_id: int, poke: asyncio.Event, until_ms: int) -> None:
         self._wake_at[channel_id] = until_ms
-        host_time = self.service.dclock.to_host(store.from_ms(until_ms))
-        sleeper = asyncio.ensure_future(self.service.clock.sleep_until(host_time))
+        host_time = self.ctx.dclock.to_host(store.from_ms(until_ms))
+        sleeper = asyncio.ensure_future(self.ctx.clock.sleep_until(host_time))
         waker = asyncio.ensure_future(poke.wait())
         try:
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
@@ -182,24 +179,21 @@ class Lanes:
 
     async def process(self, channel_id: int, rows: list[PendingRow], now: datetime) -> None:
         """Delete the claimed ``rows`` of one room (held, kept and waiting ones are put aside)."""
-        service = self.service
-        db = service.db
+        db = self.ctx.db
         ids = [r.message_id for r in rows]
-        if service.waits_for_pins(channel_id):
+        if self.ctx.waits_for_pins(channel_id):
             await store.postpone(db, channel_id, ids, now + PINS_WAIT, "pins")
             return
-        held: set[tuple[int, int]] = set()
-        if _holds is not None:
-            found = await _holds.held_message_ids(db, channel_id, ids, now)
-            held.update((channel_id, i) for i in found)
-        kept = service.bot.state.kept_until_session_end()
+        found = await holds.held_message_ids(db, channel_id, ids, now)
+        held = {(channel_id, i) for i in found}
+        kept = self.ctx.bot.state.kept_until_session_end()
         session = [i for i in ids if (channel_id, i) in kept]
         if session:
             await store.keep_for_session(db, channel_id, session)
         plan = plan_deletions(
             (DueMessage(r.channel_id, r.message_id, r.pinned) for r in rows if (channel_id, r.message_id) not in kept),
             now,
-            keep_pinned=service.channel_keeps_pinned,
+            keep_pinned=self.ctx.channel_keeps_pinned,
             held=held,
         )
         if plan.held:
@@ -214,25 +208,24 @@ class Lanes:
                 todo = [i for i in batch.message_ids if i in still]
                 if not todo:
                     continue
-                await claims.renew_claims(db, channel_id, self.owner, ms(service.dclock.now() + LEASE))
+                await claims.renew_claims(db, channel_id, self.owner, ms(self.ctx.dclock.now() + LEASE))
                 await self._delete(channel_id, todo, attempts)
 
     async def _delete(self, channel_id: int, ids: list[int], attempts: dict[int, int]) -> None:
-        service = self.service
         bulk = len(ids) >= 2
         reason = ""
         try:
             if bulk:
-                await service.api.bulk_delete(channel_id, ids)
+                await self.api.bulk_delete(channel_id, ids)
             else:
-                await service.api.delete(channel_id, ids[0])
+                await self.api.delete(channel_id, ids[0])
             outcome = Outcome.REMOVED
         except DeleteFailed as exc:
             outcome = classify(exc.status, exc.code, bulk=bulk)
             reason = str(exc)
         if outcome is Outcome.REMOVED:
-            await store.forget(service.db, channel_id, ids)
-            service.removed(channel_id, ids)
+            await store.forget(self.ctx.db, channel_id, ids)
+            self.tallies.removed(channel_id, ids)
             log.debug("expired %d messages in channel %s", len(ids), channel_id)
             return
         if outcome is Outcome.SPLIT:
@@ -241,8 +234,8 @@ class Lanes:
             return
         tries = 1 + max(attempts.get(i, 0) for i in ids)
         blocked = outcome is Outcome.BLOCKED
-        when = service.dclock.now() + backoff(tries, blocked=blocked)
-        await store.retry_later(service.db, channel_id, ids, when, "blocked" if blocked else "retry")
+        when = self.ctx.dclock.now() + backoff(tries, blocked=blocked)
+        await store.retry_later(self.ctx.db, channel_id, ids, when, "blocked" if blocked else "retry")
         log.warning("could not delete %d expiring messages (%s); retrying at %s", len(ids), reason, when.isoformat())
         if blocked:
-            await service.report_blocked_channel(channel_id, "delete")
+            await self.blocked.report_channel(channel_id, "delete")
