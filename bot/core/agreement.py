@@ -16,6 +16,8 @@ from importlib import resources
 from bot.core.durations import describe_duration
 from bot.core.member_records import Retention
 from bot.core.records import GroupInfo
+from bot.i18n import N_, SOURCE, _, available, current, ngettext, using
+from bot.i18n.catalogues import translations
 
 #: The most a facilitator may store (three modal fields of 4000 characters).
 MAX_AGREEMENT_CHARS = 12000
@@ -26,7 +28,7 @@ MODAL_FIELDS = 3
 #: One shown part (embed description limit is 4096).
 PART_LIMIT = 3900
 #: The heading every agreement should keep: the exceptions to confidentiality, in full.
-LIMITS_HEADING = "Limits of confidentiality"
+LIMITS_HEADING = N_("Limits of confidentiality")
 
 
 class AgreementError(ValueError):
@@ -50,30 +52,44 @@ def facts_of(group: GroupInfo, retention: Retention) -> GroupFacts:
 def _days(days: int) -> str:
     if days % 365 == 0:
         years = days // 365
-        return "a year" if years == 1 else f"{years} years"
-    return "a day" if days == 1 else f"{days} days"
+        return ngettext("a year", "{count} years", years).format(count=years)
+    return ngettext("a day", "{count} days", days).format(count=days)
 
 
 def expiry_promise(facts: GroupFacts) -> str:
     """What the agreement promises about deletion; nothing automatic is promised when nothing is set."""
-    parts = []
+    if facts.ttl is not None and facts.expire_at_session_end:
+        return _(
+            "holdspace deletes every message in this group's rooms {duration} after it was posted and "
+            "deletes the messages of a session when the session ends."
+        ).format(duration=describe_duration(facts.ttl))
     if facts.ttl is not None:
-        parts.append(f"deletes every message in this group's rooms {describe_duration(facts.ttl)} after it was posted")
-    if facts.expire_at_session_end:
-        parts.append("deletes the messages of a session when the session ends")
-    if not parts:
-        return (
-            "This group does not delete messages automatically: what you send stays until you or a "
-            "facilitator delete it. Share only what you are comfortable with."
+        return _("holdspace deletes every message in this group's rooms {duration} after it was posted.").format(
+            duration=describe_duration(facts.ttl)
         )
-    return "holdspace " + " and ".join(parts) + "."
+    if facts.expire_at_session_end:
+        return _("holdspace deletes the messages of a session when the session ends.")
+    return _(
+        "This group does not delete messages automatically: what you send stays until you or a "
+        "facilitator delete it. Share only what you are comfortable with."
+    )
 
 
-def default_text(group_name: str, facts: GroupFacts) -> str:
+def default_template(language: str | None = None) -> str:
+    """The shipped default agreement in ``language`` (default: the current one), English where
+    holdspace has none in that language (bot/data/default_agreement.<language>.md)."""
+    data = resources.files("bot").joinpath("data")
+    code = language or current()
+    localised = data.joinpath(f"default_agreement.{code}.md")
+    chosen = localised if code != SOURCE and localised.is_file() else data.joinpath("default_agreement.md")
+    return chosen.read_text(encoding="utf-8")
+
+
+def default_text(group_name: str, facts: GroupFacts, language: str | None = None) -> str:
     """The default agreement shipped with holdspace, for a group called ``group_name`` with its
-    settings and the practice's retention periods written in."""
-    template = resources.files("bot").joinpath("data/default_agreement.md").read_text(encoding="utf-8")
-    return render(template, group_name, facts)
+    settings and the practice's retention periods written in, in ``language`` (default: current)."""
+    with using(language or current()):
+        return render(default_template(), group_name, facts)
 
 
 def render(template: str, group_name: str, facts: GroupFacts) -> str:
@@ -96,9 +112,10 @@ def limits_section(text: str) -> str | None:
     """The limits-of-confidentiality section of an agreement, heading included, in full (up to
     the next heading); None when the agreement has no such section."""
     lines = normalise(text).split("\n")
+    headings = limits_headings()
     start = None
     for index, line in enumerate(lines):
-        if _is_heading(line) and LIMITS_HEADING.lower() in line.lower():
+        if _is_heading(line) and any(heading in line.lower() for heading in headings):
             start = index
             break
     if start is None:
@@ -112,6 +129,12 @@ def limits_section(text: str) -> str | None:
     return section if len(section.split("\n")) > 1 else None
 
 
+def limits_headings() -> frozenset[str]:
+    """The limits section's heading in every language holdspace speaks (lowercase): an agreement in
+    any of them has the section."""
+    return frozenset(translations(code).gettext(LIMITS_HEADING).lower() for code in available())
+
+
 def _is_heading(line: str) -> bool:
     """A line that is only a bold or markdown title (how agreements mark their sections)."""
     stripped = line.strip()
@@ -122,7 +145,7 @@ def _is_heading(line: str) -> bool:
 
 def missing_sections(text: str) -> list[str]:
     """The sections an agreement should have and does not (a warning to the editor, not a refusal)."""
-    return [] if limits_section(text) is not None else [LIMITS_HEADING]
+    return [] if limits_section(text) is not None else [_(LIMITS_HEADING)]
 
 
 def normalise(text: str) -> str:
@@ -136,11 +159,12 @@ def validate(text: str) -> str:
     """The text to store, or AgreementError saying what is wrong."""
     text = normalise(text)
     if not text.strip():
-        raise AgreementError("The agreement is empty; write the ground rules the group agrees to.")
+        raise AgreementError(_("The agreement is empty; write the ground rules the group agrees to."))
     if len(text) > MAX_AGREEMENT_CHARS:
         raise AgreementError(
-            f"The agreement is {len(text)} characters long; the most holdspace can show is "
-            f"{MAX_AGREEMENT_CHARS}. Please shorten it."
+            _(
+                "The agreement is {length} characters long; the most holdspace can show is {limit}. Please shorten it."
+            ).format(length=len(text), limit=MAX_AGREEMENT_CHARS)
         )
     return text
 
@@ -150,8 +174,10 @@ def join_fields(parts: list[str | None]) -> str:
     for part in parts:
         if part is not None and len(part) > MODAL_FIELD_LIMIT:
             raise AgreementError(
-                f"One part of the agreement is {len(part)} characters long; Discord allows "
-                f"{MODAL_FIELD_LIMIT} per part. Move some of it into the next part."
+                _(
+                    "One part of the agreement is {length} characters long; Discord allows {limit} per part. "
+                    "Move some of it into the next part."
+                ).format(length=len(part), limit=MODAL_FIELD_LIMIT)
             )
     return validate("\n\n".join(p.strip("\n") for p in parts if p and p.strip()))
 
@@ -203,17 +229,18 @@ def missing_sections_warning(text: str) -> str:
     if not missing:
         return ""
     names = ", ".join(f'"{name}"' for name in missing)
-    return (
-        f"\n\n**Warning:** this agreement has no section headed {names}. Members should know when "
+    return "\n\n" + _(
+        "**Warning:** this agreement has no section headed {names}. Members should know when "
         "what they share may not stay confidential (serious risk of harm, abuse of a child or a "
-        f"vulnerable adult, a court order or the law). Add a line **{LIMITS_HEADING}** with those "
+        "vulnerable adult, a court order or the law). Add a line **{heading}** with those "
         "exceptions below it, using `/group agreement edit`."
-    )
+    ).format(names=names, heading=_(LIMITS_HEADING))
 
 
 def default_limits_text() -> str:
-    """holdspace's own limits-of-confidentiality section, as in the default agreement."""
-    template = resources.files("bot").joinpath("data/default_agreement.md").read_text(encoding="utf-8")
+    """holdspace's own limits-of-confidentiality section, as in the default agreement, in the
+    current language."""
+    template = default_template()
     section = limits_section(template)
     if section is None:  # the shipped text always has it (a unit test checks); never answer nothing
         raise RuntimeError("the default agreement lost its limits-of-confidentiality section")

@@ -6,10 +6,11 @@ import re
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
+from bot.i18n import _, formats
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([smhdw])", re.IGNORECASE)
 _WHOLE = re.compile(r"^\s*(?:\d+(?:[.,]\d+)?\s*[smhdw]\s*)+$", re.IGNORECASE)
-_WORDS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 _EXAMPLES = "such as 30m, 1.5h, 12h or 7d"
 
 
@@ -65,13 +66,7 @@ def format_duration(value: timedelta) -> str:
 
 
 def describe_duration(value: timedelta) -> str:
-    """The same in words for people: 90 minutes -> "1 hour 30 minutes", 1 day -> "1 day"."""
-    seconds = int(value.total_seconds())
-    if seconds <= 0:
-        return "no time"
-    parts = []
-    for word, size in _WORDS:
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count} {word}{'' if count == 1 else 's'}")
-    return " ".join(parts)
+    """The same in words for people, in the current language: 90 minutes -> "1 hour 30 minutes"."""
+    if int(value.total_seconds()) <= 0:
+        return _("no time")
+    return formats.duration(value)

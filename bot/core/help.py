@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.i18n import N_, _, slash
+
 __all__ = ["FACILITATOR", "MEMBER", "MODERATOR", "HelpSection", "help_sections", "help_text"]
 
 
@@ -19,46 +21,46 @@ class HelpSection:
 
 
 MEMBER = HelpSection(
-    "For everyone",
+    N_("For everyone"),
     (
-        ("/consent give", "read a group's agreement and say whether you agree; then you can enter its rooms"),
-        ("/consent agreement", "read again, word for word, the agreement you agreed to"),
-        ("/consent status", "see which groups you agreed to, and when"),
-        ("/consent withdraw", "take back your consent; you leave the group's rooms at once"),
-        ("/report new", "tell the moderators about a problem; only they read it"),
-        ("/report status", "see how your reports are going"),
-        ("/privacy notice", "what holdspace keeps about people, and for how long"),
-        ("/privacy mydata", "see what holdspace holds about you, and get a copy"),
-        ("/privacy forget", "erase what holdspace holds about you, as far as the rules allow"),
+        ("/consent give", N_("read a group's agreement and say whether you agree; then you can enter its rooms")),
+        ("/consent agreement", N_("read again, word for word, the agreement you agreed to")),
+        ("/consent status", N_("see which groups you agreed to, and when")),
+        ("/consent withdraw", N_("take back your consent; you leave the group's rooms at once")),
+        ("/report new", N_("tell the moderators about a problem; only they read it")),
+        ("/report status", N_("see how your reports are going")),
+        ("/privacy notice", N_("what holdspace keeps about people, and for how long")),
+        ("/privacy mydata", N_("see what holdspace holds about you, and get a copy")),
+        ("/privacy forget", N_("erase what holdspace holds about you, as far as the rules allow")),
     ),
 )
 
 FACILITATOR = HelpSection(
-    "For facilitators",
+    N_("For facilitators"),
     (
-        ("/group create", "make a new group with a private text room and voice room"),
-        ("/group enroll", "invite a member; they get the agreement to read"),
-        ("/group roster", "who is enrolled and who has agreed"),
-        ("/group settings", "see or change how a group works (how long messages stay, who can join)"),
-        ("/group agreement show", "read the agreement, the current one or an earlier version"),
-        ("/group agreement edit", "change the agreement; members are asked to agree again"),
-        ("/session start", "open the rooms and post the ground rules"),
-        ("/session end", "end the session; the rooms lock where the group says so"),
-        ("/session schedule add", "a weekly session that starts and ends by itself"),
-        ("/session status", "what is running and what comes next"),
+        ("/group create", N_("make a new group with a private text room and voice room")),
+        ("/group enroll", N_("invite a member; they get the agreement to read")),
+        ("/group roster", N_("who is enrolled and who has agreed")),
+        ("/group settings", N_("see or change how a group works (how long messages stay, who can join)")),
+        ("/group agreement show", N_("read the agreement, the current one or an earlier version")),
+        ("/group agreement edit", N_("change the agreement; members are asked to agree again")),
+        ("/session start", N_("open the rooms and post the ground rules")),
+        ("/session end", N_("end the session; the rooms lock where the group says so")),
+        ("/session schedule add", N_("a weekly session that starts and ends by itself")),
+        ("/session status", N_("what is running and what comes next")),
     ),
 )
 
 MODERATOR = HelpSection(
-    "For moderators",
+    N_("For moderators"),
     (
-        ("/cases list", "the server's cases, newest first"),
-        ("/cases show", "one case: what happened and what was done"),
-        ("/cases claim", "take a case so other moderators see you have it"),
-        ("/cases note", "add a note only moderators read"),
-        ("/cases resolve", "close a case as actioned or dismissed"),
-        ("/guard audit", "check the server's set-up, line by line"),
-        ("/guard list", "the bots allowed into group rooms"),
+        ("/cases list", N_("the server's cases, newest first")),
+        ("/cases show", N_("one case: what happened and what was done")),
+        ("/cases claim", N_("take a case so other moderators see you have it")),
+        ("/cases note", N_("add a note only moderators read")),
+        ("/cases resolve", N_("close a case as actioned or dismissed")),
+        ("/guard audit", N_("check the server's set-up, line by line")),
+        ("/guard list", N_("the bots allowed into group rooms")),
     ),
 )
 
@@ -75,9 +77,9 @@ def help_sections(*, facilitator: bool, moderator: bool) -> list[HelpSection]:
 
 def help_text(*, facilitator: bool, moderator: bool) -> str:
     """The whole answer to ``/help`` (well within one message's 2,000 characters)."""
-    parts = ["**What you can do with holdspace**"]
+    parts = ["**" + _("What you can do with holdspace") + "**"]
     for section in help_sections(facilitator=facilitator, moderator=moderator):
-        parts.append(f"\n**{section.title}**")
-        parts.extend(f"`{command}`: {what}" for command, what in section.lines)
-    parts.append("\nEverything holdspace says to you here is visible to you only.")
+        parts.append(f"\n**{_(section.title)}**")
+        parts.extend(f"`{slash(command)}`: {_(what)}" for command, what in section.lines)
+    parts.append("\n" + _("Everything holdspace says to you here is visible to you only."))
     return "\n".join(parts)

@@ -16,6 +16,7 @@ from enum import Enum
 from bot.core.durations import describe_duration
 from bot.core.expiry import BATCH_WINDOW
 from bot.core.records import ConsentFact
+from bot.i18n import N_, _
 
 __all__ = [
     "EMBED_DESCRIPTION_LIMIT",
@@ -40,7 +41,7 @@ NAME_LIMIT = 40
 COLOUR = 0x5B8DEF
 CLOSING_COLOUR = 0x8E9AAF
 #: The label of the button under every reminder that shows the limits of confidentiality in full.
-LIMITS_BUTTON_LABEL = "Limits of confidentiality in full"
+LIMITS_BUTTON_LABEL = N_("Limits of confidentiality in full")
 
 
 class ReminderKind(Enum):
@@ -85,17 +86,19 @@ def _excerpt(text: str, limit: int) -> str:
 
 def expiry_sentence(ttl: timedelta | None, expire_at_session_end: bool, window: timedelta = BATCH_WINDOW) -> str:
     """How messages leave this group's rooms, from its settings, as one sentence for members."""
-    within = f" (within {int(window.total_seconds())} seconds)" if window > timedelta(0) else ""
+    seconds = int(window.total_seconds())
+    within = _(" (within {seconds} seconds)").format(seconds=seconds) if window > timedelta(0) else ""
     if ttl is not None and expire_at_session_end:
-        return (
-            f"Messages here are removed when the session ends, and each one {describe_duration(ttl)} "
-            f"after it was posted{within}."
-        )
+        return _(
+            "Messages here are removed when the session ends, and each one {duration} after it was posted{within}."
+        ).format(duration=describe_duration(ttl), within=within)
     if ttl is not None:
-        return f"Each message here is removed {describe_duration(ttl)} after it was posted{within}."
+        return _("Each message here is removed {duration} after it was posted{within}.").format(
+            duration=describe_duration(ttl), within=within
+        )
     if expire_at_session_end:
-        return "Messages here are removed when the session ends."
-    return "Messages here are not removed automatically; share only what you are comfortable with."
+        return _("Messages here are removed when the session ends.")
+    return _("Messages here are not removed automatically; share only what you are comfortable with.")
 
 
 def ground_rules_content(
@@ -114,37 +117,43 @@ def ground_rules_content(
     The agreement itself is not pasted in (members read it before they could enter); the limits of
     confidentiality are summed up in one sentence and shown in full by the button under the post.
     """
-    name = _excerpt(group_name.strip() or "this group", NAME_LIMIT)
+    name = _excerpt(group_name.strip() or _("this group"), NAME_LIMIT)
     if kind is ReminderKind.START:
-        title = f"{name}: the session has started"
+        title = _("{group}: the session has started").format(group=name)
     elif kind is ReminderKind.PERIODIC:
-        title = f"{name}: a reminder of our ground rules"
+        title = _("{group}: a reminder of our ground rules").format(group=name)
     else:
-        title = f"{name}: welcome, here are our ground rules"
+        title = _("{group}: welcome, here are our ground rules").format(group=name)
     intro: list[str] = []
     if kind is ReminderKind.START and late_by is not None and late_by > timedelta(0):
-        intro.append(f"(Opened {describe_duration(_minutes(late_by))} late; it still ends on time.)")
+        intro.append(
+            _("(Opened {duration} late; it still ends on time.)").format(duration=describe_duration(_minutes(late_by)))
+        )
     if ends_at_text:
-        intro.append(f"This session ends {ends_at_text}.")
-    intro.append("Everyone here agreed to these ground rules:")
+        intro.append(_("This session ends {when}.").format(when=ends_at_text))
+    intro.append(_("Everyone here agreed to these ground rules:"))
     fields = (
-        ("What is said here stays here", "Do not repeat what others share, or who was here."),
+        (_("What is said here stays here"), _("Do not repeat what others share, or who was here.")),
         (
-            "No recording, no screenshots",
-            'No recording, screenshots or Clips (switch off "Allow my voice to be recorded in Clips").',
+            _("No recording, no screenshots"),
+            _('No recording, screenshots or Clips (switch off "Allow my voice to be recorded in Clips").'),
         ),
         (
-            "A private space",
-            "Only members who agreed can enter. " + expiry_sentence(ttl, expire_at_session_end, removal_window),
+            _("A private space"),
+            _("Only members who agreed can enter.") + " " + expiry_sentence(ttl, expire_at_session_end, removal_window),
         ),
         (
-            "The limits of confidentiality",
-            "Facilitators may have to share something if someone is at serious risk of harm or abuse, "
-            "or if a court or the law requires it. Full text: the button below.",
+            _("The limits of confidentiality"),
+            _(
+                "Facilitators may have to share something if someone is at serious risk of harm or abuse, "
+                "or if a court or the law requires it. Full text: the button below."
+            ),
         ),
-        ("Raising a concern", "Use /report new at any time; only the moderators read it."),
+        (_("Raising a concern"), _("Use /report new at any time; only the moderators read it.")),
     )
-    footer = f"Agreement version {agreement_version}" if agreement_version > 0 else "holdspace"
+    footer = (
+        _("Agreement version {version}").format(version=agreement_version) if agreement_version > 0 else "holdspace"
+    )
     return ReminderContent(_excerpt(title, EMBED_TITLE_LIMIT), "\n".join(intro), fields, footer, limits_button=True)
 
 
@@ -152,18 +161,20 @@ def closing_content(
     *, group_name: str, expiry_text: str | None = None, next_session_text: str | None = None
 ) -> ReminderContent:
     """The short reminder posted when a session ends."""
-    name = group_name.strip() or "this group"
+    name = group_name.strip() or _("this group")
     lines = [
-        "Thank you for being here. What was shared in this session stays with the people who were in it: "
-        "please do not repeat it, record it or take screenshots of it.",
-        "If something from this session worries you, use /report new or speak to a facilitator.",
+        _(
+            "Thank you for being here. What was shared in this session stays with the people who were in it: "
+            "please do not repeat it, record it or take screenshots of it."
+        ),
+        _("If something from this session worries you, use /report new or speak to a facilitator."),
     ]
     if expiry_text:
-        lines.append(f"Messages from this session: {expiry_text}.")
+        lines.append(_("Messages from this session: {what}.").format(what=expiry_text))
     if next_session_text:
-        lines.append(f"Next session: {next_session_text}.")
+        lines.append(_("Next session: {when}.").format(when=next_session_text))
     return ReminderContent(
-        _excerpt(f"{name}: the session has ended", EMBED_TITLE_LIMIT),
+        _excerpt(_("{group}: the session has ended").format(group=name), EMBED_TITLE_LIMIT),
         _excerpt("\n\n".join(lines), EMBED_DESCRIPTION_LIMIT),
         (),
         "holdspace",
@@ -217,8 +228,8 @@ def stale_consents(
 
 def review_dm_text(*, group_name: str, starts_at_text: str) -> str:
     """The DM asking a member to review an out-of-date consent before a session."""
-    return (
-        f"A session of {group_name} starts {starts_at_text}. The group's agreement has changed, or your "
+    return _(
+        "A session of {group} starts {when}. The group's agreement has changed, or your "
         "consent to it is due for renewal, since you last agreed. Please review it with /consent before "
         "the session so you can join. If you do not wish to continue, you do not need to do anything."
-    )
+    ).format(group=group_name, when=starts_at_text)

@@ -40,6 +40,7 @@ from contextvars import ContextVar
 from bot.i18n.catalogues import SOURCE, CatalogueError, available, supported, translations
 
 __all__ = [
+    "COMMAND_NAME",
     "N_",
     "SOURCE",
     "CatalogueError",
@@ -50,6 +51,7 @@ __all__ = [
     "ngettext",
     "pgettext",
     "set_locale",
+    "slash",
     "supported",
     "using",
 ]
@@ -99,6 +101,15 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def pgettext(context: str, message: str) -> str:
     """``message`` in the current language, told apart from the same words elsewhere by ``context``."""
     return translations(_current.get()).pgettext(context, message)
+
+
+#: The context of command and command-group names in the catalogues (bot/i18n/translator.py).
+COMMAND_NAME = "command name"
+
+
+def slash(command: str) -> str:
+    """A command as the reader's Discord shows it: "/group settings" -> "/gruppe einstellungen"."""
+    return "/" + " ".join(pgettext(COMMAND_NAME, word) for word in command.lstrip("/").split())
 
 
 def N_(message: str) -> str:

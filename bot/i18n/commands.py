@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import COMMAND_NAME
 from bot.i18n.catalogues import available
-from bot.i18n.translator import COMMAND_NAME
 
 Text = tuple[str, str | None, str]  # message, context, where
 

@@ -19,9 +19,9 @@ import discord
 from discord import app_commands
 from discord.app_commands import TranslationContextLocation as Where
 
+from bot.i18n import COMMAND_NAME
 from bot.i18n.catalogues import SOURCE, supported, translations
 
-COMMAND_NAME = "command name"
 _NAMES = (Where.command_name, Where.group_name)
 
 

@@ -19,12 +19,13 @@ import discord
 from discord import app_commands
 
 from bot.core.records import GroupInfo
+from bot.i18n import N_, _
 from bot.state import State
 from bot.ui.replies import UserError
 
 T = TypeVar("T")
 
-NOT_SET_UP = (
+NOT_SET_UP = N_(
     "holdspace is not set up on this server yet: a server manager runs `/setup configure` first "
     "(facilitator role, moderator role, log channel, lobby channel and time zone)."
 )
@@ -67,8 +68,10 @@ def is_moderator(interaction: discord.Interaction[Any]) -> bool:
 def require_server_manager(interaction: discord.Interaction[Any]) -> None:
     if not is_server_manager(interaction):
         raise UserError(
-            "Only server managers can use this command (the Manage Server permission). "
-            "Ask someone who manages the server."
+            _(
+                "Only server managers can use this command (the Manage Server permission). "
+                "Ask someone who manages the server."
+            )
         )
 
 
@@ -78,11 +81,13 @@ def require_facilitator(interaction: discord.Interaction[Any]) -> None:
     if is_server_manager(interaction):
         return
     if cfg is None or cfg.facilitator_role_id is None:
-        raise UserError(NOT_SET_UP)
+        raise UserError(_(NOT_SET_UP))
     if not has_role(member, cfg.facilitator_role_id):
         raise UserError(
-            f"Only facilitators can use this command: people with the <@&{cfg.facilitator_role_id}> role. "
-            "Someone who manages this server can give you that role."
+            _(
+                "Only facilitators can use this command: people with the {role} role. "
+                "Someone who manages this server can give you that role."
+            ).format(role=f"<@&{cfg.facilitator_role_id}>")
         )
 
 
@@ -98,8 +103,10 @@ def require_group_facilitator(interaction: discord.Interaction[Any], group: Grou
     require_facilitator(interaction)
     if not is_group_facilitator(interaction, group):
         raise UserError(
-            f"Only the facilitators of {group.name} can do this. One of them, or a server manager, can add "
-            "you with `/group facilitator add`."
+            _(
+                "Only the facilitators of {group} can do this. One of them, or a server manager, can add "
+                "you with `/group facilitator add`."
+            ).format(group=group.name)
         )
 
 
@@ -109,9 +116,9 @@ def require_moderator(interaction: discord.Interaction[Any]) -> None:
     if is_server_manager(interaction):
         return
     if cfg is None or cfg.moderator_role_id is None:
-        raise UserError(NOT_SET_UP)
+        raise UserError(_(NOT_SET_UP))
     if not has_role(member, cfg.moderator_role_id):
-        raise UserError("Only moderators can use this command.")
+        raise UserError(_("Only moderators can use this command."))
 
 
 def _as_check(require: Callable[[discord.Interaction[Any]], None]) -> Callable[[T], T]:

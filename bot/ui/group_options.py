@@ -13,6 +13,7 @@ from discord import app_commands
 
 from bot.core.permissions import human_name
 from bot.core.records import GroupInfo
+from bot.i18n import _, ngettext
 from bot.ui.checks import is_group_facilitator, require_facilitator, require_group_facilitator, state_of
 from bot.ui.replies import MissingBotPermission, UserError, echo
 
@@ -23,12 +24,16 @@ _NAME_RE = re.compile(r"^[\w][\w '&.\-]*$")
 def validate_group_name(raw: str) -> str:
     name = " ".join((raw or "").split())
     if not name:
-        raise UserError("The group needs a name, for example `Tuesday circle`.")
+        raise UserError(_("The group needs a name, for example `Tuesday circle`."))
     if len(name) < NAME_MIN or len(name) > NAME_MAX:
-        raise UserError(f"A group name has {NAME_MIN} to {NAME_MAX} characters; that one has {len(name)}.")
+        raise UserError(
+            _("A group name has {minimum} to {maximum} characters; that one has {length}.").format(
+                minimum=NAME_MIN, maximum=NAME_MAX, length=len(name)
+            )
+        )
     if not _NAME_RE.match(name) or "_" in name:
         raise UserError(
-            "A group name may use letters, digits, spaces and - ' & . only, and starts with a letter or digit."
+            _("A group name may use letters, digits, spaces and - ' & . only, and starts with a letter or digit.")
         )
     return name
 
@@ -40,21 +45,34 @@ def channel_slug(name: str) -> str:
 
 
 def plural(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    if len(names) == 1:
+        return names[0]
+    return _("{names} and {last}").format(names=", ".join(names[:-1]), last=names[-1])
 
 
 def missing_permission_error(names: Iterable[str], action: str, where: str | None = None) -> MissingBotPermission:
     human = [human_name(n) for n in names]
-    noun = "permission" if len(human) == 1 else "permissions"
+    count = len(human)
     if where:
-        place = (
-            f"Grant {'it' if len(human) == 1 else 'them'} to holdspace in {where}'s settings (Edit Channel → "
-            "Permissions → holdspace) or to holdspace's role in Server Settings → Roles"
-        )
+        place = ngettext(
+            "Grant it to holdspace in {where}'s settings (Edit Channel → Permissions → holdspace) or to "
+            "holdspace's role in Server Settings → Roles",
+            "Grant them to holdspace in {where}'s settings (Edit Channel → Permissions → holdspace) or to "
+            "holdspace's role in Server Settings → Roles",
+            count,
+        ).format(where=where)
     else:
-        place = f"Grant {'it' if len(human) == 1 else 'them'} to holdspace's role in Server Settings → Roles"
+        place = ngettext(
+            "Grant it to holdspace's role in Server Settings → Roles",
+            "Grant them to holdspace's role in Server Settings → Roles",
+            count,
+        )
     return MissingBotPermission(
-        f"holdspace needs the {plural(human)} {noun} to {action}. {place}, then try again. Nothing was changed."
+        ngettext(
+            "holdspace needs the {permissions} permission to {action}. {place}, then try again. Nothing was changed.",
+            "holdspace needs the {permissions} permissions to {action}. {place}, then try again. Nothing was changed.",
+            count,
+        ).format(permissions=plural(human), action=action, place=place)
     )
 
 
@@ -88,18 +106,21 @@ def find_group(interaction: discord.Interaction[Any], value: str) -> GroupInfo |
 
 
 def resolve_group(
-    interaction: discord.Interaction[Any], name: str, *, hint: str = " `/group list` shows them."
+    interaction: discord.Interaction[Any], name: str, *, hint: str | None = None
 ) -> GroupInfo:
     """The one way a typed group option becomes a group; ``hint`` tells the asker where to look."""
+    hint = _(" `/group list` shows them.") if hint is None else hint
     if interaction.guild_id is None:
-        raise UserError("This command works inside a server.")
+        raise UserError(_("This command works inside a server."))
     if not name or not name.strip():
-        raise UserError(f"Name a group;{hint}")
+        raise UserError(_("Name a group;{hint}").format(hint=hint))
     if len(name) > 100:
-        raise UserError("That group name is too long; pick a group from the list.")
+        raise UserError(_("That group name is too long; pick a group from the list."))
     group = find_group(interaction, name)
     if group is None:
-        raise UserError(f"There is no group called “{echo(name, 40)}” on this server;{hint}")
+        raise UserError(
+            _("There is no group called “{name}” on this server;{hint}").format(name=echo(name, 40), hint=hint)
+        )
     return group
 
 
@@ -116,7 +137,7 @@ def group_here(interaction: discord.Interaction[Any]) -> GroupInfo:
     state = state_of(interaction)
     guild_id = interaction.guild_id
     if guild_id is None:
-        raise UserError("This command works inside a server.")
+        raise UserError(_("This command works inside a server."))
     if interaction.channel_id is not None:
         here = state.group_of_channel(interaction.channel_id)
         if here is not None and here.guild_id == guild_id:
@@ -125,8 +146,8 @@ def group_here(interaction: discord.Interaction[Any]) -> GroupInfo:
     if len(groups) == 1:
         return groups[0]
     if not groups:
-        raise UserError("This server has no groups yet; a facilitator creates one with /group create.")
-    raise UserError("Which group? Name it in the `group` option, or run the command in one of its rooms.")
+        raise UserError(_("This server has no groups yet; a facilitator creates one with /group create."))
+    raise UserError(_("Which group? Name it in the `group` option, or run the command in one of its rooms."))
 
 
 class GroupTransformer(app_commands.Transformer[Any]):
@@ -176,7 +197,7 @@ class MemberGroupTransformer(GroupTransformer):
         return None  # anyone may ask about the groups open to them
 
     def resolve(self, interaction: discord.Interaction[Any], value: str) -> GroupInfo:
-        return resolve_group(interaction, value, hint=" pick one from the list.")
+        return resolve_group(interaction, value, hint=_(" pick one from the list."))
 
     def offered(self, interaction: discord.Interaction[Any], group: GroupInfo) -> bool:
         state = state_of(interaction)

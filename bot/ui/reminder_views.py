@@ -14,6 +14,7 @@ import discord
 
 from bot.core.agreement import default_limits_text, limits_section
 from bot.core.reminders import LIMITS_BUTTON_LABEL
+from bot.i18n import _
 from bot.storage import groups as group_store
 from bot.ui.base import Localised
 from bot.ui.replies import reply_error, send_ephemeral
@@ -30,7 +31,7 @@ class LimitsButton(
         self.group_id = group_id
         super().__init__(
             discord.ui.Button(
-                label=LIMITS_BUTTON_LABEL,
+                label=_(LIMITS_BUTTON_LABEL),
                 style=discord.ButtonStyle.secondary,
                 custom_id=LIMITS_ID.format(group_id=group_id),
             )
@@ -57,8 +58,11 @@ async def limits_answer(bot: Any, group_id: str) -> str:
         return section
     return (
         default_limits_text()
-        + "\n\n(This group's agreement has no section on the limits of confidentiality; this is "
-        "holdspace's standard wording. Ask a facilitator of the group if you have questions.)"
+        + "\n\n"
+        + _(
+            "(This group's agreement has no section on the limits of confidentiality; this is "
+            "holdspace's standard wording. Ask a facilitator of the group if you have questions.)"
+        )
     )
 
 

@@ -8,9 +8,11 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.i18n import N_, _, ngettext
+
 log = logging.getLogger(__name__)
 
-GENERIC_FAILURE = (
+GENERIC_FAILURE = N_(
     "Something went wrong on holdspace's side and nothing was changed. Please try again in a moment; "
     "if it keeps happening, tell a moderator."
 )
@@ -90,24 +92,34 @@ def explain(error: BaseException) -> str:
     if isinstance(error, UserError):
         return error.message
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command works inside a server, not in direct messages."
+        return _("This command works inside a server, not in direct messages.")
     if isinstance(error, app_commands.MissingPermissions):
-        return "You need the permission to manage this server to use this command."
+        return _("You need the permission to manage this server to use this command.")
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Please wait {error.retry_after:.0f} seconds before trying again."
+        seconds = round(error.retry_after)
+        return ngettext(
+            "Please wait {seconds} second before trying again.", "Please wait {seconds} seconds before trying again.",
+            seconds,
+        ).format(seconds=seconds)
     if isinstance(error, app_commands.CheckFailure):
-        return "You are not allowed to use this command."
+        return _("You are not allowed to use this command.")
     if isinstance(error, app_commands.TransformerError):
         kind = error.transformer.type.name.lower().replace("_", " ")
-        if kind in ("channel", "role", "user", "mentionable"):
-            return f"That {kind} could not be used here: please pick one of this server's from the list."
-        return f"That value could not be used as a {kind}; please pick one from the list."
+        unusable = {
+            "channel": N_("That channel could not be used here: please pick one of this server's from the list."),
+            "role": N_("That role could not be used here: please pick one of this server's from the list."),
+            "user": N_("That user could not be used here: please pick one of this server's from the list."),
+            "mentionable": N_("That member or role could not be used here: please pick one from the list."),
+        }
+        if kind in unusable:
+            return _(unusable[kind])
+        return _("That value could not be used here; please pick one from the list.")
     if isinstance(error, discord.Forbidden):
-        return (
+        return _(
             "holdspace lacks a Discord permission for this. Run /guard audit to see which one, "
             "then grant it to holdspace's role in Server Settings."
         )
-    return GENERIC_FAILURE
+    return _(GENERIC_FAILURE)
 
 
 async def reply_error(interaction: discord.Interaction[Any], error: BaseException) -> None:

@@ -30,6 +30,7 @@ from bot.storage import groups as group_store
 from bot.ui.agreement_history import send_agreement_version
 from bot.ui.base import Modal
 from bot.ui.checks import require_group_facilitator
+from bot.ui.locale import group_language
 from bot.ui.replies import UserError, send_ephemeral
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,8 @@ class Agreements:
         if current is not None:
             text = current.text
         else:
-            text = default_text(info.name, facts_of(info, retention_of(self.bot.settings)))
+            language = group_language(self.bot.state, info)
+            text = default_text(info.name, facts_of(info, retention_of(self.bot.settings)), language)
         modal = AgreementModal(self, info, text)
         now = asyncio.get_running_loop().time()
         self._live_modals = {k: t for k, t in self._live_modals.items() if now - t < 1200}

@@ -30,6 +30,7 @@ from bot.ui.group_options import (
     require_guild_permissions,
     validate_group_name,
 )
+from bot.ui.locale import group_language
 from bot.ui.replies import UserError, send_ephemeral
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,9 @@ class Founding:
                 raise missing_permission_error(["manage_channels", "manage_roles"], "create a group's rooms") from None
             raise
         group = replace(group, text_channel_id=text.id, voice_channel_id=voice.id, category_id=category.id)
-        first_text = default_text(name, facts_of(group, retention_of(self.bot.settings)))
+        # the group's language (a new group follows its server), not the facilitator's own
+        language = group_language(self.bot.state, group)
+        first_text = default_text(name, facts_of(group, retention_of(self.bot.settings)), language)
         try:
             stored = await group_store.insert_group(self.bot.db, self.bot.ring, group, first_text, self.bot.clock.now())
         except Exception:
@@ -185,7 +188,9 @@ class Founding:
                     ["manage_roles"], "set the rooms' permissions", f"#{text_channel.name}"
                 ) from None
             raise
-        first_text = default_text(name, facts_of(group, retention_of(self.bot.settings)))
+        # the group's language (a new group follows its server), not the facilitator's own
+        language = group_language(self.bot.state, group)
+        first_text = default_text(name, facts_of(group, retention_of(self.bot.settings)), language)
         try:
             stored = await group_store.insert_group(self.bot.db, self.bot.ring, group, first_text, self.bot.clock.now())
         except Exception:

@@ -26,8 +26,10 @@ from bot.core.expiry import ExpiryReport, snowflake_floor
 from bot.core.records import GroupInfo, RunningSession
 from bot.core.reminders import ReminderKind, closing_content
 from bot.core.timer_kinds import TimerKind
+from bot.i18n import using
 from bot.storage import session_steps as steps
 from bot.storage import sessions as store
+from bot.ui.locale import group_language
 from bot.ui.replies import MissingBotPermission, UserError
 from cogs.sessions.reminders import Reminders, ts
 from cogs.sessions.rooms import SessionRooms
@@ -317,8 +319,9 @@ class Lifecycle:
     ) -> None:
         """Record the end and post the closing summary, once (a summary posted just before holdspace
         stopped is found again, not posted twice)."""
-        next_text = await self.schedules.next_session_text(group.id)
-        content = closing_content(group_name=group.name, expiry_text=expiry_text, next_session_text=next_text)
+        with using(group_language(self.bot.state, group)):  # a room post: in the group's language
+            next_text = await self.schedules.next_session_text(group.id)
+            content = closing_content(group_name=group.name, expiry_text=expiry_text, next_session_text=next_text)
         try:
             posted = look_first and await self.reminders.find_posted(text, end_id, content.title) is not None
             if not posted:

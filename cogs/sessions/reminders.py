@@ -13,7 +13,9 @@ import discord
 from bot.app import HoldspaceBot
 from bot.core.records import GroupInfo
 from bot.core.reminders import ReminderContent, ReminderKind, auto_reminder_due, ground_rules_content
+from bot.i18n import using
 from bot.storage import sessions as store
+from bot.ui.locale import group_language
 from bot.ui.reminder_views import limits_view
 from bot.ui.replies import UserError
 from cogs.sessions.rooms import SessionRooms
@@ -48,16 +50,18 @@ class Reminders:
         self._auto_marks = await store.load_auto_reminders(self.bot.db)
 
     async def ground_rules(self, group: GroupInfo, kind: ReminderKind, **extra: Any) -> ReminderContent:
-        """The ground-rules reminder of ``kind`` for ``group``, from its current agreement."""
-        return ground_rules_content(
-            group_name=group.name,
-            agreement_version=group.agreement_version,
-            ttl=group.ttl,
-            expire_at_session_end=group.expire_at_session_end,
-            kind=kind,
-            removal_window=timedelta(seconds=self.bot.settings.expiry.batch_window_seconds),
-            **extra,
-        )
+        """The ground-rules reminder of ``kind`` for ``group``, from its current agreement, in the
+        group's language (a room post: everyone in the room reads the same)."""
+        with using(group_language(self.bot.state, group)):
+            return ground_rules_content(
+                group_name=group.name,
+                agreement_version=group.agreement_version,
+                ttl=group.ttl,
+                expire_at_session_end=group.expire_at_session_end,
+                kind=kind,
+                removal_window=timedelta(seconds=self.bot.settings.expiry.batch_window_seconds),
+                **extra,
+            )
 
     async def post(
         self, channels: list[discord.abc.Messageable], content: ReminderContent, group: GroupInfo
@@ -66,7 +70,9 @@ class Reminders:
         embed = to_embed(content)
         for channel in channels:
             if content.limits_button:
-                message = await channel.send(embed=embed, view=limits_view(group.id))
+                with using(group_language(self.bot.state, group)):
+                    view = limits_view(group.id)
+                message = await channel.send(embed=embed, view=view)
             else:
                 message = await channel.send(embed=embed)
             # Discord made this id while holdspace waited for the answer: a reading of its clock.

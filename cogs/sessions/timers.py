@@ -16,8 +16,10 @@ from bot.core.records import RunningSession
 from bot.core.reminders import ReminderKind, review_dm_text, stale_consents
 from bot.core.schedule import MissedStart, missed_start
 from bot.core.timer_kinds import TimerKind
+from bot.i18n import using
 from bot.scheduler import RetryLater, Timer
 from bot.storage import sessions as store
+from bot.ui.locale import group_language
 from bot.ui.replies import UserError
 from cogs.sessions.lifecycle import Lifecycle
 from cogs.sessions.reminders import Reminders, ts
@@ -177,7 +179,9 @@ class SessionTimers:
             for member_id in stale:
                 try:
                     user = self.bot.get_user(member_id) or await self.bot.fetch_user(member_id)
-                    await user.send(review_dm_text(group_name=group.name, starts_at_text=ts(starts, "R")))
+                    with using(group_language(self.bot.state, group)):  # no interaction: the group's language
+                        text = review_dm_text(group_name=group.name, starts_at_text=ts(starts, "R"))
+                    await user.send(text)
                     sent += 1
                 except discord.HTTPException:
                     log.debug("could not send a consent review DM")

@@ -4,10 +4,10 @@ answers in an English group."""
 
 from __future__ import annotations
 
-from bot.i18n import using
-from bot.i18n.translator import COMMAND_NAME
+from bot.core.records import GroupInfo
+from bot.i18n import COMMAND_NAME, using
 from tests.e2e.conftest import Holdspace
-from tests.e2e.test_setup import add_staff, configure, create_group, final
+from tests.e2e.test_setup import Staff, add_staff, configure, create_group, final
 
 
 def _command(hs: Holdspace, name: str) -> dict:
@@ -78,3 +78,100 @@ async def test_a_group_set_to_german_keeps_its_language_and_answers_its_facilita
     handle = await hs.command(staff.facilitator, None, "group settings", group="Dienstagskreis", language="server")
     await final(handle)
     assert hs.bot.state.groups[group.id].language is None
+
+
+async def _german_group(hs: Holdspace) -> tuple[Staff, GroupInfo]:
+    staff = add_staff(hs)
+    await hs.start()
+    await final(await configure(hs, staff))
+    group = await create_group(hs, staff, "Dienstagskreis")
+    await final(await hs.command(staff.facilitator, None, "group settings", group="Dienstagskreis", language="de"))
+    assert hs.bot is not None
+    return staff, hs.bot.state.groups[group.id]
+
+
+async def test_a_group_set_to_german_posts_german_ground_rules(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, group = await _german_group(hs)
+    text_room = hs.sb.world.channels[group.text_channel_id]
+    # the facilitator's own Discord speaks English: the answer is theirs, the room post the group's
+    handle = await hs.command(staff.facilitator, text_room, "session start", group="Dienstagskreis")
+    answer = await final(handle)
+    assert "started" in answer.lower() or "session" in answer.lower()
+    await hs.settle()
+    posted = [m for m in text_room.messages if m.embeds]
+    embed = next(e for m in posted for e in m.embeds if e["title"].endswith("Die Sitzung hat begonnen"))
+    assert embed["title"] == "Dienstagskreis: Die Sitzung hat begonnen"
+    assert [f["name"] for f in embed["fields"]] == [
+        "Was hier gesagt wird, bleibt hier",
+        "Keine Aufnahmen, keine Screenshots",
+        "Ein geschützter Raum",
+        "Die Grenzen der Vertraulichkeit",
+        "Ein Anliegen melden",
+    ]
+    assert "Alle hier haben diesen Grundregeln zugestimmt" in embed["description"]
+    assert "Stunden" in embed["fields"][2]["value"] or "Sitzung" in embed["fields"][2]["value"]
+    message = next(m for m in posted if any(e["title"] == embed["title"] for e in m.embeds))
+    labels = [c.get("label") for row in message.components for c in row.get("components", [])]
+    assert labels == ["Grenzen der Vertraulichkeit vollständig"]
+    # the group's first agreement was written in German too
+    assert hs.bot is not None
+    from bot.storage import groups as group_store
+
+    agreement = await group_store.get_agreement(hs.bot.db, hs.bot.ring, group.id)
+    assert agreement is not None and "Willkommen" not in agreement.text  # made before the switch: English
+    # the closing post is in the group's language as well
+    await final(await hs.command(staff.facilitator, text_room, "session end", group="Dienstagskreis"))
+    await hs.settle()
+    closing = [e["title"] for m in text_room.messages for e in m.embeds]
+    assert "Dienstagskreis: Die Sitzung ist beendet" in closing
+
+
+async def test_a_german_speaking_member_gets_german_answers_in_an_english_group(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff = add_staff(hs)
+    await hs.start()
+    await final(await configure(hs, staff))
+    group = await create_group(hs, staff, "Tuesday circle")
+    assert group.language is None  # the server's: English
+    alice, bob = hs.member("alice"), hs.member("bob")
+    alice.user.locale = "de"
+    text_room = hs.sb.world.channels[group.text_channel_id]
+    assert hs.bot is not None
+    for member in (alice, bob):  # both agreed and are let into the group's rooms
+        await hs.seed_consent(group, member.id)
+    await hs.bot.access.reconcile_group(group)
+    await hs.settle()
+
+    german = await hs.command(alice, text_room, "help")
+    assert german.ephemeral
+    assert "Was Sie mit holdspace tun können" in (await final(german))
+    assert "/einwilligung geben" in (await final(german))
+    english = await hs.command(bob, text_room, "help")
+    assert "What you can do with holdspace" in (await final(english))
+
+    # an error answer too: a member may not change a group's settings
+    refused = await hs.command(alice, text_room, "group settings", group="Tuesday circle")
+    assert refused.ephemeral
+    assert "Nur die Gruppenleitung kann diesen Befehl nutzen" in (await final(refused))
+
+    # a Discord language holdspace lacks falls back to the group's (here the server's: English)
+    alice.user.locale = "ja"
+    other = await hs.command(alice, text_room, "help")
+    assert "What you can do with holdspace" in (await final(other))
+
+
+async def test_a_new_group_of_a_german_server_gets_the_german_default_agreement(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff = add_staff(hs)
+    await hs.start()
+    await final(await configure(hs, staff, language="de"))
+    assert hs.bot is not None and hs.bot.state.guild(hs.guild.id).language == "de"
+    group = await create_group(hs, staff, "Mittwochsrunde")
+    from bot.storage import groups as group_store
+
+    agreement = await group_store.get_agreement(hs.bot.db, hs.bot.ring, group.id)
+    assert agreement is not None
+    assert agreement.text.startswith("**Willkommen in Mittwochsrunde.**")
+    assert "**Grenzen der Vertraulichkeit**" in agreement.text
+    assert "{" not in agreement.text  # every value written in

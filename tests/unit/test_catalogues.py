@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import SOURCE, _, available, choose, ngettext, pgettext, supported, using
+from bot.i18n import COMMAND_NAME, SOURCE, _, available, choose, ngettext, pgettext, supported, using
 from bot.i18n.catalogues import CatalogueError, catalogue_path, check_message, placeholders, read, translations
 from bot.i18n.commands import command_texts
 from bot.i18n.extract import template
 from bot.i18n.formats import duration, language_name
-from bot.i18n.translator import COMMAND_NAME
 
 LANGUAGES = [code for code in available() if code != SOURCE]
 #: Discord's rule for command and option names (lowercase where the script has case).
