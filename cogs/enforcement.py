@@ -2,7 +2,9 @@
 
 - Start, re-identify and resume: everyone in a server's group voice rooms is decided as soon as the
   server's GUILD_CREATE has been read (discord.py's ``on_ready`` comes ``guild_ready_timeout`` later),
-  and again on RESUMED. Every disconnect goes out before any prompt, audit entry or case.
+  and again on RESUMED. A server that comes back from an outage (GUILD_DELETE with ``unavailable``,
+  then its GUILD_CREATE) is decided again the same way: whatever happened meanwhile arrives only in
+  that GUILD_CREATE. Every disconnect goes out before any prompt, audit entry or case.
 - Role changes (GUILD_MEMBER_UPDATE): a facilitator who loses the role while in the voice room, or
   anyone whose exemption depended on a role, is decided again.
 - Voice events end a disconnect's back-off early and let a later join count as new.
@@ -27,6 +29,7 @@ class Enforcement(commands.Cog):
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
         self._decided: set[int] = set()  # servers decided since the last READY
+        self._away: set[int] = set()  # servers that went unavailable after they were decided
         self._tasks: set[asyncio.Task[None]] = set()
 
     @commands.Cog.listener()
@@ -34,11 +37,20 @@ class Enforcement(commands.Cog):
         # Runs right after discord.py parsed the event, so its cache already holds the server.
         if event_type == "READY":
             self._decided.clear()
+            self._away.clear()
         elif event_type == "GUILD_CREATE":
             for guild in self.bot.guilds:
                 if guild.id not in self._decided and not guild.unavailable:
                     self._decided.add(guild.id)
-                    self._reconcile(guild, "present_at_start")
+                    back = guild.id in self._away
+                    self._away.discard(guild.id)
+                    self._reconcile(guild, "present_after_outage" if back else "present_at_start")
+        elif event_type == "GUILD_DELETE":
+            # An outage (not a removal): decided again when its GUILD_CREATE comes.
+            for guild in self.bot.guilds:
+                if guild.unavailable and guild.id in self._decided:
+                    self._decided.discard(guild.id)
+                    self._away.add(guild.id)
         elif event_type == "RESUMED":
             for guild in self.bot.guilds:
                 self._reconcile(guild, "present_at_resume")
@@ -46,12 +58,15 @@ class Enforcement(commands.Cog):
     def _reconcile(self, guild: discord.Guild, trigger: str) -> None:
         started = self.bot.enforcement.reconcile_voice(guild, trigger=trigger)
         # The guard decides the bots in the rooms from the same data, as soon.
-        self.bot.dispatch("holdspace_guild_data", guild, "start" if trigger == "present_at_start" else "resume")
+        source = {"present_at_start": "start", "present_after_outage": "return"}.get(trigger, "resume")
+        self.bot.dispatch("holdspace_guild_data", guild, source)
         if started:
             log.info("%d people without a right to stay found in group voice rooms (%s)", started, trigger)
         # Access someone gave by hand meanwhile: reverted and reported once the disconnects are out.
+        back = trigger == "present_after_outage"
+        when = "while the server was unavailable" if back else "while holdspace was offline"
         task = asyncio.create_task(
-            self.bot.enforcement.revert_stray_access_in(guild, when="while holdspace was offline"),
+            self.bot.enforcement.revert_stray_access_in(guild, when=when),
             name="holdspace-stray-access",
         )
         self._tasks.add(task)

@@ -57,6 +57,7 @@ class Session:
     queue: asyncio.Queue[str | None] | None = None
     ws: web.WebSocketResponse | None = None
     guild_ids: set[int] = field(default_factory=set)
+    unavailable: set[int] = field(default_factory=set)  # servers in an outage: none of their events are sent
 
     @property
     def connected(self) -> bool:
@@ -89,7 +90,7 @@ class Gateway:
             return None
         if guild_id is not None:
             guild = world.guilds.get(guild_id)
-            if guild is None or guild_id not in s.guild_ids:
+            if guild is None or guild_id not in s.guild_ids or guild_id in s.unavailable:
                 return None
             if event in _MESSAGE_EVENTS:
                 ch = world.channels.get(int(data["channel_id"]))
@@ -121,6 +122,22 @@ class Gateway:
         for s in self.sessions.values():
             if s.app is app and guild.id not in s.guild_ids:
                 s.guild_ids.add(guild.id)
+                self._send_dispatch(s, "GUILD_CREATE", self._guild_create(s, guild))
+
+    def guild_outage(self, guild: Guild) -> None:
+        """The server becomes unavailable (an outage on Discord's side): GUILD_DELETE with
+        ``unavailable: true`` to every session that has it; none of its events are sent until
+        :meth:`guild_returns`, and what changed meanwhile arrives only in that GUILD_CREATE."""
+        for s in self.sessions.values():
+            if guild.id in s.guild_ids and guild.id not in s.unavailable:
+                self._send_dispatch(s, "GUILD_DELETE", {"id": str(guild.id), "unavailable": True})
+                s.unavailable.add(guild.id)
+
+    def guild_returns(self, guild: Guild) -> None:
+        """The outage is over: a full GUILD_CREATE, as Discord sends when a server becomes available."""
+        for s in self.sessions.values():
+            if guild.id in s.unavailable:
+                s.unavailable.discard(guild.id)
                 self._send_dispatch(s, "GUILD_CREATE", self._guild_create(s, guild))
 
     def _guild_create(self, s: Session, guild: Guild) -> dict[str, Any]:

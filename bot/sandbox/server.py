@@ -187,6 +187,14 @@ class Sandbox(Scenario):
         """The outage is over; sessions dropped by it can resume."""
         self.down = False
 
+    def guild_outage(self, guild: Guild) -> None:
+        """One server becomes unavailable while the connection stays up (GUILD_DELETE, unavailable)."""
+        self.gateway.guild_outage(guild)
+
+    def guild_returns(self, guild: Guild) -> None:
+        """That server is available again: its full GUILD_CREATE."""
+        self.gateway.guild_returns(guild)
+
     def _on_world_event(self, event: str, data: dict[str, Any], guild_id: int | None) -> None:
         self.recorder.add_event(RecordedEvent(event, data, guild_id, time.monotonic()))
         self.gateway.dispatch(event, data, guild_id)

@@ -104,9 +104,9 @@ class Guard(commands.Cog):
 
     # -- start, resume and the periodic sweep -------------------------------------------------------
 
-    def sweep(self, source: Source) -> None:
-        """Check every group room and every group voice room's members."""
-        for guild in self.bot.guilds:
+    def sweep(self, source: Source, guilds: list[discord.Guild] | None = None) -> None:
+        """Check every group room and every group voice room's members (of ``guilds``, default all)."""
+        for guild in self.bot.guilds if guilds is None else guilds:
             self.memory.config(guild.id)
             if source in ("start", "resume"):
                 for member in self.arrivals.arrived_while_offline(guild):
@@ -119,14 +119,17 @@ class Guard(commands.Cog):
                     self.memory.spawn(self.voice.check(member, "present_at_" + source))
 
     @commands.Cog.listener()
-    async def on_holdspace_guild_data(self, guild: discord.Guild, source: Source) -> None:
-        """A server's data just arrived (GUILD_CREATE, RESUMED): bots in its group voice rooms are decided
-        now, not after ``on_ready``'s wait; the full sweep follows on ready."""
+    async def on_holdspace_guild_data(self, guild: discord.Guild, source: str) -> None:
+        """A server's data just arrived (GUILD_CREATE at start or after the server's outage, RESUMED):
+        bots in its group voice rooms are decided now, not after ``on_ready``'s wait; the full sweep
+        follows on ready, or at once for a server back from an outage (no ``on_ready`` comes then)."""
         for group in self.bot.state.groups_of_guild(guild.id):
             voice = guild.get_channel(group.voice_channel_id)
             for member in list(getattr(voice, "members", [])):
                 if member.bot:
                     await self.voice.check(member, "present_at_" + source)
+        if source == "return":
+            self.sweep("resume", [guild])
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

@@ -185,6 +185,39 @@ async def test_someone_who_joined_while_the_connection_was_down_is_handled_once(
     assert (await audit_actions(hs)).count("unconsented_join") == 1
 
 
+async def test_a_server_back_from_an_outage_is_decided_again_as_at_start(holdspace: Holdspace) -> None:
+    """GUILD_DELETE (unavailable), then GUILD_CREATE: what happened meanwhile arrives only in that
+    GUILD_CREATE, and it is decided as at start (people, bots, access given by hand)."""
+    hs = holdspace
+    _, group = await started_with_group(hs, GROUP)
+    text, voice = rooms(hs, group)
+    bob, carol = hs.member("bob"), hs.member("carol")
+    _, recorder = new_bot(hs, "craig", P.ADMINISTRATOR)
+    await until_cases(hs, "bot_added")
+    await hs.settle()
+    assert hs.bot is not None
+    seen = hs.bot.get_guild(hs.guild.id)
+    assert seen is not None
+
+    hs.sb.guild_outage(hs.guild)
+    await until(lambda: seen.unavailable, what="the server unavailable")
+    hs.guild.set_voice(bob, voice)
+    hs.guild.set_voice(recorder, voice)
+    hs.guild.set_overwrite(text, carol, allow=P.VIEW_CHANNEL | P.SEND_MESSAGES)
+    await hs.settle()
+    assert hs.guild.voice_channel_of(bob) is voice, "nothing of the server reached holdspace meanwhile"
+
+    hs.sb.guild_returns(hs.guild)
+    await until(lambda: hs.guild.voice_channel_of(bob) is None, what="the person disconnected")
+    await until(lambda: hs.guild.voice_channel_of(recorder) is None, what="the bot disconnected")
+    await until(lambda: not allows(text, carol), what="the hand-made allow reverted")
+    await until_cases(hs, "unconsented_join")
+    drift = [c for c in await until_cases(hs, "permission_drift") if c.details.get("channel_id") == text.id]
+    assert len(drift) == 1 and drift[0].details["when"] == "while the server was unavailable"
+    await hs.settle()
+    assert len(disconnects(hs, bob)) == 1 and len(disconnects(hs, recorder)) == 1
+
+
 # -- disconnect first, then close, then record ------------------------------------------------------
 
 
