@@ -9,8 +9,9 @@ ban is carried the same way after its disconnect.
 
 One departure per (room, person) at a time: a replayed event and the reconcile that both see someone
 start one disconnect, and the follow-up (prompt, audit entry, case) runs once. Follow-ups wait until
-no disconnect is waiting to be sent, so a burst of departures is never queued behind the DMs, audit
-entries and cases of the first ones.
+no disconnect is waiting to be sent, before they start and between their steps (:meth:`quiet`), and
+only ``FOLLOW_UPS`` run at once, so a burst of departures is never queued behind the DMs, audit entries
+and cases of the first ones, nor of an earlier burst.
 
 Nothing here is written to the database: who must leave is rebuilt from Discord's voice states and
 ``bot.state`` by the reconcile on every start and resume.
@@ -55,6 +56,10 @@ IN_FLIGHT = 5
 #: Real seconds without a disconnect waiting before follow-ups run (a burst's joins arrive over a few
 #: milliseconds; their disconnects all go out before the first prompt, audit entry or case).
 QUIET_SETTLE = 0.05
+#: Follow-ups (prompt, audit entry, case) running at once. Each waits for calm before it starts and
+#: between its steps, so a new burst of disconnects competes with at most this many, not with the
+#: records of a whole earlier burst.
+FOLLOW_UPS = 4
 #: Discord's answer when the person is not connected to voice any more.
 NOT_CONNECTED = 40032
 
@@ -145,6 +150,9 @@ class Departures:
         self._sending = 0  # departures whose request is being sent or waits to be sent
         self._quiet = asyncio.Event()
         self._quiet.set()
+        self._calm_since = float("-inf")  # loop time when the last disconnect waiting to be sent went out
+        self._follow_slots = asyncio.Semaphore(FOLLOW_UPS)
+        self._routes: dict[int, tuple[str, str]] = {}  # guild id -> its disconnect bucket's key parts
 
     # -- asking -----------------------------------------------------------------------------------
 
@@ -207,17 +215,15 @@ class Departures:
 
     async def quiet(self) -> None:
         """Wait until no disconnect has waited to be sent for ``QUIET_SETTLE`` (follow-ups and kicks run
-        after all disconnects, also those of a burst whose events are still being read)."""
+        after all disconnects, also those of a burst whose events are still being read). Returns at
+        once when it has been calm that long already, so work may call it between its steps."""
         loop = asyncio.get_running_loop()
         while True:
             await self._quiet.wait()
-            calm_since = loop.time()
-            while loop.time() - calm_since < QUIET_SETTLE:
-                await asyncio.sleep(QUIET_SETTLE / 5)
-                if not self._quiet.is_set():
-                    break
-            else:
+            left = self._calm_since + QUIET_SETTLE - loop.time()
+            if left <= 0:
                 return
+            await asyncio.sleep(left)  # then looked at again: a disconnect may have come meanwhile
 
     async def drain(self) -> None:
         """Wait for every departure (tests, shutdown)."""
@@ -240,6 +246,7 @@ class Departures:
         self._sending -= 1
         if self._sending <= 0:
             self._sending = 0
+            self._calm_since = asyncio.get_running_loop().time()
             self._quiet.set()
 
     def _in_room(self, job: _Job) -> bool:
@@ -410,11 +417,14 @@ class Departures:
         """How many disconnects the server's bucket takes per window, as discord.py learnt it from
         Discord's headers (IN_FLIGHT until it knows). Read from discord.py's rate-limit table."""
         http = self.bot.http
-        route = discord.http.Route("PATCH", "/guilds/{guild_id}/members/{user_id}", guild_id=guild_id, user_id=0)
-        bucket_hash = getattr(http, "_bucket_hashes", {}).get(route.key)
+        parts = self._routes.get(guild_id)
+        if parts is None:  # built once per server: a Route formats its URL, too slow for every disconnect
+            route = discord.http.Route("PATCH", "/guilds/{guild_id}/members/{user_id}", guild_id=guild_id, user_id=0)
+            parts = self._routes[guild_id] = (route.key, route.major_parameters)
+        bucket_hash = getattr(http, "_bucket_hashes", {}).get(parts[0])
         if bucket_hash is None:
             return IN_FLIGHT
-        bucket = getattr(http, "_buckets", {}).get(f"{bucket_hash}:{route.major_parameters}")
+        bucket = getattr(http, "_buckets", {}).get(f"{bucket_hash}:{parts[1]}")
         limit = getattr(bucket, "limit", 0)
         return max(IN_FLIGHT, int(limit)) if isinstance(limit, int) else IN_FLIGHT
 
@@ -445,8 +455,9 @@ class Departures:
         task.add_done_callback(self._tasks.discard)
 
     async def _follow(self, follow_up: FollowUp, outcome: Outcome) -> None:
-        await self.quiet()
-        try:
-            await follow_up(outcome)
-        except Exception:
-            log.exception("recording a disconnect failed")
+        async with self._follow_slots:
+            await self.quiet()
+            try:
+                await follow_up(outcome)
+            except Exception:
+                log.exception("recording a disconnect failed")

@@ -177,8 +177,10 @@ class Enforcement:
         details["dm_sent"] = dm_sent
         if not dm_sent:
             details["note"] = "the consent prompt could not be sent: the member's direct messages are closed"
+        await self.bot.departures.quiet()  # a new burst's disconnects go before the rest of this record
         await outbox.audit(group.guild_id, CASE_UNCONSENTED, group_id=group.id, subject_id=member_id, details=details)
         if open_case:
+            await self.bot.departures.quiet()
             await outbox.case(
                 group.guild_id,
                 CASE_UNCONSENTED,

@@ -150,6 +150,7 @@ class VoiceReaction:
             await outbox.audit(
                 guild_id, f"guard.{verdict.case_kind}", group_id=group.id, subject_id=member_id, details=details
             )
+            await self.bot.departures.quiet()  # a new burst's disconnects go before the rest of this record
             await outbox.case(
                 guild_id,
                 verdict.case_kind,
