@@ -24,6 +24,7 @@ __all__ = [
     "build_checklist",
     "render",
     "required_room_permissions",
+    "role_rank",
     "summary",
 ]
 
@@ -53,6 +54,12 @@ VERIFICATION_NAMES = ("none", "low", "medium", "high", "highest")
 _ICONS: dict[Status, str] = {"pass": "✅", "warn": "⚠️", "fail": "❌"}
 
 
+def role_rank(position: int, role_id: int) -> tuple[int, int]:
+    """A role's place in the server's order, higher ranks higher: Discord orders roles by position,
+    and two roles on the same position by id, the older (smaller id) above."""
+    return position, -role_id
+
+
 def required_room_permissions(is_voice: bool) -> int:
     return VOICE_ROOM_NEEDS if is_voice else TEXT_ROOM_NEEDS
 
@@ -79,6 +86,7 @@ class BotFacts:
     allowed: bool
     top_position: int
     administrator: bool = False
+    top_role_id: int = 0  # its top role (ties on position are ordered by role id)
     rooms_denied: int = 0  # group rooms carrying its member-level deny
 
 
@@ -101,6 +109,7 @@ class AuditFacts:
     staff_roles: Sequence[tuple[str, int]] = ()
     #: staff commands Discord still hides from their role (None: Discord would not say)
     staff_command_gaps: Sequence[Gap] | None = ()
+    own_top_role_id: int = 0  # holdspace's top role (ties on position are ordered by role id)
 
 
 @dataclass(frozen=True)
@@ -161,7 +170,8 @@ def _server_permissions(facts: AuditFacts, out: _Lines) -> None:
 
 
 def _role_order(facts: AuditFacts, out: _Lines) -> None:
-    above = [b for b in facts.bots if not b.allowed and b.top_position >= facts.own_top_position]
+    own = role_rank(facts.own_top_position, facts.own_top_role_id)
+    above = [b for b in facts.bots if not b.allowed and role_rank(b.top_position, b.top_role_id) >= own]
     if facts.own_is_owner:
         return
     if above:
@@ -182,7 +192,7 @@ def _administrators(facts: AuditFacts, out: _Lines) -> None:
     if not admin_roles:
         out.add("pass", "No role holds Administrator.")
         return
-    for role in sorted(admin_roles, key=lambda r: -r.position):
+    for role in sorted(admin_roles, key=lambda r: role_rank(r.position, r.id), reverse=True):
         others = [b for b in role.bot_ids if b != facts.own_id]
         blocked = [b for b in others if b not in allowed]
         trusted = [b for b in others if b in allowed]

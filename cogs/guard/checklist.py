@@ -47,6 +47,7 @@ def audit_facts(bot: HoldspaceBot, memory: GuardMemory, guild: discord.Guild) ->
                 member.id,
                 allowed=member.id in allowed,
                 top_position=member.top_role.position,
+                top_role_id=member.top_role.id,
                 administrator=member.guild_permissions.administrator,
                 rooms_denied=denied,
             )
@@ -54,6 +55,7 @@ def audit_facts(bot: HoldspaceBot, memory: GuardMemory, guild: discord.Guild) ->
     return AuditFacts(
         own_id=me.id,
         own_top_position=me.top_role.position,
+        own_top_role_id=me.top_role.id,
         own_guild_permissions=me.guild_permissions.value,
         bot_action=action,
         rooms=rooms,

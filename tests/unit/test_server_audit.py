@@ -106,6 +106,25 @@ def test_role_order_and_undenied_bots() -> None:
     assert any(line.status == "warn" and "cannot kick or ban" in line.text for line in build_checklist(softer))
 
 
+def test_roles_on_the_same_position_rank_by_id_as_discord_orders_them() -> None:
+    """Two roles on one position: the older (smaller id) ranks above, so holdspace can act on a bot
+    whose top role is younger and cannot on one whose top role is older."""
+    own = replace(healthy(), own_top_position=10, own_top_role_id=500)
+    younger = replace(own, bots=[BotFacts(51, False, 10, top_role_id=600, rooms_denied=2)])
+    assert statuses(build_checklist(younger)) == {"pass"}
+    older = replace(own, bots=[BotFacts(51, False, 10, top_role_id=400, rooms_denied=2)])
+    assert any(line.status == "fail" and "cannot kick or ban them" in line.text for line in build_checklist(older))
+    same = replace(own, bots=[BotFacts(51, False, 10, top_role_id=500, rooms_denied=2)])
+    assert any(line.status == "fail" and "cannot kick or ban them" in line.text for line in build_checklist(same))
+
+
+def test_administrator_roles_on_the_same_position_are_listed_in_discords_order() -> None:
+    roles = [RoleFacts(rid, 7, ADMINISTRATOR, people=1) for rid in (900, 300, 600)]
+    lines = build_checklist(replace(healthy(), roles=[*healthy().roles, *roles]))
+    order = [rid for line in lines for rid in (900, 300, 600) if f"<@&{rid}>" in line.text]
+    assert order == [300, 600, 900]
+
+
 def test_no_rooms_and_audit_log_warn() -> None:
     facts = replace(healthy(), rooms=[], own_guild_permissions=KICK_MEMBERS)
     warns = [line.text for line in build_checklist(facts) if line.status == "warn"]
