@@ -8,6 +8,8 @@
   room -> the disconnect request answered, with a 100 ms round trip on every request.
 - **role change**: a facilitator in the voice room loses the facilitator role (GUILD_MEMBER_UPDATE) ->
   the disconnect request answered, same round trip.
+- **drift**: someone opens a group room by hand (@everyone allowed to view it; CHANNEL_UPDATE leaving
+  the sandbox) -> the overwrite edit restoring it answered, Discord's limits; one change per room.
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ from benchmarks.harness import (
     warm_up,
     within_least,
 )
+from bot.sandbox import permissions as P
 from bot.sandbox.world import Member
 
 SINGLE_TRIALS = 100
 ROUND_TRIP = 0.1
+RESTORE_TARGET = 1.0
 
 
 def voice_frames(st: Stage, since_seq: int) -> dict[int, float]:
@@ -253,6 +257,49 @@ def _report_rtt(key: str, label: str, lat: list[float], missing: int) -> None:
     )
 
 
+async def room_restored(*, quick: bool = False, long: bool = False) -> None:
+    """A group room opened by hand is closed again: CHANNEL_UPDATE -> the restoring edit answered."""
+    groups = 3 if quick else 6
+    async with stage(groups=groups, per_group=2) as st:
+        await warm_up(st)
+        set_limits(st, DISCORD_LIMITS)
+        everyone = st.guild.everyone
+        async with holdspace(st):
+            lat: list[float] = []
+            missing = 0
+            for room in [ch for g in st.groups for ch in (g.text, g.voice)]:
+                mark = time.monotonic()
+                st.guild.set_overwrite(room, everyone, allow=P.VIEW_CHANNEL | P.CONNECT)
+                path = f"/channels/{room.id}/permissions/{everyone.id}"
+
+                def restored(path: str = path, mark: float = mark) -> float | None:
+                    for r in st.sb.requests:
+                        if r.started >= mark and r.path == path and r.finished and r.status < 300:
+                            return r.finished
+                    return None
+
+                await wait_for(lambda: restored() is not None, 5)
+                changed, done = st.frames.first("CHANNEL_UPDATE", mark), restored()
+                if changed is None or done is None:
+                    missing += 1
+                else:
+                    lat.append(done - changed)
+                await asyncio.sleep(1.2)
+    text = f"p50 {ms(median(lat))}, p99 {ms(pct(lat, 0.99))} over {len(lat)} rooms opened by hand" if lat else "none"
+    text += " (@everyone allowed to view -> the restoring edit answered, Discord's limits)"
+    if missing:
+        text += f"; {missing} not restored within 5 s"
+    p99 = pct(lat, 0.99) if lat else float("nan")
+    RESULTS.add(
+        "gate_room_restored_p99_s",
+        round(p99, 4) if lat else None,
+        "s",
+        text,
+        f"p99 <= {RESTORE_TARGET:.0f} s",
+        bool(lat) and p99 <= RESTORE_TARGET and not missing,
+    )
+
+
 async def _floor(*, quick: bool = False, long: bool = False) -> None:
     await gate_floor(quick=quick)
 
@@ -262,4 +309,4 @@ async def _withdraw(*, quick: bool = False, long: bool = False) -> None:
 
 
 #: The parts ``--only`` can pick (``gate`` runs them all, in this order).
-PARTS = {"floor": _floor, "withdraw": _withdraw, "limited": gate_limited}
+PARTS = {"floor": _floor, "withdraw": _withdraw, "limited": gate_limited, "drift": room_restored}

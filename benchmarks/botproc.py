@@ -69,6 +69,20 @@ def _slow_start() -> None:
     setattr(HoldspaceBot, "setup_hook", setup_hook)  # noqa: B010
 
 
+def _slow_restore() -> None:
+    """A 1.1 s stall before the guard looks at a changed group room (a restore queued behind other work)."""
+    from cogs.guard.rooms import RoomIntegrity
+
+    original = RoomIntegrity._restore_room
+
+    @functools.wraps(original)
+    async def _restore_room(self: Any, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(1.1)
+        return await original(self, *args, **kwargs)
+
+    setattr(RoomIntegrity, "_restore_room", _restore_room)  # noqa: B010
+
+
 _BALLAST: list[bytearray] = []
 
 
@@ -168,6 +182,7 @@ BREAKAGES: dict[str, tuple[Callable[[], None], str]] = {
     "slow-disconnect": (_slow_disconnect, "gate floor, withdrawal, role change, start-up first disconnect"),
     "serial-disconnect": (_serial_disconnect, "gate and start-up under Discord's limits (last disconnect)"),
     "slow-start": (_slow_start, "start-up to first enforcement"),
+    "slow-restore": (_slow_restore, "a group room opened by hand restored"),
     "ballast": (_ballast, "RSS"),
     "slow-commit": (_slow_commit, "ingest through the gateway; recording, sustained"),
     # Applied to the recording benchmark, which runs the recorder in the benchmark's own process.
