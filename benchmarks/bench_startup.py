@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import sqlite3
 import time
 
@@ -170,6 +171,7 @@ async def catchup(sizes: list[int], rooms: int = 50) -> None:
                     for r in st.sb.requests
                     if r.started >= mark and r.method == "GET" and r.route == "/channels/{channel_id}/messages"
                 ]
+                limited = sum(1 for r in st.sb.requests if r.started >= mark and r.status == 429)
         took = finished - guild_create
         points.append((per_room * rooms, took, len(calls)))
         # At least one page of 100 per 100 messages in each text room, and one read of each voice room.
@@ -189,7 +191,7 @@ async def catchup(sizes: list[int], rooms: int = 50) -> None:
                 else f"{got:,} of {per_room * rooms:,} missed messages recorded {CATCHUP_TIMEOUT:.0f} s after start; "
             )
             + f"with {len(calls)} history requests (at least {least_calls}, which the limits allow in "
-            f"{least:.1f} s)",
+            f"{least:.1f} s); {limited} answered 429; load {os.getloadavg()[0]:.2f}",
         )
         RESULTS.add(
             f"catchup_{per_room * rooms}_messages_calls",

@@ -33,6 +33,8 @@ from .rooms import Rooms
 log = logging.getLogger(__name__)
 
 HISTORY_PAGE = 100
+#: Rooms read at the same time in a catch-up; their requests are paced (below), not their number.
+ROOMS_AT_ONCE = 50
 RETRY_AFTER = timedelta(seconds=30)  # an unreadable room is read again this long after (holdspace's clock)
 
 
@@ -116,14 +118,35 @@ class CatchUp:
             problems = await self.rooms.discover_threads(group, active)
             # A missing permission is reported, not retried every half minute.
             complete = not [p for p in problems if "Manage Threads" not in p] and complete
-        for room in list(self.ctx.rooms.values()):
-            if room.group_id not in self.ctx.bot.state.groups:
-                continue  # the group is gone: its pending rows still go, nothing new is recorded
-            if room.channel_id in self.ctx.synced and room.channel_id in self.ctx.pins_checked:
-                continue
-            complete = await self.catch_up_room(room) and complete
+        todo = [
+            room
+            for room in list(self.ctx.rooms.values())
+            # A room of a deleted group is not read: its pending rows still go, nothing new is recorded.
+            if room.group_id in self.ctx.bot.state.groups
+            and not (room.channel_id in self.ctx.synced and room.channel_id in self.ctx.pins_checked)
+        ]
+        complete = all(await self._read_side_by_side(todo)) and complete
         self.ctx.wake()
         return complete
+
+    async def _read_side_by_side(self, rooms: list[Room]) -> list[bool]:
+        """Read the rooms side by side (``ROOMS_AT_ONCE`` at a time). discord.py holds a request that
+        spends a room's rate limit until that limit resets (5 s under Discord's model), so rooms read
+        one after another would each wait for that in turn. Every room is tried; the first error (a
+        database outage, say) is raised after all have finished."""
+        gate = asyncio.Semaphore(ROOMS_AT_ONCE)
+
+        async def read(room: Room) -> bool:
+            async with gate:
+                return await self.catch_up_room(room)
+
+        results = await asyncio.gather(*(read(room) for room in rooms), return_exceptions=True)
+        read_ok: list[bool] = []
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            read_ok.append(result)
+        return read_ok
 
     async def catch_up_group(self, group_id: str) -> list[str]:
         """Catch up one group's rooms and threads now; returns problems in words (empty if none)."""
@@ -132,8 +155,9 @@ class CatchUp:
         if group is not None:
             await self.rooms.track_group(group)
             problems.extend(await self.rooms.discover_threads(group, {}))
-        for room in self.ctx.rooms_of(group_id):
-            if not await self.catch_up_room(room):
+        rooms = self.ctx.rooms_of(group_id)
+        for room, read in zip(rooms, await self._read_side_by_side(rooms), strict=True):
+            if not read:
                 problems.append(f"<#{room.channel_id}> could not be read")
         if problems:
             self.schedule_retry()
@@ -194,23 +218,28 @@ class CatchUp:
         """
         override = None if due_override is None else store.ms(due_override)
         newest = after
-        page: list[NewMessage] = []
-        start = discord.Object(id=after) if after > 0 else None
-        async for message in channel.history(limit=None, after=start, oldest_first=True):
-            page.append(NewMessage(room.channel_id, message.id, room.group_id, override, bool(message.pinned)))
-            newest = max(newest, message.id)
-            if len(page) >= HISTORY_PAGE:
-                await self._commit_page(page, room.channel_id, newest)
-                page = []
-        if page or newest != after:
+        while True:
+            # One request per page (limit 100), each paced, so rooms read side by side stay within
+            # Discord's overall limit.
+            await self.ctx.reads.wait()
+            start = discord.Object(id=newest) if newest > 0 else None
+            page = [
+                NewMessage(room.channel_id, message.id, room.group_id, override, bool(message.pinned))
+                async for message in channel.history(limit=HISTORY_PAGE, after=start, oldest_first=True)
+            ]
+            if not page:
+                return newest
+            newest = max(newest, *(row.message_id for row in page))
             await self._commit_page(page, room.channel_id, newest)
-        return newest
+            if len(page) < HISTORY_PAGE:
+                return newest
 
     async def _commit_page(self, page: list[NewMessage], channel_id: int, newest: int) -> None:
         earliest = await store.record(self.ctx.db, page, {channel_id: newest})
         self._on_commit(page, earliest)
 
     async def reconcile_pins(self, channel: Any, room: Room, settings: GroupExpirySettings) -> None:
+        await self.ctx.reads.wait()
         pinned = {message.id async for message in channel.pins(limit=None)}
         changed = await store.reconcile_pins(self.ctx.db, room.channel_id, pinned, settings)
         if changed:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from bot.storage import expiry as store
 from bot.storage.expiry import GroupExpirySettings, Room
 
+from .pacer import READS_BURST, READS_PER_SECOND, Pacer
+
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
     from bot.core.records import GroupInfo
@@ -39,6 +41,7 @@ class ExpiryContext:
         self.synced: set[int] = set()  # rooms caught up since the last connect
         self.pins_checked: set[int] = set()  # rooms whose pins were reconciled since the last connect
         self._background: set[asyncio.Task[Any]] = set()
+        self.reads = Pacer(READS_PER_SECOND, burst=READS_BURST)  # every read of Discord's history
 
     def group(self, group_id: str) -> GroupInfo | None:
         return self.bot.state.groups.get(group_id)

@@ -91,6 +91,7 @@ class Rooms:
         if guild is None:
             return problems
         if guild.id not in active:
+            await self.ctx.reads.wait()
             try:
                 active[guild.id] = list(await guild.active_threads())
             except discord.HTTPException as exc:
@@ -104,6 +105,7 @@ class Rooms:
             if not isinstance(channel, discord.TextChannel):
                 continue  # only text rooms have threads
             for private in (False, True):
+                await self.ctx.reads.wait()
                 try:
                     async for thread in channel.archived_threads(limit=None, private=private):
                         await self.track_thread(group, thread)
