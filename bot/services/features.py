@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 import discord
 
 from bot.core.records import GroupInfo
 from bot.ui.consent_views import ConsentFlow
+
+if TYPE_CHECKING:
+    from bot.services.enforcement import Closing
 
 
 class ConsentGate(ConsentFlow, Protocol):
@@ -33,8 +37,10 @@ class ConsentGate(ConsentFlow, Protocol):
         reason: str,
         audit_action: str | None = ...,
         removal: bool = ...,
-    ) -> tuple[bool, bool]:
-        """The one withdrawal path (leaving the server, erasure)."""
+        at: datetime | None = ...,
+    ) -> tuple[bool, Closing | None]:
+        """The one withdrawal path (leaving the server, erasure): (anything was held open, what closing
+        the rooms did, None when there was no consent)."""
         ...
 
 

@@ -177,7 +177,7 @@ class MemberData:
     ) -> tuple[bool, bool]:
         """End consent, enrolment and facilitator nomination through the consent feature's one
         withdrawal path, as a removal: (anything held, disconnected)."""
-        held, disconnected = await self._consent().end_consent(
+        held, closing = await self._consent().end_consent(
             group,
             member_id,
             answer=answer,
@@ -190,7 +190,7 @@ class MemberData:
             await self.bot.outbox.audit(
                 group.guild_id, "member_left", group_id=group.id, subject_id=member_id, details={"reason": reason}
             )
-        return held, disconnected
+        return held, closing is not None and closing.disconnected
 
     async def _drop_overwrites(self, group: GroupInfo, member_id: int) -> None:
         """Whatever overwrite is left for someone no longer in the server goes (allow or deny)."""

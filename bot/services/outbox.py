@@ -22,8 +22,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.core.timer_kinds import TimerKind
+from bot.storage import consents as consent_store
+
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
+    from bot.core.records import ConsentFact
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +126,23 @@ class Outbox:
 
         await self.write(f"{kind} case", write)
         return number[0] if number else None
+
+    async def consent_event(
+        self, group_id: str, member_id: int, *, ended: ConsentFact | None = None, **fields: Any
+    ) -> None:
+        """A consent event (``fields`` as :func:`bot.storage.consents.record` takes them) written now or
+        later; when it ends the consent ``ended``, that consent's expiry timer is cancelled after it.
+
+        The one way a withdrawal, revocation, removal or "I do not agree" is written down: memory has
+        forgotten the consent already, so neither record may be lost to a database outage."""
+        bot = self.bot
+        await self.write(
+            f"consent {fields.get('answer', 'event')}",
+            lambda: consent_store.record(bot.db, bot.ring, group_id=group_id, member_id=member_id, **fields),
+        )
+        if ended is not None:
+            consent_id = ended.consent_id
+            await self.write("expiry timer", lambda: bot.scheduler.cancel(TimerKind.CONSENT_EXPIRY, consent_id))
 
     # -- outages ----------------------------------------------------------------------------------
 

@@ -286,24 +286,16 @@ class Answers:
         else:
             await interaction.response.defer(ephemeral=True, thinking=True)
         at = self.bot.clock.now()
-        await outbox.write(
-            "consent answer",
-            lambda: consent_store.record(
-                self.bot.db,
-                self.bot.ring,
-                group_id=group.id,
-                member_id=member.id,
-                answer="decline",
-                at=at,
-                method=method,
-                version=group.agreement_version,
-                sha256=group.agreement_sha256,
-            ),
+        await outbox.consent_event(
+            group.id,
+            member.id,
+            ended=old,
+            answer="decline",
+            at=at,
+            method=method,
+            version=group.agreement_version,
+            sha256=group.agreement_sha256,
         )
-        if old is not None:
-            await outbox.write(
-                "expiry timer", lambda: self.bot.scheduler.cancel(TimerKind.CONSENT_EXPIRY, old.consent_id)
-            )
         await outbox.audit(
             group.guild_id,
             "consent_answered",
@@ -328,25 +320,7 @@ class Answers:
             f"{note} If you change your mind, use `/consent give`; if you have questions, talk to a facilitator.",
         )
 
-    async def end(
-        self,
-        group: GroupInfo,
-        member_id: int,
-        *,
-        answer: str,
-        method: str,
-        reason: str,
-        audit_action: str | None = "consent_withdrawn",
-        removal: bool = False,
-    ) -> tuple[bool, bool]:
-        """End ``member_id``'s current consent to ``group``: the one withdrawal path (see
-        :meth:`end_closing`). Returns (anything was held open, disconnected)."""
-        held, closing = await self.end_closing(
-            group, member_id, answer=answer, method=method, reason=reason, audit_action=audit_action, removal=removal
-        )
-        return held, closing is not None and closing.disconnected
-
-    async def end_closing(
+    async def end_consent(
         self,
         group: GroupInfo,
         member_id: int,
@@ -381,22 +355,14 @@ class Answers:
             if fact is not None:
                 state.set_consent(group.id, None, member_id=member_id)
                 closing = await bot.enforcement.close_rooms(group, member_id, reason=reason)
-                ended_at = at or bot.clock.now()
-                await outbox.write(
-                    "consent ending",
-                    lambda: consent_store.record(
-                        bot.db,
-                        bot.ring,
-                        group_id=group.id,
-                        member_id=member_id,
-                        answer=answer,
-                        at=ended_at,
-                        method=method,
-                        reason=reason,
-                    ),
-                )
-                await outbox.write(
-                    "expiry timer", lambda: bot.scheduler.cancel(TimerKind.CONSENT_EXPIRY, fact.consent_id)
+                await outbox.consent_event(
+                    group.id,
+                    member_id,
+                    ended=fact,
+                    answer=answer,
+                    at=at or bot.clock.now(),
+                    method=method,
+                    reason=reason,
                 )
             if removal and (state.is_enrolled(group.id, member_id) or member_id in state.facilitators_of(group.id)):
                 held = True
@@ -430,7 +396,7 @@ class Answers:
         at = self.bot.clock.now()
         # The disconnect goes out first; the deferral travels alongside it.
         (_, closing), _ = await asyncio.gather(
-            self.end_closing(info, member_id, answer="withdraw", method="command", reason="consent withdrawn", at=at),
+            self.end_consent(info, member_id, answer="withdraw", method="command", reason="consent withdrawn", at=at),
             interaction.response.defer(ephemeral=True, thinking=True),
         )
         if closing is None:

@@ -12,7 +12,6 @@ from bot.app import HoldspaceBot
 from bot.core.records import ConsentFact, GroupInfo
 from bot.core.timer_kinds import TimerKind
 from bot.scheduler import RetryLater, Timer
-from bot.storage import consents as consent_store
 
 log = logging.getLogger(__name__)
 
@@ -91,22 +90,14 @@ class OverTime:
             closing = await self.bot.enforcement.close_rooms(
                 group, fact.member_id, reason=f"consent {why.replace('_', ' ')}"
             )
-            at = self.bot.clock.now()
-            await outbox.write(
-                "consent revocation",
-                lambda: consent_store.record(
-                    self.bot.db,
-                    self.bot.ring,
-                    group_id=group.id,
-                    member_id=fact.member_id,
-                    answer="revoked",
-                    at=at,
-                    method="holdspace",
-                    reason=why,
-                ),
-            )
-            await outbox.write(
-                "expiry timer", lambda: self.bot.scheduler.cancel(TimerKind.CONSENT_EXPIRY, fact.consent_id)
+            await outbox.consent_event(
+                group.id,
+                fact.member_id,
+                ended=fact,
+                answer="revoked",
+                at=self.bot.clock.now(),
+                method="holdspace",
+                reason=why,
             )
         details: dict[str, Any] = {"why": why, "version": fact.version, "disconnected": closing.disconnected}
         if closing.problems:

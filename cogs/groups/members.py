@@ -10,8 +10,6 @@ import discord
 
 from bot.app import HoldspaceBot
 from bot.core.records import GroupInfo
-from bot.core.timer_kinds import TimerKind
-from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral
 
@@ -164,20 +162,8 @@ class Membership:
                 "unenrolment", lambda: group_store.unenrol(self.bot.db, self.bot.ring, info.id, member.id)
             )
             if old is not None:
-                await outbox.write(
-                    "consent removal",
-                    lambda: consent_store.record(
-                        self.bot.db,
-                        self.bot.ring,
-                        group_id=info.id,
-                        member_id=member.id,
-                        answer="removed",
-                        at=now,
-                        method="facilitator",
-                    ),
-                )
-                await outbox.write(
-                    "expiry timer", lambda: self.bot.scheduler.cancel(TimerKind.CONSENT_EXPIRY, old.consent_id)
+                await outbox.consent_event(
+                    info.id, member.id, ended=old, answer="removed", at=now, method="facilitator"
                 )
         disconnected = closing.disconnected
         details: dict[str, Any] = {"reason": reason, "disconnected": disconnected}
