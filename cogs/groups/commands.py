@@ -77,7 +77,7 @@ class Groups(commands.Cog):
         text_channel: discord.TextChannel,
         voice_channel: discord.VoiceChannel,
     ) -> None:
-        await self.founding.adopt(interaction, name, text_channel, voice_channel)
+        await self.founding.adopt(interaction, name, (text_channel, voice_channel))
 
     @facilitator.command(name="add", description="Make someone a facilitator of this group only")
     @app_commands.describe(group="The group", member="A member holding the facilitator role")
@@ -162,17 +162,17 @@ class Groups(commands.Cog):
         await self.group_settings.change(
             interaction,
             group,
-            enrolment,
-            reconsent_after_days,
-            facilitators_consent,
-            access_mode,
-            lock_between_sessions,
-            ttl,
-            expire_at_session_end,
-            keep_pinned,
-            auto_reminder_gap,
-            max_hold_days,
-            language.value if language is not None else None,
+            enrolment=enrolment,
+            reconsent_after_days=reconsent_after_days,
+            facilitators_consent=facilitators_consent,
+            access_mode=access_mode,
+            lock_between_sessions=lock_between_sessions,
+            ttl=ttl,
+            expire_at_session_end=expire_at_session_end,
+            keep_pinned=keep_pinned,
+            auto_reminder_gap=auto_reminder_gap,
+            max_hold_days=max_hold_days,
+            language=language.value if language is not None else None,
         )
 
     @agreement.command(name="show", description="Show the group's agreement, the current or an earlier version")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -58,29 +59,53 @@ class Founding:
             raise UserError("The facilitator role set with /setup no longer exists; run `/setup configure` again.")
         return role
 
-    async def create(self, interaction: discord.Interaction[HoldspaceBot], name: str) -> None:
-        assert interaction.guild is not None
-        async with self._creating.setdefault(interaction.guild.id, asyncio.Lock()):
-            await self._create(interaction, name)
+    def _one_at_a_time(self, guild_id: int) -> asyncio.Lock:
+        """Groups of one server are founded one after the other, so two cannot take the same name."""
+        return self._creating.setdefault(guild_id, asyncio.Lock())
 
-    async def _create(self, interaction: discord.Interaction[HoldspaceBot], name: str) -> None:
+    def _new_group(self, guild: discord.Guild, name: str, **rooms: Any) -> GroupInfo:
+        return GroupInfo.with_defaults(
+            self.bot.settings.defaults, id=uuid.uuid4().hex, guild_id=guild.id, name=name, **rooms
+        )
+
+    async def _store(
+        self,
+        interaction: discord.Interaction[HoldspaceBot],
+        group: GroupInfo,
+        details: dict[str, Any],
+        undo: Callable[[], Awaitable[None]],
+    ) -> GroupInfo:
+        """Store the new group with its first agreement (``undo`` what was changed in Discord when that
+        fails), watch its rooms and write the audit entry."""
+        # the group's language (a new group follows its server), not the facilitator's own
+        language = group_language(self.bot.state, group)
+        first_text = default_text(group.name, facts_of(group, retention_of(self.bot.settings)), language)
+        try:
+            stored = await group_store.insert_group(self.bot.db, self.bot.ring, group, first_text, self.bot.clock.now())
+        except Exception:
+            await undo()
+            raise
+        self.bot.state.put_group(stored)
+        await tell_expiry(self.bot, stored, new=True)
+        await self.bot.audit.record(
+            group.guild_id, "group_created", actor_id=interaction.user.id, group_id=stored.id, details=details
+        )
+        return stored
+
+    async def create(self, interaction: discord.Interaction[HoldspaceBot], name: str) -> None:
         guild = interaction.guild
         assert guild is not None
+        async with self._one_at_a_time(guild.id):
+            await self._create(interaction, guild, name)
+
+    async def _create(self, interaction: discord.Interaction[HoldspaceBot], guild: discord.Guild, name: str) -> None:
         name = self._check_new_name(guild.id, name)
         self._facilitator_role(guild)
         require_guild_permissions(
             guild, ["manage_channels", *ROOM_PERMISSIONS, *MEMBER_ROOM_PERMISSIONS], "create a group's rooms"
         )
         await interaction.response.defer(ephemeral=True, thinking=True)
-        group = GroupInfo.with_defaults(
-            self.bot.settings.defaults,
-            id=uuid.uuid4().hex,
-            guild_id=guild.id,
-            name=name,
-            text_channel_id=0,
-            voice_channel_id=0,
-            created_channels=True,
-        )
+        group = self._new_group(guild, name, text_channel_id=0, voice_channel_id=0, created_channels=True)
         want = to_discord(next(iter(self.bot.access.desired_for_new_group(group, guild).values())), guild)
         created: list[discord.abc.GuildChannel] = []
         reason = "holdspace: /group create"
@@ -99,19 +124,7 @@ class Founding:
                 raise missing_permission_error(["manage_channels", "manage_roles"], "create a group's rooms") from None
             raise
         group = replace(group, text_channel_id=text.id, voice_channel_id=voice.id, category_id=category.id)
-        # the group's language (a new group follows its server), not the facilitator's own
-        language = group_language(self.bot.state, group)
-        first_text = default_text(name, facts_of(group, retention_of(self.bot.settings)), language)
-        try:
-            stored = await group_store.insert_group(self.bot.db, self.bot.ring, group, first_text, self.bot.clock.now())
-        except Exception:
-            await delete_all(created)
-            raise
-        self.bot.state.put_group(stored)
-        await tell_expiry(self.bot, stored, new=True)
-        await self.bot.audit.record(
-            guild.id, "group_created", actor_id=interaction.user.id, group_id=stored.id, details={"adopted": False}
-        )
+        await self._store(interaction, group, {"adopted": False}, lambda: delete_all(created))
         await send_ephemeral(
             interaction,
             f"Created **{name}** with {text.mention} and {voice.mention}. Only facilitators and holdspace can see "
@@ -124,22 +137,21 @@ class Founding:
         self,
         interaction: discord.Interaction[HoldspaceBot],
         name: str,
-        text_channel: discord.TextChannel,
-        voice_channel: discord.VoiceChannel,
+        channels: tuple[discord.TextChannel, discord.VoiceChannel],
     ) -> None:
-        assert interaction.guild is not None
-        async with self._creating.setdefault(interaction.guild.id, asyncio.Lock()):
-            await self._adopt(interaction, name, text_channel, voice_channel)
+        guild = interaction.guild
+        assert guild is not None
+        async with self._one_at_a_time(guild.id):
+            await self._adopt(interaction, guild, name, channels)
 
     async def _adopt(
         self,
         interaction: discord.Interaction[HoldspaceBot],
+        guild: discord.Guild,
         name: str,
-        text_channel: discord.TextChannel,
-        voice_channel: discord.VoiceChannel,
+        channels: tuple[discord.TextChannel, discord.VoiceChannel],
     ) -> None:
-        guild = interaction.guild
-        assert guild is not None
+        text_channel, voice_channel = channels
         name = self._check_new_name(guild.id, name)
         self._facilitator_role(guild)
         for channel in (text_channel, voice_channel):
@@ -151,11 +163,9 @@ class Founding:
         for channel in (text_channel, voice_channel):
             require_channel_permissions(channel, ["view_channel", "manage_roles"], "look after this room")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        group = GroupInfo.with_defaults(
-            self.bot.settings.defaults,
-            id=uuid.uuid4().hex,
-            guild_id=guild.id,
-            name=name,
+        group = self._new_group(
+            guild,
+            name,
             text_channel_id=text_channel.id,
             voice_channel_id=voice_channel.id,
             category_id=text_channel.category_id,
@@ -188,22 +198,8 @@ class Founding:
                     ["manage_roles"], "set the rooms' permissions", f"#{text_channel.name}"
                 ) from None
             raise
-        # the group's language (a new group follows its server), not the facilitator's own
-        language = group_language(self.bot.state, group)
-        first_text = default_text(name, facts_of(group, retention_of(self.bot.settings)), language)
-        try:
-            stored = await group_store.insert_group(self.bot.db, self.bot.ring, group, first_text, self.bot.clock.now())
-        except Exception:
-            await self._undo(done)
-            raise
-        self.bot.state.put_group(stored)
-        await tell_expiry(self.bot, stored, new=True)
-        await self.bot.audit.record(
-            guild.id,
-            "group_created",
-            actor_id=interaction.user.id,
-            group_id=stored.id,
-            details={"adopted": True, "access_removed": stray},
+        stored = await self._store(
+            interaction, group, {"adopted": True, "access_removed": stray}, lambda: self._undo(done)
         )
         disconnected = 0
         consent = self.bot.consent

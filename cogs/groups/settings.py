@@ -6,10 +6,9 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 import discord
-from discord import app_commands
 
 from bot.app import HoldspaceBot
 from bot.core.durations import DurationError, describe_duration, format_duration, parse_duration
@@ -87,61 +86,41 @@ def _duration_option(
         raise UserError(f"{name}: {exc}{hint}.") from None
 
 
+#: The checks behind each option. Discord offers only these choices and ranges, but what arrives is
+#: checked again: a refusal is a polite answer, never a half-changed group.
+_CHOICES = {"enrolment": ("invite", "open"), "access_mode": ("member", "role")}
+_RANGES = {"reconsent_after_days": (1, 3650), "max_hold_days": (1, 90)}
+_DURATIONS = {  # shortest, longest, whether `off` is allowed
+    "ttl": (timedelta(minutes=1), timedelta(days=365), True),
+    "auto_reminder_gap": (timedelta(minutes=1), timedelta(days=7), False),
+}
+
+
+def _setting(name: str, value: Any) -> Any:
+    """The setting ``name`` as the option's ``value`` asks for it (UserError when it cannot be)."""
+    if name in _CHOICES and value not in _CHOICES[name]:
+        first, second = _CHOICES[name]
+        raise UserError(f"{name} is `{first}` or `{second}`.")
+    if name in _RANGES and not _RANGES[name][0] <= value <= _RANGES[name][1]:
+        raise UserError(f"{name} is a whole number from {_RANGES[name][0]} to {_RANGES[name][1]}.")
+    if name in _DURATIONS:
+        shortest, longest, allow_off = _DURATIONS[name]
+        return _duration_option(name, value, shortest, longest, allow_off=allow_off)
+    if name == "language":
+        if value != FOLLOW_SERVER and supported(value) != value:
+            raise UserError(_("Please pick a language from the list."))
+        return None if value == FOLLOW_SERVER else value
+    return value
+
+
 class GroupSettings:
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
 
-    async def change(
-        self,
-        interaction: discord.Interaction[HoldspaceBot],
-        info: GroupInfo,
-        enrolment: Literal["invite", "open"] | None = None,
-        reconsent_after_days: app_commands.Range[int, 1, 3650] | None = None,
-        facilitators_consent: bool | None = None,
-        access_mode: Literal["member", "role"] | None = None,
-        lock_between_sessions: bool | None = None,
-        ttl: str | None = None,
-        expire_at_session_end: bool | None = None,
-        keep_pinned: bool | None = None,
-        auto_reminder_gap: str | None = None,
-        max_hold_days: app_commands.Range[int, 1, 90] | None = None,
-        language: str | None = None,
-    ) -> None:
-        changes: dict[str, Any] = {}
-        if enrolment is not None:
-            if enrolment not in ("invite", "open"):
-                raise UserError("enrolment is `invite` or `open`.")
-            changes["enrolment"] = enrolment
-        if reconsent_after_days is not None:
-            if not 1 <= reconsent_after_days <= 3650:
-                raise UserError("reconsent_after_days is a whole number from 1 to 3650.")
-            changes["reconsent_after_days"] = reconsent_after_days
-        if facilitators_consent is not None:
-            changes["facilitators_consent"] = facilitators_consent
-        if access_mode is not None:
-            if access_mode not in ("member", "role"):
-                raise UserError("access_mode is `member` or `role`.")
-            changes["access_mode"] = access_mode
-        if lock_between_sessions is not None:
-            changes["lock_between_sessions"] = lock_between_sessions
-        if ttl is not None:
-            changes["ttl"] = _duration_option("ttl", ttl, timedelta(minutes=1), timedelta(days=365), allow_off=True)
-        if expire_at_session_end is not None:
-            changes["expire_at_session_end"] = expire_at_session_end
-        if keep_pinned is not None:
-            changes["keep_pinned"] = keep_pinned
-        if auto_reminder_gap is not None:
-            changes["auto_reminder_gap"] = _duration_option(
-                "auto_reminder_gap", auto_reminder_gap, timedelta(minutes=1), timedelta(days=7)
-            )
-        if max_hold_days is not None:
-            if not 1 <= max_hold_days <= 90:
-                raise UserError("max_hold_days is a whole number from 1 to 90.")
-            changes["max_hold_days"] = max_hold_days
-        if language is not None:
-            if language != FOLLOW_SERVER and supported(language) != language:
-                raise UserError(_("Please pick a language from the list."))
-            changes["language"] = None if language == FOLLOW_SERVER else language
+    async def change(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo, **given: Any) -> None:
+        """Show the settings, or change those ``given`` (the options of `/group settings` by name; None:
+        not given), checked in the order given."""
+        changes = {name: _setting(name, value) for name, value in given.items() if value is not None}
         changes = {k: v for k, v in changes.items() if getattr(info, k) != v}
         if not changes:
             await send_ephemeral(
