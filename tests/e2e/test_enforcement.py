@@ -4,9 +4,7 @@ be written. The real holdspace bot against the sandbox; time is moved on the inj
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,10 +12,8 @@ import pytest
 
 from bot.core.records import GroupInfo
 from bot.sandbox import permissions as P
-from bot.sandbox.settle import WAIT_TIMEOUT
 from bot.sandbox.world import Application, Channel, Member
 from bot.storage import audit as audit_store
-from bot.storage import cases as case_store
 from bot.storage import groups as group_store
 from tests.e2e.conftest import Holdspace
 from tests.e2e.test_setup import (
@@ -31,40 +27,12 @@ from tests.e2e.test_setup import (
     shown_agreement,
     started_with_group,
 )
+from tests.e2e.waits import cases, until, until_cases
 
 GROUP = "Tuesday circle"
 DISCONNECT = "/guilds/{guild_id}/members/{user_id}"
 OVERWRITE = "/channels/{channel_id}/permissions/{overwrite_id}"
 ROLE_OF_MEMBER = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
-
-
-async def until(predicate: Callable[[], Any], timeout: float = WAIT_TIMEOUT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-async def all_cases(hs: Holdspace, kind: str) -> list[case_store.CaseRecord]:
-    assert hs.bot is not None
-    return [c for c in await case_store.all_cases(hs.bot.db, hs.bot.ring, hs.guild.id) if c.kind == kind]
-
-
-async def until_cases(
-    hs: Holdspace, kind: str, count: int = 1, timeout: float = WAIT_TIMEOUT
-) -> list[case_store.CaseRecord]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await all_cases(hs, kind)
-        if len(found) >= count:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"expected {count} {kind} case(s), found {len(found)}")
-        await asyncio.sleep(0.02)
 
 
 async def audit_actions(hs: Holdspace) -> list[str]:
@@ -413,7 +381,7 @@ async def test_a_minute_without_a_writable_database_loses_no_record_and_logs_one
     for _ in range(12):  # a minute passes
         hs.clock.advance(5)
         await hs.settle()
-    assert await all_cases(hs, "unconsented_join") == []
+    assert await cases(hs, "unconsented_join") == []
 
     await bot.db.execute("PRAGMA query_only = 0")
     await advance_until(hs, lambda: bot.outbox.kept == 0, limit=10)

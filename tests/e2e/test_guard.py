@@ -6,12 +6,9 @@ own overwrite, the facilitator role), written to the database and to ``bot.state
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
@@ -19,26 +16,14 @@ from bot.core import overwrites as ow
 from bot.core.guard import BOT_DENY
 from bot.core.records import ConsentFact, GroupInfo, RunningSession
 from bot.sandbox import InteractionHandle, Overwrite, SandboxRefused, permissions
-from bot.sandbox.settle import WAIT_TIMEOUT
 from bot.sandbox.world import LOADING, Application, Channel, Member
-from bot.storage import cases as case_store
 from bot.storage import groups as group_store
 from bot.storage import guard as guard_store
 from cogs.guard import Guard
 from tests.e2e.conftest import Holdspace
+from tests.e2e.waits import cases, until, until_cases
 
 P = permissions
-
-
-async def until(predicate: Callable[[], Any], timeout: float = WAIT_TIMEOUT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def settle(hs: Holdspace) -> None:
@@ -62,12 +47,6 @@ def cog(hs: Holdspace) -> Guard:
     found = hs.bot.get_cog("Guard")
     assert type(found).__name__ == "Guard"  # loaded as an extension: its own copy of the class
     return cast(Guard, found)
-
-
-async def cases(hs: Holdspace, kind: str | None = None) -> list[case_store.CaseRecord]:
-    assert hs.bot is not None
-    found = await case_store.all_cases(hs.bot.db, hs.bot.ring, hs.guild.id)
-    return [c for c in found if kind is None or c.kind == kind]
 
 
 def member_deny(channel: Channel, member_id: int) -> int:
@@ -129,19 +108,6 @@ async def test_added_bot_gets_denies_on_every_group_room_and_a_case(hs: Holdspac
     assert case.details["rooms_changed"] == 4
     # Reading the audit log is how the adder is known; nothing asked for a name.
     assert hs.sb.requests_matching("GET", "/guilds/{guild_id}/audit-logs")
-
-
-async def until_cases(
-    hs: Holdspace, kind: str, count: int = 1, timeout: float = WAIT_TIMEOUT
-) -> list[case_store.CaseRecord]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await cases(hs, kind)
-        if len(found) >= count:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"expected {count} {kind} case(s), found {len(found)}")
-        await asyncio.sleep(0.02)
 
 
 async def test_new_group_gets_denies_for_bots_already_in_the_server(hs: Holdspace) -> None:

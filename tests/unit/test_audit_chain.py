@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +20,6 @@ from bot.exports.cases_audit import export_audit, verify_audit
 from bot.services.audit import AuditLog, build_payload
 from bot.storage import audit as audit_store
 from bot.storage.db import Database
-from bot.storage.migrations import migrate
 
 GUILD = 111
 
@@ -107,21 +104,6 @@ def test_anchor_starts_the_chain_after_pruning() -> None:
 
 
 # -- the stored chain --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "audit.sqlite3")
-    await migrate(database)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-@pytest.fixture
-def ring() -> KeyRing:
-    return KeyRing.generate()
 
 
 async def _fill(db: Database, ring: KeyRing, clock: FakeClock, n: int) -> AuditLog:

@@ -6,7 +6,6 @@ import asyncio
 import csv
 import io
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,27 +14,17 @@ import pytest
 from bot.cli import main
 from bot.clock import FakeClock
 from bot.core.records import GroupInfo
-from bot.crypto import KeyRing, generate_key
+from bot.crypto import KeyRing
 from bot.services.audit import AuditLog
 from bot.storage import consents, groups
 from bot.storage.db import Database
+from tests.unit.conftest import rotate_key, workdir_ring
 
 GUILD = 555000111222333444
 MEMBER = 123456789012345678
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("HOLDSPACE_CONFIG", raising=False)
-    monkeypatch.setenv("HOLDSPACE_KEY", generate_key())
-    (tmp_path / "config.toml").write_text('[bot]\ndatabase = "hs.db"\n', encoding="utf-8")
-    assert main(["migrate"]) == 0
-    return tmp_path
-
-
-async def _populate(path: Path, key: str) -> None:
-    ring = KeyRing.parse(key)
+async def _populate(path: Path, ring: KeyRing) -> None:
     db = await Database.open(path)
     clock = FakeClock(datetime(2026, 5, 1, 18, tzinfo=UTC))
     group = GroupInfo(id="g1", guild_id=GUILD, name="Tuesday circle", text_channel_id=1, voice_channel_id=2)
@@ -51,7 +40,7 @@ async def _populate(path: Path, key: str) -> None:
 
 
 def populate(workdir: Path) -> None:
-    asyncio.run(_populate(workdir / "hs.db", os.environ["HOLDSPACE_KEY"]))
+    asyncio.run(_populate(workdir / "hs.db", workdir_ring()))
 
 
 def test_export_consents_as_csv_and_json(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,11 +87,7 @@ def test_rotate_key_then_the_old_key_alone_is_refused(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     populate(workdir)
-    old = os.environ["HOLDSPACE_KEY"]
-    new = generate_key()
-    monkeypatch.setenv("HOLDSPACE_KEY", f"{new},{old}")
-    assert main(["rotate-key", "--batch-size", "1"]) == 0
-    monkeypatch.setenv("HOLDSPACE_KEY", new)
+    old, new = rotate_key(monkeypatch)
     assert main(["audit-verify"]) == 0
     capsys.readouterr()
     assert main(["export", "consents", "--guild", str(GUILD), "--format", "csv"]) == 0

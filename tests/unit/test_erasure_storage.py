@@ -3,37 +3,17 @@ cases about the member untouched; asking twice changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from bot.core.member_records import ERASED
 from bot.crypto import KeyRing
 from bot.storage import cases as store
 from bot.storage import erasure
 from bot.storage.db import Database
-from bot.storage.migrations import migrate
 
 G1, G2 = 1001, 2002
 MOD, MEMBER, OTHER = 555000111, 777000333, 777000444
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "erasure.sqlite3")
-    await migrate(database)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-@pytest.fixture
-def ring() -> KeyRing:
-    return KeyRing.generate()
 
 
 async def _report(db: Database, ring: KeyRing, guild: int = G1, **kw: object) -> int:

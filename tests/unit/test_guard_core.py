@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +23,6 @@ from bot.core.guard import (
 from bot.crypto import KeyRing, generate_key
 from bot.storage import guard as guard_store
 from bot.storage.db import Database
-from bot.storage.migrations import migrate
 
 OWN = 1000
 MARKERS = MarkerMatcher(DEFAULT_RECORDING_MARKERS)
@@ -137,14 +135,6 @@ def test_parse_action() -> None:
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 BOT_ID = 998877665544332211
-
-
-@pytest.fixture
-async def db(tmp_path: Path):  # type: ignore[no-untyped-def]
-    database = await Database.open(tmp_path / "hs.sqlite3")
-    await migrate(database)
-    yield database
-    await database.close()
 
 
 async def test_allowlist_round_trip_is_encrypted(db: Database) -> None:

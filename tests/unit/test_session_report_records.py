@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,23 +14,14 @@ from bot.cli import main
 from bot.clock import FakeClock
 from bot.core.records import GroupInfo
 from bot.core.session_report import Intervention, Presence, SessionReport, as_record
-from bot.crypto import KeyRing, generate_key
+from bot.crypto import KeyRing
 from bot.services.audit import AuditLog, build_payload
 from bot.storage import groups, session_reports, sessions
 from bot.storage.db import Database
+from tests.unit.conftest import rotate_key, workdir_ring
 
 GUILD = 555000111222333444
 START = datetime(2026, 5, 1, 18, tzinfo=UTC)
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("HOLDSPACE_CONFIG", raising=False)
-    monkeypatch.setenv("HOLDSPACE_KEY", generate_key())
-    (tmp_path / "config.toml").write_text('[bot]\ndatabase = "hs.db"\n', encoding="utf-8")
-    assert main(["migrate"]) == 0
-    return tmp_path
 
 
 def report(session_id: str) -> SessionReport:
@@ -51,7 +41,7 @@ def report(session_id: str) -> SessionReport:
 
 
 async def _open(path: Path) -> tuple[Database, KeyRing]:
-    return await Database.open(path), KeyRing.parse(os.environ["HOLDSPACE_KEY"])
+    return await Database.open(path), workdir_ring()
 
 
 async def save(db: Database, ring: KeyRing, r: SessionReport) -> bool:
@@ -150,9 +140,5 @@ def test_reports_survive_key_rotation(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     populate(workdir)
-    old = os.environ["HOLDSPACE_KEY"]
-    new = generate_key()
-    monkeypatch.setenv("HOLDSPACE_KEY", f"{new},{old}")
-    assert main(["rotate-key", "--batch-size", "1"]) == 0
-    monkeypatch.setenv("HOLDSPACE_KEY", new)
+    rotate_key(monkeypatch)
     assert verify(capsys)[0] == 0

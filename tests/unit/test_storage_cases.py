@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,26 +15,10 @@ from bot.exports.cases_audit import export_cases
 from bot.storage import cases as store
 from bot.storage import holds
 from bot.storage.db import Database
-from bot.storage.migrations import migrate
 
 G1, G2 = 1001, 2002
 MOD_A, MOD_B, MEMBER = 555000111, 555000222, 777000333
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "cases.sqlite3")
-    await migrate(database)
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-@pytest.fixture
-def ring() -> KeyRing:
-    return KeyRing.generate()
 
 
 async def _open(db: Database, ring: KeyRing, guild: int = G1, **kw: object) -> store.OpenResult:

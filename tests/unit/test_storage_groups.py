@@ -12,23 +12,9 @@ from bot.crypto import KeyRing
 from bot.state import State
 from bot.storage import consents, groups, guilds
 from bot.storage.db import Database
-from bot.storage.migrations import migrate
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MEMBER = 123456789012345678
-
-
-@pytest.fixture
-async def db(tmp_path: Path):  # type: ignore[no-untyped-def]
-    database = await Database.open(tmp_path / "hs.sqlite3")
-    await migrate(database)
-    yield database
-    await database.close()
-
-
-@pytest.fixture
-def ring() -> KeyRing:
-    return KeyRing.generate()
 
 
 def _group(**kw: object) -> GroupInfo:
