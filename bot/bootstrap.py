@@ -35,7 +35,7 @@ def import_storage_modules() -> None:
 async def open_database(settings: Settings, ring: KeyRing, *, migrate: bool = True) -> Database:
     """Open the database, refuse a wrong key before writing anything, then migrate."""
     import_storage_modules()
-    return await open_checked_database(settings.database, ring, migrate=migrate)
+    return await open_checked_database(settings.database, ring, migrate=migrate, anchor_copy=settings.anchor_copy)
 
 
 async def check_database(settings: Settings, ring: KeyRing) -> str:

@@ -1,4 +1,5 @@
 """The command line: run, demo, check, health, migrate, keygen, rotate-key, backup, export, audit-verify,
+integrity accept,
 forget.
 
 Every problem the operator must fix ends with one line saying the cause and what to do, and exit
@@ -104,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
     commands.add_parser("audit-verify", help="check the audit trail's hash chain")
+    integrity = commands.add_parser("integrity", help="the signed anchor of the groups' records")
+    integrity.add_argument(
+        "action",
+        choices=("accept",),
+        help="accept: vouch for the database as it stands and write its anchor anew (holdspace stopped)",
+    )
     forget = commands.add_parser("forget", help="erase a member's records on request (carried out by the running bot)")
     forget.add_argument("--guild", type=int, required=True, help="the server's id")
     forget.add_argument("--member", type=int, required=True, help="the member's Discord id")
@@ -309,6 +316,27 @@ async def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int
     return EXIT_OK if result.ok else EXIT_FAILURE
 
 
+async def _cmd_integrity(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.bootstrap import load_key_ring, open_database
+    from bot.storage.records_check import accept
+
+    _require_database(settings)
+    ring = load_key_ring(settings)
+    db = await open_database(settings, ring)
+    try:
+        result = await accept(db, ring)
+    finally:
+        await db.close()
+    left = (
+        f"; {result.left_out} group(s) whose records do not hold among themselves will still be closed "
+        "and reported at the next start"
+        if result.left_out
+        else ""
+    )
+    print(f"the anchor now vouches for the records of {result.groups} group(s) as they stand{left}")
+    return EXIT_OK
+
+
 async def _cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     from bot.bootstrap import load_key_ring, open_database
     from bot.core.member_records import kept_after_erasure
@@ -354,6 +382,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any
     "backup": _cmd_backup,
     "export": _cmd_export,
     "audit-verify": _cmd_audit_verify,
+    "integrity": _cmd_integrity,
     "forget": _cmd_forget,
     "demo": _cmd_demo,
 }

@@ -81,6 +81,8 @@ class Settings:
     config_path: Path | None
     database: Path
     key_file: Path | None
+    #: a second copy of the records' anchor, best on another volume (bot.storage.consent_anchor)
+    anchor_copy: Path | None = None
     log_level: str = "info"
     log_format: str = "text"
     defaults: GroupDefaults = field(default_factory=GroupDefaults)
@@ -164,6 +166,7 @@ _SCHEMA: dict[str, dict[str, Parser]] = {
     "bot": {
         "database": _text,
         "key_file": _text,
+        "anchor_copy": _text,
         "log_level": _choice("debug", "info", "warning", "error"),
         "log_format": _choice("text", "json"),
     },
@@ -257,10 +260,13 @@ def load_settings(path: Path | str | None, *, overrides: Mapping[str, Any] | Non
     database = _path(base_dir, bot.pop("database", "holdspace.sqlite3"))
     key_file_text = bot.pop("key_file", "")
     key_file = _path(base_dir, key_file_text) if key_file_text else None
+    anchor_copy_text = bot.pop("anchor_copy", "")
+    anchor_copy = _path(base_dir, anchor_copy_text) if anchor_copy_text else None
     return Settings(
         config_path=config_path,
         database=database,
         key_file=key_file,
+        anchor_copy=anchor_copy,
         defaults=GroupDefaults(**values["defaults"]),
         guard=GuardSettings(**values["guard"]),
         retention=RetentionSettings(**values["retention"]),

@@ -44,7 +44,7 @@ class State:
     facilitators: dict[str, set[int]] = field(default_factory=dict)
     #: True once ``load`` succeeded; enforcement fails closed before that
     loaded: bool = False
-    #: group id -> what did not hold in its consent records at the last load (it counts no consent)
+    #: group id -> what did not hold in its records at the last load (it counts no consent)
     tampered: dict[str, str] = field(default_factory=dict)
     #: (group id, member id) whose access is being granted right now (Discord first, then the record)
     pending_grants: set[tuple[str, int]] = field(default_factory=set)
@@ -71,27 +71,34 @@ class State:
             guilds[row.guild_id] = cfg
         for guild_id, old in self.guilds.items():
             guilds.setdefault(guild_id, old)
-        groups = {g.id: g for g in await group_store.load_all(db)}
-        enrolled: dict[str, set[int]] = {gid: set() for gid in groups}
-        for group_id, member_id in await group_store.load_enrolments(db, ring):
-            enrolled.setdefault(group_id, set()).add(member_id)
-        facilitators: dict[str, set[int]] = {gid: set() for gid in groups}
-        for group_id, member_id in await group_store.load_facilitators(db, ring):
-            facilitators.setdefault(group_id, set()).add(member_id)
+        groups = {g.id: g for g in await group_store.load_all(db, ring)}
+        # A group whose records do not hold (its consents, its roster, or its own row) counts no
+        # consent: its members lose access while every other group runs on (bot.services.integrity).
+        rosters = await group_store.load_rosters(db, ring)
+        tampered = {gid: r.problem for gid, r in rosters.items() if r.problem is not None and gid in groups}
+        for group_id in await group_store.unreadable_groups(db, ring):
+            tampered.setdefault(group_id, "the group's own record was altered or moved to another server")
+        enrolled = {gid: set(rosters[gid].enrolled) if gid in rosters else set() for gid in groups}
+        facilitators = {gid: set(rosters[gid].facilitators) if gid in rosters else set() for gid in groups}
         consents: dict[str, dict[int, ConsentFact]] = {gid: {} for gid in groups}
-        # A group whose consent records do not hold counts no consent (fail closed for it alone).
         checked = await consent_store.load_checked(db, ring, set(groups))
+        for group_id, problem in checked.tampered.items():
+            tampered.setdefault(group_id, problem)
         for group_id, fact in checked.current:
-            consents.setdefault(group_id, {})[fact.member_id] = fact
+            if group_id not in tampered:
+                consents.setdefault(group_id, {})[fact.member_id] = fact
         anchor = consent_anchor.of(db, ring)
-        kept = {gid: head for gid, head in anchor.heads.items() if gid in checked.tampered}
-        consent_anchor.replace_heads(db, ring, {**kept, **checked.heads})
+        kept = {gid: head for gid, head in anchor.heads.items() if gid in tampered}
+        heads = {gid: head for gid, head in checked.heads.items() if gid not in tampered}
+        kept_rosters = {gid: seal for gid, seal in anchor.rosters.items() if gid in tampered}
+        seals = {gid: r.seal for gid, r in rosters.items() if gid not in tampered and gid in groups}
+        consent_anchor.replace_heads(db, ring, {**kept, **heads}, {**kept_rosters, **seals})
         self.guilds = guilds
         self.groups = groups
         self.enrolled = enrolled
         self.facilitators = facilitators
         self.consents = consents
-        self.tampered = checked.tampered
+        self.tampered = tampered
         self.loaded = True
 
     # -- look-ups (no I/O) -----------------------------------------------------------------------

@@ -61,9 +61,11 @@ CASE_GUIDE: dict[str, KindGuide] = {
         "Ask them; if they are recording, remove them and follow the agreement's rules on breaches.",
     ),
     "records_tampered": KindGuide(
-        "holdspace found its consent records altered, moved or replaced in the database file, and closed "
-        "the affected group's rooms until it is checked.",
-        "Whether someone restored an old backup or edited the file (the server's operator knows).",
-        "Ask the operator to check the file and the backups (docs/operations.md); members consent again.",
+        "holdspace found a group's records (consents, enrolments or named facilitators) altered, moved or "
+        "replaced in the database file: the group's members lost access until they consent again.",
+        "Whether someone restored an old backup or edited the file (the server's operator knows); who is "
+        "enrolled and who facilitates (/group roster, /group facilitator list).",
+        "Ask the operator to check the file, its anchor and the backups (docs/privacy.md); facilitators "
+        "remove anyone who should not be enrolled; members consent again.",
     ),
 }

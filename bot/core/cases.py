@@ -58,7 +58,7 @@ KIND_LABELS: dict[str, str] = {
     "breach_report": "report from a member",
     "member_removed": "member removed from a group",
     "recording_marker": "recording marker in a name",
-    "records_tampered": "consent records altered in the file",
+    "records_tampered": "a group's records altered in the file",
 }
 
 

@@ -29,7 +29,7 @@ async def export_agreements(db: Database, ring: KeyRing, guild_id: int, group_na
     fmt = (fmt or "").lower()
     if fmt not in ("csv", "json"):
         raise HoldspaceError(f"unknown export format {fmt!r}; use csv or json")
-    groups = await groups_of(db, guild_id, group_name)
+    groups = await groups_of(db, ring, guild_id, group_name)
     rows: list[dict[str, Any]] = []
     for group in groups:
         versions = await group_store.list_agreements(db, ring, group.id)

@@ -39,9 +39,9 @@ COLUMNS = [
 ]
 
 
-async def groups_of(db: Database, guild_id: int, group_name: str | None) -> list[GroupInfo]:
+async def groups_of(db: Database, ring: KeyRing, guild_id: int, group_name: str | None) -> list[GroupInfo]:
     """The server's groups, or its one group called ``group_name`` (an error saying so if none)."""
-    groups = [g for g in await group_store.load_all(db) if g.guild_id == guild_id]
+    groups = [g for g in await group_store.load_all(db, ring) if g.guild_id == guild_id]
     if group_name is not None:
         key = group_store.name_key(group_name)
         groups = [g for g in groups if group_store.name_key(g.name) == key]
@@ -57,7 +57,7 @@ async def export_consents(db: Database, ring: KeyRing, guild_id: int, group_name
     fmt = (fmt or "").lower()
     if fmt not in ("csv", "json"):
         raise HoldspaceError(f"unknown export format {fmt!r}; use csv or json")
-    groups = await groups_of(db, guild_id, group_name)
+    groups = await groups_of(db, ring, guild_id, group_name)
     names = {g.id: g.name for g in groups}
     events = await consent_store.history(db, ring, group_ids=list(names))
     rows: list[dict[str, Any]] = [

@@ -63,7 +63,7 @@ def _case_fact(case: CaseRecord, *, status_only: bool = False) -> CaseFact:
 
 async def gather(db: Database, ring: KeyRing, guild_id: int, member_id: int, server: str) -> MemberRecords:
     """Everything holdspace holds about ``member_id`` in ``guild_id``, read from the database."""
-    groups = {g.id: g for g in await group_store.load_all(db) if g.guild_id == guild_id}
+    groups = {g.id: g for g in await group_store.load_all(db, ring) if g.guild_id == guild_id}
     records = MemberRecords(server=server)
     enrolled = set(await group_store.groups_of_member(db, ring, member_id))
     facilitates = set(await group_store.groups_of_member(db, ring, member_id, facilitators=True))

@@ -4,8 +4,9 @@ Each row is one event of one member in one group: ``agree`` (with the agreement 
 SHA-256, the time and how it was given), ``decline``, ``withdraw`` (by the member), ``removed`` (by a
 facilitator), ``revoked`` (by holdspace: the agreement changed or the consent grew too old), and
 ``reset`` (by holdspace, for the whole group: its records did not hold, see below). Only the group
-id, an ordering number and the member's blind index are readable in the file; the member id and the
-event itself are encrypted, bound to the row *and its group*. The latest event of a (group, member)
+id, its server, an ordering number and the member's blind index (purpose "consent", its own) are
+readable in the file; the member id and the event itself are encrypted, bound to the row, its group
+and its server. The latest event of a (group, member)
 in the group's current epoch decides whether they currently consent.
 
 A group's events form a hash chain (bot.core.consent_chain), anchored beside the database
@@ -29,19 +30,25 @@ from bot.storage import consent_anchor, meta
 from bot.storage.db import Database
 from bot.storage.fields import register_blind_index, register_encrypted, row_key
 
-# Bound to the row and its group: a row moved to another group no longer decrypts.
-ROW_KEY = ("id", "group_id")
+# Bound to the row, its group and its server: a row moved to another group no longer decrypts.
+ROW_KEY = ("id", "group_id", "guild_id")
+#: The binding of releases between chains and server binding (bot.storage.rebind moves rows on).
+GROUP_ONLY_ROW_KEY = ("id", "group_id")
+MEMBER_PURPOSE = "consent"
 register_encrypted("consents", "member_id", row_key=ROW_KEY)
 register_encrypted("consents", "data", row_key=ROW_KEY)
-register_blind_index("consents", "member_index", "member_id", "member")
-
-MEMBER_PURPOSE = "member"
+register_blind_index("consents", "member_index", "member_id", MEMBER_PURPOSE)
 ANSWERS = ("agree", "decline", "withdraw", "removed", "revoked", "reset")
 #: The member id of a group's reset event (it concerns everyone in the group, nobody in particular).
 NOBODY = 0
 #: Set once the events written before chains existed were chained and bound to their groups.
 SEALED_META = "consents_sealed"
 TAMPERED_ROW = "a consent record does not belong where it is (moved, altered or copied in)"
+ANCHOR_UNTRUSTED = "the signed record of the group's records beside the database does not hold"
+ANCHOR_GONE = (
+    "the signed record of the group's records beside the database is gone (deleted, or an older copy "
+    "of the file put back without it)"
+)
 METHODS = ("command", "lobby", "dm", "prompt", "facilitator", "holdspace")
 
 
@@ -50,6 +57,7 @@ class ConsentEvent:
     id: str
     seq: int
     group_id: str
+    guild_id: int
     member_id: int
     answer: str
     version: int | None
@@ -85,20 +93,23 @@ class ConsentEvent:
         return ConsentFact(self.id, self.member_id, self.version or 0, self.sha256 or "", self.at, self.method)
 
 
-def _row(consent_id: str, group_id: str) -> str:
-    return row_key((consent_id, group_id))
+def _row(consent_id: str, group_id: str, guild_id: int) -> str:
+    return row_key((consent_id, group_id, guild_id))
 
 
 def _decode(ring: KeyRing, row: sqlite3.Row, *, legacy: bool = False) -> ConsentEvent:
     """One event; raises DecryptionError when the row does not decrypt where it stands."""
-    consent_id, seq, group_id = row["id"], row["seq"], row["group_id"]
-    where = consent_id if legacy else _row(consent_id, group_id)
+    consent_id, seq, group_id, guild_id = row["id"], row["seq"], row["group_id"], row["guild_id"]
+    if not isinstance(guild_id, int):
+        raise DecryptionError("a consent record names no server")
+    where = consent_id if legacy else _row(consent_id, group_id, guild_id)
     member_id = int(ring.decrypt_str(row["member_id"], table="consents", column="member_id", row=where))
     data = ring.decrypt_json(row["data"], table="consents", column="data", row=where)
     return ConsentEvent(
         id=consent_id,
         seq=int(seq),
         group_id=group_id,
+        guild_id=guild_id,
         member_id=member_id,
         answer=data["answer"],
         version=data.get("version"),
@@ -124,7 +135,7 @@ def _data(event: ConsentEvent) -> dict[str, Any]:
 
 
 def _seal(ring: KeyRing, event: ConsentEvent) -> tuple[bytes, bytes]:
-    where = _row(event.id, event.group_id)
+    where = _row(event.id, event.group_id, event.guild_id)
     return (
         ring.encrypt(str(event.member_id), table="consents", column="member_id", row=where),
         ring.encrypt_json(_data(event), table="consents", column="data", row=where),
@@ -134,7 +145,7 @@ def _seal(ring: KeyRing, event: ConsentEvent) -> tuple[bytes, bytes]:
 async def _group_events(db: Database, ring: KeyRing, group_id: str) -> list[ConsentEvent]:
     """The group's events that decrypt where they stand, in file order (for the chain's position)."""
     rows = await db.fetchall(
-        "SELECT id, seq, group_id, member_id, data FROM consents WHERE group_id = ? ORDER BY seq", (group_id,)
+        "SELECT id, seq, group_id, guild_id, member_id, data FROM consents WHERE group_id = ? ORDER BY seq", (group_id,)
     )
     events = []
     for row in rows:
@@ -163,28 +174,40 @@ async def record(
         raise ValueError(f"unknown consent answer {answer!r}")
     consent_id = uuid.uuid4().hex
     async with db.transaction() as conn:
+        group = await db.fetchone("SELECT guild_id FROM groups WHERE id = ?", (group_id,))
+        if group is None:
+            raise ValueError("consent recorded for a group that does not exist")
+        guild_id = int(group["guild_id"])
         last = await db.fetchone(
-            "SELECT id, seq, group_id, member_id, data FROM consents WHERE group_id = ? ORDER BY seq DESC LIMIT 1",
+            "SELECT id, seq, group_id, guild_id, member_id, data FROM consents WHERE group_id = ? "
+            "ORDER BY seq DESC LIMIT 1",
             (group_id,),
         )
         if answer == "reset":  # a new epoch: whatever the file holds, its events no longer count
             epochs = [e.epoch for e in await _group_events(db, ring, group_id)]
             epoch, n, prev = max(epochs, default=0) + 1, 1, GENESIS
         else:
-            epoch, n, prev = next_position(None if last is None else _decode(ring, last).head())
+            try:
+                previous = None if last is None else _decode(ring, last).head()
+            except DecryptionError:  # the newest row does not hold: start where the good ones end
+                good = [e for e in await _group_events(db, ring, group_id)]
+                previous = good[-1].head() if good else None
+            epoch, n, prev = next_position(previous)
         row = await db.fetchone("SELECT COALESCE(MAX(seq), 0) + 1 AS next_seq FROM consents")
         seq = int(row["next_seq"]) if row else 1
         event = ConsentEvent(
-            consent_id, seq, group_id, member_id, answer, version, sha256 if version is not None else None,
+            consent_id, seq, group_id, guild_id, member_id, answer, version, sha256 if version is not None else None,
             method, at, reason, epoch, n, prev,
         )
         member_blob, data_blob = _seal(ring, event)
         await conn.execute(
-            "INSERT INTO consents (id, seq, group_id, member_index, member_id, data) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO consents (id, seq, group_id, guild_id, member_index, member_id, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 consent_id,
                 seq,
                 group_id,
+                guild_id,
                 ring.blind_index(member_id, purpose=MEMBER_PURPOSE),
                 member_blob,
                 data_blob,
@@ -218,7 +241,7 @@ async def history(
         params.extend(indexes)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = await db.fetchall(
-        f"SELECT id, seq, group_id, member_id, data FROM consents{where} ORDER BY seq", tuple(params)
+        f"SELECT id, seq, group_id, guild_id, member_id, data FROM consents{where} ORDER BY seq", tuple(params)
     )
     events = []
     for row in rows:
@@ -248,7 +271,7 @@ class Checked:
 async def load_checked(db: Database, ring: KeyRing, group_ids: set[str]) -> Checked:
     """Every current consent of the groups whose chains hold; the groups whose chains do not."""
     anchor = consent_anchor.of(db, ring)
-    rows = await db.fetchall("SELECT id, seq, group_id, member_id, data FROM consents ORDER BY seq")
+    rows = await db.fetchall("SELECT id, seq, group_id, guild_id, member_id, data FROM consents ORDER BY seq")
     events: dict[str, list[ConsentEvent]] = {gid: [] for gid in group_ids}
     bad: list[tuple[str, int]] = []  # rows that do not decrypt where they stand: (group id, seq)
     for row in rows:
@@ -271,7 +294,10 @@ async def load_checked(db: Database, ring: KeyRing, group_ids: set[str]) -> Chec
         if group_id not in group_ids or group_id in tampered:
             continue
         if not anchor.trusted and group_events:
-            tampered[group_id] = "the signed record of the consent chains beside the database does not hold"
+            tampered[group_id] = ANCHOR_UNTRUSTED
+            continue
+        if not anchor.existed and group_events:
+            tampered[group_id] = ANCHOR_GONE
             continue
         head, problem = verify([e.linked() for e in group_events], anchor.heads.get(group_id))
         if problem is not None:
@@ -292,7 +318,7 @@ async def seal_legacy(db: Database, ring: KeyRing) -> int:
         return 0  # a database of other migrations (tests of the runner)
     if await meta.get(db, SEALED_META) == "1":
         return 0
-    rows = await db.fetchall("SELECT id, seq, group_id, member_id, data FROM consents ORDER BY seq")
+    rows = await db.fetchall("SELECT id, seq, group_id, guild_id, member_id, data FROM consents ORDER BY seq")
     heads: dict[str, Head] = {}
     sealed: list[ConsentEvent] = []
     for row in rows:

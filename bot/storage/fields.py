@@ -31,6 +31,7 @@ __all__ = [
     "Registry",
     "blind_index_columns",
     "encrypted_columns",
+    "fold_text",
     "register_blind_index",
     "register_encrypted",
     "row_key",
@@ -58,26 +59,41 @@ class BlindIndexColumn:
     column: str
     source_column: str  # the encrypted column (same table) whose plaintext is indexed
     purpose: str
+    #: index the folded text (fold_text) rather than the text itself, e.g. names matched loosely
+    fold: bool = False
+
+    def indexed(self, plaintext: str) -> str:
+        """What this column indexes of its source column's plaintext."""
+        return fold_text(plaintext) if self.fold else plaintext
+
+
+def fold_text(text: str) -> str:
+    """Text as it is matched: runs of white space made one space, case folded."""
+    return " ".join(text.split()).casefold()
 
 
 def row_key(values: Sequence[object]) -> str:
     """The AAD row string for a row whose row-key columns hold ``values`` (in registered order).
 
     One value gives its text (``str`` as is, ``int`` in decimal); several are length-prefixed and
-    joined so that no two different tuples give the same string.
+    joined so that no two different tuples give the same string. Among several, ``None`` (a row
+    bound to no group, say) is written ``-``, which no length-prefixed value can be.
     """
     if isinstance(values, str | bytes) or not isinstance(values, Sequence):
         raise TypeError("row_key takes a sequence of values, e.g. row_key((row_id,))")
-    parts: list[str] = []
+    parts: list[str | None] = []
     for value in values:
+        if value is None and len(values) > 1:
+            parts.append(None)
+            continue
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise TypeError(f"row key values are str or int, got {type(value).__name__}")
         parts.append(str(value))
-    if not parts or any(p == "" for p in parts):
+    if not parts or any(p == "" for p in parts) or parts[0] is None:
         raise ValueError("a row key needs at least one non-empty value")
     if len(parts) == 1:
-        return parts[0]
-    return "|".join(f"{len(p)}:{p}" for p in parts)
+        return str(parts[0])
+    return "|".join("-" if p is None else f"{len(p)}:{p}" for p in parts)
 
 
 @dataclass
@@ -103,7 +119,7 @@ class Registry:
         return entry
 
     def register_blind_index(
-        self, table: str, column: str, source_column: str, purpose: str
+        self, table: str, column: str, source_column: str, purpose: str, *, fold: bool = False
     ) -> BlindIndexColumn:
         if not isinstance(purpose, str) or not purpose:
             raise ValueError("purpose must be a non-empty str")
@@ -112,6 +128,7 @@ class Registry:
             _ident(column, "column"),
             _ident(source_column, "source column"),
             purpose,
+            fold,
         )
         existing = self._indexes.get((table, column))
         if existing is not None and existing != entry:
@@ -137,9 +154,12 @@ def register_encrypted(table: str, column: str, row_key: Sequence[str] = ("id",)
     return REGISTRY.register_encrypted(table, column, row_key)
 
 
-def register_blind_index(table: str, column: str, source_column: str, purpose: str) -> BlindIndexColumn:
-    """Declare ``table.column`` as the blind index (for ``purpose``) of encrypted ``source_column``."""
-    return REGISTRY.register_blind_index(table, column, source_column, purpose)
+def register_blind_index(
+    table: str, column: str, source_column: str, purpose: str, *, fold: bool = False
+) -> BlindIndexColumn:
+    """Declare ``table.column`` as the blind index (for ``purpose``) of encrypted ``source_column``
+    (of its folded text with ``fold``)."""
+    return REGISTRY.register_blind_index(table, column, source_column, purpose, fold=fold)
 
 
 def encrypted_columns() -> list[EncryptedColumn]:

@@ -117,6 +117,7 @@ async def open_checked_database(
     migrations_dir: Path | None = None,
     migrate: bool = True,
     clock: Clock | None = None,
+    anchor_copy: Path | None = None,
 ) -> Database:
     """Open, verify the key (before anything is written), migrate, then record the key check.
 
@@ -124,6 +125,9 @@ async def open_checked_database(
     database file left byte-for-byte unchanged.
     """
     db = await Database.open(path, migrations_dir=migrations_dir)
+    from bot.storage import consent_anchor
+
+    consent_anchor.keep_copy(db, anchor_copy)
     try:
         await check_key(db, ring)
         await db.check_writable()
@@ -134,10 +138,15 @@ async def open_checked_database(
         await verify_or_store_key(db, ring, clock=clock)
         if migrate:
             from bot.storage.consents import seal_legacy
+            from bot.storage.rebind import rebind
+            from bot.storage.records_check import accept
             from bot.storage.reindex import reindex
 
-            await seal_legacy(db, ring)  # consent events of older versions: chained, bound to their group
+            chained = await seal_legacy(db, ring)  # consent events of older versions: chained
+            await rebind(db, ring)  # records of older versions: bound to their group and server
             await reindex(db, ring)  # blind indexes written under a purpose that has changed since
+            if chained:  # the first anchor of a file that had none: the file as it was is the start
+                await accept(db, ring)
     except sqlite3.Error as exc:
         await db.close()
         problem = storage_problem(Path(path), exc)

@@ -21,7 +21,10 @@ META_KEY = "blind_index_purposes"
 
 
 def signature(registry: Registry) -> str:
-    items = sorted((c.table, c.column, c.source_column, c.purpose) for c in registry.blind_index_columns())
+    items = sorted(
+        (c.table, c.column, c.source_column, c.purpose, *(["fold"] if c.fold else []))
+        for c in registry.blind_index_columns()
+    )
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()
 
 
@@ -45,8 +48,8 @@ async def reindex(db: Database, ring: KeyRing, registry: Registry | None = None)
                 f"SELECT rowid AS rid, {keys}, {index.source_column} AS src, {index.column} AS idx FROM {index.table}"
             )
             for row in rows:
-                if row["src"] is None:
-                    continue
+                if not isinstance(row["src"], bytes):
+                    continue  # nothing encrypted there (yet)
                 try:
                     plain = ring.decrypt_str(
                         row["src"],
@@ -56,7 +59,7 @@ async def reindex(db: Database, ring: KeyRing, registry: Registry | None = None)
                     )
                 except DecryptionError:
                     continue  # a row that does not hold is judged where it is read
-                value = ring.blind_index(plain, purpose=index.purpose)
+                value = ring.blind_index(index.indexed(plain), purpose=index.purpose)
                 if row["idx"] is None or bytes(row["idx"]) != value:
                     await conn.execute(
                         f"UPDATE {index.table} SET {index.column} = ? WHERE rowid = ?", (value, row["rid"])

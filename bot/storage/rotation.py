@@ -138,8 +138,8 @@ async def _rotate_table(
                 plain: dict[str, str] = {}
                 for col in enc:
                     blob = row[col.column]
-                    if blob is None:
-                        continue
+                    if not isinstance(blob, bytes):
+                        continue  # nothing encrypted there
                     blob = bytes(blob)
                     rk = row_key([row[k] for k in col.row_key])
                     needs_index = any(i.source_column == col.column for i in idx)
@@ -155,7 +155,7 @@ async def _rotate_table(
                     source = plain.get(index.source_column)
                     if source is None:
                         continue
-                    value = ring.blind_index(source, purpose=index.purpose)
+                    value = ring.blind_index(index.indexed(source), purpose=index.purpose)
                     stored = row[index.column]
                     if stored is None or bytes(stored) != value:
                         updates[index.column] = value

@@ -478,7 +478,7 @@ async def test_settings_refuse_bad_durations_and_change_nothing(hs: Holdspace) -
         )
         assert ephemeral and "ttl cannot be used" in text and "Traceback" not in text, (bad, text)
     assert bot_of(hs).state.groups[room.group.id].ttl == HOUR
-    stored = {g.id: g for g in await group_store.load_all(bot_of(hs).db)}
+    stored = {g.id: g for g in await group_store.load_all(bot_of(hs).db, bot_of(hs).ring)}
     assert stored[room.group.id].ttl == HOUR
 
 
@@ -496,7 +496,7 @@ async def test_settings_change_re_times_pending_deletions(hs: Holdspace) -> None
     assert await pending(hs, room.group) == 5
     hs.clock.advance(HOUR + PAST_WINDOW)
     await all_gone(hs, *messages)
-    stored = {g.id: g for g in await group_store.load_all(bot_of(hs).db)}
+    stored = {g.id: g for g in await group_store.load_all(bot_of(hs).db, bot_of(hs).ring)}
     assert stored[room.group.id].ttl == 3 * HOUR
 
 

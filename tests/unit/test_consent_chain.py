@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.core.consent_chain import GENESIS, Head, Linked, link, verify
 from bot.crypto import KeyRing, generate_key
-from bot.storage import consent_anchor
+from bot.storage import consent_anchor, records_check
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.storage.keycheck import open_checked_database
@@ -98,7 +98,8 @@ async def test_an_older_file_is_sealed_once_and_survives_a_key_rotation(tmp_path
     # As an older version wrote them: bound to the row id only, no chain.
     for seq, (row_id, answer) in enumerate((("1" * 32, "agree"), ("2" * 32, "withdraw"), ("3" * 32, "agree")), 1):
         await db.execute(
-            "INSERT INTO consents (id, seq, group_id, member_index, member_id, data) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO consents (id, seq, group_id, guild_id, member_index, member_id, data) "
+                "VALUES (?, ?, ?, 1, ?, ?, ?)",
             (
                 row_id,
                 seq,
@@ -112,6 +113,7 @@ async def test_an_older_file_is_sealed_once_and_survives_a_key_rotation(tmp_path
     await db.execute("DELETE FROM meta WHERE key = ?", (consent_store.SEALED_META,))
     assert await consent_store.seal_legacy(db, ring) == 3
     assert await consent_store.seal_legacy(db, ring) == 0
+    await records_check.accept(db, ring)  # as the start does for a file that had no anchor yet
     checked = await consent_store.load_checked(db, ring, {group_id})
     assert checked.tampered == {} and [f.member_id for _, f in checked.current] == [7]
     consent_anchor.replace_heads(db, ring, checked.heads)

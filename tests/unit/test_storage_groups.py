@@ -34,9 +34,9 @@ def _group(**kw: object) -> GroupInfo:
 async def test_group_round_trip_with_settings_and_agreement(db: Database, ring: KeyRing) -> None:
     stored = await groups.insert_group(db, ring, _group(), "Rules v1", NOW)
     assert stored.agreement_version == 1
-    assert await groups.name_taken(db, 10, "  tuesday   circle ")
-    assert not await groups.name_taken(db, 11, "tuesday circle")
-    loaded = await groups.load_all(db)
+    assert await groups.name_taken(db, ring, 10, "  tuesday   circle ")
+    assert not await groups.name_taken(db, ring, 11, "tuesday circle")
+    loaded = await groups.load_all(db, ring)
     assert loaded == [stored]
     assert loaded[0].reconsent_after_days == 30 and loaded[0].ttl is None
     agreement = await groups.get_agreement(db, ring, "g1")
@@ -51,7 +51,7 @@ async def test_group_round_trip_with_settings_and_agreement(db: Database, ring: 
 
     changed = GroupInfo(**{**stored.__dict__, "enrolment": "open", "ttl": timedelta(hours=3)})
     await groups.update_group(db, changed)
-    (reloaded,) = await groups.load_all(db)
+    (reloaded,) = await groups.load_all(db, ring)
     assert reloaded.enrolment == "open" and reloaded.ttl == timedelta(hours=3)
     assert reloaded.agreement_version == 2 and reloaded.agreement_sha256 == sha
 
@@ -60,7 +60,7 @@ async def test_duplicate_names_and_channels_are_refused_by_the_schema(db: Databa
     await groups.insert_group(db, ring, _group(), "x", NOW)
     with pytest.raises(Exception):  # noqa: B017 - sqlite3.IntegrityError
         await groups.insert_group(db, ring, _group(id="g2", text_channel_id=200, voice_channel_id=201), "x", NOW)
-    assert len(await groups.load_all(db)) == 1
+    assert len(await groups.load_all(db, ring)) == 1
 
 
 async def test_enrolments_and_consents_and_state_load(db: Database, ring: KeyRing) -> None:
