@@ -8,6 +8,7 @@ Every function that changes a case runs in one transaction and may be nested ins
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
@@ -29,7 +30,7 @@ from bot.core.cases import (
     validate_kind,
 )
 from bot.core.member_records import scrub
-from bot.crypto import KeyRing
+from bot.crypto import DecryptionError, KeyRing
 from bot.storage import fields
 from bot.storage import holds as hold_store
 from bot.storage.db import Database
@@ -57,6 +58,8 @@ __all__ = [
     "set_notice",
 ]
 
+log = logging.getLogger(__name__)
+
 #: One purpose per column: a person's fingerprint as a case's subject, reporter or assignee cannot be
 #: matched with another column's (or with their enrolments and consents) from the file alone.
 SUBJECT = "case-subject"
@@ -71,12 +74,27 @@ _CASE_COLUMNS = (
 )
 
 
+#: A case's fields are bound to the case, its server and its group (none for a server-wide case): a
+#: case moved to another group, where other facilitators would read it, no longer decrypts.
+CASE_ROW_KEY = ("id", "guild_id", "group_id")
+#: A case event's fields are bound to the event and its case.
+EVENT_ROW_KEY = ("id", "case_id")
+
+
+def case_row(case_id: str, guild_id: int, group_id: str | None) -> str:
+    return fields.row_key((case_id, guild_id, group_id))
+
+
+def _event_row(event_id: str, case_id: str) -> str:
+    return fields.row_key((event_id, case_id))
+
+
 def register_fields() -> None:
     """Tell ``holdspace rotate-key`` about every encrypted column and blind index of this module."""
     for column in ("subject", "reporter", "assignee", "details", "details_when_closed", "dedupe_key"):
-        fields.register_encrypted("cases", column, row_key=("id",))
-    fields.register_encrypted("case_events", "actor", row_key=("id",))
-    fields.register_encrypted("case_events", "note", row_key=("id",))
+        fields.register_encrypted("cases", column, row_key=CASE_ROW_KEY)
+    fields.register_encrypted("case_events", "actor", row_key=EVENT_ROW_KEY)
+    fields.register_encrypted("case_events", "note", row_key=EVENT_ROW_KEY)
     fields.register_blind_index("cases", "subject_index", "subject", SUBJECT)
     fields.register_blind_index("cases", "reporter_index", "reporter", REPORTER)
     fields.register_blind_index("cases", "assignee_index", "assignee", ASSIGNEE)
@@ -154,13 +172,26 @@ def _dec_id(ring: KeyRing, blob: bytes | None, column: str, row: str, table: str
     return int(ring.decrypt_str(blob, table=table, column=column, row=row))
 
 
+def _held(ring: KeyRing, rows: Iterable[sqlite3.Row]) -> list[CaseRecord]:
+    """The cases that decrypt where they stand; one moved to another group or server (or altered) in
+    the file is nobody's to read: it is left out and logged."""
+    out = []
+    for row in rows:
+        try:
+            out.append(_record(ring, row))
+        except DecryptionError:
+            log.error(
+                "case #%s does not hold where it stands in the file (moved or altered); it is not shown", row["number"]
+            )
+    return out
+
+
 def _record(ring: KeyRing, row: sqlite3.Row) -> CaseRecord:
     case_id = str(row["id"])
+    where = case_row(case_id, int(row["guild_id"]), row["group_id"])
     details_blob = row["details"]
     details = (
-        ring.decrypt_json(details_blob, table="cases", column="details", row=case_id)
-        if details_blob is not None
-        else {}
+        ring.decrypt_json(details_blob, table="cases", column="details", row=where) if details_blob is not None else {}
     )
     return CaseRecord(
         id=case_id,
@@ -169,8 +200,8 @@ def _record(ring: KeyRing, row: sqlite3.Row) -> CaseRecord:
         kind=str(row["kind"]),
         status=Status(row["status"]),
         group_id=row["group_id"],
-        subject_id=_dec_id(ring, row["subject"], "subject", case_id),
-        assignee_id=_dec_id(ring, row["assignee"], "assignee", case_id),
+        subject_id=_dec_id(ring, row["subject"], "subject", where),
+        assignee_id=_dec_id(ring, row["assignee"], "assignee", where),
         details=details if isinstance(details, dict) else {"value": details},
         notice_channel_id=row["notice_channel_id"],
         notice_message_id=row["notice_message_id"],
@@ -204,8 +235,10 @@ async def _add_event(
             to_ms(at),
             action,
             None if status is None else status.value,
-            _enc_id(ring, actor_id, "actor", event_id, "case_events"),
-            None if note is None else ring.encrypt(note, table="case_events", column="note", row=event_id),
+            _enc_id(ring, actor_id, "actor", _event_row(event_id, case_id), "case_events"),
+            None
+            if note is None
+            else ring.encrypt(note, table="case_events", column="note", row=_event_row(event_id, case_id)),
         ),
     )
 
@@ -257,14 +290,18 @@ async def open_case(
                 kind,
                 Status.OPEN.value,
                 group_id,
-                _enc_id(ring, subject_id, "subject", case_id),
+                _enc_id(ring, subject_id, "subject", case_row(case_id, guild_id, group_id)),
                 None if subject_id is None else ring.blind_index(subject_id, purpose=SUBJECT),
-                _enc_id(ring, reporter_id, "reporter", case_id),
+                _enc_id(ring, reporter_id, "reporter", case_row(case_id, guild_id, group_id)),
                 None if reporter_id is None else ring.blind_index(reporter_id, purpose=REPORTER),
-                ring.encrypt_json(details or {}, table="cases", column="details", row=case_id),
+                ring.encrypt_json(
+                    details or {}, table="cases", column="details", row=case_row(case_id, guild_id, group_id)
+                ),
                 None
                 if dedupe_key is None
-                else ring.encrypt(dedupe_key, table="cases", column="dedupe_key", row=case_id),
+                else ring.encrypt(
+                    dedupe_key, table="cases", column="dedupe_key", row=case_row(case_id, guild_id, group_id)
+                ),
                 None if dedupe_key is None else ring.blind_index(dedupe_key, purpose=DEDUPE),
                 to_ms(now),
                 to_ms(now),
@@ -278,7 +315,8 @@ async def open_case(
 
 async def get_case(db: Database, ring: KeyRing, guild_id: int, number: int) -> CaseRecord | None:
     row = await db.fetchone(f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? AND number = ?", (guild_id, number))
-    return None if row is None else _record(ring, row)
+    held = [] if row is None else _held(ring, [row])
+    return held[0] if held else None
 
 
 async def _require(db: Database, ring: KeyRing, guild_id: int, number: int) -> CaseRecord:
@@ -326,7 +364,7 @@ async def list_cases(
         f"SELECT {_CASE_COLUMNS} FROM cases WHERE {clause} ORDER BY number DESC LIMIT ? OFFSET ?",
         (*params, max(1, limit), max(0, offset)),
     )
-    return [_record(ring, r) for r in rows], total
+    return _held(ring, rows), total
 
 
 async def list_for_reporter(
@@ -360,12 +398,12 @@ async def _list_by_member(
         "ORDER BY number DESC LIMIT ?",
         (guild_id, *indexes, limit),
     )
-    return [_record(ring, r) for r in rows]
+    return _held(ring, rows)
 
 
 async def all_cases(db: Database, ring: KeyRing, guild_id: int) -> list[CaseRecord]:
     rows = await db.fetchall(f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? ORDER BY number", (guild_id,))
-    return [_record(ring, r) for r in rows]
+    return _held(ring, rows)
 
 
 async def events(db: Database, ring: KeyRing, case_id: str) -> list[CaseEvent]:
@@ -382,8 +420,10 @@ async def events(db: Database, ring: KeyRing, case_id: str) -> list[CaseEvent]:
                 at=from_ms(int(r["at_ms"])),
                 action=str(r["action"]),
                 status=None if r["status"] is None else Status(r["status"]),
-                actor_id=_dec_id(ring, r["actor"], "actor", event_id, "case_events"),
-                note=None if note is None else ring.decrypt_str(note, table="case_events", column="note", row=event_id),
+                actor_id=_dec_id(ring, r["actor"], "actor", _event_row(event_id, case_id), "case_events"),
+                note=None
+                if note is None
+                else ring.decrypt_str(note, table="case_events", column="note", row=_event_row(event_id, case_id)),
             )
         )
     return result
@@ -403,7 +443,7 @@ async def claim(db: Database, ring: KeyRing, guild_id: int, number: int, actor_i
             "UPDATE cases SET status = ?, assignee = ?, assignee_index = ?, updated_ms = ? WHERE id = ?",
             (
                 status.value,
-                _enc_id(ring, actor_id, "assignee", case.id),
+                _enc_id(ring, actor_id, "assignee", case_row(case.id, case.guild_id, case.group_id)),
                 ring.blind_index(actor_id, purpose=ASSIGNEE),
                 to_ms(now),
                 case.id,
@@ -450,16 +490,15 @@ async def resolve(
 
 async def _unlink_marked(conn: aiosqlite.Connection, ring: KeyRing, case_id: str) -> None:
     """A case closes: cut the links an erasure marked to be cut then."""
-    cursor = await conn.execute("SELECT details_when_closed FROM cases WHERE id = ?", (case_id,))
+    cursor = await conn.execute("SELECT details_when_closed, guild_id, group_id FROM cases WHERE id = ?", (case_id,))
     row = await cursor.fetchone()
     await cursor.close()
     if row is not None and row["details_when_closed"] is not None:
-        details = ring.decrypt_json(
-            row["details_when_closed"], table="cases", column="details_when_closed", row=case_id
-        )
+        where = case_row(case_id, int(row["guild_id"]), row["group_id"])
+        details = ring.decrypt_json(row["details_when_closed"], table="cases", column="details_when_closed", row=where)
         await conn.execute(
             "UPDATE cases SET details = ?, details_when_closed = NULL WHERE id = ?",
-            (ring.encrypt_json(details, table="cases", column="details", row=case_id), case_id),
+            (ring.encrypt_json(details, table="cases", column="details", row=where), case_id),
         )
     await conn.execute(
         "UPDATE cases SET reporter = NULL, reporter_index = NULL, unlink_reporter_at_close = 0 "
@@ -515,37 +554,46 @@ async def forget_member(db: Database, ring: KeyRing, guild_id: int, member_id: i
             kept += int(cursor.rowcount or 0)
         # Ids inside a case's details (who removed someone, who added a bot) have no index either.
         for row in await db.fetchall(
-            "SELECT id, status, details, details_when_closed FROM cases WHERE guild_id = ? AND details IS NOT NULL",
+            "SELECT id, group_id, status, details, details_when_closed FROM cases "
+            "WHERE guild_id = ? AND details IS NOT NULL",
             (guild_id,),
         ):
             case_id = str(row["id"])
+            where = case_row(case_id, guild_id, row["group_id"])
             pending = row["details_when_closed"]
             column = "details" if pending is None else "details_when_closed"
-            current = ring.decrypt_json(row[column], table="cases", column=column, row=case_id)
+            try:
+                current = ring.decrypt_json(row[column], table="cases", column=column, row=where)
+            except DecryptionError:
+                continue  # a case that does not hold where it stands is nobody's record
             scrubbed, hit = scrub(current, member_id)
             if not hit:
                 continue
             if Status(row["status"]).closed:
                 await conn.execute(
                     "UPDATE cases SET details = ? WHERE id = ?",
-                    (ring.encrypt_json(scrubbed, table="cases", column="details", row=case_id), case_id),
+                    (ring.encrypt_json(scrubbed, table="cases", column="details", row=where), case_id),
                 )
                 cut += 1
             else:
                 await conn.execute(
                     "UPDATE cases SET details_when_closed = ? WHERE id = ?",
-                    (ring.encrypt_json(scrubbed, table="cases", column="details_when_closed", row=case_id), case_id),
+                    (ring.encrypt_json(scrubbed, table="cases", column="details_when_closed", row=where), case_id),
                 )
                 kept += 1
         # Event actors carry no blind index: read the guild's and compare.
         rows = await db.fetchall(
-            "SELECT e.id, e.actor, c.status FROM case_events e JOIN cases c ON c.id = e.case_id "
+            "SELECT e.id, e.case_id, e.actor, c.status FROM case_events e JOIN cases c ON c.id = e.case_id "
             "WHERE c.guild_id = ? AND e.actor IS NOT NULL AND e.unlink_actor_at_close = 0",
             (guild_id,),
         )
         for row in rows:
             event_id = str(row["id"])
-            if _dec_id(ring, row["actor"], "actor", event_id, "case_events") != member_id:
+            try:
+                actor = _dec_id(ring, row["actor"], "actor", _event_row(event_id, str(row["case_id"])), "case_events")
+            except DecryptionError:
+                continue
+            if actor != member_id:
                 continue
             if Status(row["status"]).closed:
                 await conn.execute("UPDATE case_events SET actor = NULL WHERE id = ?", (event_id,))

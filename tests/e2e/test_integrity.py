@@ -19,7 +19,17 @@ from bot.storage import cases as case_store
 from bot.storage import records_check
 from bot.storage.db import sqlite_companions
 from tests.e2e.conftest import Holdspace
-from tests.e2e.test_setup import Staff, agree, can_see, create_group, enroll, final, rooms, started_with_group
+from tests.e2e.test_setup import (
+    Staff,
+    agree,
+    can_see,
+    create_group,
+    db_bytes,
+    enroll,
+    final,
+    rooms,
+    started_with_group,
+)
 
 TUESDAY, THURSDAY, FRIDAY = "Tuesday circle", "Thursday circle", "Friday circle"
 
@@ -154,6 +164,9 @@ async def test_an_untouched_file_starts_as_before(holdspace: Holdspace) -> None:
     await hs.restart()
     assert hs.bot is not None and not hs.bot.state.tampered
     assert hs.bot.state.consent_of(ids[TUESDAY], hs.member("alice").id) is not None
+    stored = db_bytes(hs)
+    for name in (TUESDAY, THURSDAY, FRIDAY):
+        assert name.encode() not in stored and name.casefold().encode() not in stored, "group names are encrypted"
 
 
 # -- rosters: enrolments and named facilitators ---------------------------------------------------
@@ -229,19 +242,25 @@ async def test_edited_roster_rows_close_the_group_and_open_a_case(
     assert not hs.bot.state.tampered, "reported once; the roster as it stands is sealed again"
 
 
-async def test_a_removed_enrolment_put_back_closes_the_group(holdspace: Holdspace) -> None:
-    """The enrolment row of a member the facilitator removed, put back word for word."""
+@pytest.mark.parametrize("table", ["enrolments", "group_facilitators"])
+async def test_a_removed_roster_row_put_back_closes_the_group(holdspace: Holdspace, table: str) -> None:
+    """The row of a member the facilitator removed (or of a named facilitator taken off the group),
+    put back word for word."""
     hs = holdspace
     staff, ids = await _world(hs)
-    (kept,) = roster_rows(hs, "enrolments", ids[TUESDAY])
-    alice = hs.member("alice")
-    assert "removed" in (
-        await final(await hs.command(staff.facilitator, None, "group remove", group=TUESDAY, member=alice, reason="x"))
-    ).lower()
+    fran, alice = staff.facilitator, hs.member("alice")
+    await final(await hs.command(fran, None, "group facilitator add", group=TUESDAY, member=fran))
+    dana = hs.guild.add_member(hs.sb.create_user("dana"), roles=[staff.fac_role, hs.world.member_role])
+    await final(await hs.command(fran, None, "group facilitator add", group=TUESDAY, member=dana))
+    before = roster_rows(hs, table, ids[TUESDAY])
+    if table == "enrolments":
+        await final(await hs.command(fran, None, "group remove", group=TUESDAY, member=alice, reason="x"))
+    else:
+        await final(await hs.command(fran, None, "group facilitator remove", group=TUESDAY, member=dana))
     await hs.stop()
-    assert roster_rows(hs, "enrolments", ids[TUESDAY]) == []
+    (kept,) = [r for r in before if r not in roster_rows(hs, table, ids[TUESDAY])]
     with sqlite3.connect(hs.settings.database) as conn:
-        conn.execute(f"INSERT INTO enrolments VALUES ({','.join('?' * len(kept))})", kept)
+        conn.execute(f"INSERT INTO {table} VALUES ({','.join('?' * len(kept))})", kept)
     await hs.start()
     await _closed_with_a_case(hs, ids, {TUESDAY})
 

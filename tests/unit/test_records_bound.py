@@ -164,3 +164,48 @@ async def test_every_column_has_its_own_fingerprint_of_a_person(tmp_path: Path) 
         ]
         seen = [{bytes(r[0]) for r in conn.execute(f"SELECT {c} FROM {t}")} for t, c in columns]
     assert all(len(s) == 1 for s in seen) and len(set.union(*seen)) == len(columns)
+
+
+async def test_cases_are_bound_to_their_group_and_server(tmp_path: Path) -> None:
+    """An older case (bound to its row only) is bound at the next start; a case moved to another group
+    in the file is shown to no one there, and nothing fails over it."""
+    from bot.storage import rebind
+
+    ring = KeyRing.generate()
+    path = tmp_path / "hs.db"
+    db = await open_checked_database(path, ring)
+    opened = await case_store.open_case(
+        db, ring, guild_id=1, kind="breach_report", now=AT, group_id=GROUP, subject_id=8, reporter_id=7,
+        details={"what": "x"},
+    )
+    await case_store.add_note(db, ring, 1, opened.number, 9, "a note", AT)
+    # As an older version wrote them: every field bound to its own row id only.
+    where = case_store.case_row(opened.case_id, 1, GROUP)
+    for column in ("subject", "reporter", "details"):
+        blob = await db.fetchval(f"SELECT {column} FROM cases WHERE id = ?", (opened.case_id,))
+        plain = ring.decrypt(blob, table="cases", column=column, row=where)
+        await db.execute(
+            f"UPDATE cases SET {column} = ? WHERE id = ?",
+            (ring.encrypt(plain, table="cases", column=column, row=opened.case_id), opened.case_id),
+        )
+    noted = await db.fetchall("SELECT id, case_id, note FROM case_events WHERE note IS NOT NULL")
+    for event_id, case_id, note in noted:
+        plain = ring.decrypt(note, table="case_events", column="note", row=row_key((event_id, case_id)))
+        await db.execute(
+            "UPDATE case_events SET note = ? WHERE id = ?",
+            (ring.encrypt(plain, table="case_events", column="note", row=event_id), event_id),
+        )
+    await db.execute("DELETE FROM meta WHERE key = ?", (rebind.CASES_META_KEY,))
+    await db.close()
+
+    db = await open_checked_database(path, ring)
+    try:
+        case = await case_store.get_case(db, ring, 1, opened.number)
+        assert case is not None and case.subject_id == 8 and case.details == {"what": "x"}
+        assert [e.note for e in await case_store.events(db, ring, opened.case_id) if e.note] == ["a note"]
+        await db.execute("UPDATE cases SET group_id = ? WHERE id = ?", ("b" * 32, opened.case_id))
+        assert await case_store.get_case(db, ring, 1, opened.number) is None
+        assert await case_store.all_cases(db, ring, 1) == []
+        assert (await case_store.list_cases(db, ring, 1))[0] == []
+    finally:
+        await db.close()
