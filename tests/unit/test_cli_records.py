@@ -95,3 +95,26 @@ def test_rotate_key_then_the_old_key_alone_is_refused(
     monkeypatch.setenv("HOLDSPACE_KEY", old)
     assert main(["audit-verify"]) == 2
     assert new.split(":")[0] in capsys.readouterr().err
+
+
+def test_integrity_accept_writes_the_anchor_anew(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A database moved without its anchor: every group with records would fail closed at the next
+    start; `holdspace integrity accept` vouches for the file as it stands instead."""
+    populate(workdir)
+    anchor = workdir / "hs.db.anchor"
+    anchor.unlink(missing_ok=True)
+
+    async def tampered() -> dict[str, str]:
+        ring = KeyRing.parse(os.environ["HOLDSPACE_KEY"])
+        db = await Database.open(workdir / "hs.db")
+        try:
+            return (await consents.load_checked(db, ring, {"g1"})).tampered
+        finally:
+            await db.close()
+
+    assert "gone" in asyncio.run(tampered())["g1"]
+    capsys.readouterr()
+    assert main(["integrity", "accept"]) == 0
+    assert "1 group(s)" in capsys.readouterr().out
+    assert anchor.exists() and anchor.stat().st_mode & 0o077 == 0
+    assert asyncio.run(tampered()) == {}
