@@ -65,8 +65,12 @@ class Anchor:
         body = self.body()
         mac = ring.blind_index(body, purpose=PURPOSE).hex()
         text = json.dumps({"heads": body, "mac": mac})
-        for path in (self.path, *self.copies):
-            write_private_atomically(path, text)
+        write_private_atomically(self.path, text)
+        for copy in self.copies:
+            try:
+                write_private_atomically(copy, text)
+            except OSError as exc:  # the record stands; the copy is behind until it can be written again
+                log.error("cannot write the anchor's copy %s (%s); check [bot] anchor_copy", copy, exc.strerror)
         self.trusted = self.existed = True
 
 

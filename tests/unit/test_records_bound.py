@@ -209,3 +209,18 @@ async def test_cases_are_bound_to_their_group_and_server(tmp_path: Path) -> None
         assert (await case_store.list_cases(db, ring, 1))[0] == []
     finally:
         await db.close()
+
+
+async def test_an_unwritable_anchor_copy_never_stops_a_record(tmp_path: Path) -> None:
+    ring = KeyRing.generate()
+    db = await open_checked_database(tmp_path / "hs.db", ring, anchor_copy=tmp_path / "missing-folder" / "a")
+    try:
+        from bot.core.records import GroupInfo
+
+        group = GroupInfo(id=GROUP, guild_id=1, name=NAME, text_channel_id=10, voice_channel_id=11)
+        await group_store.insert_group(db, ring, group, "Rules", AT)
+        assert await group_store.enrol(db, ring, GROUP, 7, AT)
+        assert (tmp_path / "hs.db.anchor").exists()
+        assert await group_store.groups_of_member(db, ring, 7) == [GROUP]
+    finally:
+        await db.close()
