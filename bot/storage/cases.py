@@ -315,8 +315,7 @@ async def open_case(
 
 async def get_case(db: Database, ring: KeyRing, guild_id: int, number: int) -> CaseRecord | None:
     row = await db.fetchone(f"SELECT {_CASE_COLUMNS} FROM cases WHERE guild_id = ? AND number = ?", (guild_id, number))
-    held = [] if row is None else _held(ring, [row])
-    return held[0] if held else None
+    return next(iter(_held(ring, [] if row is None else [row])), None)
 
 
 async def _require(db: Database, ring: KeyRing, guild_id: int, number: int) -> CaseRecord:
