@@ -105,7 +105,7 @@ def test_integrity_accept_writes_the_anchor_anew(workdir: Path, capsys: pytest.C
     anchor.unlink(missing_ok=True)
 
     async def tampered() -> dict[str, str]:
-        ring = KeyRing.parse(os.environ["HOLDSPACE_KEY"])
+        ring = workdir_ring()
         db = await Database.open(workdir / "hs.db")
         try:
             return (await consents.load_checked(db, ring, {"g1"})).tampered
