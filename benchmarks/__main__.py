@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks import bench_expiry, bench_gate, bench_ingest, bench_startup
 from benchmarks.botproc import BREAKAGES
-from benchmarks.harness import RESULTS, ROOT, machine, write_json
+from benchmarks.harness import RESULTS, ROOT, compile_holdspace, machine, write_json
 from benchmarks.report import write_performance_doc
 
 MODULES = {"gate": bench_gate, "startup": bench_startup, "ingest": bench_ingest, "expiry": bench_expiry}
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         os.environ["HOLDSPACE_BENCH_BREAK"] = args.breakage
     logging.basicConfig(level=logging.ERROR)
+    compile_holdspace()
     info = machine()
     print(f"machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, load {info['load_average_1m']}")
     started = time.monotonic()

@@ -183,6 +183,15 @@ def test_the_dockerfile_is_small_non_root_and_keeps_data_in_a_volume() -> None:
     assert not any(p.startswith("!") and ("config" in p or "key" in p or "sqlite" in p) for p in ignored)
 
 
+def test_the_image_carries_bytecode_so_a_start_compiles_nothing() -> None:
+    """The running image writes no bytecode (read-only, PYTHONDONTWRITEBYTECODE): it must be built in."""
+    steps = dockerfile_instructions()
+    build = steps[: max(i for i, (w, _) in enumerate(steps) if w == "FROM")]
+    runs = " ".join(rest for word, rest in build if word == "RUN")
+    assert "--no-compile" not in runs
+    assert "compileall" in runs and "/opt/holdspace/bot" in runs and "/opt/holdspace/cogs" in runs
+
+
 def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
     tool = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
     if tool is None:
