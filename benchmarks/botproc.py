@@ -142,7 +142,9 @@ def _single_deletes() -> None:
 
 
 def _slow_delete() -> None:
-    """A 1.5 s stall before every delete request (a pass stuck behind something slow)."""
+    """A 2 s stall before every delete request (a pass stuck behind something slow). Lanes send 0.5 s
+    before the batching window is over, so a stall longer than 1.5 s plus the request misses the
+    "window + 1 s" bound."""
     import discord.http
 
     for name in ("delete_messages", "delete_message"):
@@ -151,7 +153,7 @@ def _slow_delete() -> None:
         def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(original)
             async def stalled(self: Any, *args: Any, **kwargs: Any) -> Any:
-                await asyncio.sleep(1.5)
+                await asyncio.sleep(2.0)
                 return await original(self, *args, **kwargs)
 
             return stalled
