@@ -16,12 +16,14 @@ from bot.core.zones import ZoneError, canonical_zone, suggest_zones
 from bot.i18n import choose
 from bot.i18n.formats import language_name
 from bot.services.command_access import staff_command_gaps
+from bot.services.member_data import retention_of
 from bot.storage import guilds as guild_store
 from bot.ui.checks import server_manager_only
 from bot.ui.consent_views import lobby_embed, lobby_view
 from bot.ui.group_options import missing_permission_error
 from bot.ui.locale import language_choices
 from bot.ui.replies import UserError, send_ephemeral
+from bot.ui.server_agreement import ServerAgreements
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
@@ -100,9 +102,17 @@ class Setup(commands.Cog):
         guild_only=True,
         default_permissions=discord.Permissions(manage_guild=True),
     )
+    agreement = app_commands.Group(
+        name="agreement", description="The default agreement this server's new groups start from", parent=setup_group
+    )
 
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
+        self.server_agreements = ServerAgreements(bot, retention_of(bot.settings))
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        await self.server_agreements.restore_editor(interaction)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -305,6 +315,21 @@ class Setup(commands.Cog):
             await send_ephemeral(interaction, "holdspace is not set up on this server yet; run `/setup configure`.")
             return
         await send_ephemeral(interaction, embed=discord.Embed(title="holdspace set-up", description=describe(cfg)))
+
+    @agreement.command(name="show", description="Show the default agreement new groups start from")
+    @server_manager_only()
+    async def agreement_show(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        await self.server_agreements.show(interaction)
+
+    @agreement.command(name="edit", description="Edit the default agreement new groups start from")
+    @server_manager_only()
+    async def agreement_edit(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        await self.server_agreements.edit(interaction)
+
+    @agreement.command(name="reset", description="New groups start from holdspace's own default agreement again")
+    @server_manager_only()
+    async def agreement_reset(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
+        await self.server_agreements.reset(interaction)
 
 
 async def setup(bot: HoldspaceBot) -> None:

@@ -85,11 +85,39 @@ def default_template(language: str | None = None) -> str:
     return chosen.read_text(encoding="utf-8")
 
 
-def default_text(group_name: str, facts: GroupFacts, language: str | None = None) -> str:
-    """The default agreement shipped with holdspace, for a group called ``group_name`` with its
-    settings and the practice's retention periods written in, in ``language`` (default: current)."""
+def default_text(
+    group_name: str, facts: GroupFacts, language: str | None = None, template: str | None = None
+) -> str:
+    """A new group's first agreement: ``template`` (its server's default agreement; None: the one
+    shipped with holdspace) for a group called ``group_name`` with its settings and the practice's
+    retention periods written in, in ``language`` (default: current)."""
     with using(language or current()):
-        return render(default_template(), group_name, facts)
+        return render(default_template() if template is None else template, group_name, facts)
+
+
+#: What a template may say that each group's agreement fills in, with what it becomes.
+PLACEHOLDERS = {
+    "{group}": "the group's name",
+    "{expiry}": "how the group's messages are deleted (its settings)",
+    "{closed_cases}": "how long closed cases are kept",
+    "{consent_kept}": "how long consent records are kept after someone withdraws or leaves",
+    "{audit_kept}": "how long the audit trail keeps its entries",
+}
+
+
+def validate_template(template: str, longest_name: str, retention: Retention) -> str:
+    """A server's default agreement to store, or AgreementError: it must be a usable agreement itself
+    and still fit once a group with the longest name and the longest expiry wording fills it in."""
+    template = validate(template)
+    widest = GroupFacts(timedelta(days=364, hours=23, minutes=59), True, retention)
+    try:
+        validate(render(template, longest_name, widest))
+    except AgreementError:
+        raise AgreementError(
+            f"Filled in for a group, this text can grow past the {MAX_AGREEMENT_CHARS} characters holdspace "
+            "can show (the placeholders become the group's name and settings). Please shorten it."
+        ) from None
+    return template
 
 
 def render(template: str, group_name: str, facts: GroupFacts) -> str:
@@ -223,8 +251,9 @@ def split(text: str, limit: int = PART_LIMIT) -> list[str]:
     return parts
 
 
-def missing_sections_warning(text: str) -> str:
-    """A warning to append to the editor's confirmation, or "" when nothing is missing."""
+def missing_sections_warning(text: str, edit_with: str) -> str:
+    """A warning to append to the editor's confirmation, or "" when nothing is missing; ``edit_with``
+    is the command that edits this text again (a group's agreement or the server's default)."""
     missing = missing_sections(text)
     if not missing:
         return ""
@@ -233,8 +262,8 @@ def missing_sections_warning(text: str) -> str:
         "**Warning:** this agreement has no section headed {names}. Members should know when "
         "what they share may not stay confidential (serious risk of harm, abuse of a child or a "
         "vulnerable adult, a court order or the law). Add a line **{heading}** with those "
-        "exceptions below it, using `/group agreement edit`."
-    ).format(names=names, heading=_(LIMITS_HEADING))
+        "exceptions below it, using `{edit}`."
+    ).format(names=names, heading=_(LIMITS_HEADING), edit=edit_with)
 
 
 def default_limits_text() -> str:

@@ -3,103 +3,47 @@ to an earlier one are asked again), and saving an editor that was opened before 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
-import uuid
-from typing import Any
 
 import discord
 
 from bot.app import HoldspaceBot
 from bot.core.agreement import (
-    MODAL_FIELD_LIMIT,
-    MODAL_FIELDS,
     AgreementError,
     default_text,
     facts_of,
     join_fields,
     missing_sections_warning,
-    split_for_fields,
 )
 from bot.core.records import GroupInfo
 from bot.core.timer_kinds import TimerKind
 from bot.crypto import hash_text
 from bot.services.member_data import retention_of
 from bot.storage import groups as group_store
+from bot.ui.agreement_editor import Editors
 from bot.ui.agreement_history import send_agreement_version
-from bot.ui.base import Modal
 from bot.ui.checks import require_group_facilitator
 from bot.ui.locale import group_language
-from bot.ui.replies import UserError, send_ephemeral
+from bot.ui.replies import UserError, reply_error, send_ephemeral
+from bot.ui.server_agreement import template_of
 
 log = logging.getLogger(__name__)
-
-
-MODAL_PREFIX = "hs:agreement:"
-_MODAL_RE = re.compile(r"^hs:agreement:(?P<group>[0-9a-f]{32}):(?P<version>\d{1,9}):[0-9a-f]{8}$")
-
-
-class AgreementModal(Modal):
-    def __init__(self, agreements: Agreements, group: GroupInfo, text: str) -> None:
-        super().__init__(
-            title=f"Agreement of {group.name}"[:45],
-            timeout=900,
-            custom_id=f"{MODAL_PREFIX}{group.id}:{group.agreement_version}:{uuid.uuid4().hex[:8]}",
-        )
-        self.agreements = agreements
-        self.group_id = group.id
-        self.base_version = group.agreement_version
-        pieces = split_for_fields(text)
-        self.fields: list[discord.ui.TextInput[Any]] = []
-        for number in range(MODAL_FIELDS):
-            field: discord.ui.TextInput[Any] = discord.ui.TextInput(
-                label=f"Agreement, part {number + 1}" if number else "Agreement",
-                style=discord.TextStyle.paragraph,
-                default=pieces[number] if number < len(pieces) else None,
-                required=number == 0,
-                max_length=MODAL_FIELD_LIMIT,
-                custom_id=f"part{number + 1}",
-            )
-            self.fields.append(field)
-            self.add_item(field)
-
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        await self.agreements.save(interaction, self.group_id, self.base_version, [f.value for f in self.fields])
-
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction[Any], error: Exception, /
-    ) -> None:
-        from bot.ui.replies import reply_error
-
-        await reply_error(interaction, error)
 
 
 class Agreements:
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
-        #: custom_id -> when (loop time) of the agreement editors this process opened
-        self._live_modals: dict[str, float] = {}
+        self.editors = Editors("hs:agreement:")
 
     async def restore_editor(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
         """An agreement editor opened before a restart is still saved when submitted after it."""
-        if interaction.type is not discord.InteractionType.modal_submit:
+        orphan = self.editors.orphan(interaction)
+        if orphan is None:
             return
-        data: dict[str, Any] = dict(interaction.data or {})
-        match = _MODAL_RE.match(str(data.get("custom_id", "")))
-        if match is None or match.group(0) in self._live_modals:
-            return
-        values: dict[str, str] = {}
-        for row in data.get("components") or []:
-            for component in [*(row.get("components") or []), *([row["component"]] if "component" in row else [])]:
-                if component.get("custom_id"):
-                    values[str(component["custom_id"])] = str(component.get("value") or "")
-        parts: list[str | None] = [values.get(f"part{n + 1}") for n in range(MODAL_FIELDS)]
+        group_id, version, parts = orphan
         try:
-            await self.save(interaction, match["group"], int(match["version"]), parts)
+            await self.save(interaction, group_id, version, parts)
         except Exception as exc:
-            from bot.ui.replies import reply_error
-
             await reply_error(interaction, exc)
 
     async def show(
@@ -113,12 +57,16 @@ class Agreements:
             text = current.text
         else:
             language = group_language(self.bot.state, info)
-            text = default_text(info.name, facts_of(info, retention_of(self.bot.settings)), language)
-        modal = AgreementModal(self, info, text)
-        now = asyncio.get_running_loop().time()
-        self._live_modals = {k: t for k, t in self._live_modals.items() if now - t < 1200}
-        self._live_modals[modal.custom_id] = now
-        await interaction.response.send_modal(modal)
+            template = await template_of(self.bot, info.guild_id)
+            text = default_text(info.name, facts_of(info, retention_of(self.bot.settings)), language, template)
+        group_id, version = info.id, info.agreement_version
+
+        async def save(submitted: discord.Interaction[HoldspaceBot], parts: list[str | None]) -> None:
+            await self.save(submitted, group_id, version, parts)
+
+        await self.editors.open(
+            interaction, title=f"Agreement of {info.name}", key=group_id, version=version, text=text, save=save
+        )
 
     async def save(
         self, interaction: discord.Interaction[HoldspaceBot], group_id: str, base_version: int, parts: list[str | None]
@@ -159,5 +107,5 @@ class Agreements:
             interaction,
             f"Saved version {version} of the agreement of **{info.name}** (SHA-256 {sha[:16]}). Members who agreed "
             f"to an earlier version lose access {when} and are asked to read and agree to the new one."
-            + missing_sections_warning(text),
+            + missing_sections_warning(text, "/group agreement edit"),
         )

@@ -33,6 +33,7 @@ from bot.ui.group_options import (
 )
 from bot.ui.locale import group_language
 from bot.ui.replies import UserError, send_ephemeral
+from bot.ui.server_agreement import template_of
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ class Founding:
         fails), watch its rooms and write the audit entry."""
         # the group's language (a new group follows its server), not the facilitator's own
         language = group_language(self.bot.state, group)
-        first_text = default_text(group.name, facts_of(group, retention_of(self.bot.settings)), language)
+        template = await template_of(self.bot, group.guild_id)  # the server's default agreement, if it has one
+        first_text = default_text(group.name, facts_of(group, retention_of(self.bot.settings)), language, template)
         try:
             stored = await group_store.insert_group(self.bot.db, self.bot.ring, group, first_text, self.bot.clock.now())
         except Exception:
@@ -128,7 +130,7 @@ class Founding:
         await send_ephemeral(
             interaction,
             f"Created **{name}** with {text.mention} and {voice.mention}. Only facilitators and holdspace can see "
-            "them until members consent.\nNext: `/group agreement show` to read the default agreement, "
+            "them until members consent.\nNext: `/group agreement show` to read the agreement it starts from, "
             "`/group agreement edit` to adapt it, `/group settings` for enrolment and more, and "
             "`/group enroll` to invite members.",
         )

@@ -9,9 +9,11 @@ from bot.core.agreement import (
     MAX_AGREEMENT_CHARS,
     MODAL_FIELD_LIMIT,
     PART_LIMIT,
+    PLACEHOLDERS,
     AgreementError,
     GroupFacts,
     default_limits_text,
+    default_template,
     default_text,
     join_fields,
     limits_section,
@@ -21,6 +23,7 @@ from bot.core.agreement import (
     split,
     split_for_fields,
     validate,
+    validate_template,
 )
 from bot.core.member_records import Retention
 from bot.core.reminders import ground_rules_content
@@ -163,7 +166,7 @@ def test_limits_in_full_in_an_agreement_edited_to_4000_characters() -> None:
     edited = join_fields([edited])
     assert len(edited) >= 3990
     assert _limits_present(edited)
-    assert missing_sections(edited) == [] and missing_sections_warning(edited) == ""
+    assert missing_sections(edited) == [] and missing_sections_warning(edited, "/group agreement edit") == ""
     # the section stays whole whatever follows it, and ends at the next heading
     assert limits_section(edited) == default_limits_text()
 
@@ -172,8 +175,30 @@ def test_an_agreement_without_the_limits_gets_a_warning() -> None:
     text = "**Ground rules**\nWe listen.\n\n" + "We keep it here. " * 230
     assert len(text) <= 4000
     assert missing_sections(text) == [LIMITS_HEADING]
-    warning = missing_sections_warning(text)
+    warning = missing_sections_warning(text, "/group agreement edit")
     assert "Limits of confidentiality" in warning and "/group agreement edit" in warning
+    assert "`/setup agreement edit`" in missing_sections_warning(text, "/setup agreement edit")
     # a heading with nothing under it is no section
     assert limits_section("**Limits of confidentiality**") is None
     assert limits_section("## Limits of confidentiality\nOnly if a court orders it.") is not None
+
+
+def test_a_server_template_is_filled_in_for_each_group() -> None:
+    template = "**Welcome to {group}.**\n{expiry}\nClosed cases go after {closed_cases}.\n\n" + default_limits_text()
+    text = default_text("Circle", FACTS, template=template)
+    assert text.startswith("**Welcome to Circle.**") and "{" not in text
+    assert "1 day after it was posted" in text and "after a year" in text
+    assert default_text("Circle", FACTS) == default_text("Circle", FACTS, template=default_template())
+    assert all(key in default_template() for key in PLACEHOLDERS)
+
+
+def test_a_server_template_must_fit_once_filled_in() -> None:
+    retention = Retention(365, 2190, 2190)
+    assert validate_template("We listen.\r\n\n", "G" * 100, retention) == "We listen."
+    with pytest.raises(AgreementError, match="empty"):
+        validate_template(" \n ", "G", retention)
+    # fits as written, but not once every {group} becomes a 100-character name
+    grows = "{group} " * (MAX_AGREEMENT_CHARS // 8 - 10)
+    assert len(grows) <= MAX_AGREEMENT_CHARS
+    with pytest.raises(AgreementError, match="placeholders"):
+        validate_template(grows, "G" * 100, retention)
