@@ -8,7 +8,7 @@ from discord.ext import commands
 
 from bot.app import HoldspaceBot
 from bot.core.help import help_text
-from bot.ui.checks import in_guild, is_facilitator, is_moderator
+from bot.ui.checks import in_guild, is_facilitator, is_moderator, is_server_manager
 from bot.ui.replies import send_ephemeral
 
 
@@ -20,7 +20,11 @@ class Help(commands.Cog):
     @app_commands.guild_only()
     @in_guild()
     async def help(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
-        text = help_text(facilitator=is_facilitator(interaction), moderator=is_moderator(interaction))
+        text = help_text(
+            facilitator=is_facilitator(interaction),
+            moderator=is_moderator(interaction),
+            manager=is_server_manager(interaction),
+        )
         await send_ephemeral(interaction, text)
 
 

@@ -17,7 +17,7 @@ CASE_GUIDE: dict[str, KindGuide] = {
         "Someone was in a group's voice room without a current consent (they never agreed, withdrew, "
         "or the agreement changed), and holdspace disconnected them.",
         "The case details: whether they were disconnected and whether they got a private message. "
-        "Whether they are enrolled (`/group roster`).",
+        "Whether they are enrolled (the group's facilitators see it in `/group roster`).",
         "Usually nothing: they can read the agreement with `/consent give`. If it keeps happening, "
         "talk to them or ask a facilitator to remove them from the group.",
     ),
@@ -31,18 +31,20 @@ CASE_GUIDE: dict[str, KindGuide] = {
     "bot_added": KindGuide(
         "A new bot joined the server. Bots can read rooms they are let into, and some record voice.",
         "Who added it and whether it has Administrator (holdspace cannot keep an Administrator out).",
-        "Keep it only if the practice needs it; otherwise remove it. `/guard list` shows the allowed bots.",
+        "Keep it only if the practice needs it; otherwise remove it. A server manager sees the allowed bots "
+        "with `/guard list`.",
     ),
     "permission_drift": KindGuide(
         "Someone changed a group room's permissions in a way that could let people without consent in. "
         "holdspace put them back where it could.",
         "Whether the details say the permissions were restored, and who changed them "
         "(the server's own audit log).",
-        "If they could not be restored, a server manager fixes the room; `/guard audit` checks the set-up.",
+        "If they could not be restored, a server manager fixes the room and checks the set-up with `/guard audit`.",
     ),
     "expiry_blocked": KindGuide(
         "Messages that should have been deleted on time could not be (missing permission, or Discord refused).",
-        "The problems listed in the details; `/expiry status` for what is still pending.",
+        "The problems listed in the details; the group's facilitators see what is still pending with "
+        "`/expiry status`.",
         "Give holdspace the missing permission named in the case; the deletions are retried by themselves.",
     ),
     "breach_report": KindGuide(

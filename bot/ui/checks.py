@@ -121,27 +121,42 @@ def require_moderator(interaction: discord.Interaction[Any]) -> None:
         raise UserError(_("Only moderators can use this command."))
 
 
-def _as_check(require: Callable[[discord.Interaction[Any]], None]) -> Callable[[T], T]:
+#: The roles a command may ask for (server managers pass every check).
+SERVER_MANAGER, FACILITATOR, MODERATOR = "server manager", "facilitator", "moderator"
+
+
+def _as_check(require: Callable[[discord.Interaction[Any]], None], role: str) -> Callable[[T], T]:
     async def predicate(interaction: discord.Interaction[Any]) -> bool:
         require(interaction)
         return True
 
+    predicate.holdspace_role = role  # type: ignore[attr-defined]  # read by role_needed
     return app_commands.check(predicate)
+
+
+def role_needed(command: app_commands.Command[Any, ..., Any]) -> str | None:
+    """The role a command's check decorator asks for (None: anyone may run it), so a text that sends
+    someone to a command can be held against who may run it."""
+    for check in command.checks:
+        role = getattr(check, "holdspace_role", None)
+        if role is not None:
+            return str(role)
+    return None
 
 
 def server_manager_only() -> Callable[[T], T]:
     """Check decorator: server managers only."""
-    return _as_check(require_server_manager)
+    return _as_check(require_server_manager, SERVER_MANAGER)
 
 
 def facilitators_only() -> Callable[[T], T]:
     """Check decorator: facilitators (and server managers) only."""
-    return _as_check(require_facilitator)
+    return _as_check(require_facilitator, FACILITATOR)
 
 
 def moderators_only() -> Callable[[T], T]:
     """Check decorator: moderators (and server managers) only."""
-    return _as_check(require_moderator)
+    return _as_check(require_moderator, MODERATOR)
 
 
 def in_guild() -> Callable[[T], T]:

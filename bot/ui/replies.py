@@ -30,6 +30,10 @@ class MissingBotPermission(UserError):
     """holdspace lacks a Discord permission it needs; the message names it and where to grant it."""
 
 
+#: Who finds out which permission holdspace lacks, and how: `/guard audit` is a server manager's command.
+FIND_PERMISSION = N_("a server manager can see which one with `/guard audit`")
+
+
 #: Discord's limits: a message's text, an embed's description, field and footer, and their total.
 CONTENT_LIMIT = 2000
 EMBED_DESCRIPTION_LIMIT = 4096
@@ -116,9 +120,9 @@ def explain(error: BaseException) -> str:
         return _("That value could not be used here; please pick one from the list.")
     if isinstance(error, discord.Forbidden):
         return _(
-            "holdspace lacks a Discord permission for this. Run /guard audit to see which one, "
-            "then grant it to holdspace's role in Server Settings."
-        )
+            "holdspace lacks a Discord permission for this; {find} and grant it to holdspace's role in "
+            "Server Settings."
+        ).format(find=_(FIND_PERMISSION))
     return _(GENERIC_FAILURE)
 
 

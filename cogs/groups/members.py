@@ -11,7 +11,7 @@ import discord
 from bot.app import HoldspaceBot
 from bot.core.records import GroupInfo
 from bot.storage import groups as group_store
-from bot.ui.replies import MissingBotPermission, UserError, send_ephemeral
+from bot.ui.replies import FIND_PERMISSION, MissingBotPermission, UserError, send_ephemeral
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Membership:
                 await self.bot.access.reconcile_group(group, voice=False)
                 raise MissingBotPermission(
                     "Discord refused to change the rooms' permissions, so nothing was changed. holdspace needs "
-                    "Manage Permissions in both rooms of the group; `/guard audit` shows what is missing."
+                    f"Manage Permissions in both rooms of the group; {FIND_PERMISSION}."
                 )
         await self.bot.audit.record(
             group.guild_id,

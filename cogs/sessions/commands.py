@@ -22,7 +22,7 @@ from bot.core.schedule import (
     suggest_zones,
 )
 from bot.storage import sessions as store
-from bot.ui.checks import is_facilitator, is_group_facilitator
+from bot.ui.checks import is_group_facilitator, require_facilitator, require_group_facilitator
 from bot.ui.group_options import GroupTransformer, group_here
 from bot.ui.reminder_views import DYNAMIC_ITEMS as REMINDER_ITEMS
 from bot.ui.replies import UserError, send_ephemeral
@@ -50,18 +50,11 @@ def _duration(text: str | None, what: str, *, minimum: timedelta, maximum: timed
 
 def require_session_facilitator(interaction: discord.Interaction[HoldspaceBot], group: GroupInfo | None) -> None:
     """Facilitators of the group (its own where it names some, else the facilitator role) and server
-    managers; without a group, anyone who facilitates at all."""
-    if group is not None and is_facilitator(interaction) and not is_group_facilitator(interaction, group):
-        raise UserError(
-            f"Only the facilitators of {group.name} can do this. One of them, or a server manager, can add "
-            "you with `/group facilitator add`."
-        )
-    if not is_facilitator(interaction):
-        name = f" of {group.name}" if group is not None else ""
-        raise UserError(
-            f"Only a facilitator{name} can do this. If you should be one, ask the server's "
-            "administrators for the facilitator role."
-        )
+    managers; without a group, anyone who facilitates at all. The refusals are the groups' own."""
+    if group is None:
+        require_facilitator(interaction)
+    else:
+        require_group_facilitator(interaction, group)
 
 
 class SessionGroupTransformer(GroupTransformer):

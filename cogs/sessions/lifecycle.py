@@ -30,7 +30,7 @@ from bot.i18n import using
 from bot.storage import session_steps as steps
 from bot.storage import sessions as store
 from bot.ui.locale import group_language
-from bot.ui.replies import MissingBotPermission, UserError
+from bot.ui.replies import FIND_PERMISSION, MissingBotPermission, UserError
 from cogs.sessions.reminders import Reminders, ts
 from cogs.sessions.rooms import SessionRooms
 from cogs.sessions.schedules import Schedules
@@ -119,8 +119,8 @@ class Lifecycle:
                 await self._undo_start(group, guild, row, opened=opened, posted=posted)
                 if isinstance(exc, discord.Forbidden):
                     raise MissingBotPermission(
-                        "holdspace was refused a permission it needs in the group's rooms; run /guard audit "
-                        "to see which, grant it, and start again. Nothing was changed."
+                        f"holdspace was refused a permission it needs in the group's rooms: {FIND_PERMISSION}. "
+                        "Start again once it is granted. Nothing was changed."
                     ) from None
                 raise UserError(
                     "Discord did not accept a change while starting the session; nothing was changed. "
@@ -255,7 +255,7 @@ class Lifecycle:
                         ) from None
                     raise MissingBotPermission(
                         "holdspace could not lock the rooms (a permission is missing); the session is still "
-                        "running. Run /guard audit to see which permission, grant it and end the session again."
+                        f"running: {FIND_PERMISSION}. End the session again once it is granted."
                     ) from None
                 locked = True
                 disconnected = await self.rooms.disconnect_after_lock(group, voice)

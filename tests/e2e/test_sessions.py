@@ -234,13 +234,13 @@ async def test_non_facilitator_is_refused_ephemerally(hs: Holdspace) -> None:
     messages_before = len(circle.text.messages)
     text, ephemeral = await run(hs, "alice", "session start", circle.text, group=circle.group.id)
     assert ephemeral
-    assert "Only a facilitator" in text
+    assert "Only facilitators can use this command" in text
     assert not running(hs, circle)
     assert len(circle.text.messages) == messages_before
     text, ephemeral = await run(
         hs, "alice", "session schedule add", circle.text, group=circle.group.id, weekday=0, time="18:00", duration="1h"
     )
-    assert ephemeral and "Only a facilitator" in text
+    assert ephemeral and "Only facilitators can use this command" in text
 
 
 async def test_reminder_in_both_rooms_at_start_and_auto_reminder_once_per_gap(hs: Holdspace) -> None:
