@@ -16,7 +16,7 @@ from importlib import resources
 from bot.core.durations import describe_duration
 from bot.core.member_records import Retention
 from bot.core.records import GroupInfo
-from bot.i18n import N_, SOURCE, _, available, current, ngettext, using
+from bot.i18n import N_, SOURCE, _, available, current, ngettext, slash, using
 from bot.i18n.catalogues import translations
 
 #: The most a facilitator may store (three modal fields of 4000 characters).
@@ -85,9 +85,7 @@ def default_template(language: str | None = None) -> str:
     return chosen.read_text(encoding="utf-8")
 
 
-def default_text(
-    group_name: str, facts: GroupFacts, language: str | None = None, template: str | None = None
-) -> str:
+def default_text(group_name: str, facts: GroupFacts, language: str | None = None, template: str | None = None) -> str:
     """A new group's first agreement: ``template`` (its server's default agreement; None: the one
     shipped with holdspace) for a group called ``group_name`` with its settings and the practice's
     retention periods written in, in ``language`` (default: current)."""
@@ -97,11 +95,11 @@ def default_text(
 
 #: What a template may say that each group's agreement fills in, with what it becomes.
 PLACEHOLDERS = {
-    "{group}": "the group's name",
-    "{expiry}": "how the group's messages are deleted (its settings)",
-    "{closed_cases}": "how long closed cases are kept",
-    "{consent_kept}": "how long consent records are kept after someone withdraws or leaves",
-    "{audit_kept}": "how long the audit trail keeps its entries",
+    "{group}": N_("the group's name"),
+    "{expiry}": N_("how the group's messages are deleted (its settings)"),
+    "{closed_cases}": N_("how long closed cases are kept"),
+    "{consent_kept}": N_("how long consent records are kept after someone withdraws or leaves"),
+    "{audit_kept}": N_("how long the audit trail keeps its entries"),
 }
 
 
@@ -114,8 +112,10 @@ def validate_template(template: str, longest_name: str, retention: Retention) ->
         validate(render(template, longest_name, widest))
     except AgreementError:
         raise AgreementError(
-            f"Filled in for a group, this text can grow past the {MAX_AGREEMENT_CHARS} characters holdspace "
-            "can show (the placeholders become the group's name and settings). Please shorten it."
+            _(
+                "Filled in for a group, this text can grow past the {limit} characters holdspace can show "
+                "(the placeholders become the group's name and settings). Please shorten it."
+            ).format(limit=MAX_AGREEMENT_CHARS)
         ) from None
     return template
 
@@ -263,7 +263,7 @@ def missing_sections_warning(text: str, edit_with: str) -> str:
         "what they share may not stay confidential (serious risk of harm, abuse of a child or a "
         "vulnerable adult, a court order or the law). Add a line **{heading}** with those "
         "exceptions below it, using `{edit}`."
-    ).format(names=names, heading=_(LIMITS_HEADING), edit=edit_with)
+    ).format(names=names, heading=_(LIMITS_HEADING), edit=slash(edit_with))
 
 
 def default_limits_text() -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import discord
 
 from bot.core.agreement import MODAL_FIELD_LIMIT, MODAL_FIELDS, split_for_fields
+from bot.i18n import _
 from bot.ui.base import Modal
 from bot.ui.replies import reply_error
 
@@ -30,7 +31,7 @@ class AgreementEditor(Modal):
         self.fields: list[discord.ui.TextInput[Any]] = []
         for number in range(MODAL_FIELDS):
             field: discord.ui.TextInput[Any] = discord.ui.TextInput(
-                label=f"Agreement, part {number + 1}" if number else "Agreement",
+                label=_("Agreement, part {number}").format(number=number + 1) if number else _("Agreement"),
                 style=discord.TextStyle.paragraph,
                 default=pieces[number] if number < len(pieces) else None,
                 required=number == 0,

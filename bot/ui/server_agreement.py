@@ -21,6 +21,8 @@ from bot.core.agreement import (
 )
 from bot.core.member_records import Retention
 from bot.crypto import hash_text
+from bot.i18n import _, slash
+from bot.i18n.formats import day
 from bot.storage import server_agreements as store
 from bot.ui.agreement_editor import Editors
 from bot.ui.checks import require_server_manager
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
     from bot.app import HoldspaceBot
 
 EDIT_COMMAND = "/setup agreement edit"
-HOLDSPACE_DEFAULT = "holdspace's own default agreement"
 
 
 async def template_of(bot: HoldspaceBot, guild_id: int) -> str | None:
@@ -42,7 +43,7 @@ async def template_of(bot: HoldspaceBot, guild_id: int) -> str | None:
 
 
 def _placeholders() -> str:
-    return "\n".join(f"`{key}`: {meaning}" for key, meaning in PLACEHOLDERS.items())
+    return "\n".join(f"`{key}`: {_(meaning)}" for key, meaning in PLACEHOLDERS.items())
 
 
 class ServerAgreements:
@@ -54,27 +55,31 @@ class ServerAgreements:
     async def show(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
         assert interaction.guild_id is not None
         current = await store.current(self.bot.db, self.bot.ring, interaction.guild_id)
-        if current is None or current.template is None:
-            since = "" if current is None else f" (since version {current.version}, {current.created_at:%Y-%m-%d})"
-            intro = f"New groups on this server start from {HOLDSPACE_DEFAULT}{since}."
+        if current is None:
+            intro = _("New groups on this server start from holdspace's own default agreement.")
+            template = default_template()
+        elif current.template is None:
+            intro = _(
+                "New groups on this server start from holdspace's own default agreement again (version "
+                "{version}, {day})."
+            ).format(version=current.version, day=day(current.created_at))
             template = default_template()
         else:
-            intro = (
-                f"New groups on this server start from this server's default agreement, version "
-                f"{current.version} of {current.created_at:%Y-%m-%d}."
-            )
+            intro = _(
+                "New groups on this server start from this server's default agreement, version {version} of {day}."
+            ).format(version=current.version, day=day(current.created_at))
             template = current.template
-        await send_ephemeral(
-            interaction,
-            f"{intro} Groups that exist keep their own agreement. Each new group fills in:\n{_placeholders()}\n"
-            f"Change it with `{EDIT_COMMAND}`; `/setup agreement reset` goes back to {HOLDSPACE_DEFAULT}.",
-        )
+        rest = _(
+            "Groups that exist keep their own agreement. Each new group fills in:\n{placeholders}\n"
+            "Change it with `{edit}`; `/setup agreement reset` goes back to holdspace's own default agreement."
+        ).format(placeholders=_placeholders(), edit=slash(EDIT_COMMAND))
+        await send_ephemeral(interaction, f"{intro} {rest}")
         parts = split(normalise(template))
         for number, part in enumerate(parts, start=1):
-            title = "Default agreement of this server" + (" (continued)" if number > 1 else "")
+            title = _("Default agreement of this server") if number == 1 else _("Default agreement (continued)")
             embed = discord.Embed(title=title, description=part, colour=EMBED_COLOUR)
             if len(parts) > 1:
-                embed.set_footer(text=f"part {number} of {len(parts)}")
+                embed.set_footer(text=_("part {number} of {count}").format(number=number, count=len(parts)))
             await send_ephemeral(interaction, embed=embed)
 
     async def edit(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
@@ -89,7 +94,7 @@ class ServerAgreements:
 
         await self.editors.open(
             interaction,
-            title="Default agreement of this server",
+            title=_("Default agreement of this server"),
             key=str(guild_id),
             version=version,
             text=normalise(template),
@@ -113,7 +118,7 @@ class ServerAgreements:
         """Store the edited text as the next version, if it is still a server manager who submits it
         and nobody saved another version meanwhile."""
         if interaction.guild_id != guild_id:
-            raise UserError("This editor belongs to another server; nothing was saved.")
+            raise UserError(_("This editor belongs to another server; nothing was saved."))
         require_server_manager(interaction)
         try:
             template = validate_template(join_fields(parts), "W" * NAME_MAX, self.retention)
@@ -122,14 +127,16 @@ class ServerAgreements:
         current = await store.current(self.bot.db, self.bot.ring, guild_id)
         now_template = default_template() if current is None or current.template is None else current.template
         if template == normalise(now_template):
-            await send_ephemeral(interaction, "The default agreement is unchanged; no new version was made.")
+            await send_ephemeral(interaction, _("The default agreement is unchanged; no new version was made."))
             return
         version = await self._store(interaction, guild_id, base_version, template)
         await send_ephemeral(
             interaction,
-            f"Saved version {version} of this server's default agreement. Groups created "
-            "from now on start from it; groups that exist keep their own agreement (`/group agreement edit` "
-            "changes one)." + missing_sections_warning(template, EDIT_COMMAND),
+            _(
+                "Saved version {version} of this server's default agreement. Groups created from now on start "
+                "from it; groups that exist keep their own agreement (`/group agreement edit` changes one)."
+            ).format(version=version)
+            + missing_sections_warning(template, EDIT_COMMAND),
         )
 
     async def reset(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
@@ -138,14 +145,16 @@ class ServerAgreements:
         current = await store.current(self.bot.db, self.bot.ring, guild_id)
         if current is None or current.template is None:
             await send_ephemeral(
-                interaction, f"New groups here already start from {HOLDSPACE_DEFAULT}; nothing changed."
+                interaction, _("New groups here already start from holdspace's own default agreement; nothing changed.")
             )
             return
         version = await self._store(interaction, guild_id, current.version, None)
         await send_ephemeral(
             interaction,
-            f"New groups on this server start from {HOLDSPACE_DEFAULT} again (version {version}); groups "
-            "that exist keep their own agreement. The earlier versions are kept.",
+            _(
+                "New groups on this server start from holdspace's own default agreement again (version "
+                "{version}); groups that exist keep their own agreement. The earlier versions are kept."
+            ).format(version=version),
         )
 
     async def _store(
@@ -157,8 +166,10 @@ class ServerAgreements:
         )
         if version is None:
             raise UserError(
-                "Someone else changed this server's default agreement meanwhile; nothing was saved. "
-                f"`/setup agreement show` shows the new version, `{EDIT_COMMAND}` edits it."
+                _(
+                    "Someone else changed this server's default agreement meanwhile; nothing was saved. "
+                    "`/setup agreement show` shows the new version, `{edit}` edits it."
+                ).format(edit=slash(EDIT_COMMAND))
             )
         await self.bot.audit.record(
             guild_id,

@@ -18,6 +18,7 @@ from bot.core.agreement import (
 from bot.core.records import GroupInfo
 from bot.core.timer_kinds import TimerKind
 from bot.crypto import hash_text
+from bot.i18n import _
 from bot.services.member_data import retention_of
 from bot.storage import groups as group_store
 from bot.ui.agreement_editor import Editors
@@ -65,7 +66,12 @@ class Agreements:
             await self.save(submitted, group_id, version, parts)
 
         await self.editors.open(
-            interaction, title=f"Agreement of {info.name}", key=group_id, version=version, text=text, save=save
+            interaction,
+            title=_("Agreement of {name}").format(name=info.name),
+            key=group_id,
+            version=version,
+            text=text,
+            save=save,
         )
 
     async def save(

@@ -10,6 +10,7 @@ import discord
 
 from bot.app import HoldspaceBot
 from bot.core.records import GroupInfo
+from bot.i18n import _
 from bot.storage import groups as group_store
 from bot.ui.replies import FIND_PERMISSION, MissingBotPermission, UserError, send_ephemeral
 
@@ -99,8 +100,10 @@ class Membership:
                 state.set_facilitator(group.id, member_id, not add)
                 await self.bot.access.reconcile_group(group, voice=False)
                 raise MissingBotPermission(
-                    "Discord refused to change the rooms' permissions, so nothing was changed. holdspace needs "
-                    f"Manage Permissions in both rooms of the group; {FIND_PERMISSION}."
+                    _(
+                        "Discord refused to change the rooms' permissions, so nothing was changed. holdspace "
+                        "needs Manage Permissions in both rooms of the group; {find}."
+                    ).format(find=_(FIND_PERMISSION))
                 )
         await self.bot.audit.record(
             group.guild_id,

@@ -26,7 +26,7 @@ from bot.core.expiry import ExpiryReport, snowflake_floor
 from bot.core.records import GroupInfo, RunningSession
 from bot.core.reminders import ReminderKind, closing_content
 from bot.core.timer_kinds import TimerKind
-from bot.i18n import using
+from bot.i18n import _, using
 from bot.storage import session_steps as steps
 from bot.storage import sessions as store
 from bot.ui.locale import group_language
@@ -119,8 +119,10 @@ class Lifecycle:
                 await self._undo_start(group, guild, row, opened=opened, posted=posted)
                 if isinstance(exc, discord.Forbidden):
                     raise MissingBotPermission(
-                        f"holdspace was refused a permission it needs in the group's rooms: {FIND_PERMISSION}. "
-                        "Start again once it is granted. Nothing was changed."
+                        _(
+                            "holdspace was refused a permission it needs in the group's rooms: {find}. "
+                            "Start again once it is granted. Nothing was changed."
+                        ).format(find=_(FIND_PERMISSION))
                     ) from None
                 raise UserError(
                     "Discord did not accept a change while starting the session; nothing was changed. "
@@ -254,8 +256,10 @@ class Lifecycle:
                             "Please try /session end again in a moment."
                         ) from None
                     raise MissingBotPermission(
-                        "holdspace could not lock the rooms (a permission is missing); the session is still "
-                        f"running: {FIND_PERMISSION}. End the session again once it is granted."
+                        _(
+                            "holdspace could not lock the rooms (a permission is missing); the session is still "
+                            "running: {find}. End the session again once it is granted."
+                        ).format(find=_(FIND_PERMISSION))
                     ) from None
                 locked = True
                 disconnected = await self.rooms.disconnect_after_lock(group, voice)
