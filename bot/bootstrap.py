@@ -71,6 +71,7 @@ async def check_database(settings: Settings, ring: KeyRing) -> str:
         await check_key(db, ring)
         pending = await migrations.pending(db)
         offset = None if pending else await stored_offset(db)
+        anchor = None if pending else await anchor_problem(db, ring, settings)
     finally:
         await db.close()
     if pending:
@@ -81,4 +82,23 @@ async def check_database(settings: Settings, ring: KeyRing) -> str:
     clock = "clock: not measured yet (holdspace measures it against Discord's while it runs)"
     if offset is not None:
         clock = f"clock: {offset.report()} (measured {offset.measured_at:%Y-%m-%d %H:%M} UTC)"
-    return f"database {path}: key {ring.current_kid} accepted, schema up to date\n{clock}"
+    found = f"database {path}: key {ring.current_kid} accepted, schema up to date\n{clock}"
+    return found if anchor is None else f"{found}\n{anchor}"
+
+
+async def anchor_problem(db: Database, ring: KeyRing, settings: Settings) -> str | None:
+    """What `holdspace check` says when no anchor of the groups' records holds (docs/privacy.md)."""
+    from bot.storage import consent_anchor
+
+    if not await db.table_exists("groups") or not await db.fetchval("SELECT 1 FROM groups LIMIT 1"):
+        return None
+    copies = () if settings.anchor_copy is None else (settings.anchor_copy,)
+    anchor = consent_anchor.read_all(consent_anchor.anchor_path(db), copies, ring)
+    if anchor.existed and anchor.trusted:
+        return None
+    what = "no anchor of the groups' records was found" if not anchor.existed else "the anchor does not hold"
+    return (
+        f"records: {what}; at the next start every group with records fails closed (its members consent "
+        "again, a case is opened). If this database is the one to trust as it stands, run "
+        "`holdspace integrity accept` first"
+    )

@@ -114,7 +114,11 @@ def test_integrity_accept_writes_the_anchor_anew(workdir: Path, capsys: pytest.C
 
     assert "gone" in asyncio.run(tampered())["g1"]
     capsys.readouterr()
+    assert main(["check"]) == 0
+    assert "run `holdspace integrity accept` first" in capsys.readouterr().out
     assert main(["integrity", "accept"]) == 0
     assert "1 group(s)" in capsys.readouterr().out
     assert anchor.exists() and anchor.stat().st_mode & 0o077 == 0
     assert asyncio.run(tampered()) == {}
+    assert main(["check"]) == 0
+    assert "integrity accept" not in capsys.readouterr().out
