@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 __all__ = [
     "FORMAT",
     "INTERVENTIONS",
+    "PENDING_REASONS",
     "Intervention",
     "Presence",
     "SessionReport",
@@ -29,7 +31,10 @@ __all__ = [
     "digest",
     "facilitator_text",
     "from_record",
+    "interventions_of_case",
     "modlog_text",
+    "presence_of",
+    "report_of",
 ]
 
 #: The name and version of the stored and exported record's format.
@@ -40,8 +45,32 @@ INTERVENTIONS: dict[str, str] = {
     "unconsented_join": "join without consent removed",
     "bot_blocked": "bot blocked",
     "drift_restored": "room permissions restored",
+    "drift_unrestored": "room permissions changed and not restored",
+    "recording_marker": "recording marker in a name: disconnected",
     "disconnect_retried": "disconnect that needed a retry",
 }
+
+#: Why messages of the session were still waiting to be removed when the report was made (the keys
+#: are bot.core.expiry's reasons), in the report's words.
+PENDING_REASONS: dict[str, str] = {
+    "pending": "still queued: Discord is rate limiting the room; removed as soon as it allows",
+    "retry": "Discord did not answer in time; retried",
+    "waiting": "waiting for the room's pinned messages to be checked",
+    "blocked": "holdspace lacks the Manage Messages permission there",
+    "pinned": "kept because they are pinned",
+    "held": "held while a report about them is open",
+    "unreadable": "in a room holdspace could not read at the end; removed once it can",
+}
+
+#: Case kinds that are interventions in a session's voice room, and the intervention each is.
+_CASE_INTERVENTIONS = {
+    "unconsented_join": "unconsented_join",
+    "recording_bot_blocked": "bot_blocked",
+    "recording_marker": "recording_marker",
+}
+
+#: A person's status in a session, as the presence record keeps it (most telling last).
+STATUSES = ("removed", "consented", "exempt")
 
 
 @dataclass(frozen=True)
@@ -68,6 +97,32 @@ class Presence:
         return self.consented + self.exempt + self.removed
 
 
+def presence_of(statuses: Iterable[str]) -> Presence:
+    """The presence from one status per person (``STATUSES``)."""
+    counts = {status: 0 for status in STATUSES}
+    for status in statuses:
+        if status not in counts:
+            raise ValueError(f"unknown presence status {status!r}")
+        counts[status] += 1
+    return Presence(consented=counts["consented"], exempt=counts["exempt"], removed=counts["removed"])
+
+
+def interventions_of_case(
+    kind: str, number: int | None, at: datetime, *, tries: int = 0, restored: bool | None = None
+) -> list[Intervention]:
+    """What a case opened (or found open again) during a session adds to its report: the intervention
+    it records, and a disconnect that needed more than one try. Other kinds of case add nothing."""
+    if kind == "permission_drift":
+        return [Intervention("drift_unrestored" if restored is False else "drift_restored", number, at)]
+    found = _CASE_INTERVENTIONS.get(kind)
+    if found is None:
+        return []
+    items = [Intervention(found, number, at)]
+    if tries > 1:
+        items.append(Intervention("disconnect_retried", number, at))
+    return items
+
+
 @dataclass(frozen=True)
 class SessionReport:
     session_id: str
@@ -81,10 +136,84 @@ class SessionReport:
     removed_messages: int = 0
     pending: dict[str, int] = field(default_factory=dict)  # reason -> messages still to remove
     reminders: int = 0
+    # When holdspace came back during the session (restart or lost connection): presence before
+    # then is what it recorded, and someone who came and went while it was away is not counted.
+    returns: tuple[datetime, ...] = ()
+    messages_expire: bool = True  # the group removes a session's messages at its end
 
     def __post_init__(self) -> None:
         # One order, in time: the text, the stored form and the digest never depend on gathering order.
         object.__setattr__(self, "interventions", tuple(sorted(self.interventions, key=lambda i: (i.at, i.kind))))
+        object.__setattr__(self, "returns", tuple(sorted(self.returns)))
+
+
+class Fact(Protocol):
+    """One thing recorded during a session (bot.storage.session_watch.Event)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def case_number(self) -> int | None: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+#: The kinds of fact that are not interventions.
+RETURNED, REMINDERS, MESSAGES = "returned", "reminders", "messages"
+
+
+def report_of(
+    *,
+    session_id: str,
+    group: str,
+    time_zone: str,
+    end_reason: str,
+    started_at: datetime,
+    ended_at: datetime,
+    statuses: Iterable[str],
+    facts: Iterable[Fact],
+    messages_expire: bool,
+) -> SessionReport:
+    """The report from what was recorded during the session. The same intervention recorded twice
+    (a case found open again by a replayed event) is listed once."""
+    interventions: dict[tuple[str, int | None], Intervention] = {}
+    loose: list[Intervention] = []
+    reminders = 0
+    returns: list[datetime] = []
+    removed = 0
+    pending: dict[str, int] = {}
+    for fact in facts:
+        if fact.kind == REMINDERS:
+            reminders += int(fact.data.get("count", 0))
+        elif fact.kind == RETURNED:
+            returns.append(fact.at)
+        elif fact.kind == MESSAGES:
+            removed += int(fact.data.get("removed", 0))
+            for reason, count in dict(fact.data.get("pending", {})).items():
+                pending[str(reason)] = pending.get(str(reason), 0) + int(count)
+        elif fact.kind in INTERVENTIONS:
+            item = Intervention(fact.kind, fact.case_number, fact.at)
+            if item.case_number is None:
+                loose.append(item)
+            else:
+                interventions.setdefault((item.kind, item.case_number), item)
+    return SessionReport(
+        session_id=session_id,
+        group=group,
+        started_at=started_at,
+        ended_at=ended_at,
+        time_zone=time_zone,
+        end_reason=end_reason,
+        presence=presence_of(statuses),
+        interventions=(*interventions.values(), *loose),
+        removed_messages=removed,
+        pending={k: v for k, v in pending.items() if v},
+        reminders=reminders,
+        returns=tuple(returns),
+        messages_expire=messages_expire,
+    )
 
 
 def _when(at: datetime, zone: str) -> str:
@@ -114,6 +243,17 @@ def _presence_line(p: Presence) -> str:
     return f"Present: {_plural(p.total, 'person', 'people')} ({', '.join(parts)}); {verdict}."
 
 
+def _returns_line(r: SessionReport) -> str | None:
+    if not r.returns:
+        return None
+    times = ", ".join(f"{at.astimezone(UTC):%H:%M} UTC" for at in r.returns)
+    return (
+        f"holdspace was away during the session and came back at {times}: presence was recorded before and "
+        "counted again from the voice room on its return; anyone who came and went while it was away is "
+        "not counted."
+    )
+
+
 def _intervention_lines(r: SessionReport) -> list[str]:
     if not r.interventions:
         return ["• none"]
@@ -125,9 +265,13 @@ def _intervention_lines(r: SessionReport) -> list[str]:
 
 
 def _messages_line(r: SessionReport) -> str:
+    if not r.messages_expire and not r.pending:
+        return "Messages: kept (this group does not remove messages at the end of a session)."
     line = f"Messages: {_plural(r.removed_messages, 'message')} removed"
     if r.pending:
-        pending = "; ".join(f"{count} {reason}" for reason, count in sorted(r.pending.items()))
+        pending = "; ".join(
+            f"{count} {PENDING_REASONS.get(reason, reason)}" for reason, count in sorted(r.pending.items())
+        )
         line += f"; still pending: {pending}"
     else:
         line += "; none pending"
@@ -142,6 +286,7 @@ def facilitator_text(r: SessionReport) -> str:
             f"Started: {_when(r.started_at, r.time_zone)}",
             f"Ended: {_when(r.ended_at, r.time_zone)} ({r.end_reason})",
             _presence_line(r.presence),
+            *([line] if (line := _returns_line(r)) else []),
             f"Interventions ({len(r.interventions)}):",
             *_intervention_lines(r),
             _messages_line(r),
@@ -163,7 +308,8 @@ def modlog_text(r: SessionReport) -> str:
         f"Session of **{r.group}** ended ({r.end_reason}): {_plural(r.presence.total, 'person', 'people')} present "
         f"({r.presence.consented} consented, {r.presence.exempt} exempt, {r.presence.removed} removed); {done}"
         f"{' (cases ' + ', '.join(f'#{n}' for n in cases) + ')' if cases else ''}; "
-        f"{r.removed_messages} messages removed, {pending} pending; {r.reminders} reminders. "
+        f"{r.removed_messages} messages removed, {pending} pending; {r.reminders} reminders"
+        f"{'; holdspace was away during it' if r.returns else ''}. "
         f"Report `{digest(r)[:12]}`."
     )
 
@@ -180,12 +326,13 @@ def as_record(r: SessionReport) -> dict[str, Any]:
         "end_reason": r.end_reason,
         "present": {"consented": r.presence.consented, "exempt": r.presence.exempt, "removed": r.presence.removed},
         "interventions": [
-            {"kind": i.kind, "case": i.case_number, "at": i.at.astimezone(UTC).isoformat()}
-            for i in r.interventions
+            {"kind": i.kind, "case": i.case_number, "at": i.at.astimezone(UTC).isoformat()} for i in r.interventions
         ],
         "messages_removed": r.removed_messages,
         "messages_pending": dict(sorted(r.pending.items())),
         "reminders_posted": r.reminders,
+        "holdspace_returned_at": [at.astimezone(UTC).isoformat() for at in r.returns],
+        "messages_expire": r.messages_expire,
     }
 
 
@@ -209,6 +356,8 @@ def from_record(data: dict[str, Any]) -> SessionReport:
         removed_messages=int(data["messages_removed"]),
         pending={str(k): int(v) for k, v in data["messages_pending"].items()},
         reminders=int(data["reminders_posted"]),
+        returns=tuple(datetime.fromisoformat(at) for at in data.get("holdspace_returned_at", ())),
+        messages_expire=bool(data.get("messages_expire", True)),
     )
 
 

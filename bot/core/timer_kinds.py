@@ -11,6 +11,7 @@ class TimerKind(StrEnum):
     SESSION_END = "session.end"  # key: session id
     SESSION_REMIND = "session.remind"  # key: session id
     SESSION_REVIEW = "session.review"  # key: schedule id (the consent review DM before a session)
+    SESSION_REPORT = "session.report"  # key: session id and recipient (posting an integrity report)
     CONSENT_EXPIRY = "consent_expiry"  # key: consent id
     CONSENT_REVALIDATE = "consent_revalidate"  # key: group id
     CASE_HOLD_END = "case_hold_end"  # key: case, channel and message

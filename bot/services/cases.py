@@ -163,6 +163,9 @@ class CaseService:
                         {"case_id": result.case_id, "channel_id": hold.channel_id, "message_id": hold.message_id},
                         key=_hold_key(result.case_id, hold.channel_id, hold.message_id),
                     )
+        # Features that keep a record of their own (a session's integrity report) hear of every case,
+        # also one found open again: the event happened again.
+        bot.dispatch("holdspace_case_recorded", guild_id, kind, group_id, result.number, dict(details or {}), now)
         if not result.created:
             log.debug("case #%d (%s) already open for that key; not opening another", result.number, kind)
             return result

@@ -1,7 +1,9 @@
 """The steps of starting and ending a session, written down as they are done (migrations/0010).
 
 A start goes recorded -> rooms_open -> posting -> done; an end goes ending -> locked -> expired ->
-done. Whatever is not done when holdspace stops is finished at its next start.
+(the end recorded) -> reported -> done, where ``reported`` is set in the transaction that stores the
+session's integrity report. Whatever is not done when holdspace stops is finished at its next start,
+also an end recorded whose report was not written yet.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from bot.storage.db import Database
 
 START_STEPS = ("recorded", "rooms_open", "posting", "done")
-END_STEPS = ("ending", "locked", "expired", "done")
+END_STEPS = ("ending", "locked", "expired", "reported", "done")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Steps:
     end_id: int | None
     end_reason: str | None
     end_actor: str | None
+    ended: bool = False  # the end is recorded (only its report and the last step are left)
 
 
 async def set_start(db: Database, session_id: str, step: str, *, start_id: int | None = None) -> None:
@@ -53,17 +56,20 @@ async def set_end(
 
 
 async def unfinished(db: Database) -> list[Steps]:
-    """Sessions whose start or end was not finished (holdspace stopped in between)."""
+    """Sessions whose start or end was not finished (holdspace stopped in between); an ended session
+    whose end steps are not done yet still lacks its report."""
     rows = await db.fetchall(
-        "SELECT id, group_id, start_step, end_step, start_id, end_id, end_reason, end_actor FROM sessions "
-        "WHERE ended_ms IS NULL AND (start_step != 'done' OR end_step IS NOT NULL)"
+        "SELECT id, group_id, start_step, end_step, start_id, end_id, end_reason, end_actor, ended_ms FROM sessions "
+        "WHERE (ended_ms IS NULL AND (start_step != 'done' OR end_step IS NOT NULL)) "
+        "OR (ended_ms IS NOT NULL AND end_step IS NOT NULL AND end_step != 'done')"
     )
     return [_steps(r) for r in rows]
 
 
 async def of(db: Database, session_id: str) -> Steps | None:
     row = await db.fetchone(
-        "SELECT id, group_id, start_step, end_step, start_id, end_id, end_reason, end_actor FROM sessions WHERE id = ?",
+        "SELECT id, group_id, start_step, end_step, start_id, end_id, end_reason, end_actor, ended_ms FROM sessions "
+        "WHERE id = ?",
         (session_id,),
     )
     return None if row is None else _steps(row)
@@ -79,4 +85,5 @@ def _steps(row: Any) -> Steps:
         row["end_id"],
         row["end_reason"],
         row["end_actor"],
+        row["ended_ms"] is not None,
     )

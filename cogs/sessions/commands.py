@@ -4,7 +4,7 @@ schedules, lifecycle, timers)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import discord
@@ -28,6 +28,7 @@ from bot.ui.reminder_views import DYNAMIC_ITEMS as REMINDER_ITEMS
 from bot.ui.replies import UserError, send_ephemeral
 from cogs.sessions.lifecycle import Lifecycle
 from cogs.sessions.reminders import Reminders, ts
+from cogs.sessions.report import SessionReports
 from cogs.sessions.rooms import SessionRooms
 from cogs.sessions.schedules import Schedules, schedule_of
 from cogs.sessions.timers import SessionTimers
@@ -83,13 +84,15 @@ class Sessions(commands.Cog, name="Sessions"):
         self.rooms = SessionRooms(bot)
         self.schedules = Schedules(bot)
         self.reminders = Reminders(bot, self.rooms, self.schedules)
-        self.lifecycle = Lifecycle(bot, self.rooms, self.reminders, self.schedules)
+        self.report = SessionReports(bot)
+        self.lifecycle = Lifecycle(bot, self.rooms, self.reminders, self.schedules, self.report)
         self.timers = SessionTimers(bot, self.rooms, self.reminders, self.schedules, self.lifecycle)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*REMINDER_ITEMS)
         await self.reminders.load()
         await self.timers.load()
+        self.report.load()
         self.bot.sessions = self.schedules
 
     async def cog_unload(self) -> None:
@@ -98,6 +101,8 @@ class Sessions(commands.Cog, name="Sessions"):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
+        # Sessions that ran while holdspace was away say so in their report and count who is there.
+        await self.report.returned()
         # A start or end that holdspace stopped in the middle of is finished now.
         await self.lifecycle.resume()
 
@@ -105,7 +110,14 @@ class Sessions(commands.Cog, name="Sessions"):
     async def on_voice_state_update(
         self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
     ) -> None:
+        await self.report.joined(member, before, after)
         await self.reminders.first_join(member, before, after)
+
+    @commands.Cog.listener()
+    async def on_holdspace_case_recorded(
+        self, guild_id: int, kind: str, group_id: str | None, number: int, details: dict[str, Any], at: datetime
+    ) -> None:
+        await self.report.case_recorded(guild_id, kind, group_id, number, details, at)
 
     # -- look-ups ----------------------------------------------------------------------------------
 

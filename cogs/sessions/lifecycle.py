@@ -28,10 +28,12 @@ from bot.core.reminders import ReminderKind, closing_content
 from bot.core.timer_kinds import TimerKind
 from bot.i18n import _, using
 from bot.storage import session_steps as steps
+from bot.storage import session_watch as watch
 from bot.storage import sessions as store
 from bot.ui.locale import group_language
 from bot.ui.replies import FIND_PERMISSION, MissingBotPermission, UserError
 from cogs.sessions.reminders import Reminders, ts
+from cogs.sessions.report import SessionReports
 from cogs.sessions.rooms import SessionRooms
 from cogs.sessions.schedules import Schedules
 
@@ -53,11 +55,19 @@ class EndReport:
 
 
 class Lifecycle:
-    def __init__(self, bot: HoldspaceBot, rooms: SessionRooms, reminders: Reminders, schedules: Schedules) -> None:
+    def __init__(
+        self,
+        bot: HoldspaceBot,
+        rooms: SessionRooms,
+        reminders: Reminders,
+        schedules: Schedules,
+        report: SessionReports,
+    ) -> None:
         self.bot = bot
         self.rooms = rooms
         self.reminders = reminders
         self.schedules = schedules
+        self.report = report
 
     async def start(
         self,
@@ -185,11 +195,15 @@ class Lifecycle:
         # The first reminder's id is Discord's own time of the start: no message of the session is
         # older, whatever the host clock said.
         first = min((message_id for _, message_id in posted), default=start_id)
-        await store.set_reminder_messages(self.bot.db, session_id, posted)
-        await steps.set_start(self.bot.db, session_id, "done", start_id=min(start_id, first))
+        async with self.bot.db.transaction():
+            await store.set_reminder_messages(self.bot.db, session_id, posted)
+            await steps.set_start(self.bot.db, session_id, "done", start_id=min(start_id, first))
+            await self.report.reminders_posted(session_id, len(posted))
         running = self.bot.state.running_sessions.get(session_id)
         if running is not None:
             running.kept_messages.update(posted)
+        # Who is in the voice room already (a facilitator waiting, say) is present from the start.
+        await self.report.count_room(group, session_id)
 
     async def _undo_start(
         self,
@@ -271,8 +285,10 @@ class Lifecycle:
         expiry_text: str | None = None
         resumed_after_summary = step == "expired"
         if step == "locked":
-            expiry_text = await self._remove_messages(group, row, start_id, end_id)
-            await steps.set_end(self.bot.db, running.id, "expired")
+            expiry_text, messages = await self._remove_messages(group, row, start_id, end_id)
+            async with self.bot.db.transaction():
+                await watch.add_event(self.bot.db, running.id, watch.MESSAGES, self.bot.clock.now(), data=messages)
+                await steps.set_end(self.bot.db, running.id, "expired")
         await self._close(group, running, text, end_id, expiry_text, reason, look_first=resumed_after_summary)
         self.bot.dispatch("holdspace_session_end", group.id)
         await self.bot.audit.record(
@@ -290,25 +306,40 @@ class Lifecycle:
         )
         log.info("session ended (%s)", reason)
         log.debug("session %s of group %s ended", running.id, group.id)
+        await self._report(group, running.id)
         return EndReport(locked, disconnected, expiry_text)
+
+    async def _report(self, group: GroupInfo, session_id: str) -> None:
+        """Write the session's integrity report (once: a report already written is not written again)
+        and mark the end done. A failure leaves the end at its step, finished by ``resume``."""
+        try:
+            await self.report.write(group, session_id)
+            await steps.set_end(self.bot.db, session_id, "done")
+        except Exception:
+            log.exception("the session's integrity report could not be written now; trying again later")
+            self._retry_resume()
 
     async def _remove_messages(
         self, group: GroupInfo, row: store.SessionRow | None, start_id: int, end_id: int
-    ) -> str | None:
+    ) -> tuple[str | None, dict[str, Any]]:
         """The session's reminders go whatever the settings; with expire at session end, everything
-        posted during the session goes (a durable promise kept by the expiry feature)."""
+        posted during the session goes (a durable promise kept by the expiry feature). Returns the
+        closing summary's words and what the integrity report keeps of it."""
         expiry = self.bot.expiry
         if not group.expire_at_session_end:
             if row is not None:
                 await expiry.session_reminders_done(group.id, list(row.reminder_messages))
-            return None
+            return None, self.report.messages_data(None, failed=False)
         # The reminders are part of the session's range (its start is no later than the first of them).
         try:
             report: ExpiryReport = await expiry.expire_session(group.id, start_id, end_id)
         except Exception:
             log.exception("end-of-session expiry failed; the promise stays and is kept later")
-            return "their removal could not be finished now and will be retried"
-        return report.text.strip().rstrip(".")
+            return (
+                "their removal could not be finished now and will be retried",
+                self.report.messages_data(None, failed=True),
+            )
+        return report.text.strip().rstrip("."), self.report.messages_data(report, failed=False)
 
     async def _close(
         self,
@@ -333,7 +364,6 @@ class Lifecycle:
         except discord.HTTPException:
             log.warning("could not post the closing reminder")
         await store.end_session(self.bot.db, running.id, ended_at=self.bot.clock.now(), reason=reason)
-        await steps.set_end(self.bot.db, running.id, "done")
         self.bot.state.running_sessions.pop(running.id, None)
         await self.bot.scheduler.cancel(TimerKind.SESSION_END, running.id)
         await self.bot.scheduler.cancel(TimerKind.SESSION_REMIND, running.id)
@@ -345,6 +375,12 @@ class Lifecycle:
         for unfinished in await steps.unfinished(self.bot.db):
             group = self.bot.state.groups.get(unfinished.group_id)
             running = self.bot.state.running_sessions.get(unfinished.session_id)
+            if group is not None and unfinished.ended:
+                # Ended, but holdspace stopped before its report was written (or marked done).
+                log.info("writing the integrity report of a session whose end was interrupted")
+                async with self.rooms.lock(group.id):
+                    await self._report(group, unfinished.session_id)
+                continue
             if group is None or running is None:
                 continue
             try:

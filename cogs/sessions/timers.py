@@ -146,16 +146,22 @@ class SessionTimers:
         row = await store.get_session(self.bot.db, session_id)
         if row is None or row.remind_every is None:
             return
+        posted: list[tuple[int, int]] = []
         with contextlib.suppress(UserError):
             _, text, voice = self.rooms.find(group)
             content = await self.reminders.ground_rules(group, ReminderKind.PERIODIC)
             try:
-                await self.reminders.post([text, voice], content, group)
+                posted = await self.reminders.post([text, voice], content, group)
             except discord.HTTPException:
                 log.warning("could not post a periodic ground-rules reminder")
-        following = self.bot.clock.now() + row.remind_every
+        # Every ``remind_every`` from the session's start, not from when this one went out.
+        now = self.bot.clock.now()
+        following = timer.due_at + row.remind_every
+        if following <= now:
+            following = now + row.remind_every
         if row.planned_end is None or following < row.planned_end:
             await self.bot.scheduler.schedule(TimerKind.SESSION_REMIND, following, dict(timer.payload), key=session_id)
+        await self.lifecycle.report.reminders_posted(session_id, len(posted))
 
     async def _on_review_timer(self, timer: Timer) -> None:
         schedule = await store.get_schedule(self.bot.db, str(timer.payload["schedule_id"]))

@@ -11,6 +11,7 @@ def test_stored_timer_kinds_keep_their_values() -> None:
         "SESSION_END": "session.end",
         "SESSION_REMIND": "session.remind",
         "SESSION_REVIEW": "session.review",
+        "SESSION_REPORT": "session.report",
         "CONSENT_EXPIRY": "consent_expiry",
         "CONSENT_REVALIDATE": "consent_revalidate",
         "CASE_HOLD_END": "case_hold_end",

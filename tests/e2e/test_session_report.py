@@ -1,0 +1,172 @@
+"""A session's integrity report, end to end: the real holdspace bot against the sandbox. A session with
+an unconsented join, a blocked bot and a rate-limited room reports each with its case number and the
+pending deletions, to the facilitator by DM and in summary to the mod-log; an edited stored report
+fails ``holdspace audit-verify``; a restart between the end and the report writes exactly one."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import timedelta
+
+from bot.exports.cases_audit import verify_audit
+from bot.sandbox.world import Member
+from bot.storage import cases as case_store
+from bot.storage import guilds as guild_store
+from bot.storage import session_reports
+from bot.storage import session_steps as steps
+from tests.e2e.conftest import Holdspace
+from tests.e2e.test_enforcement import new_bot
+from tests.e2e.test_session_edges import sessions_of, set_expiry
+from tests.e2e.test_sessions import Circle, make_group, run, started
+
+BULK_DELETE = r"/channels/{}/messages/bulk-delete"
+
+
+def reports_in(who: Member) -> list[str]:
+    return [m.content for m in who.user.dms if "Session integrity report" in (m.content or "")]
+
+
+async def with_mod_log(hs: Holdspace) -> int:
+    """A mod-log channel, set up as /setup configure stores it."""
+    assert hs.bot is not None
+    log_channel = hs.guild.create_text_channel("mod-log")
+    cfg = hs.bot.state.guild(hs.guild.id)
+    await guild_store.save(
+        hs.bot.db,
+        guild_store.GuildRow(hs.guild.id, cfg.facilitator_role_id, None, log_channel.id, None, None, cfg.timezone),
+        hs.clock.now(),
+    )
+    hs.bot.state.put_guild(dataclasses.replace(cfg, log_channel_id=log_channel.id))
+    return log_channel.id
+
+
+async def case_numbers(hs: Holdspace, kind: str) -> list[int]:
+    assert hs.bot is not None
+    cases, _ = await case_store.list_cases(hs.bot.db, hs.bot.ring, hs.guild.id, kind=kind, limit=50)
+    return sorted(c.number for c in cases)
+
+
+async def busy_session(hs: Holdspace) -> tuple[Circle, int]:
+    """A session with alice (consented) and carol (facilitator) present, one unconsented join (bob),
+    one bot blocked in voice, and messages in a room Discord rate limits at the end."""
+    circle = await make_group(hs, lock=False, consented=("alice",))
+    await set_expiry(hs, circle, ttl=None, expire_at_session_end=True)
+    log_id = await with_mod_log(hs)
+    await run(hs, "carol", "session start", circle.text, group=circle.group.id)
+    await hs.sb.wait_until(lambda: started(circle.text) == 1 and started(circle.voice) == 1)
+    hs.guild.join_voice(hs.member("alice"), circle.voice)
+    hs.guild.set_voice(hs.member("carol"), circle.voice)
+    hs.guild.set_voice(hs.member("bob"), circle.voice)  # no consent: removed
+    _, recorder = new_bot(hs, "recorder")
+    hs.guild.set_voice(recorder, circle.voice)  # a bot not allowed in the group: blocked
+    await hs.sb.wait_until(
+        lambda: hs.guild.voice_channel_of(hs.member("bob")) is None and hs.guild.voice_channel_of(recorder) is None
+    )
+    hs.sb.post_many(circle.text, hs.member("alice"), 5)
+    await hs.settle()
+    return circle, log_id
+
+
+async def test_a_sessions_report_lists_each_intervention_with_its_case_and_the_pending_deletions(
+    hs: Holdspace,
+) -> None:
+    circle, log_id = await busy_session(hs)
+    unconsented = await case_numbers(hs, "unconsented_join")
+    blocked = await case_numbers(hs, "recording_bot_blocked")
+    assert len(unconsented) == 1 and len(blocked) == 1
+    # The text room answers every deletion with "429, retry after 10 minutes".
+    hs.sb.faults.rate_limit(
+        None, rf"/channels/{circle.text.id}/messages/(bulk-delete|\d+)$", times=10_000, retry_after=600
+    )
+    hs.clock.advance(timedelta(minutes=30))
+    await run(hs, "carol", "session end", circle.text, group=circle.group.id)
+
+    def modlog() -> list[str]:
+        return [m.content for m in hs.sb.world.channels[log_id].messages if "Session of" in (m.content or "")]
+
+    # (Not settled: the room's deletions wait out Discord's 10 minutes, as they should.)
+    await hs.sb.wait_until(lambda: reports_in(hs.member("carol")) and modlog())
+    [text] = reports_in(hs.member("carol"))
+    assert f"join without consent removed (case #{unconsented[0]})" in text, text
+    assert f"bot blocked (case #{blocked[0]})" in text, text
+    assert "Present: 3 people (2 with a current consent" not in text  # carol is exempt, not consented
+    assert "Present: 3 people (1 with a current consent, 1 facilitator exempt from consent, 1 without consent" in text
+    pending = re.search(r"still pending: (\d+) still queued: Discord is rate limiting", text)
+    assert pending and int(pending.group(1)) >= 5, text
+    assert "Ground-rules reminders posted: 2." in text
+    for name in ("alice", "carol", "bob", "recorder"):
+        assert name not in text.lower()
+    # The mod-log: numbers, statuses and case numbers, no names.
+    [summary] = modlog()
+    assert f"#{unconsented[0]}" in summary and f"#{blocked[0]}" in summary, summary
+    assert "3 people present (1 consented, 1 exempt, 1 removed)" in summary, summary
+    assert re.search(r"[1-9]\d* pending", summary), summary
+    for name in ("alice", "carol", "bob", "recorder"):
+        assert name not in summary.lower()
+    # Stored once, covered by the audit trail.
+    assert hs.bot is not None
+    stored = await session_reports.of_group(hs.bot.db, hs.bot.ring, circle.group.id)
+    assert len(stored) == 1 and stored[0].pending
+    assert (await verify_audit(hs.bot.db, hs.bot.ring)).ok
+
+
+async def test_audit_verify_fails_when_a_stored_report_is_edited(hs: Holdspace) -> None:
+    circle = await make_group(hs, lock=False)
+    await run(hs, "carol", "session start", circle.text, group=circle.group.id)
+    hs.guild.join_voice(hs.member("alice"), circle.voice)
+    await hs.settle()
+    await run(hs, "carol", "session end", circle.text, group=circle.group.id)
+    await hs.settle()
+    assert hs.bot is not None
+    bot = hs.bot
+    [report] = await session_reports.of_group(bot.db, bot.ring, circle.group.id)
+    assert report.presence.consented == 1
+    assert (await verify_audit(bot.db, bot.ring)).ok
+    # Someone with the key rewrites the report: one more person "with a consent".
+    edited = dataclasses.replace(report, presence=dataclasses.replace(report.presence, consented=2))
+    blob = bot.ring.encrypt_json(
+        session_reports.as_record(edited), table="sessions", column="report", row=report.session_id
+    )
+    await bot.db.execute("UPDATE sessions SET report = ? WHERE id = ?", (blob, report.session_id))
+    result = await verify_audit(bot.db, bot.ring)
+    assert not result.ok and "edited" in (result.reason or ""), result
+
+
+async def test_a_restart_between_the_end_and_the_report_writes_exactly_one_report(holdspace: Holdspace) -> None:
+    hs = holdspace
+    await hs.start()
+    circle = await make_group(hs, lock=False)
+    await with_mod_log(hs)
+    await run(hs, "carol", "session start", circle.text, group=circle.group.id)
+    hs.guild.join_voice(hs.member("alice"), circle.voice)
+    await hs.settle()
+    assert hs.bot is not None
+    lifecycle = sessions_of(hs).lifecycle
+    real_write = lifecycle.report.write
+    stopped = False
+
+    async def crash(*args: object, **kw: object) -> bool:
+        nonlocal stopped
+        stopped = True
+        raise RuntimeError("holdspace stopped here")
+
+    lifecycle.report.write = crash  # type: ignore[method-assign]
+    await run(hs, "carol", "session end", circle.text, group=circle.group.id)
+    assert stopped
+    session_id = next(iter(await steps.unfinished(hs.bot.db))).session_id
+    assert not await session_reports.of_group(hs.bot.db, hs.bot.ring, circle.group.id)
+    lifecycle.report.write = real_write  # type: ignore[method-assign]
+    await hs.kill()
+    await hs.start()
+    await hs.sb.wait_until(lambda: reports_in(hs.member("carol")))
+    await hs.settle()
+    await hs.restart()
+    await hs.settle()
+    assert hs.bot is not None
+    stored = await session_reports.of_group(hs.bot.db, hs.bot.ring, circle.group.id)
+    assert [r.session_id for r in stored] == [session_id]
+    assert stored[0].presence.consented == 1, "the presence recorded before the restart is kept"
+    assert len(reports_in(hs.member("carol"))) == 1
+    assert (await steps.of(hs.bot.db, session_id)).end_step == "done"  # type: ignore[union-attr]
+    assert (await verify_audit(hs.bot.db, hs.bot.ring)).ok
