@@ -99,9 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("path", type=Path)
     backup.add_argument("--overwrite", action="store_true", help="replace an existing file at PATH")
     export = commands.add_parser("export", help="write decrypted records for the practice's files")
-    export.add_argument("what", choices=("consents", "agreements", "cases", "audit"))
+    export.add_argument("what", choices=("consents", "agreements", "sessions", "cases", "audit"))
     export.add_argument("--guild", type=int, required=True, help="the server's id")
-    export.add_argument("--group", help="only this group (consents, agreements)")
+    export.add_argument("--group", help="only this group (consents, agreements, sessions)")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
     commands.add_parser("audit-verify", help="check the audit trail's hash chain")
@@ -275,6 +275,10 @@ async def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             from bot.exports.agreements import export_agreements
 
             text = await export_agreements(db, ring, args.guild, args.group, args.format)
+        elif args.what == "sessions":
+            from bot.exports.sessions import export_sessions
+
+            text = await export_sessions(db, ring, args.guild, args.group, args.format)
         elif args.what == "cases":
             from bot.exports.cases_audit import export_cases
 

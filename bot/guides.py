@@ -23,6 +23,7 @@ from bot.core.member_records import Retention
 from bot.core.receipts import Receipt, receipt_id, receipt_text
 from bot.core.records import GroupInfo
 from bot.core.reminders import LIMITS_BUTTON_LABEL, ReminderContent, ReminderKind, ground_rules_content
+from bot.core.session_report import Intervention, Presence, SessionReport, facilitator_text, modlog_text
 from bot.crypto import hash_text
 from bot.i18n import SOURCE, _
 from bot.i18n.formats import language_name
@@ -103,6 +104,27 @@ def _example_receipt() -> str:
         audit_days=r.audit_days,
     )
     return _quote(receipt_text(receipt))
+
+
+def _example_report() -> SessionReport:
+    start = datetime(2026, 5, 5, 16, 0, tzinfo=UTC)
+    return SessionReport(
+        session_id="example",
+        group="Tuesday circle",
+        started_at=start,
+        ended_at=start + timedelta(minutes=90),
+        time_zone="Europe/Berlin",
+        end_reason="planned end",
+        presence=Presence(consented=6, exempt=1, removed=1),
+        interventions=(
+            Intervention("unconsented_join", 14, start + timedelta(minutes=12)),
+            Intervention("bot_blocked", 15, start + timedelta(minutes=31)),
+            Intervention("disconnect_retried", 15, start + timedelta(minutes=31)),
+        ),
+        removed_messages=42,
+        pending={"pending": 3},
+        reminders=2,
+    )
 
 
 def members() -> str:
@@ -187,6 +209,22 @@ at the start:
 
 {_example_reminder()}
 
+## The session's integrity report
+
+When a session ends, holdspace sends each of the group's facilitators a report by direct message
+(the group's text room belongs to its members, so the report is not posted there). It counts who
+was in the voice room by status only (a current consent, a facilitator's exemption, or neither and
+removed), never by name; lists every intervention with its case number; says how many of the
+session's messages were removed and which are still waiting, and why; and counts the reminders
+posted. If holdspace restarted or lost its connection during the session, the report says when it
+came back: who came and went while it was away is not counted. The report is stored encrypted with
+the session and covered by the audit trail, so `holdspace audit-verify` notices if anyone edits it.
+`/session history group:` lists a group's reports and `/session history report:` shows one again
+(if your direct messages are closed, that is where you find it); `holdspace export sessions` gives
+them all to the practice's files. An example:
+
+{_quote(facilitator_text(_example_report()))}
+
 ## Your commands
 
 {_commands(FACILITATOR)}
@@ -234,6 +272,15 @@ notes only moderators read, and close it as actioned or dismissed.
             parts.append("\nWhat the case shows under Details, for example:\n")
             parts.append(_quote("\n".join(details)))
         parts.append("")
+    parts.append("## Session integrity reports\n")
+    parts.append(
+        "When a session ends, holdspace posts a summary of its integrity report in the log channel: how many\n"
+        "people were present by status, the interventions with their case numbers, the messages removed\n"
+        "and still pending. It names nobody. `/session history group:` lists a group's full reports, for\n"
+        "moderators as for the group's facilitators. For example:\n"
+    )
+    parts.append(_quote(modlog_text(_example_report())))
+    parts.append("")
     parts.append("## Your commands\n")
     parts.append(_commands(MODERATOR))
     return "\n".join(parts) + "\n"

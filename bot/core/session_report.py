@@ -31,10 +31,14 @@ __all__ = [
     "digest",
     "facilitator_text",
     "from_record",
+    "history_line",
+    "history_text",
     "interventions_of_case",
     "modlog_text",
     "presence_of",
+    "report_id",
     "report_of",
+    "unknown_report",
 ]
 
 #: The name and version of the stored and exported record's format.
@@ -291,7 +295,7 @@ def facilitator_text(r: SessionReport) -> str:
             *_intervention_lines(r),
             _messages_line(r),
             f"Ground-rules reminders posted: {r.reminders}.",
-            f"Report id: `{digest(r)[:12]}` (covered by the audit trail; `/session history` lists it).",
+            f"Report id: `{report_id(r)}` (covered by the audit trail; `/session history` lists it).",
         ]
     )
 
@@ -310,8 +314,41 @@ def modlog_text(r: SessionReport) -> str:
         f"{' (cases ' + ', '.join(f'#{n}' for n in cases) + ')' if cases else ''}; "
         f"{r.removed_messages} messages removed, {pending} pending; {r.reminders} reminders"
         f"{'; holdspace was away during it' if r.returns else ''}. "
-        f"Report `{digest(r)[:12]}`."
+        f"Report `{report_id(r)}`."
     )
+
+
+def report_id(r: SessionReport) -> str:
+    """The short id a report is shown and asked for by (the start of its digest)."""
+    return digest(r)[:12]
+
+
+def history_line(r: SessionReport) -> str:
+    """One past session in ``/session history``."""
+    cases = sorted({i.case_number for i in r.interventions if i.case_number is not None})
+    case_text = f" (cases {', '.join(f'#{n}' for n in cases)})" if cases else ""
+    pending = sum(r.pending.values())
+    return (
+        f"`{report_id(r)}` {_when(r.started_at, r.time_zone)}: "
+        f"{_plural(r.presence.total, 'person', 'people')} present, "
+        f"{_plural(len(r.interventions), 'intervention')}{case_text}, {_plural(pending, 'message')} pending"
+    )
+
+
+def history_text(group: str, reports: list[SessionReport], *, shown: int) -> str:
+    """The list ``/session history`` answers with (newest first, the first ``shown`` of them)."""
+    if not reports:
+        return f"No session of {group} has a report yet: each session's report is made when it ends."
+    more = len(reports) - shown
+    lines = [f"**Integrity reports of {group}** (newest first; `/session history report:ID` shows one):"]
+    lines += [f"• {history_line(r)}" for r in reports[:shown]]
+    if more > 0:
+        lines.append(f"… and {more} older; `holdspace export sessions` has them all.")
+    return "\n".join(lines)
+
+
+def unknown_report(group: str) -> str:
+    return f"No report of {group} has that id. `/session history group:{group}` lists their ids."
 
 
 def as_record(r: SessionReport) -> dict[str, Any]:

@@ -16,7 +16,9 @@ The rules:
 - moderators and server managers see every other case of their server; only moderators (and server
   managers) work on cases;
 - a group's schedules, session status and facilitator list are read by the people who may change
-  them: its facilitators and the server managers.
+  them: its facilitators and the server managers;
+- a group's session integrity reports (numbers, statuses and case numbers, never names) are read by
+  its facilitators and by moderators and server managers.
 """
 
 from __future__ import annotations
@@ -92,3 +94,8 @@ def case_group_scope(viewer: Viewer) -> frozenset[str] | None:
 def may_read_group(viewer: Viewer, group_id: str) -> bool:
     """A group's schedules, session status and facilitator list: its facilitators, server managers."""
     return viewer.is_server_manager or group_id in viewer.facilitates
+
+
+def may_read_session_reports(viewer: Viewer, group_id: str) -> bool:
+    """A group's session integrity reports: its facilitators, moderators and server managers."""
+    return viewer.works_cases or group_id in viewer.facilitates

@@ -26,6 +26,8 @@ from bot.ui.checks import is_group_facilitator, require_facilitator, require_gro
 from bot.ui.group_options import GroupTransformer, group_here
 from bot.ui.reminder_views import DYNAMIC_ITEMS as REMINDER_ITEMS
 from bot.ui.replies import UserError, send_ephemeral
+from cogs.sessions import history
+from cogs.sessions.history import HistoryGroup
 from cogs.sessions.lifecycle import Lifecycle
 from cogs.sessions.reminders import Reminders, ts
 from cogs.sessions.report import SessionReports
@@ -239,6 +241,14 @@ class Sessions(commands.Cog, name="Sessions"):
             upcoming = await self.schedules.next_session_text(info.id)
             lines.append(f"**{info.name}**: {now_text}; next: {upcoming or 'none scheduled'}")
         await send_ephemeral(interaction, "\n".join(lines)[:1990])
+
+    @session.command(name="history", description="The integrity reports of a group's past sessions")
+    @app_commands.describe(group="The group", report="Show this report in full (its id from the list)")
+    async def history_command(
+        self, interaction: discord.Interaction[HoldspaceBot], group: HistoryGroup, report: str | None = None
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await send_ephemeral(interaction, await history.answer(self.bot, interaction, group, report))
 
     @schedule_group.command(name="add", description="A weekly session at a local time")
     @app_commands.describe(

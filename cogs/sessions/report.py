@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -108,7 +109,15 @@ class SessionReports:
         status = self._status(group, member)
         if session_id is None or status is None:
             return
-        await watch.saw(self.bot.db, self.bot.ring, session_id, member.id, status)
+        await self._saw(session_id, member.id, status)
+
+    async def _saw(self, session_id: str, member_id: int, status: str) -> None:
+        try:
+            await watch.saw(self.bot.db, self.bot.ring, session_id, member_id, status)
+        except sqlite3.Error as exc:
+            # The report will say fewer people than were there; enforcement goes on from memory.
+            self.bot.outbox.failed(exc)
+            log.warning("could not record someone's presence in a session (%s)", type(exc).__name__)
 
     async def count_room(self, group: GroupInfo, session_id: str) -> int:
         """Everyone in the group's voice room now (at the start, or when holdspace comes back)."""
@@ -118,7 +127,7 @@ class SessionReports:
         for member in list(getattr(room, "members", ())):
             status = self._status(group, member)
             if status is not None:
-                await watch.saw(self.bot.db, self.bot.ring, session_id, member.id, status)
+                await self._saw(session_id, member.id, status)
                 counted += 1
         return counted
 
@@ -130,7 +139,7 @@ class SessionReports:
             group = self.bot.state.groups.get(running.group_id)
             if group is None:
                 continue
-            await watch.add_event(self.bot.db, running.id, watch.RETURNED, now)
+            await self._event(running.id, watch.RETURNED, now)
             await self.count_room(group, running.id)
 
     async def case_recorded(
@@ -155,11 +164,18 @@ class SessionReports:
             tries=tries if isinstance(tries, int) else 0,
             restored=restored if isinstance(restored, bool) else None,
         ):
-            await watch.add_event(self.bot.db, session_id, item.kind, item.at, case_number=item.case_number)
+            await self._event(session_id, item.kind, item.at, case_number=item.case_number)
 
     async def reminders_posted(self, session_id: str, count: int) -> None:
         if count:
-            await watch.add_event(self.bot.db, session_id, watch.REMINDERS, self.bot.clock.now(), data={"count": count})
+            await self._event(session_id, watch.REMINDERS, self.bot.clock.now(), data={"count": count})
+
+    async def _event(self, session_id: str, kind: str, at: datetime, **kw: Any) -> None:
+        try:
+            await watch.add_event(self.bot.db, session_id, kind, at, **kw)
+        except sqlite3.Error as exc:
+            self.bot.outbox.failed(exc)
+            log.warning("could not record a session's %s for its report (%s)", kind, type(exc).__name__)
 
     @staticmethod
     def messages_data(expiry: ExpiryReport | None, *, failed: bool) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import dataclasses
 import re
 from datetime import timedelta
 
+from bot.core.session_report import report_id
 from bot.exports.cases_audit import verify_audit
 from bot.sandbox.world import Member
 from bot.storage import cases as case_store
@@ -27,17 +28,23 @@ def reports_in(who: Member) -> list[str]:
     return [m.content for m in who.user.dms if "Session integrity report" in (m.content or "")]
 
 
-async def with_mod_log(hs: Holdspace) -> int:
-    """A mod-log channel, set up as /setup configure stores it."""
+async def with_mod_log(hs: Holdspace, moderator: str | None = None) -> int:
+    """A mod-log channel (and a moderator role given to ``moderator``), set up as /setup configure
+    stores them."""
     assert hs.bot is not None
     log_channel = hs.guild.create_text_channel("mod-log")
     cfg = hs.bot.state.guild(hs.guild.id)
+    role_id = None
+    if moderator is not None:
+        role = hs.guild.create_role("Moderator", 0)
+        hs.guild.set_member_roles(hs.member(moderator), [hs.world.member_role.id, role.id])
+        role_id = role.id
     await guild_store.save(
         hs.bot.db,
-        guild_store.GuildRow(hs.guild.id, cfg.facilitator_role_id, None, log_channel.id, None, None, cfg.timezone),
+        guild_store.GuildRow(hs.guild.id, cfg.facilitator_role_id, role_id, log_channel.id, None, None, cfg.timezone),
         hs.clock.now(),
     )
-    hs.bot.state.put_guild(dataclasses.replace(cfg, log_channel_id=log_channel.id))
+    hs.bot.state.put_guild(dataclasses.replace(cfg, log_channel_id=log_channel.id, moderator_role_id=role_id))
     return log_channel.id
 
 
@@ -170,3 +177,41 @@ async def test_a_restart_between_the_end_and_the_report_writes_exactly_one_repor
     assert len(reports_in(hs.member("carol"))) == 1
     assert (await steps.of(hs.bot.db, session_id)).end_step == "done"  # type: ignore[union-attr]
     assert (await verify_audit(hs.bot.db, hs.bot.ring)).ok
+
+
+async def test_session_history_lists_a_groups_reports_for_its_facilitators_and_moderators_only(
+    hs: Holdspace,
+) -> None:
+    circle = await make_group(hs, lock=False, consented=("alice",))
+    await with_mod_log(hs, moderator="bob")
+    for _ in range(2):
+        await run(hs, "carol", "session start", circle.text, group=circle.group.id)
+        hs.guild.join_voice(hs.member("alice"), circle.voice)
+        await hs.settle()
+        hs.clock.advance(timedelta(minutes=50))
+        await run(hs, "carol", "session end", circle.text, group=circle.group.id)
+        hs.guild.leave_voice(hs.member("alice"))
+        await hs.settle()
+        hs.clock.advance(timedelta(days=7))
+    assert hs.bot is not None
+    stored = await session_reports.of_group(hs.bot.db, hs.bot.ring, circle.group.id)
+    ids = [report_id(r) for r in stored]
+    assert len(ids) == 2
+
+    listing, ephemeral = await run(hs, "carol", "session history", circle.text, group="Circle")
+    assert ephemeral and listing.index(ids[0]) < listing.index(ids[1]), listing  # newest first
+    assert "1 person present, 0 interventions" in listing
+    shown, _ = await run(hs, "carol", "session history", circle.text, group="Circle", report=ids[1][:8])
+    assert "Session integrity report: Circle" in shown and ids[1] in shown
+    # A moderator (not a facilitator) reads them too.
+    general = next(c for c in hs.guild.channels if c.name == "general")
+    as_moderator, _ = await run(hs, "bob", "session history", general, group="Circle")
+    assert ids[0] in as_moderator
+    # A member does not, and learns nothing about the group from the answer.
+    refused, ephemeral = await run(hs, "alice", "session history", circle.text, group="Circle")
+    assert ephemeral and "facilitators and moderators" in refused and ids[0] not in refused
+    nothing, _ = await run(hs, "alice", "session history", circle.text, group="No such group")
+    assert nothing == refused
+    # An id that is no report of the group: a polite answer, nothing else.
+    unknown, ephemeral = await run(hs, "carol", "session history", circle.text, group="Circle", report="zzz")
+    assert ephemeral and "No report of Circle has that id" in unknown
