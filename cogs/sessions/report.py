@@ -295,6 +295,11 @@ class SessionReports:
             # Closed DMs or a room holdspace may not write in: trying again changes nothing.
             log.warning("a session report could not be delivered (refused); it stays in /session history")
         except discord.HTTPException as exc:
+            # 429 past discord.py's own retries, 5xx, a timeout: the timer stays and is tried again.
             delay = min(RETRY_MAX, RETRY_FIRST * 2 ** min(timer.attempts, 6))
             log.warning("posting a session report failed (%s); trying again in %s", exc.status, delay)
             raise RetryLater(delay, f"HTTP {exc.status}") from None
+        except discord.RateLimited as exc:
+            delay = max(RETRY_FIRST, timedelta(seconds=exc.retry_after))
+            log.warning("posting a session report is rate limited; trying again in %s", delay)
+            raise RetryLater(delay, "rate limited") from None

@@ -215,3 +215,46 @@ async def test_session_history_lists_a_groups_reports_for_its_facilitators_and_m
     # An id that is no report of the group: a polite answer, nothing else.
     unknown, ephemeral = await run(hs, "carol", "session history", circle.text, group="Circle", report="zzz")
     assert ephemeral and "No report of Circle has that id" in unknown
+
+
+async def test_a_restart_mid_session_keeps_who_was_present_and_the_report_says_holdspace_was_away(
+    holdspace: Holdspace,
+) -> None:
+    hs = holdspace
+    await hs.start()
+    circle = await make_group(hs, lock=False, consented=("alice", "bob"))
+    await run(hs, "carol", "session start", circle.text, group=circle.group.id)
+    hs.guild.join_voice(hs.member("alice"), circle.voice)
+    hs.guild.join_voice(hs.member("bob"), circle.voice)
+    await hs.settle()
+    hs.guild.leave_voice(hs.member("bob"))  # bob was there before the restart only
+    await hs.kill()
+    hs.clock.advance(timedelta(minutes=10))
+    hs.guild.set_voice(hs.member("carol"), circle.voice)  # joined while holdspace was away
+    await hs.start()
+    hs.clock.advance(timedelta(minutes=10))
+    await run(hs, "carol", "session end", circle.text, group=circle.group.id)
+    await hs.sb.wait_until(lambda: reports_in(hs.member("carol")))
+    [text] = reports_in(hs.member("carol"))
+    # alice (in the room throughout) once, bob (before) and carol (found there on return) each once.
+    assert "Present: 3 people (2 with a current consent, 1 facilitator exempt from consent)" in text, text
+    assert "holdspace was away during the session and came back at" in text and "not counted" in text
+
+
+async def test_a_rate_limited_report_dm_is_kept_and_sent_later(hs: Holdspace) -> None:
+    circle = await make_group(hs, lock=False, consented=("alice",))
+    await run(hs, "carol", "session start", circle.text, group=circle.group.id)
+    await hs.settle()
+    dm = hs.sb.dm_channel(hs.member("carol").user)
+    # Every try of the DM answers 429 until discord.py gives up on this attempt.
+    hs.sb.faults.rate_limit("POST", rf"/channels/{dm.id}/messages$", times=5, retry_after=0.01)
+    await run(hs, "carol", "session end", circle.text, group=circle.group.id)
+    await hs.sb.wait_until(lambda: len([r for r in hs.sb.requests if r.status == 429 and str(dm.id) in r.path]) == 5)
+    await hs.settle()
+    assert reports_in(hs.member("carol")) == []
+    assert hs.bot is not None
+    assert len(await session_reports.of_group(hs.bot.db, hs.bot.ring, circle.group.id)) == 1  # written down first
+    hs.clock.advance(timedelta(seconds=31))
+    await hs.sb.wait_until(lambda: reports_in(hs.member("carol")))
+    await hs.settle()
+    assert len(reports_in(hs.member("carol"))) == 1
