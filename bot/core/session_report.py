@@ -20,8 +20,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from bot.i18n import N_, _, ngettext
+
 __all__ = [
     "FORMAT",
+    "HISTORY_REFUSED",
     "INTERVENTIONS",
     "PENDING_REASONS",
     "Intervention",
@@ -46,24 +49,24 @@ FORMAT = "holdspace-session-report/1"
 
 #: The interventions a report lists, and how each reads.
 INTERVENTIONS: dict[str, str] = {
-    "unconsented_join": "join without consent removed",
-    "bot_blocked": "bot blocked",
-    "drift_restored": "room permissions restored",
-    "drift_unrestored": "room permissions changed and not restored",
-    "recording_marker": "recording marker in a name: disconnected",
-    "disconnect_retried": "disconnect that needed a retry",
+    "unconsented_join": N_("join without consent removed"),
+    "bot_blocked": N_("bot blocked"),
+    "drift_restored": N_("room permissions restored"),
+    "drift_unrestored": N_("room permissions changed and not restored"),
+    "recording_marker": N_("recording marker in a name: disconnected"),
+    "disconnect_retried": N_("disconnect that needed a retry"),
 }
 
 #: Why messages of the session were still waiting to be removed when the report was made (the keys
 #: are bot.core.expiry's reasons), in the report's words.
 PENDING_REASONS: dict[str, str] = {
-    "pending": "still queued: Discord is rate limiting the room; removed as soon as it allows",
-    "retry": "Discord did not answer in time; retried",
-    "waiting": "waiting for the room's pinned messages to be checked",
-    "blocked": "holdspace lacks the Manage Messages permission there",
-    "pinned": "kept because they are pinned",
-    "held": "held while a report about them is open",
-    "unreadable": "in a room holdspace could not read at the end; removed once it can",
+    "pending": N_("still queued: Discord is rate limiting the room; removed as soon as it allows"),
+    "retry": N_("Discord did not answer in time; retried"),
+    "waiting": N_("waiting for the room's pinned messages to be checked"),
+    "blocked": N_("holdspace lacks the Manage Messages permission there"),
+    "pinned": N_("kept because they are pinned"),
+    "held": N_("held while a report about them is open"),
+    "unreadable": N_("in a room holdspace could not read at the end; removed once it can"),
 }
 
 #: Case kinds that are interventions in a session's voice room, and the intervention each is.
@@ -231,71 +234,87 @@ def _when(at: datetime, zone: str) -> str:
     return f"{local:%Y-%m-%d %H:%M} {zone} ({utc:%H:%M} UTC)"
 
 
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
+def _people(count: int) -> str:
+    return ngettext("{count} person", "{count} people", count).format(count=count)
+
+
+def _cases(numbers: list[int]) -> str:
+    return ", ".join(f"#{n}" for n in numbers)
 
 
 def _presence_line(p: Presence) -> str:
     if p.total == 0:
-        return "Present: nobody joined the voice room."
-    parts = [f"{p.consented} with a current consent"]
+        return _("Present: nobody joined the voice room.")
+    parts = [_("{count} with a current consent").format(count=p.consented)]
     if p.exempt:
-        parts.append(f"{p.exempt} facilitator{'s' if p.exempt != 1 else ''} exempt from consent")
+        parts.append(
+            ngettext(
+                "{count} facilitator exempt from consent", "{count} facilitators exempt from consent", p.exempt
+            ).format(count=p.exempt)
+        )
     if p.removed:
-        parts.append(f"{p.removed} without consent, removed")
-    verdict = "everyone present had a current consent or an exemption" if not p.removed else "see the interventions"
-    return f"Present: {_plural(p.total, 'person', 'people')} ({', '.join(parts)}); {verdict}."
+        parts.append(_("{count} without consent, removed").format(count=p.removed))
+    verdict = (
+        _("everyone present had a current consent or an exemption") if not p.removed else _("see the interventions")
+    )
+    return _("Present: {people} ({statuses}); {verdict}.").format(
+        people=_people(p.total), statuses=", ".join(parts), verdict=verdict
+    )
 
 
 def _returns_line(r: SessionReport) -> str | None:
     if not r.returns:
         return None
     times = ", ".join(f"{at.astimezone(UTC):%H:%M} UTC" for at in r.returns)
-    return (
-        f"holdspace was away during the session and came back at {times}: presence was recorded before and "
+    return _(
+        "holdspace was away during the session and came back at {times}: presence was recorded before and "
         "counted again from the voice room on its return; anyone who came and went while it was away is "
         "not counted."
-    )
+    ).format(times=times)
 
 
 def _intervention_lines(r: SessionReport) -> list[str]:
     if not r.interventions:
-        return ["• none"]
+        return [_("• none")]
     lines = []
     for item in r.interventions:
-        case = f"case #{item.case_number}" if item.case_number is not None else "no case"
-        lines.append(f"• {item.at.astimezone(UTC):%H:%M:%S} UTC: {INTERVENTIONS[item.kind]} ({case})")
+        what = _(INTERVENTIONS[item.kind])
+        at = f"{item.at.astimezone(UTC):%H:%M:%S} UTC"
+        if item.case_number is not None:
+            lines.append(_("• {time}: {what} (case #{number})").format(time=at, what=what, number=item.case_number))
+        else:
+            lines.append(_("• {time}: {what} (no case)").format(time=at, what=what))
     return lines
+
+
+def _pending_reason(reason: str) -> str:
+    return _(PENDING_REASONS[reason]) if reason in PENDING_REASONS else reason
 
 
 def _messages_line(r: SessionReport) -> str:
     if not r.messages_expire and not r.pending:
-        return "Messages: kept (this group does not remove messages at the end of a session)."
-    line = f"Messages: {_plural(r.removed_messages, 'message')} removed"
+        return _("Messages: kept (this group does not remove messages at the end of a session).")
+    removed = ngettext("{count} message", "{count} messages", r.removed_messages).format(count=r.removed_messages)
     if r.pending:
-        pending = "; ".join(
-            f"{count} {PENDING_REASONS.get(reason, reason)}" for reason, count in sorted(r.pending.items())
-        )
-        line += f"; still pending: {pending}"
-    else:
-        line += "; none pending"
-    return line + "."
+        pending = "; ".join(f"{count} {_pending_reason(reason)}" for reason, count in sorted(r.pending.items()))
+        return _("Messages: {removed} removed; still pending: {pending}.").format(removed=removed, pending=pending)
+    return _("Messages: {removed} removed; none pending.").format(removed=removed)
 
 
 def facilitator_text(r: SessionReport) -> str:
-    """The report the group's facilitators read."""
+    """The report the group's facilitators read (in the current language: the caller picks it)."""
     return "\n".join(
         [
-            f"**Session integrity report: {r.group}**",
-            f"Started: {_when(r.started_at, r.time_zone)}",
-            f"Ended: {_when(r.ended_at, r.time_zone)} ({r.end_reason})",
+            _("**Session integrity report: {group}**").format(group=r.group),
+            _("Started: {when}").format(when=_when(r.started_at, r.time_zone)),
+            _("Ended: {when} ({reason})").format(when=_when(r.ended_at, r.time_zone), reason=r.end_reason),
             _presence_line(r.presence),
             *([line] if (line := _returns_line(r)) else []),
-            f"Interventions ({len(r.interventions)}):",
+            _("Interventions ({count}):").format(count=len(r.interventions)),
             *_intervention_lines(r),
             _messages_line(r),
-            f"Ground-rules reminders posted: {r.reminders}.",
-            f"Report id: `{report_id(r)}` (covered by the audit trail; `/session history` lists it).",
+            _("Ground-rules reminders posted: {count}.").format(count=r.reminders),
+            _("Report id: `{id}` (covered by the audit trail; `/session history` lists it).").format(id=report_id(r)),
         ]
     )
 
@@ -306,15 +325,27 @@ def modlog_text(r: SessionReport) -> str:
     counts: dict[str, int] = {}
     for item in r.interventions:
         counts[item.kind] = counts.get(item.kind, 0) + 1
-    done = ", ".join(f"{n} {INTERVENTIONS[k]}" for k, n in sorted(counts.items())) or "no interventions"
-    pending = sum(r.pending.values())
-    return (
-        f"Session of **{r.group}** ended ({r.end_reason}): {_plural(r.presence.total, 'person', 'people')} present "
-        f"({r.presence.consented} consented, {r.presence.exempt} exempt, {r.presence.removed} removed); {done}"
-        f"{' (cases ' + ', '.join(f'#{n}' for n in cases) + ')' if cases else ''}; "
-        f"{r.removed_messages} messages removed, {pending} pending; {r.reminders} reminders"
-        f"{'; holdspace was away during it' if r.returns else ''}. "
-        f"Report `{report_id(r)}`."
+    done = ", ".join(f"{n} {_(INTERVENTIONS[k])}" for k, n in sorted(counts.items())) or _("no interventions")
+    if cases:
+        done = _("{interventions} (cases {cases})").format(interventions=done, cases=_cases(cases))
+    away = _("; holdspace was away during it") if r.returns else ""
+    return _(
+        "Session of **{group}** ended ({reason}): {people} present ({consented} consented, {exempt} exempt, "
+        "{removed} removed); {interventions}; {messages} messages removed, {pending} pending; {reminders} "
+        "reminders{away}. Report `{id}`."
+    ).format(
+        group=r.group,
+        reason=r.end_reason,
+        people=_people(r.presence.total),
+        consented=r.presence.consented,
+        exempt=r.presence.exempt,
+        removed=r.presence.removed,
+        interventions=done,
+        messages=r.removed_messages,
+        pending=sum(r.pending.values()),
+        reminders=r.reminders,
+        away=away,
+        id=report_id(r),
     )
 
 
@@ -326,29 +357,48 @@ def report_id(r: SessionReport) -> str:
 def history_line(r: SessionReport) -> str:
     """One past session in ``/session history``."""
     cases = sorted({i.case_number for i in r.interventions if i.case_number is not None})
-    case_text = f" (cases {', '.join(f'#{n}' for n in cases)})" if cases else ""
     pending = sum(r.pending.values())
-    return (
-        f"`{report_id(r)}` {_when(r.started_at, r.time_zone)}: "
-        f"{_plural(r.presence.total, 'person', 'people')} present, "
-        f"{_plural(len(r.interventions), 'intervention')}{case_text}, {_plural(pending, 'message')} pending"
+    interventions = ngettext("{count} intervention", "{count} interventions", len(r.interventions)).format(
+        count=len(r.interventions)
+    )
+    if cases:
+        interventions = _("{interventions} (cases {cases})").format(interventions=interventions, cases=_cases(cases))
+    return _("`{id}` {when}: {people} present, {interventions}, {pending} pending").format(
+        id=report_id(r),
+        when=_when(r.started_at, r.time_zone),
+        people=_people(r.presence.total),
+        interventions=interventions,
+        pending=ngettext("{count} message", "{count} messages", pending).format(count=pending),
     )
 
 
 def history_text(group: str, reports: list[SessionReport], *, shown: int) -> str:
     """The list ``/session history`` answers with (newest first, the first ``shown`` of them)."""
     if not reports:
-        return f"No session of {group} has a report yet: each session's report is made when it ends."
+        return _("No session of {group} has a report yet: each session's report is made when it ends.").format(
+            group=group
+        )
     more = len(reports) - shown
-    lines = [f"**Integrity reports of {group}** (newest first; `/session history report:ID` shows one):"]
+    lines = [
+        _("**Integrity reports of {group}** (newest first; `/session history report:ID` shows one):").format(
+            group=group
+        )
+    ]
     lines += [f"• {history_line(r)}" for r in reports[:shown]]
     if more > 0:
-        lines.append(f"… and {more} older; `holdspace export sessions` has them all.")
+        lines.append(_("… and {count} older; `holdspace export sessions` has them all.").format(count=more))
     return "\n".join(lines)
 
 
 def unknown_report(group: str) -> str:
-    return f"No report of {group} has that id. `/session history group:{group}` lists their ids."
+    return _("No report of {group} has that id. `/session history group:{group}` lists their ids.").format(group=group)
+
+
+#: The answer to someone who may not read a group's reports (the same whether the group exists).
+HISTORY_REFUSED = N_(
+    "Only the group's facilitators and moderators can read its session reports. If you should be one, ask "
+    "the server's administrators for the role."
+)
 
 
 def as_record(r: SessionReport) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from bot.app import HoldspaceBot
 from bot.core import session_report as words
 from bot.core.records import GroupInfo
 from bot.core.visibility import may_read_session_reports
+from bot.i18n import _
 from bot.storage import session_reports
 from bot.ui.case_views import viewer_of
 from bot.ui.checks import is_facilitator, is_group_facilitator, is_moderator
@@ -22,10 +23,6 @@ from bot.ui.replies import UserError
 #: Reports listed in one answer (Discord's message limit); the export has them all.
 SHOWN = 15
 
-REFUSED = (
-    "Only the group's facilitators and moderators can read its session reports. If you should be one, ask "
-    "the server's administrators for the role."
-)
 
 
 def _may_ask(interaction: discord.Interaction[Any]) -> bool:
@@ -37,7 +34,7 @@ class HistoryGroupTransformer(GroupTransformer):
 
     def check_asker(self, interaction: discord.Interaction[Any]) -> None:
         if not _may_ask(interaction):
-            raise UserError(REFUSED)
+            raise UserError(_(words.HISTORY_REFUSED))
 
     def offered(self, interaction: discord.Interaction[Any], group: GroupInfo) -> bool:
         return is_moderator(interaction) or is_group_facilitator(interaction, group)
@@ -51,7 +48,7 @@ async def answer(
 ) -> str:
     """The list of ``group``'s reports, or the one whose id is ``report``."""
     if not may_read_session_reports(viewer_of(bot, interaction), group.id):
-        raise UserError(REFUSED)
+        raise UserError(_(words.HISTORY_REFUSED))
     reports = await session_reports.of_group(bot.db, bot.ring, group.id)
     if report is None or not report.strip():
         return words.history_text(group.name, reports, shown=SHOWN)

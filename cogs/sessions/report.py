@@ -36,6 +36,7 @@ from bot.core.access import Reason
 from bot.core.expiry import ExpiryReport, snowflake_time
 from bot.core.records import GroupInfo
 from bot.core.timer_kinds import TimerKind
+from bot.i18n import using
 from bot.scheduler import RetryLater, Timer
 from bot.services.audit import build_payload
 from bot.storage import session_reports
@@ -231,7 +232,7 @@ class SessionReports:
                 await bot.scheduler.timers.add(
                     TimerKind.SESSION_REPORT,
                     now,
-                    {"session_id": session_id, "guild_id": group.guild_id, **target},
+                    {"session_id": session_id, "guild_id": group.guild_id, "group_id": group.id, **target},
                     key=f"{session_id}:{index}",
                 )
         bot.scheduler.wake()
@@ -273,13 +274,16 @@ class SessionReports:
         await self._ready()
         guild_id = int(timer.payload["guild_id"])
         target: Any
+        server = self.bot.state.guild(guild_id).language
+        group = self.bot.state.groups.get(str(timer.payload.get("group_id", "")))
         if timer.payload.get("to") == "modlog":
             channel_id = self.bot.state.guild(guild_id).log_channel_id
             target = self.bot.get_channel(channel_id) if channel_id is not None else None
             if not isinstance(target, discord.abc.Messageable):
                 log.info("no mod-log channel to post a session report in; it is stored and listed")
                 return
-            text = words.modlog_text(report)
+            with using(server):  # moderator notices are in the server's language
+                text = words.modlog_text(report)
         else:
             member_id = int(timer.payload["member_id"])
             guild = self.bot.get_guild(guild_id)
@@ -287,7 +291,8 @@ class SessionReports:
             if target is None:
                 log.info("a facilitator left before their session report was sent; it stays in /session history")
                 return
-            text = words.facilitator_text(report)
+            with using(group.language if group is not None and group.language else server):
+                text = words.facilitator_text(report)
         try:
             for part in split(text):
                 await target.send(part, allowed_mentions=discord.AllowedMentions.none())

@@ -258,3 +258,25 @@ async def test_a_rate_limited_report_dm_is_kept_and_sent_later(hs: Holdspace) ->
     await hs.sb.wait_until(lambda: reports_in(hs.member("carol")))
     await hs.settle()
     assert len(reports_in(hs.member("carol"))) == 1
+
+
+async def test_the_facilitators_report_is_in_the_groups_language_and_the_summary_in_the_servers(
+    hs: Holdspace,
+) -> None:
+    circle = await make_group(hs, lock=False, consented=("alice",))
+    log_id = await with_mod_log(hs)
+    await set_expiry(hs, circle, language="de")
+    await run(hs, "carol", "session start", circle.text, group=circle.group.id)
+    hs.guild.join_voice(hs.member("alice"), circle.voice)
+    await hs.settle()
+    await run(hs, "carol", "session end", circle.text, group=circle.group.id)
+    await hs.sb.wait_until(
+        lambda: (
+            any("Integritätsbericht" in (m.content or "") for m in hs.member("carol").user.dms)
+            and hs.sb.world.channels[log_id].messages
+        )
+    )
+    assert "Anwesend: 1 Person (1 mit gültiger Einwilligung)" in next(
+        m.content for m in hs.member("carol").user.dms if "Integritätsbericht" in (m.content or "")
+    )
+    assert any("Session of **Circle** ended" in (m.content or "") for m in hs.sb.world.channels[log_id].messages)

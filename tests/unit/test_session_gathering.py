@@ -203,3 +203,21 @@ async def test_events_survive_in_order_and_clear_removes_everything_gathered(db:
     ]
     await watch.clear(db, session_id)
     assert await watch.events(db, session_id) == [] and await watch.statuses(db, session_id) == []
+
+
+def test_the_report_follows_the_language_it_is_made_in() -> None:
+    from bot.i18n import using
+
+    r = gathered(
+        Fact("unconsented_join", 4, START + timedelta(minutes=3)),
+        Fact("messages", None, START, {"removed": 1, "pending": {"pending": 2}}),
+        statuses=("consented", "exempt", "removed"),
+    )
+    with using("de"):
+        text, summary = facilitator_text(r), modlog_text(r)
+    assert "**Integritätsbericht der Sitzung: Circle**" in text
+    assert "Beitritt ohne Einwilligung entfernt (Fall #4)" in text
+    assert "Anwesend: 3 Personen (1 mit gültiger Einwilligung, 1 aus der Leitung" in text
+    assert "1 Nachricht entfernt; noch ausstehend: 2 noch in der Warteschlange" in text
+    assert "Sitzung von **Circle** beendet" in summary and "(Fälle #4)" in summary
+    assert "Session integrity report" in facilitator_text(r)  # English again outside the block
