@@ -77,7 +77,7 @@ async def export_sessions(db: Database, ring: KeyRing, guild_id: int, group_name
     fmt = (fmt or "").lower()
     if fmt not in ("csv", "json"):
         raise HoldspaceError(f"unknown export format {fmt!r}; use csv or json")
-    groups = await groups_of(db, guild_id, group_name)
+    groups = await groups_of(db, ring, guild_id, group_name)
     found: list[tuple[str, SessionReport]] = []
     for group in groups:
         found += [(group.id, r) for r in await session_reports.of_group(db, ring, group.id)]
