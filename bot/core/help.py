@@ -58,7 +58,7 @@ FACILITATOR = HelpSection(
         ("/session end", N_("end the session")),
         ("/session schedule add", N_("a weekly session that starts and ends by itself")),
         ("/session status", N_("what is running and what comes next")),
-        ("/session history", N_("each past session's integrity report: who was there by status, what holdspace did")),
+        ("/session history", N_("past sessions' integrity reports")),
     ),
 )
 
@@ -80,7 +80,6 @@ SERVER_MANAGER = HelpSection(
         ("/setup agreement edit", N_("the agreement new groups start from")),
         ("/guard audit", N_("check the server's set-up, line by line")),
         ("/guard list", N_("the bots allowed into group rooms")),
-        ("/session history", N_("a group's session integrity reports; their summaries are in the mod-log")),
     ),
 )
 
