@@ -28,6 +28,7 @@ from bot.services.departures import Departures
 from bot.services.discord_clock import DiscordClock
 from bot.services.enforcement import Enforcement
 from bot.services.expiry import ExpiryService
+from bot.services.facilitator_roles import FacilitatorRoles
 from bot.services.features import ConsentGate, SessionCalendar
 from bot.services.member_data import MemberData
 from bot.services.outbox import Outbox
@@ -113,6 +114,7 @@ class HoldspaceBot(commands.Bot):
         self.access_order = AccessOrder()
         self.departures = Departures(self, clock)
         self.enforcement = Enforcement(self)
+        self.facilitator_roles = FacilitatorRoles(self)
         from bot.services.integrity import Integrity
 
         self.integrity = Integrity(self)
@@ -164,6 +166,7 @@ class HoldspaceBot(commands.Bot):
         await self.members.stop()
         await self.scheduler.stop()
         await self.departures.close()
+        await self.facilitator_roles.close()
         await self.enforcement.close()
         await self.outbox.close()
         await super().close()

@@ -6,7 +6,8 @@
   then its GUILD_CREATE) is decided again the same way: whatever happened meanwhile arrives only in
   that GUILD_CREATE. Every disconnect goes out before any prompt, audit entry or case.
 - Role changes (GUILD_MEMBER_UPDATE): a facilitator who loses the role while in the voice room, or
-  anyone whose exemption depended on a role, is decided again.
+  anyone whose exemption depended on a role, is decided again; the rooms of the groups that name
+  them follow (``bot.facilitator_roles``).
 - Voice events end a disconnect's back-off early and let a later join count as new.
 
 The decisions and the requests live in ``bot.enforcement`` and ``bot.departures``.
@@ -84,7 +85,8 @@ class Enforcement(commands.Cog):
     @commands.Cog.listener()
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
         if before.roles != after.roles:
-            self.bot.enforcement.roles_changed(after)
+            self.bot.enforcement.roles_changed(after)  # the voice room first: the disconnect leads
+            self.bot.facilitator_roles.member_changed(before, after)
 
     @commands.Cog.listener()
     async def on_voice_state_update(

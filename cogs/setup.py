@@ -277,7 +277,7 @@ class Setup(commands.Cog):
             },
         )
         if new.facilitator_role_id != old.facilitator_role_id and old.configured:
-            await self.bot.access.reconcile_all("setup")
+            await self.bot.facilitator_roles.setup_changed(guild)
         steps = await self._next_steps(guild, new)
         embed = discord.Embed(title="holdspace is set up", description=f"{describe(new)}\n\n**Still to do**\n{steps}")
         await send_ephemeral(interaction, embed=embed)

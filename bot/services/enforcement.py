@@ -264,13 +264,22 @@ class Enforcement:
         return None
 
     def _may_be_open(self, guild_id: int, channel_id: int, member_id: int) -> bool:
-        """Does memory say the member should have the room open again (consented, facilitator)?"""
+        """Should the member have the room open again? The one may-stay rule decides (a consent, or
+        being a facilitator: the role held and, where the group names some, one of them)."""
         group = self.bot.state.group_of_channel(channel_id)
         if group is None:
             return True
-        if self.bot.state.consent_of(group.id, member_id) is not None:
-            return True
-        return member_id in self.bot.state.facilitators_of(group.id) and not group.facilitators_consent
+        guild = self.bot.get_guild(guild_id)
+        member = guild.get_member(member_id) if guild is not None else None
+        bot_id = self.bot.user.id if self.bot.user is not None else 0
+        return decide_from_state(
+            self.bot.state,
+            group,
+            member_id=member_id,
+            is_bot=False,  # a bot's overwrite is the guard's business; here only people are closed out
+            role_ids=[r.id for r in member.roles] if member is not None else (),
+            bot_id=bot_id,
+        ).allowed
 
     def _repair_later(self, group: GroupInfo, channel_id: int, member_id: int, reason: str) -> None:
         attempt = functools.partial(self._strip_allow, group.guild_id, channel_id, member_id, reason)

@@ -3,10 +3,159 @@ by most members is refused by setup and reported by /guard audit."""
 
 from __future__ import annotations
 
+from bot.core.records import GroupInfo
 from bot.sandbox import permissions as P
+from bot.sandbox.world import Channel, Member
 from tests.e2e.conftest import Holdspace
+from tests.e2e.test_enforcement import audit_actions
 from tests.e2e.test_guard import answer as guard_answer
-from tests.e2e.test_setup import configure, final, rooms, started_with_group
+from tests.e2e.test_setup import Staff, configure, final, rooms, started_with_group
+
+
+def _sees(hs: Holdspace, who: Member, room: Channel) -> bool:
+    return bool(hs.guild.permissions_for(who, room) & P.VIEW_CHANNEL)
+
+
+async def _named_in_voice(hs: Holdspace) -> tuple[Staff, GroupInfo, Channel, Channel]:
+    """fran, the one named facilitator of "Tuesday circle", sits in its voice room."""
+    staff, group = await started_with_group(hs, "Tuesday circle")
+    fran = staff.facilitator
+    text, voice = rooms(hs, group)
+    added = await final(await hs.command(fran, None, "group facilitator add", group="Tuesday circle", member=fran))
+    assert "now facilitates" in added
+    await hs.sb.wait_until(lambda: _sees(hs, fran, text) and _sees(hs, fran, voice))
+    hs.guild.join_voice(fran, voice)
+    await hs.settle()
+    assert hs.guild.voice_channel_of(fran) == voice
+    return staff, group, text, voice
+
+
+def _discord_requests(hs: Holdspace, since: int) -> list:  # type: ignore[type-arg]
+    return [r for r in hs.sb.requests[since:] if not r.path.startswith(("/interactions/", "/webhooks/"))]
+
+
+async def test_a_named_facilitator_who_loses_the_role_is_disconnected_and_shut_out_at_once(
+    holdspace: Holdspace,
+) -> None:
+    hs = holdspace
+    staff, _, text, voice = await _named_in_voice(hs)
+    fran = staff.facilitator
+    before = len(hs.sb.requests)
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id])
+    await hs.sb.wait_until(
+        lambda: (
+            hs.guild.voice_channel_of(fran) is None
+            and fran.id not in text.overwrites
+            and fran.id not in voice.overwrites
+        )
+    )
+    await hs.settle()
+    assert not _sees(hs, fran, text) and not _sees(hs, fran, voice)
+    sent = _discord_requests(hs, before)
+    assert sent[0].method == "PATCH" and sent[0].json == {"channel_id": None}, "the disconnect is the first request"
+    assert "facilitator_role_lost" in await audit_actions(hs)
+    # Trying to come back is refused by Discord itself: the rooms are closed to her.
+    assert not _sees(hs, fran, voice)
+
+
+async def test_the_facilitator_role_given_back_opens_the_rooms_again(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, _, text, voice = await _named_in_voice(hs)
+    fran = staff.facilitator
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id])
+    await hs.sb.wait_until(lambda: not _sees(hs, fran, text) and hs.guild.voice_channel_of(fran) is None)
+    await hs.settle()
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id, staff.fac_role.id])
+    await hs.sb.wait_until(lambda: _sees(hs, fran, text) and _sees(hs, fran, voice))
+    hs.guild.join_voice(fran, voice)
+    await hs.settle()
+    assert hs.guild.voice_channel_of(fran) == voice, "a facilitator again may stay"
+
+
+async def test_the_role_taken_and_given_back_at_once_ends_with_the_last_change(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, _, text, voice = await _named_in_voice(hs)
+    fran = staff.facilitator
+    # Discord is slow to answer, so the closing is still under way when the role comes back.
+    hs.sb.faults.add_latency(0.2, None)
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id])
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id, staff.fac_role.id])
+    await hs.settle()
+    hs.sb.faults.clear()
+    assert _sees(hs, fran, text) and _sees(hs, fran, voice), "the last change wins: she facilitates"
+    # And the other way round: given back, then taken again.
+    hs.sb.faults.add_latency(0.2, None)
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id])
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id, staff.fac_role.id])
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id])
+    await hs.settle()
+    hs.sb.faults.clear()
+    assert not _sees(hs, fran, text) and not _sees(hs, fran, voice)
+
+
+async def test_a_facilitator_who_got_the_role_back_while_holdspace_was_offline_has_the_rooms_at_start(
+    holdspace: Holdspace,
+) -> None:
+    hs = holdspace
+    staff, _, text, voice = await _named_in_voice(hs)
+    fran = staff.facilitator
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id])
+    await hs.sb.wait_until(lambda: not _sees(hs, fran, text) and hs.guild.voice_channel_of(fran) is None)
+    await hs.settle()
+    await hs.stop()
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id, staff.fac_role.id])
+    await hs.start()
+    await hs.sb.wait_until(lambda: _sees(hs, fran, text) and _sees(hs, fran, voice))
+
+
+async def test_a_new_facilitator_role_in_setup_mid_session_moves_the_rooms_to_its_holders(
+    holdspace: Holdspace,
+) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, "Tuesday circle")  # names nobody: the role runs it
+    fran, carol = staff.facilitator, hs.member("carol")
+    text, voice = rooms(hs, group)
+    started = await final(await hs.command(fran, None, "session start", group="Tuesday circle"))
+    assert "started" in started.lower(), started
+    hs.guild.join_voice(fran, voice)
+    await hs.settle()
+    leads = hs.guild.create_role("Leads", 0)
+    hs.guild.set_member_roles(carol, [*carol.role_ids, leads.id])
+    await hs.settle()
+    before = len(hs.sb.requests)
+    changed = await final(await configure(hs, staff, facilitator_role=leads))
+    assert "set up" in changed, changed
+    await hs.sb.wait_until(
+        lambda: hs.guild.voice_channel_of(fran) is None and not _sees(hs, fran, text) and _sees(hs, carol, voice)
+    )
+    assert staff.fac_role.id not in text.overwrites or not text.overwrites[staff.fac_role.id].allow
+    sent = _discord_requests(hs, before)
+    assert sent[0].method == "PATCH" and sent[0].json == {"channel_id": None}, "the disconnect is the first request"
+    hs.guild.join_voice(carol, voice)
+    await hs.settle()
+    assert hs.guild.voice_channel_of(carol) == voice, "the new role's holders facilitate"
+
+
+async def test_a_new_facilitator_role_in_setup_closes_the_rooms_to_named_facilitators_without_it(
+    holdspace: Holdspace,
+) -> None:
+    hs = holdspace
+    staff, _, text, voice = await _named_in_voice(hs)
+    fran = staff.facilitator
+    leads = hs.guild.create_role("Leads", 0)
+    await hs.settle()
+    changed = await final(await configure(hs, staff, facilitator_role=leads))
+    assert "set up" in changed, changed
+    await hs.sb.wait_until(
+        lambda: (
+            hs.guild.voice_channel_of(fran) is None
+            and fran.id not in text.overwrites
+            and fran.id not in voice.overwrites
+        )
+    )
+    # Given the new role, she is a named facilitator with the role again.
+    hs.guild.set_member_roles(fran, [*fran.role_ids, leads.id])
+    await hs.sb.wait_until(lambda: _sees(hs, fran, text) and _sees(hs, fran, voice))
 
 
 async def test_a_named_facilitator_who_lost_the_role_while_holdspace_was_offline_loses_the_rooms(
@@ -28,10 +177,12 @@ async def test_a_named_facilitator_who_lost_the_role_while_holdspace_was_offline
     hs.guild.set_member_roles(fran, [hs.world.member_role.id])
     await hs.start()
     await hs.sb.wait_until(
-        lambda: not sees()
-        and hs.guild.voice_channel_of(fran) is None
-        and fran.id not in text.overwrites
-        and fran.id not in voice.overwrites
+        lambda: (
+            not sees()
+            and hs.guild.voice_channel_of(fran) is None
+            and fran.id not in text.overwrites
+            and fran.id not in voice.overwrites
+        )
     )
     assert staff.fac_role.id not in text.overwrites, "the role gets nothing while the group names facilitators"
     refused = await hs.command(fran, None, "session start", group="Tuesday circle")
