@@ -31,7 +31,7 @@ from bot.core.cases import (
     kind_label,
 )
 from bot.core.records import GroupInfo
-from bot.core.visibility import CaseSight, case_group_scope, case_sight
+from bot.core.visibility import CaseSight, case_group_scope, case_sight, may_see_any_case
 from bot.i18n import N_
 from bot.services.cases import HeldMessage
 from bot.storage import cases as case_store
@@ -49,13 +49,14 @@ from bot.ui.case_views import (
     require_moderator,
     require_viewer,
     status_line,
+    viewer_of,
     visible_case,
     when,
     workable_case,
 )
 from bot.ui.group_options import GroupTransformer, find_group
 from bot.ui.panels import Panel
-from bot.ui.replies import UserError, send_ephemeral
+from bot.ui.replies import UserError, echo, send_ephemeral
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ class Moderation(commands.Cog):
         pages = max(1, math.ceil(total / PAGE_SIZE))
         if page > pages:
             raise UserError(f"There are only {pages} page(s) of cases for these filters.")
-        described = f"{status} cases" + (f" of kind {kind_label(kind)}" if kind else "")
+        described = f"{status} cases" + (f" of kind {echo(kind_label(kind), 60)}" if kind else "")
         if not records_page:
             return f"No {described}.", None
         lines = [
@@ -261,6 +262,10 @@ class Moderation(commands.Cog):
 
     @cases_list.autocomplete("kind")
     async def _kind_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None or not isinstance(interaction.user, discord.Member):
+            return []
+        if not may_see_any_case(viewer_of(self.bot, interaction)):
+            return []  # autocomplete answers only those who may run the command
         needle = current.lower()
         return [
             app_commands.Choice(name=f"{label} ({kind})"[:100], value=kind)

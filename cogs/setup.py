@@ -18,7 +18,7 @@ from bot.i18n.formats import language_name
 from bot.services.command_access import staff_command_gaps
 from bot.services.member_data import retention_of
 from bot.storage import guilds as guild_store
-from bot.ui.checks import server_manager_only
+from bot.ui.checks import is_server_manager, server_manager_only
 from bot.ui.consent_views import lobby_embed, lobby_view
 from bot.ui.group_options import missing_permission_error
 from bot.ui.locale import language_choices
@@ -45,6 +45,8 @@ def validate_timezone(raw: str) -> str:
 async def timezone_autocomplete(
     interaction: discord.Interaction[HoldspaceBot], current: str
 ) -> list[app_commands.Choice[str]]:
+    if interaction.guild is None or not is_server_manager(interaction):
+        return []  # autocomplete answers only those who may run the command
     return [app_commands.Choice(name=z, value=z) for z in suggest_zones(current)]
 
 

@@ -140,6 +140,8 @@ class Sessions(commands.Cog, name="Sessions"):
     async def zone_autocomplete(
         self, interaction: discord.Interaction[HoldspaceBot], current: str
     ) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None or not self._own_groups(interaction):
+            return []  # autocomplete answers only those who may run the command
         return [app_commands.Choice(name=z, value=z) for z in suggest_zones(current)]
 
     async def schedule_autocomplete(

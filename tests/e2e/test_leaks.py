@@ -10,6 +10,8 @@ from bot.logs import setup_logging
 from bot.sandbox.world import Member
 from tests.e2e.conftest import Holdspace
 from tests.e2e.panels import button_id
+from tests.e2e.test_fuzz import INTEGER, STRING, Leaf, plain_value
+from tests.e2e.test_fuzz import build as fuzz_world
 from tests.e2e.test_setup import final, started_with_group
 
 LONG = "x" * 4000
@@ -58,8 +60,9 @@ async def test_a_facilitator_reads_only_the_groups_they_run(holdspace: Holdspace
     assert "now facilitates" in added
     dana = await _second_group_run_by(hs, staff.fac_role.id)
     scheduled = await final(
-        await hs.command(fran, None, "session schedule add", group="Tuesday circle", weekday=1, time="18:00",
-                         duration="90m")
+        await hs.command(
+            fran, None, "session schedule add", group="Tuesday circle", weekday=1, time="18:00", duration="90m"
+        )
     )
     assert "now meets" in scheduled
     status = await final(await hs.command(dana, None, "session status"))
@@ -172,3 +175,90 @@ async def test_a_clean_shutdown_stops_work_before_the_database_closes(
         await hs.stop()
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
+
+
+#: The commands every member may run; every other command is for staff.
+MEMBER_COMMANDS = ("consent", "privacy", "report", "help")
+
+
+async def test_a_plain_member_gets_nothing_from_any_staff_autocomplete(holdspace: Holdspace) -> None:
+    world = await fuzz_world(holdspace)
+    hs = world.hs
+    alice = world.people["member"]
+    asked = 0
+    for leaf in world.leaves:
+        if leaf.path.split()[0] in MEMBER_COMMANDS:
+            continue
+        for spec in leaf.options:
+            if not spec.get("autocomplete"):
+                continue
+            for typed in ("", "t", "Europe"):
+                offered = await hs.sb.autocomplete(alice, world.rooms[0], leaf.path, spec["name"], typed).response()
+                assert not offered.choices, (leaf.path, spec["name"], typed)
+                asked += 1
+    assert asked >= 10
+
+
+async def test_staff_commands_answer_a_member_alike_whether_what_they_name_exists(holdspace: Holdspace) -> None:
+    world = await fuzz_world(holdspace)
+    hs = world.hs
+    bot = hs.bot
+    assert bot is not None
+    group = bot.state.group_by_name(hs.guild.id, "Tuesday circle")
+    assert group is not None
+    number = await bot.cases.open(hs.guild.id, "permission_drift", group_id=group.id)
+    alice = world.people["member"]
+
+    def values(leaf: Leaf, *, existing: bool) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for spec in leaf.options:
+            if not spec.get("required"):
+                continue
+            value = plain_value(world, spec)
+            if spec["type"] == STRING and not spec.get("choices") and not existing:
+                value = "No such circle"
+            elif spec["type"] == INTEGER and spec["name"] == "number":
+                value = number if existing else 999_999
+            out[spec["name"]] = value
+        return out
+
+    compared = 0
+    for leaf in world.leaves:
+        if leaf.path.split()[0] in MEMBER_COMMANDS:
+            continue
+        answers = []
+        for existing in (True, False):
+            handle = hs.sb.run_command(alice, world.rooms[0], leaf.path, values(leaf, existing=existing))
+            text = await final(handle)
+            assert handle.ephemeral and handle.modal is None, leaf.path
+            answers.append(text)
+        assert answers[0] == answers[1], (leaf.path, answers)
+        assert "Tuesday" not in answers[0], (leaf.path, answers[0])
+        compared += 1
+    assert compared > 20
+
+
+async def test_a_facilitator_of_another_group_is_refused_every_command_about_this_one(holdspace: Holdspace) -> None:
+    world = await fuzz_world(holdspace)
+    hs = world.hs
+    staff_role = hs.bot.state.guilds[hs.guild.id].facilitator_role_id if hs.bot else None
+    assert staff_role is not None
+    fran = world.people["facilitator"]
+    added = await final(await hs.command(fran, None, "group facilitator add", group="Tuesday circle", member=fran))
+    assert "now facilitates" in added
+    dana = await _second_group_run_by(hs, staff_role)
+    alice = world.people["member"]
+    tried = 0
+    for leaf in world.leaves:
+        names = {spec["name"] for spec in leaf.options}
+        if "group" not in names or leaf.path.split()[0] in MEMBER_COMMANDS:
+            continue
+        values = {spec["name"]: plain_value(world, spec) for spec in leaf.options if spec.get("required")}
+        values["group"] = "Tuesday circle"
+        handle = hs.sb.run_command(dana, world.rooms[0], leaf.path, values)
+        text = await final(handle)
+        assert handle.ephemeral and handle.modal is None, leaf.path
+        assert "only" in text.casefold() or "no group of yours" in text, (leaf.path, text)
+        assert f"<@{fran.id}>" not in text and f"<@{alice.id}>" not in text, (leaf.path, text)
+        tried += 1
+    assert tried >= 10
