@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
 from bot.logs import setup_logging
-from bot.sandbox.world import Member
+from bot.sandbox.interactions import InteractionHandle
+from bot.sandbox.world import Member, Message, User
 from tests.e2e.conftest import Holdspace
 from tests.e2e.panels import button_id
-from tests.e2e.test_fuzz import INTEGER, STRING, Leaf, plain_value
+from tests.e2e.test_fuzz import INTEGER, STRING, Leaf, no_tracebacks, plain_value, tracebacks
 from tests.e2e.test_fuzz import build as fuzz_world
+
+__all__ = ["tracebacks"]  # the fixture, shared with the fuzz
 from tests.e2e.test_setup import final, started_with_group
 
 LONG = "x" * 4000
+BUTTON, SELECT = 2, 3
 
 
 async def _second_group_run_by(hs: Holdspace, fac_role_id: int, name: str = "Thursday circle") -> Member:
@@ -262,3 +267,73 @@ async def test_a_facilitator_of_another_group_is_refused_every_command_about_thi
         assert f"<@{fran.id}>" not in text and f"<@{alice.id}>" not in text, (leaf.path, text)
         tried += 1
     assert tried >= 10
+
+
+def _components(message: Message) -> list[dict[str, Any]]:
+    """Every button and select on ``message`` that can be used."""
+    out: list[dict[str, Any]] = []
+
+    def walk(components: list[dict[str, Any]]) -> None:
+        for component in components:
+            if component.get("type") in (BUTTON, SELECT) and "custom_id" in component and not component.get("disabled"):
+                out.append(component)
+            walk(component.get("components") or [])
+
+    walk(message.components)
+    return out
+
+
+async def test_every_button_holdspace_left_on_screen_answers_after_a_restart(
+    holdspace: Holdspace, tracebacks: pytest.LogCaptureFixture
+) -> None:
+    world = await fuzz_world(holdspace)
+    hs = world.hs
+    bot = hs.bot
+    assert bot is not None
+    group = bot.state.group_by_name(hs.guild.id, "Tuesday circle")
+    assert group is not None
+    fran, owner, alice, bob = (world.people[k] for k in ("facilitator", "manager", "member", "moderator"))
+    for _ in range(12):
+        await bot.cases.open(hs.guild.id, "permission_drift", group_id=group.id)
+    ran: list[tuple[Member, InteractionHandle]] = []
+    for who, command, options in (
+        (fran, "session start", {"group": "Tuesday circle"}),
+        (owner, "cases list", {}),
+        (bob, "cases show", {"number": 1}),
+        (owner, "expiry purge-now", {"group": "Tuesday circle"}),
+        (alice, "privacy forget", {}),
+        (alice, "consent give", {"group": "Tuesday circle"}),
+        (fran, "group agreement show", {"group": "Tuesday circle"}),
+        (fran, "group roster", {"group": "Tuesday circle"}),
+    ):
+        handle = hs.sb.run_command(who, world.rooms[0], command, options)
+        await final(handle)
+        if command == "consent give":  # the agreement follows with its buttons
+            await hs.sb.wait_until(lambda h=handle: any(m.components for m in h.followups))  # type: ignore[misc]
+        ran.append((who, handle))
+    await hs.settle()
+    left: list[tuple[Member | User, Message, dict[str, Any]]] = []
+    for who, handle in ran:
+        for message in ([handle.message] if handle.message else []) + list(handle.followups):
+            left += [(who, message, c) for c in _components(message)]
+    for channel in hs.sb.world.channels.values():
+        clicker: Member | User = channel.recipients[0] if channel.recipients else owner
+        for message in channel.messages:
+            left += [(clicker, message, c) for c in _components(message)]
+    kinds = {c["custom_id"].split(":")[1] if ":" in c["custom_id"] else "panel" for _, _, c in left}
+    assert len(kinds) >= 8, kinds
+    await hs.restart()
+    unanswered = []
+    for who, message, component in left:
+        values = [component["options"][0]["value"]] if component.get("type") == SELECT else None
+        pressed = hs.sb.click(who, message, component["custom_id"], values=values)
+        try:
+            await pressed.response()
+        except TimeoutError:
+            unanswered.append((component["custom_id"], component.get("label")))
+            continue
+        if pressed.modal is not None:
+            continue  # a form is an answer; what it submits is fuzzed elsewhere
+    assert not unanswered, unanswered
+    await hs.settle()
+    no_tracebacks(tracebacks)

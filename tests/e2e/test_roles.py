@@ -200,10 +200,11 @@ async def test_setup_refuses_a_staff_role_most_members_hold_and_the_audit_report
     assert hs.bot is not None and hs.bot.state.guilds[hs.guild.id].facilitator_role_id == staff.fac_role.id
     # Handed out widely afterwards: /guard audit says so.
     for name in ("alice", "bob", "carol"):
-        hs.guild.set_member_roles(hs.member(name), [hs.world.member_role.id, staff.fac_role.id])
+        hs.guild.set_member_roles(hs.member(name), [hs.world.member_role.id, staff.fac_role.id, staff.mod_role.id])
     bot = hs.bot
     await hs.sb.wait_until(
         lambda: sum(1 for m in bot.get_guild(hs.guild.id).members if m.get_role(staff.fac_role.id)) == 4  # type: ignore[union-attr]
     )
     audit = await guard_answer(hs, await hs.command(hs.member("owner"), None, "guard audit"))
     assert f"**fail** The facilitator role <@&{staff.fac_role.id}> is held by 4 of the server's 5 people" in audit
+    assert f"**fail** The moderator role <@&{staff.mod_role.id}> is held by 3 of the server's 5 people" in audit
