@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.crypto import KeyRing
 from bot.errors import HoldspaceError
 from bot.files import write_private_atomically
+from bot.storage.consent_anchor import Anchor
 from bot.storage.db import Database
 
 
@@ -114,3 +116,11 @@ async def test_a_database_others_could_read_that_cannot_be_tightened_is_refused(
     monkeypatch.setattr(os, "chmod", not_owner)
     with pytest.raises(HoldspaceError, match=r"can be read by others.*chmod 600"):
         await Database.open(path)
+
+
+def test_the_consent_anchor_is_owner_only(tmp_path: Path, lax_umask: None) -> None:
+    anchor = Anchor(tmp_path / "hs.sqlite3.anchor")
+    ring = KeyRing.generate()
+    anchor.save(ring)
+    anchor.save(ring)  # written again (atomically replaced): still owner-only
+    assert modes(tmp_path) == {"hs.sqlite3.anchor": 0o600}
