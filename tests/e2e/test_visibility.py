@@ -147,3 +147,37 @@ async def test_a_facilitator_sees_only_the_groups_they_facilitate(hs: Holdspace)
     assert [c["name"] for c in offered.choices or []] == ["Tuesday circle"]
     nothing = await hs.sb.autocomplete(hs.member("alice"), s.general, "cases list", "group", "").response()
     assert not nothing.choices
+
+
+async def test_a_report_about_a_moderator_is_hidden_from_them_and_a_case_about_a_manager_shows_its_status(
+    hs: Holdspace,
+) -> None:
+    s = await set_up(hs)
+    bot = hs.bot
+    assert bot is not None
+    await hs.seed_consent(s.group, hs.member("bob").id)  # bob attends the group too
+    await bot.access.reconcile_group(s.group)
+    await hs.sb.wait_until(lambda: hs.member("bob").id in s.text.overwrites)
+    message = hs.sb.post(s.text, hs.member("bob"), "something hurtful")
+    handle = hs.sb.message_command(hs.member("alice"), message, "Report to moderators")
+    await handle.response()
+    submitted = hs.sb.submit_modal(handle, {"reason": "The moderator mocked what I shared."})
+    await submitted.response()
+    await hs.settle()
+    number = 1  # the report is the server's first case
+    listing, _ = await run(hs, "bob", "cases list", s.general, status="all")
+    assert f"#{number} " not in listing and f"**#{number}**" not in listing and "mocked" not in listing
+    shown, _ = await run(hs, "bob", "cases show", s.general, number=number)
+    assert f"no case #{number}" in shown and "mocked" not in shown
+    owner, _ = await run(hs, "owner", "cases show", s.general, number=number)
+    assert "mocked" in owner
+    # A case about the server manager: its number and status, for them too.
+    about_owner = await bot.cases.open(
+        hs.guild.id, "unconsented_join", group_id=s.group.id, subject_id=hs.member("owner").id, details={"why": "x"}
+    )
+    shown, _ = await run(hs, "owner", "cases show", s.general, number=about_owner)
+    assert "about you" in shown and "why" not in shown
+    refused, _ = await run(hs, "owner", "cases claim", s.general, number=about_owner)
+    assert "about you" in refused
+    worked, _ = await run(hs, "bob", "cases claim", s.general, number=about_owner)
+    assert f"claimed case #{about_owner}" in worked
