@@ -89,6 +89,10 @@ class Enforcement(commands.Cog):
             self.bot.facilitator_roles.member_changed(before, after)
 
     @commands.Cog.listener()
+    async def on_guild_role_delete(self, role: discord.Role) -> None:
+        self.bot.facilitator_roles.role_deleted(role)
+
+    @commands.Cog.listener()
     async def on_voice_state_update(
         self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
     ) -> None:

@@ -53,10 +53,19 @@ class FacilitatorRoles:
             self._spawn(self.follow(group.id, after.id, why=why))
         return len(groups)
 
+    def role_deleted(self, role: discord.Role) -> bool:
+        """The facilitator role itself was deleted: nobody holds it any more (Discord sends no member
+        updates for that), so the server's rooms follow as after a change in /setup."""
+        cfg = self.bot.state.guilds.get(role.guild.id)
+        if cfg is None or cfg.facilitator_role_id != role.id:
+            return False
+        self._spawn(self.setup_changed(role.guild))
+        return True
+
     async def setup_changed(self, guild: discord.Guild) -> None:
-        """The facilitator role was changed in /setup: everyone in the group voice rooms is decided
-        again at once, then the role overwrites move to the new role, then every named facilitator
-        follows in their turn."""
+        """The facilitator role was changed in /setup (or deleted): everyone in the group voice rooms
+        is decided again at once, then the role overwrites move to the new role, then every named
+        facilitator follows in their turn."""
         enforcement = self.bot.enforcement
         groups = self.bot.state.groups_of_guild(guild.id)
         started = sum(enforcement.group_changed(g, trigger="facilitator_role_changed") for g in groups)

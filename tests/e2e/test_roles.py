@@ -208,3 +208,18 @@ async def test_setup_refuses_a_staff_role_most_members_hold_and_the_audit_report
     audit = await guard_answer(hs, await hs.command(hs.member("owner"), None, "guard audit"))
     assert f"**fail** The facilitator role <@&{staff.fac_role.id}> is held by 4 of the server's 5 people" in audit
     assert f"**fail** The moderator role <@&{staff.mod_role.id}> is held by 3 of the server's 5 people" in audit
+
+
+async def test_a_deleted_facilitator_role_shuts_the_named_facilitators_out(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff, _, text, voice = await _named_in_voice(hs)
+    fran = staff.facilitator
+    hs.guild.delete_role(staff.fac_role)
+    await hs.sb.wait_until(
+        lambda: (
+            hs.guild.voice_channel_of(fran) is None
+            and fran.id not in text.overwrites
+            and fran.id not in voice.overwrites
+        )
+    )
+    assert not _sees(hs, fran, text) and not _sees(hs, fran, voice)
