@@ -264,22 +264,16 @@ class Enforcement:
         return None
 
     def _may_be_open(self, guild_id: int, channel_id: int, member_id: int) -> bool:
-        """Should the member have the room open again? The one may-stay rule decides (a consent, or
-        being a facilitator: the role held and, where the group names some, one of them)."""
+        """Must the member's own overwrite on the room still open it? What the rooms must carry decides
+        (``AccessService.desired_room_overwrites``): a consent, or being a named facilitator who holds
+        the facilitator role (``bot.core.access``). A facilitator by role alone gets in through the
+        role's overwrite, so an allow of their own is taken like anyone's."""
         group = self.bot.state.group_of_channel(channel_id)
-        if group is None:
-            return True
         guild = self.bot.get_guild(guild_id)
-        member = guild.get_member(member_id) if guild is not None else None
-        bot_id = self.bot.user.id if self.bot.user is not None else 0
-        return decide_from_state(
-            self.bot.state,
-            group,
-            member_id=member_id,
-            is_bot=False,  # a bot's overwrite is the guard's business; here only people are closed out
-            role_ids=[r.id for r in member.roles] if member is not None else (),
-            bot_id=bot_id,
-        ).allowed
+        if group is None or guild is None:
+            return True
+        wants = self.bot.access.desired_room_overwrites(group, guild).get(channel_id, {})
+        return ow.grants_access(wants.get(ow.Target(ow.MEMBER, member_id)))
 
     def _repair_later(self, group: GroupInfo, channel_id: int, member_id: int, reason: str) -> None:
         attempt = functools.partial(self._strip_allow, group.guild_id, channel_id, member_id, reason)

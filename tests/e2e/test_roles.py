@@ -9,7 +9,7 @@ from bot.sandbox.world import Channel, Member
 from tests.e2e.conftest import Holdspace
 from tests.e2e.test_enforcement import audit_actions
 from tests.e2e.test_guard import answer as guard_answer
-from tests.e2e.test_setup import Staff, configure, final, rooms, started_with_group
+from tests.e2e.test_setup import Staff, agree, configure, enroll, final, rooms, started_with_group
 
 
 def _sees(hs: Holdspace, who: Member, room: Channel) -> bool:
@@ -223,3 +223,21 @@ async def test_a_deleted_facilitator_role_shuts_the_named_facilitators_out(holds
         )
     )
     assert not _sees(hs, fran, text) and not _sees(hs, fran, voice)
+
+
+async def test_a_facilitator_by_role_who_withdraws_keeps_no_member_access_to_outlast_the_role(
+    holdspace: Holdspace,
+) -> None:
+    hs = holdspace
+    staff, group = await started_with_group(hs, "Tuesday circle")  # names nobody: the role runs it
+    fran = staff.facilitator
+    text, voice = rooms(hs, group)
+    await enroll(hs, staff, "Tuesday circle", fran)
+    assert "agree" in (await agree(hs, fran, "Tuesday circle")).casefold()
+    await hs.sb.wait_until(lambda: fran.id in text.overwrites and fran.id in voice.overwrites)
+    withdrawn = await final(await hs.command(fran, None, "consent withdraw", group="Tuesday circle"))
+    assert "withdrawn" in withdrawn
+    await hs.sb.wait_until(lambda: fran.id not in text.overwrites and fran.id not in voice.overwrites)
+    assert _sees(hs, fran, text), "the facilitator role still opens the rooms"
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id])
+    await hs.sb.wait_until(lambda: not _sees(hs, fran, text) and not _sees(hs, fran, voice))
