@@ -3,11 +3,13 @@ by most members is refused by setup and reported by /guard audit."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.core.records import GroupInfo
 from bot.sandbox import permissions as P
 from bot.sandbox.world import Channel, Member
 from tests.e2e.conftest import Holdspace
-from tests.e2e.test_enforcement import audit_actions
+from tests.e2e.test_enforcement import DISCONNECT, advance_until, audit_actions, disconnects
 from tests.e2e.test_guard import answer as guard_answer
 from tests.e2e.test_setup import Staff, agree, configure, enroll, final, rooms, started_with_group
 
@@ -241,3 +243,21 @@ async def test_a_facilitator_by_role_who_withdraws_keeps_no_member_access_to_out
     assert _sees(hs, fran, text), "the facilitator role still opens the rooms"
     hs.guild.set_member_roles(fran, [hs.world.member_role.id])
     await hs.sb.wait_until(lambda: not _sees(hs, fran, text) and not _sees(hs, fran, voice))
+
+
+async def test_a_refused_disconnect_is_decided_again_and_dropped_when_the_role_came_back(
+    holdspace: Holdspace,
+) -> None:
+    hs = holdspace
+    staff, _, text, voice = await _named_in_voice(hs)
+    fran = staff.facilitator
+    hs.sb.faults.fail("PATCH", DISCONNECT, 503, times=1)
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id])
+    await hs.sb.wait_for_request("PATCH", DISCONNECT)
+    hs.guild.set_member_roles(fran, [hs.world.member_role.id, staff.fac_role.id])
+    await advance_until(hs, lambda: _sees(hs, fran, text) and _sees(hs, fran, voice), limit=40)
+    for _ in range(4):  # past every back-off a retry would have waited
+        hs.clock.advance(timedelta(seconds=15))
+        await hs.settle()
+    assert hs.guild.voice_channel_of(fran) == voice, "a facilitator again: she stays"
+    assert [r.status for r in disconnects(hs, fran)] == [503]
