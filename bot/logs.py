@@ -71,6 +71,14 @@ class _OneLineReconnects(logging.Filter):
 _RECONNECT_FILTER = _OneLineReconnects()
 
 
+def one_line_reconnects() -> None:
+    """Install the one-line reconnect filter on discord.py's client logger (idempotent): part of
+    running holdspace, whoever set up the log handlers."""
+    client_log = logging.getLogger("discord.client")
+    if _RECONNECT_FILTER not in client_log.filters:
+        client_log.addFilter(_RECONNECT_FILTER)
+
+
 VALUE_LOGGING_LIBRARIES = ("discord", "aiosqlite")
 
 
@@ -105,6 +113,4 @@ def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None 
     # their parameters): kept at info or above, whatever level holdspace itself logs at.
     for library in VALUE_LOGGING_LIBRARIES:
         logging.getLogger(library).setLevel(max(logging.INFO, root.level))
-    client_log = logging.getLogger("discord.client")
-    if _RECONNECT_FILTER not in client_log.filters:
-        client_log.addFilter(_RECONNECT_FILTER)
+    one_line_reconnects()

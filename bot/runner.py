@@ -23,6 +23,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.errors import HoldspaceError
 from bot.health import HeartbeatWriter, heartbeat_path
+from bot.logs import one_line_reconnects
 
 log = logging.getLogger("holdspace")
 
@@ -60,6 +61,7 @@ async def run_bot(
 ) -> None:
     """Run until stopped (SIGTERM, Ctrl-C, cancellation). ``on_created`` gets the bot before it connects."""
     quiet_voice_warnings()  # before the client exists: discord.py warns in its constructor
+    one_line_reconnects()
     ring = load_key_ring(settings)
     db = await open_database(settings, ring)
     bot = HoldspaceBot(settings=settings, db=db, ring=ring, clock=clock or SystemClock(), sync=sync, **client_options)
