@@ -28,6 +28,7 @@ from bot.app import HoldspaceBot
 from bot.core.durations import DurationError, format_duration, parse_duration
 from bot.core.expiry import ExpiryReport, snowflake_floor
 from bot.core.records import GroupInfo
+from bot.i18n import _
 from bot.services.expiry import ExpiryService
 from bot.services.expiry.endings import REPORT_WAIT
 from bot.services.outbox import is_database_error
@@ -52,8 +53,10 @@ def parse_ttl(text: str) -> timedelta | None:
         return parse_duration(cleaned, minimum=TTL_MIN, maximum=TTL_MAX)
     except DurationError as exc:
         raise UserError(
-            f"That ttl cannot be used: {exc}. Give a duration from 1m to 365d (such as 30m, 12h or 7d), "
-            "or `off` to keep messages. Nothing was changed."
+            _(
+                "That ttl cannot be used: {exc}. Give a duration from 1m to 365d (such as "
+                "30m, 12h or 7d), or `off` to keep messages. Nothing was changed."
+            ).format(exc=exc)
         ) from None
 
 
@@ -63,16 +66,16 @@ def _ttl_text(ttl: timedelta | None) -> str:
 
 def _when(when: datetime | None) -> str:
     if when is None:
-        return "nothing is due"
+        return _("nothing is due")
     stamp = int(when.timestamp())
     return f"<t:{stamp}:f> (<t:{stamp}:R>)"
 
 
 def settings_text(group: GroupInfo) -> str:
-    return (
-        f"**ttl**: {_ttl_text(group.ttl)}\n"
-        f"**expire_at_session_end**: {'true' if group.expire_at_session_end else 'false'}\n"
-        f"**keep_pinned**: {'true' if group.keep_pinned else 'false'}"
+    return _("**ttl**: {ttl_text}\n**expire_at_session_end**: {value}\n**keep_pinned**: {value2}").format(
+        ttl_text=_ttl_text(group.ttl),
+        value="true" if group.expire_at_session_end else "false",
+        value2="true" if group.keep_pinned else "false",
     )
 
 
@@ -88,7 +91,7 @@ class PurgeConfirm(Panel):
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         await super().interaction_check(interaction)  # the reader's language first
         if interaction.user.id != self.user_id:
-            raise UserError("Only the facilitator who asked for the purge can confirm it.")
+            raise UserError(_("Only the facilitator who asked for the purge can confirm it."))
         return True
 
     async def on_error(
@@ -96,19 +99,21 @@ class PurgeConfirm(Panel):
     ) -> None:
         await reply_error(interaction, error)
 
-    @discord.ui.button(label="Delete all messages", style=discord.ButtonStyle.danger)
+    @discord.ui.button(label=_("Delete all messages"), style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
         self.stop()
         await interaction.response.edit_message(
-            content=f"Deleting the messages in the rooms of **{self.group.name}**…", view=None
+            content=_("Deleting the messages in the rooms of **{name}**…").format(name=self.group.name), view=None
         )
         report = await self.cog.service.purge(self.group.id, actor_id=interaction.user.id)
-        await interaction.followup.send(f"Purge of **{self.group.name}**: {report.text}", ephemeral=True)
+        await interaction.followup.send(
+            _("Purge of **{name}**: {text}").format(name=self.group.name, text=report.text), ephemeral=True
+        )
 
-    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=_("Cancel"), style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
         self.stop()
-        await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+        await interaction.response.edit_message(content=_("Nothing was deleted."), view=None)
 
 
 class Expiry(commands.Cog):
@@ -249,7 +254,9 @@ class Expiry(commands.Cog):
         if not changes:
             await send_ephemeral(
                 interaction,
-                embed=discord.Embed(title=f"Expiry in {info.name}", description=settings_text(info)),
+                embed=discord.Embed(
+                    title=_("Expiry in {name}").format(name=info.name), description=settings_text(info)
+                ),
             )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -258,9 +265,11 @@ class Expiry(commands.Cog):
         await send_ephemeral(
             interaction,
             embed=discord.Embed(
-                title=f"Expiry in {new.name} changed",
+                title=_("Expiry in {name} changed").format(name=new.name),
                 description=settings_text(new)
-                + f"\n\n{status.pending} pending deletions now follow these settings; next: {_when(status.next_due)}.",
+                + _("\n\n{pending} pending deletions now follow these settings; next: {when}.").format(
+                    pending=status.pending, when=_when(status.next_due)
+                ),
             ),
         )
 
@@ -274,24 +283,31 @@ class Expiry(commands.Cog):
         lines = [
             settings_text(info),
             "",
-            f"**Pending deletions**: {status.pending}",
-            f"**Next due**: {_when(status.next_due)}",
+            _("**Pending deletions**: {pending}").format(pending=status.pending),
+            _("**Next due**: {when}").format(when=_when(status.next_due)),
         ]
         if status.waiting:
-            lines.append(f"**Kept without a due time** (pinned, or ttl off): {status.waiting}")
+            lines.append(
+                _("**Kept without a due time** (pinned, or ttl off): {waiting}").format(waiting=status.waiting)
+            )
         if status.held:
-            lines.append(f"**Held for an open report**: {status.held}")
+            lines.append(_("**Held for an open report**: {held}").format(held=status.held))
         if status.session_kept:
-            lines.append(f"**Ground-rules reminders kept until the session ends**: {status.session_kept}")
+            lines.append(
+                _("**Ground-rules reminders kept until the session ends**: {session_kept}").format(
+                    session_kept=status.session_kept
+                )
+            )
         failures = dict(status.failures)
         if failures:
-            named = {"blocked": "missing permission (Manage Messages)", "retry": "Discord did not answer"}
+            named = {"blocked": _("missing permission (Manage Messages)"), "retry": _("Discord did not answer")}
             text = ", ".join(f"{count} × {named.get(kind, kind)}" for kind, count in sorted(failures.items()))
-            lines.append(f"**Failed at least once, will be retried**: {text}")
+            lines.append(_("**Failed at least once, will be retried**: {text}").format(text=text))
         else:
-            lines.append("**Failures**: none")
+            lines.append(_("**Failures**: none"))
         await send_ephemeral(
-            interaction, embed=discord.Embed(title=f"Expiry in {info.name}", description="\n".join(lines))
+            interaction,
+            embed=discord.Embed(title=_("Expiry in {name}").format(name=info.name), description="\n".join(lines)),
         )
 
     @expiry.command(name="purge-now", description="Delete every message in a group's rooms now (asks first)")
@@ -300,11 +316,14 @@ class Expiry(commands.Cog):
     async def purge_now(self, interaction: discord.Interaction[HoldspaceBot], group: FacilitatedGroup) -> None:
         require_facilitator(interaction)
         info = group
-        keep = " Pinned messages are kept (keep_pinned is on)." if info.keep_pinned else ""
+        keep = _(" Pinned messages are kept (keep_pinned is on).") if info.keep_pinned else ""
         await send_ephemeral(
             interaction,
-            f"Delete **every** message in the rooms of **{info.name}** (text room, the voice room's chat and "
-            f"threads), also those from before they became group rooms? This cannot be undone.{keep}",
+            _(
+                "Delete **every** message in the rooms of **{name}** (text room, the voice "
+                "room's chat and threads), also those from before they became group rooms? "
+                "This cannot be undone.{keep}"
+            ).format(name=info.name, keep=keep),
             view=PurgeConfirm(self, info, interaction.user.id),
         )
 

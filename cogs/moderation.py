@@ -32,7 +32,7 @@ from bot.core.cases import (
 )
 from bot.core.records import GroupInfo
 from bot.core.visibility import CaseSight, case_group_scope, case_sight, may_see_any_case
-from bot.i18n import N_
+from bot.i18n import N_, _
 from bot.services.cases import HeldMessage
 from bot.storage import cases as case_store
 from bot.ui.case_views import (
@@ -109,7 +109,7 @@ class CaseListView(Panel):
     async def interaction_check(self, interaction: Interaction) -> bool:  # type: ignore[override]
         await super().interaction_check(interaction)  # the reader's language first
         if interaction.user.id != self.viewer_id:
-            await send_ephemeral(interaction, "These buttons belong to someone else's list; run /cases list.")
+            await send_ephemeral(interaction, _("These buttons belong to someone else's list; run /cases list."))
             return False
         return True
 
@@ -122,16 +122,16 @@ class CaseListView(Panel):
         content, view = await self.cog.render_list(interaction, page=page, **self.filters)
         await interaction.response.edit_message(content=content, view=view)
 
-    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=_("Previous"), style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: Interaction, button: discord.ui.Button[Any]) -> None:
         await self._show(interaction, self.page - 1)
 
-    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=_("Next"), style=discord.ButtonStyle.secondary)
     async def next(self, interaction: Interaction, button: discord.ui.Button[Any]) -> None:
         await self._show(interaction, self.page + 1)
 
 
-NOT_YOUR_GROUP = "There is no group of yours by that name. Pick one from the list."
+NOT_YOUR_GROUP = _("There is no group of yours by that name. Pick one from the list.")
 
 
 class CaseGroupTransformer(GroupTransformer):
@@ -202,12 +202,12 @@ class Moderation(commands.Cog):
         scope = case_group_scope(viewer)
         group_ids: set[str] | None = None if scope is None else set(scope)
         if status not in STATUS_FILTERS:
-            raise UserError("Pick a status from the list: open, investigating, actioned, dismissed, closed or all.")
+            raise UserError(_("Pick a status from the list: open, investigating, actioned, dismissed, closed or all."))
         if group is not None:
             if scope is not None and group.id not in scope:
                 raise UserError(NOT_YOUR_GROUP)
             group_ids = {group.id}
-        records, _ = await case_store.list_cases(
+        records, _total = await case_store.list_cases(
             bot.db,
             bot.ring,
             guild.id,
@@ -223,15 +223,19 @@ class Moderation(commands.Cog):
         records_page = visible[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         pages = max(1, math.ceil(total / PAGE_SIZE))
         if page > pages:
-            raise UserError(f"There are only {pages} page(s) of cases for these filters.")
-        described = f"{status} cases" + (f" of kind {echo(kind_label(kind), 60)}" if kind else "")
+            raise UserError(_("There are only {pages} page(s) of cases for these filters.").format(pages=pages))
+        described = f"{status} cases" + (
+            _(" of kind {kind_label}").format(kind_label=echo(kind_label(kind), 60)) if kind else ""
+        )
         if not records_page:
-            return f"No {described}.", None
+            return _("No {described}.").format(described=described), None
         lines = [
             list_line(bot, case, interaction.user.id) if sight is CaseSight.FULL else status_line(case)
             for case, sight in records_page
         ]
-        header = f"**{total} {described}** (page {page} of {pages}, newest first)"
+        header = _("**{total} {described}** (page {page} of {pages}, newest first)").format(
+            total=total, described=described, page=page, pages=pages
+        )
         content = "\n".join([header, *lines])
         if len(content) > 2000:
             content = content[:1990] + "…"
@@ -293,7 +297,7 @@ class Moderation(commands.Cog):
             case = await self.bot.cases.claim(guild_id, number, interaction.user.id, notify=False)
         except CaseRuleError as exc:
             raise _rule(exc) from None
-        await send_ephemeral(interaction, f"You claimed case #{case.number}.")
+        await send_ephemeral(interaction, _("You claimed case #{number}.").format(number=case.number))
         await self.bot.cases.refresh_notice(case)
 
     @cases.command(name="note", description="Add a note to a case (only moderators read notes)")
@@ -310,7 +314,7 @@ class Moderation(commands.Cog):
             await self.bot.cases.note(guild_id, number, interaction.user.id, note)
         except CaseRuleError as exc:
             raise _rule(exc) from None
-        await send_ephemeral(interaction, f"Your note was added to case #{number}.")
+        await send_ephemeral(interaction, _("Your note was added to case #{number}.").format(number=number))
 
     @cases.command(name="resolve", description="Close a case as actioned or dismissed, with a note")
     @app_commands.describe(
@@ -340,7 +344,9 @@ class Moderation(commands.Cog):
             case = await self.bot.cases.resolve(guild_id, number, interaction.user.id, outcome, note, notify=False)
         except CaseRuleError as exc:
             raise _rule(exc) from None
-        await send_ephemeral(interaction, f"Case #{case.number} is closed as {case.status.value}.")
+        await send_ephemeral(
+            interaction, _("Case #{number} is closed as {value}.").format(number=case.number, value=case.status.value)
+        )
         await self.bot.cases.refresh_notice(case)
 
     # -- reports from members -------------------------------------------------------------------------
@@ -349,14 +355,14 @@ class Moderation(commands.Cog):
     @app_commands.checks.cooldown(REPORTS_PER_WINDOW, REPORT_WINDOW_SECONDS, key=lambda i: (i.guild_id, i.user.id))
     async def report_new(self, interaction: Interaction) -> None:
         if interaction.guild is None:
-            raise UserError("Reports go to a server's moderators; run this inside the server.")
+            raise UserError(_("Reports go to a server's moderators; run this inside the server."))
         await interaction.response.send_modal(ReportModal(self._submit_report))
 
     async def _submit_report(self, interaction: Interaction, summary: str | None, detail: str | None) -> None:
         if interaction.guild is None:
-            raise UserError("Reports go to a server's moderators; run this inside the server.")
-        what = clean(summary, what="What happened", limit=MAX_REPORT_SUMMARY, required=True)
-        more = clean(detail, what="The detail", limit=MAX_REPORT_DETAIL, required=False)
+            raise UserError(_("Reports go to a server's moderators; run this inside the server."))
+        what = clean(summary, what=_("What happened"), limit=MAX_REPORT_SUMMARY, required=True)
+        more = clean(detail, what=_("The detail"), limit=MAX_REPORT_DETAIL, required=False)
         group = _group_of_channel(self.bot, interaction.channel)
         details: dict[str, Any] = {"via": "report", "summary": what}
         if more:
@@ -371,30 +377,38 @@ class Moderation(commands.Cog):
         )
         await send_ephemeral(
             interaction,
-            f"Thank you. Your report reached the moderators as case #{result.number}. Only they can read "
-            "it, and nobody else learns who reported. See how it goes with /report status.",
+            _(
+                "Thank you. Your report reached the moderators as case #{number}. Only they "
+                "can read it, and nobody else learns who reported. See how it goes with "
+                "/report status."
+            ).format(number=result.number),
         )
         await self.bot.cases.post_notice(interaction.guild.id, result)
 
     @report.command(name="status", description="How your reports in this server are going")
     async def report_status(self, interaction: Interaction) -> None:
         if interaction.guild is None:
-            raise UserError("Reports belong to a server; run this inside the server.")
+            raise UserError(_("Reports belong to a server; run this inside the server."))
         mine = await case_store.list_for_reporter(self.bot.db, self.bot.ring, interaction.guild.id, interaction.user.id)
         if not mine:
-            await send_ephemeral(interaction, "You have not reported anything in this server.")
+            await send_ephemeral(interaction, _("You have not reported anything in this server."))
             return
-        lines = [f"**#{c.number}** · sent {when(c.opened_at)} · {REPORTER_STATUS[c.status]}" for c in mine]
-        await send_ephemeral(interaction, "\n".join(["**Your reports** (only you see this)", *lines]))
+        lines = [
+            _("**#{number}** · sent {when} · {REPORTER_STATUS}").format(
+                number=c.number, when=when(c.opened_at), REPORTER_STATUS=REPORTER_STATUS[c.status]
+            )
+            for c in mine
+        ]
+        await send_ephemeral(interaction, "\n".join([_("**Your reports** (only you see this)"), *lines]))
 
     async def report_message(self, interaction: Interaction, message: discord.Message) -> None:
         """The message context menu: refuses messages outside group rooms before asking anything."""
         if interaction.guild is None or message.guild is None:
-            raise UserError("Only messages in a server's group rooms can be reported.")
+            raise UserError(_("Only messages in a server's group rooms can be reported."))
         group = _group_of_channel(self.bot, message.channel)
         if group is None or group.guild_id != interaction.guild.id:
             raise UserError(
-                "Only messages in a group's rooms can be reported this way. For anything else, use /report new."
+                _("Only messages in a group's rooms can be reported this way. For anything else, use /report new.")
             )
         channel_id, message_id, author_id = message.channel.id, message.id, message.author.id
 
@@ -413,7 +427,7 @@ class Moderation(commands.Cog):
         reason: str | None,
     ) -> None:
         assert interaction.guild is not None
-        why = clean(reason, what="The reason", limit=MAX_REPORT_DETAIL, required=False)
+        why = clean(reason, what=_("The reason"), limit=MAX_REPORT_DETAIL, required=False)
         details: dict[str, Any] = {
             "via": "message",
             "message": {
@@ -437,14 +451,19 @@ class Moderation(commands.Cog):
         )
         if not result.created:
             await send_ephemeral(
-                interaction, f"You already reported this message; it is case #{result.number}. See /report status."
+                interaction,
+                _("You already reported this message; it is case #{number}. See /report status.").format(
+                    number=result.number
+                ),
             )
             return
         await send_ephemeral(
             interaction,
-            f"Thank you. The moderators have the link to that message as case #{result.number}; it will "
-            "not expire while they look at it. Only they can see the report, and nobody else learns who "
-            "reported. See how it goes with /report status.",
+            _(
+                "Thank you. The moderators have the link to that message as case #{number}; "
+                "it will not expire while they look at it. Only they can see the report, "
+                "and nobody else learns who reported. See how it goes with /report status."
+            ).format(number=result.number),
         )
         await self.bot.cases.post_notice(interaction.guild.id, result)
 

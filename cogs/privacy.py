@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.app import HoldspaceBot
 from bot.core.member_records import MemberRecords, as_copy, kept_after_erasure
+from bot.i18n import _, ngettext
 from bot.services.member_data import Erasure, describe_kept
 from bot.ui.consent_views import member_tag, tag_matches
 from bot.ui.privacy_views import DYNAMIC_ITEMS, confirm_view
@@ -23,21 +24,23 @@ log = logging.getLogger(__name__)
 COPY_FILENAME = "holdspace-my-data.json"
 LIMIT = 2000
 
-PRIVACY_NOTICE = """\
-**What holdspace keeps, and for how long**
-- It never reads what you write: it does not ask Discord for message content. For messages in group \
-rooms it keeps only their ids and when they are due to be deleted.
-- It never stores names or nicknames, and it never joins a voice channel.
-- For each group you consent to, it keeps the version of the agreement you agreed to, when, and how. \
-Your Discord id is stored encrypted, and you are found by a keyed fingerprint instead of the id itself.
-- Reports and cases keep encrypted details for moderators; a closed case is deleted after the \
-server's retention period.
-- Every action by facilitators, moderators and holdspace itself is written to an audit trail that \
-cannot be changed without it showing.
-- When you leave the server, your access, enrolments and consents end; coming back restores nothing.
-- `/privacy mydata` shows what holdspace holds about you and sends you a copy. `/privacy forget` \
-erases what the practice's rules allow and tells you what stays, why and until when.
-"""
+PRIVACY_NOTICE = _(
+    "**What holdspace keeps, and for how long**\n- It never reads what you "
+    "write: it does not ask Discord for message content. For messages in group "
+    "rooms it keeps only their ids and when they are due to be deleted.\n- It "
+    "never stores names or nicknames, and it never joins a voice channel.\n- For "
+    "each group you consent to, it keeps the version of the agreement you "
+    "agreed to, when, and how. Your Discord id is stored encrypted, and you are "
+    "found by a keyed fingerprint instead of the id itself.\n- Reports and cases "
+    "keep encrypted details for moderators; a closed case is deleted after the "
+    "server's retention period.\n- Every action by facilitators, moderators and "
+    "holdspace itself is written to an audit trail that cannot be changed "
+    "without it showing.\n- When you leave the server, your access, enrolments "
+    "and consents end; coming back restores nothing.\n- `/privacy mydata` shows "
+    "what holdspace holds about you and sends you a copy. `/privacy forget` "
+    "erases what the practice's rules allow and tells you what stays, why and "
+    "until when.\n"
+)
 
 
 def chunks(lines: list[str], limit: int = LIMIT) -> list[str]:
@@ -130,20 +133,23 @@ class Privacy(commands.Cog):
         found = await self._records(scope, interaction.user.id)
         if not found:
             await interaction.followup.send(
-                "holdspace holds nothing about you on any server it looks after.", ephemeral=True
+                _("holdspace holds nothing about you on any server it looks after."), ephemeral=True
             )
             return
         lines: list[str] = []
-        for _, records in found:
+        for _unused, records in found:
             lines.extend(self.describe(records))
         now = self.bot.clock.now()
-        copy = [as_copy(records, self.bot.members.retention, now=now) for _, records in found]
+        copy = [as_copy(records, self.bot.members.retention, now=now) for _unused, records in found]
         document = copy[0] if scope != "all" else {"format": copy[0]["format"], "servers": copy}
         where = await self._send_copy(interaction, document)
         lines.append(where)
         lines.append(
-            "holdspace keeps no names, no nicknames and nothing anyone wrote. To withdraw consent, use "
-            "`/consent withdraw`; to erase what may be erased, `/privacy forget`."
+            _(
+                "holdspace keeps no names, no nicknames and nothing anyone wrote. To "
+                "withdraw consent, use `/consent withdraw`; to erase what may be erased, "
+                "`/privacy forget`."
+            )
         )
         parts = chunks(lines)
         for number, part in enumerate(parts, start=1):
@@ -161,43 +167,61 @@ class Privacy(commands.Cog):
         """The copy by direct message; where that is closed it is attached to this answer instead."""
         try:
             await interaction.user.send(
-                "Your copy of what holdspace holds about you (format described in holdspace's privacy notice).",
+                _("Your copy of what holdspace holds about you (format described in holdspace's privacy notice)."),
                 file=self._file(document),
             )
         except discord.HTTPException:
-            return "Your copy is attached to this message as a JSON file (your direct messages are closed)."
-        return "Your copy is in your direct messages as a JSON file."
+            return _("Your copy is attached to this message as a JSON file (your direct messages are closed).")
+        return _("Your copy is in your direct messages as a JSON file.")
 
     def describe(self, records: MemberRecords) -> list[str]:
         """Everything held about one member in one server, in words (the copy holds the same)."""
-        lines = [f"**What holdspace holds about you on {discord.utils.escape_markdown(records.server)}**"]
-        lines.append("Groups you are enrolled in: " + (", ".join(records.enrolled) if records.enrolled else "none"))
+        lines = [
+            _("**What holdspace holds about you on {escape_markdown}**").format(
+                escape_markdown=discord.utils.escape_markdown(records.server)
+            )
+        ]
+        lines.append(_("Groups you are enrolled in: ") + (", ".join(records.enrolled) if records.enrolled else "none"))
         if records.facilitates:
-            lines.append("Groups you are a named facilitator of: " + ", ".join(records.facilitates))
+            lines.append(_("Groups you are a named facilitator of: ") + ", ".join(records.facilitates))
         if records.consent_events:
-            lines.append("Your consent record (kept for the practice's files):")
+            lines.append(_("Your consent record (kept for the practice's files):"))
             for event in records.consent_events[-15:]:
-                version = f", agreement version {event.version}" if event.version else ""
+                version = _(", agreement version {version}").format(version=event.version) if event.version else ""
                 reason = f" ({event.reason})" if event.reason else ""
                 lines.append(
-                    f"- {event.group}: {event.answer}{version}{reason}, "
-                    f"{discord.utils.format_dt(event.at, 'f')} (by {event.method})"
+                    _("- {group}: {answer}{version}{reason}, {format_dt} (by {method})").format(
+                        group=event.group,
+                        answer=event.answer,
+                        version=version,
+                        reason=reason,
+                        format_dt=discord.utils.format_dt(event.at, "f"),
+                        method=event.method,
+                    )
                 )
             if len(records.consent_events) > 15:
-                lines.append(f"  …and {len(records.consent_events) - 15} earlier entries (all in your copy)")
+                lines.append(
+                    _("  …and {value} earlier entries (all in your copy)").format(
+                        value=len(records.consent_events) - 15
+                    )
+                )
         else:
-            lines.append("Consent record: nothing recorded.")
-        lines.append("Reports you made: " + _cases([f"#{c.number} ({c.status})" for c in records.reports_made]))
+            lines.append(_("Consent record: nothing recorded."))
+        lines.append(_("Reports you made: ") + _cases([f"#{c.number} ({c.status})" for c in records.reports_made]))
         lines.append(
-            "Cases about you (only their status is shown to you): "
+            _("Cases about you (only their status is shown to you): ")
             + _cases([f"#{c.number} ({c.status})" for c in records.cases_about])
         )
         if records.cases_assigned:
-            lines.append("Cases you claimed: " + _cases([f"#{c.number} ({c.status})" for c in records.cases_assigned]))
+            lines.append(
+                _("Cases you claimed: ") + _cases([f"#{c.number} ({c.status})" for c in records.cases_assigned])
+            )
         lines.append(
-            f"Audit trail: {records.audit_entries} entr{'y' if records.audit_entries == 1 else 'ies'} name you"
+            ngettext(
+                "Audit trail: {count} entry names you", "Audit trail: {count} entries name you", records.audit_entries
+            ).format(count=records.audit_entries)
             if records.audit_entries
-            else "Audit trail: no entries name you."
+            else _("Audit trail: no entries name you.")
         )
         return lines
 
@@ -207,25 +231,35 @@ class Privacy(commands.Cog):
     async def forget(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
         scope = self._scope_of(interaction)
         found = await self._records(scope, interaction.user.id)
-        if not found or all(records.empty for _, records in found):
-            await send_ephemeral(interaction, "holdspace holds nothing about you here, so there is nothing to erase.")
+        if not found or all(records.empty for _unused, records in found):
+            await send_ephemeral(
+                interaction, _("holdspace holds nothing about you here, so there is nothing to erase.")
+            )
             return
         now = self.bot.clock.now()
         lines = [
-            "**Erase your records?**",
-            "holdspace will withdraw your access to every group at once (if you are in a group's voice room you "
-            "are disconnected), end your consents and enrolments, and erase everything about you that the "
-            "practice's rules allow. Reports you made stay with the moderators without your name once their "
-            "case is closed. The audit trail records that an erasure happened, not whose.",
+            _("**Erase your records?**"),
+            _(
+                "holdspace will withdraw your access to every group at once (if you are in "
+                "a group's voice room you are disconnected), end your consents and "
+                "enrolments, and erase everything about you that the practice's rules "
+                "allow. Reports you made stay with the moderators without your name once "
+                "their case is closed. The audit trail records that an erasure happened, "
+                "not whose."
+            ),
         ]
         if scope == "all":
-            lines.append("Asked in a direct message, this covers every server holdspace looks after for you.")
-        for _, records in found:
+            lines.append(_("Asked in a direct message, this covers every server holdspace looks after for you."))
+        for _unused, records in found:
             kept = kept_after_erasure(records, self.bot.members.retention, now=now)
             if kept:
-                lines.append(f"What stays on {discord.utils.escape_markdown(records.server)}, why and until when:")
+                lines.append(
+                    _("What stays on {escape_markdown}, why and until when:").format(
+                        escape_markdown=discord.utils.escape_markdown(records.server)
+                    )
+                )
                 lines.extend(describe_kept(kept))
-        lines.append("Press **Erase my records** to go ahead, or **Keep them**.")
+        lines.append(_("Press **Erase my records** to go ahead, or **Keep them**."))
         parts = chunks(lines)
         view = confirm_view(scope, member_tag(self.bot.ring, interaction.user.id))
         for number, part in enumerate(parts, start=1):
@@ -233,7 +267,9 @@ class Privacy(commands.Cog):
 
     async def forget_confirmed(self, interaction: discord.Interaction[HoldspaceBot], scope: str, tag: str) -> None:
         if not tag_matches(self.bot.ring, interaction.user.id, tag):
-            raise UserError("This button was made for someone else. To erase your own records, use `/privacy forget`.")
+            raise UserError(
+                _("This button was made for someone else. To erase your own records, use `/privacy forget`.")
+            )
         await interaction.response.defer(ephemeral=True, thinking=True)
         results: list[tuple[str, Erasure]] = []
         for guild_id in self._scope_guilds(scope):
@@ -247,29 +283,31 @@ class Privacy(commands.Cog):
 
     @staticmethod
     def erasure_lines(results: list[tuple[str, Erasure]]) -> list[str]:
-        if not results or all(r.nothing_to_erase and not r.kept for _, r in results):
-            return ["holdspace holds nothing about you here any more; there was nothing left to erase."]
+        if not results or all(r.nothing_to_erase and not r.kept for _unused, r in results):
+            return [_("holdspace holds nothing about you here any more; there was nothing left to erase.")]
         lines: list[str] = []
         for server, result in results:
             name = discord.utils.escape_markdown(server)
             if result.nothing_to_erase:
-                lines.append(f"**{name}**: there was nothing more to erase; your earlier erasure stands.")
+                lines.append(
+                    _("**{name}**: there was nothing more to erase; your earlier erasure stands.").format(name=name)
+                )
             else:
-                lines.append(f"**{name}**: erased.")
+                lines.append(_("**{name}**: erased.").format(name=name))
                 lines.extend(f"- {item}" for item in result.erased)
                 if result.disconnected:
-                    lines.append("You were disconnected from the group's voice room.")
+                    lines.append(_("You were disconnected from the group's voice room."))
             if result.kept:
-                lines.append("What stays, why and until when:")
+                lines.append(_("What stays, why and until when:"))
                 lines.extend(describe_kept(result.kept))
             else:
-                lines.append("Nothing about you stays.")
+                lines.append(_("Nothing about you stays."))
         return lines
 
     async def forget_declined(self, interaction: discord.Interaction[HoldspaceBot], tag: str) -> None:
         if not tag_matches(self.bot.ring, interaction.user.id, tag):
-            raise UserError("This button was made for someone else.")
-        await send_ephemeral(interaction, "Nothing was erased. You can ask again any time with `/privacy forget`.")
+            raise UserError(_("This button was made for someone else."))
+        await send_ephemeral(interaction, _("Nothing was erased. You can ask again any time with `/privacy forget`."))
 
 
 async def setup(bot: HoldspaceBot) -> None:

@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.core.command_access import open_step
 from bot.core.records import GuildConfig
 from bot.core.zones import ZoneError, canonical_zone, suggest_zones
-from bot.i18n import choose
+from bot.i18n import _, choose
 from bot.i18n.formats import language_name
 from bot.services.command_access import staff_command_gaps
 from bot.services.member_data import retention_of
@@ -39,7 +39,9 @@ def validate_timezone(raw: str) -> str:
     try:
         return canonical_zone(raw)
     except ZoneError as exc:
-        raise UserError(f"{str(exc)[:1].upper()}{str(exc)[1:]}. Pick one from the list.") from None
+        raise UserError(
+            _("{problem}. Pick one from the list.").format(problem=f"{str(exc)[:1].upper()}{str(exc)[1:]}")
+        ) from None
 
 
 async def timezone_autocomplete(
@@ -52,46 +54,54 @@ async def timezone_autocomplete(
 
 def _check_channel(guild: discord.Guild, channel: discord.TextChannel, needs: tuple[str, ...], what: str) -> None:
     if channel.guild.id != guild.id:
-        raise UserError(f"The {what} belongs to another server; pick a channel of this server.")
+        raise UserError(_("The {what} belongs to another server; pick a channel of this server.").format(what=what))
     perms = channel.permissions_for(guild.me)
     if perms.administrator:
         return
     missing = [n for n in needs if not getattr(perms, n)]
     if missing:
-        raise missing_permission_error(missing, f"use {channel.mention} as the {what}", f"#{channel.name}")
+        raise missing_permission_error(
+            missing, _("use {mention} as the {what}").format(mention=channel.mention, what=what), f"#{channel.name}"
+        )
 
 
 def _check_role(guild: discord.Guild, role: discord.Role, what: str) -> None:
     if role.guild.id != guild.id:
-        raise UserError(f"The {what} belongs to another server; pick a role of this server.")
+        raise UserError(_("The {what} belongs to another server; pick a role of this server.").format(what=what))
     if role.is_default():
-        raise UserError(f"@everyone cannot be the {what}; create a role for it.")
+        raise UserError(_("@everyone cannot be the {what}; create a role for it.").format(what=what))
     if role.managed:
-        raise UserError(f"{role.mention} belongs to a bot or integration and cannot be the {what}.")
+        raise UserError(
+            _("{mention} belongs to a bot or integration and cannot be the {what}.").format(
+                mention=role.mention, what=what
+            )
+        )
     holders = sum(1 for m in role.members if not m.bot)
     humans = sum(1 for m in guild.members if not m.bot)
     if held_by_most(holders, humans):
         raise UserError(
-            f"{role.mention} is held by {holders} of the server's {humans} people, so as the {what} it would "
-            "give nearly everyone what only staff should have. Create a role for the staff only and pick that. "
-            "Nothing was changed."
+            _(
+                "{mention} is held by {holders} of the server's {humans} people, so as the "
+                "{what} it would give nearly everyone what only staff should have. Create a "
+                "role for the staff only and pick that. Nothing was changed."
+            ).format(mention=role.mention, holders=holders, humans=humans, what=what)
         )
 
 
 def describe(cfg: GuildConfig) -> str:
     def role(rid: int | None) -> str:
-        return f"<@&{rid}>" if rid else "not set"
+        return f"<@&{rid}>" if rid else _("not set")
 
     def channel(cid: int | None) -> str:
-        return f"<#{cid}>" if cid else "not set"
+        return f"<#{cid}>" if cid else _("not set")
 
     return "\n".join(
         [
-            f"**Facilitator role**: {role(cfg.facilitator_role_id)}",
-            f"**Moderator role**: {role(cfg.moderator_role_id)}",
-            f"**Moderators' log channel**: {channel(cfg.log_channel_id)}",
-            f"**Lobby channel**: {channel(cfg.lobby_channel_id)}",
-            f"**Time zone**: {cfg.timezone}",
+            _("**Facilitator role**: {role}").format(role=role(cfg.facilitator_role_id)),
+            _("**Moderator role**: {role}").format(role=role(cfg.moderator_role_id)),
+            _("**Moderators' log channel**: {channel}").format(channel=channel(cfg.log_channel_id)),
+            _("**Lobby channel**: {channel}").format(channel=channel(cfg.lobby_channel_id)),
+            _("**Time zone**: {timezone}").format(timezone=cfg.timezone),
             f"**Language**: {language_name(cfg.language)}",
         ]
     )
@@ -188,13 +198,13 @@ class Setup(commands.Cog):
         assert guild is not None
         old = self.bot.state.guilds.get(guild.id) or GuildConfig(guild.id)
         if facilitator_role is not None:
-            _check_role(guild, facilitator_role, "facilitator role")
+            _check_role(guild, facilitator_role, _("facilitator role"))
         if moderator_role is not None:
-            _check_role(guild, moderator_role, "moderator role")
+            _check_role(guild, moderator_role, _("moderator role"))
         if log_channel is not None:
-            _check_channel(guild, log_channel, LOG_NEEDS, "moderators' log channel")
+            _check_channel(guild, log_channel, LOG_NEEDS, _("moderators' log channel"))
         if lobby_channel is not None:
-            _check_channel(guild, lobby_channel, LOBBY_NEEDS, "lobby channel")
+            _check_channel(guild, lobby_channel, LOBBY_NEEDS, _("lobby channel"))
         if timezone is not None:
             tz = validate_timezone(timezone)
         else:  # a first set-up without a zone starts from the config file's default
@@ -224,7 +234,9 @@ class Setup(commands.Cog):
         ]
         if missing:
             raise UserError(
-                "To set holdspace up, also give " + ", ".join(f"`{m}`" for m in missing) + ". Nothing was changed."
+                _("To set holdspace up, also give {options}. Nothing was changed.").format(
+                    options=", ".join(f"`{m}`" for m in missing)
+                )
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
         posted: discord.Message | None = None
@@ -232,12 +244,14 @@ class Setup(commands.Cog):
         if lobby_changed:
             channel = guild.get_channel(new.lobby_channel_id or 0)
             if not isinstance(channel, discord.TextChannel):
-                raise UserError("The lobby channel no longer exists; pick another one.")
+                raise UserError(_("The lobby channel no longer exists; pick another one."))
             try:
                 posted = await channel.send(embed=lobby_embed(), view=lobby_view())
             except discord.Forbidden:
                 raise missing_permission_error(
-                    list(LOBBY_NEEDS), f"post the consent button in {channel.mention}", f"#{channel.name}"
+                    list(LOBBY_NEEDS),
+                    _("post the consent button in {mention}").format(mention=channel.mention),
+                    f"#{channel.name}",
                 ) from None
             new.lobby_message_id = posted.id
         try:
@@ -281,7 +295,10 @@ class Setup(commands.Cog):
         if new.facilitator_role_id != old.facilitator_role_id and old.configured:
             await self.bot.facilitator_roles.setup_changed(guild)
         steps = await self._next_steps(guild, new)
-        embed = discord.Embed(title="holdspace is set up", description=f"{describe(new)}\n\n**Still to do**\n{steps}")
+        embed = discord.Embed(
+            title=_("holdspace is set up"),
+            description=_("{describe}\n\n**Still to do**\n{steps}").format(describe=describe(new), steps=steps),
+        )
         await send_ephemeral(interaction, embed=embed)
 
     async def _next_steps(self, guild: discord.Guild, cfg: GuildConfig) -> str:
@@ -290,14 +307,16 @@ class Setup(commands.Cog):
         gaps = await staff_command_gaps(self.bot, guild)
         if gaps is None:
             steps.append(
-                f"Open /group, /session and /expiry to <@&{cfg.facilitator_role_id}> and /cases to "
-                f"<@&{cfg.moderator_role_id}> in Server Settings > Integrations > holdspace (holdspace could "
-                "not read whether they are open)."
+                _(
+                    "Open /group, /session and /expiry to <@&{facilitator_role_id}> and /cases "
+                    "to <@&{moderator_role_id}> in Server Settings > Integrations > holdspace "
+                    "(holdspace could not read whether they are open)."
+                ).format(facilitator_role_id=cfg.facilitator_role_id, moderator_role_id=cfg.moderator_role_id)
             )
         elif gaps:
             steps.append(open_step(gaps))
-        steps.append("Run /guard audit and fix every fail.")
-        steps.append("Facilitators create groups with /group create (or /group adopt for existing rooms).")
+        steps.append(_("Run /guard audit and fix every fail."))
+        steps.append(_("Facilitators create groups with /group create (or /group adopt for existing rooms)."))
         return "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=1))
 
     async def _delete_message(self, guild: discord.Guild, channel_id: int, message_id: int) -> None:
@@ -314,9 +333,9 @@ class Setup(commands.Cog):
         assert interaction.guild is not None
         cfg = self.bot.state.guilds.get(interaction.guild.id)
         if cfg is None or not cfg.configured:
-            await send_ephemeral(interaction, "holdspace is not set up on this server yet; run `/setup configure`.")
+            await send_ephemeral(interaction, _("holdspace is not set up on this server yet; run `/setup configure`."))
             return
-        await send_ephemeral(interaction, embed=discord.Embed(title="holdspace set-up", description=describe(cfg)))
+        await send_ephemeral(interaction, embed=discord.Embed(title=_("holdspace set-up"), description=describe(cfg)))
 
     @agreement.command(name="show", description="Show the default agreement new groups start from")
     @server_manager_only()

@@ -93,9 +93,7 @@ class GroupSettings:
         if not changes:
             await send_ephemeral(
                 interaction,
-                embed=discord.Embed(
-                    title=f"Settings of {info.name}", description=_settings_text(self.bot.state, info)
-                ),
+                embed=discord.Embed(title=f"Settings of {info.name}", description=_settings_text(self.bot.state, info)),
             )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)

@@ -11,6 +11,7 @@ import discord
 from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
 from bot.core.guard import BOT_DENY
+from bot.i18n import _
 from bot.storage import guard as guard_store
 from bot.ui.replies import MissingBotPermission
 from cogs.guard.memory import GuardMemory
@@ -29,28 +30,33 @@ class Allowlist:
         me = guild.me
         lacking = [
             channel.id
-            for _, channel in self.memory.group_rooms(guild)
+            for _unused, channel in self.memory.group_rooms(guild)
             if me is None or not channel.permissions_for(me).manage_roles
         ]
         if lacking:
             rooms = ", ".join(f"<#{c}>" for c in lacking)
             raise MissingBotPermission(
-                f"holdspace lacks Manage Roles (Manage Permissions) in {rooms}. Grant it to holdspace's role "
-                "there, then try again. Nothing was changed."
+                _(
+                    "holdspace lacks Manage Roles (Manage Permissions) in {rooms}. Grant it to "
+                    "holdspace's role there, then try again. Nothing was changed."
+                ).format(rooms=rooms)
             )
 
     async def _set_everywhere(self, guild: discord.Guild, bot_id: int, want: ow.Want) -> list[bool]:
         target = ow.Target(ow.MEMBER, bot_id)
         return list(
             await asyncio.gather(
-                *(self.rooms.set_exact(guild, channel, target, want) for _, channel in self.memory.group_rooms(guild))
+                *(
+                    self.rooms.set_exact(guild, channel, target, want)
+                    for _unused, channel in self.memory.group_rooms(guild)
+                )
             )
         )
 
     async def allow(self, guild: discord.Guild, bot_id: int, actor_id: int) -> int:
         """Put the bot on the list and open every group room to it; returns the rooms opened. Undone
         (off the list again, denies back) when Discord refuses a room."""
-        _, allowed = self.memory.config(guild.id)
+        _unused, allowed = self.memory.config(guild.id)
         async with self.bot.db.transaction():
             await guard_store.allow_bot(self.bot.db, self.bot.ring, guild.id, bot_id, self.bot.clock.now())
             await self.bot.audit.record(guild.id, "guard.bot_allowed", actor_id=actor_id, subject_id=bot_id)
@@ -64,14 +70,16 @@ class Allowlist:
             allowed.discard(bot_id)
             await self._set_everywhere(guild, bot_id, ow.Want(deny=BOT_DENY))
             raise MissingBotPermission(
-                "Discord refused to open a group room to that bot, so holdspace left it out. Run /guard audit "
-                "to see which permission holdspace lacks."
+                _(
+                    "Discord refused to open a group room to that bot, so holdspace left it "
+                    "out. Run /guard audit to see which permission holdspace lacks."
+                )
             )
         return len(results)
 
     async def deny(self, guild: discord.Guild, bot_id: int, member: discord.Member | None, actor_id: int) -> int:
         """Take the bot off the list and deny it every group room; returns the rooms that deny it."""
-        _, allowed = self.memory.config(guild.id)
+        _unused, allowed = self.memory.config(guild.id)
         if bot_id in allowed:
             async with self.bot.db.transaction():
                 await guard_store.deny_bot(self.bot.db, self.bot.ring, guild.id, bot_id)
@@ -84,8 +92,11 @@ class Allowlist:
             await self.voice.check(member, "denied")
         if not all(results):
             raise MissingBotPermission(
-                f"<@{bot_id}> is off the allowlist, but Discord refused some of its denies. Run /guard audit "
-                "to see which permission holdspace lacks; holdspace still disconnects it from group voice rooms."
+                _(
+                    "<@{bot_id}> is off the allowlist, but Discord refused some of its denies. "
+                    "Run /guard audit to see which permission holdspace lacks; holdspace still "
+                    "disconnects it from group voice rooms."
+                ).format(bot_id=bot_id)
             )
         return sum(results)
 
@@ -98,7 +109,7 @@ class Allowlist:
         self.memory.config(guild.id)
         me = guild.me
         if me is not None and value == "kick" and not me.guild_permissions.kick_members:
-            return " holdspace lacks Kick Members: grant it, or it can only disconnect."
+            return _(" holdspace lacks Kick Members: grant it, or it can only disconnect.")
         if me is not None and value == "ban" and not me.guild_permissions.ban_members:
-            return " holdspace lacks Ban Members: grant it, or it can only disconnect."
+            return _(" holdspace lacks Ban Members: grant it, or it can only disconnect.")
         return ""

@@ -8,6 +8,7 @@ import discord
 from bot.app import HoldspaceBot
 from bot.core.guard import BOT_DENY
 from bot.core.server_audit import AuditFacts, BotFacts, RoleFacts, RoomFacts
+from bot.i18n import _
 from cogs.guard.memory import GuardMemory
 
 
@@ -15,11 +16,13 @@ def audit_facts(bot: HoldspaceBot, memory: GuardMemory, guild: discord.Guild) ->
     """The facts the checklist needs, from discord.py's cache (no request)."""
     me = guild.me
     cfg = bot.state.guilds.get(guild.id)
-    staff = (("facilitator role", cfg.facilitator_role_id), ("moderator role", cfg.moderator_role_id)) if cfg else ()
+    staff = (
+        ((_("facilitator role"), cfg.facilitator_role_id), (_("moderator role"), cfg.moderator_role_id)) if cfg else ()
+    )
     action, allowed = memory.config(guild.id)
     rooms = [
         RoomFacts(channel.id, isinstance(channel, discord.VoiceChannel), channel.permissions_for(me).value)
-        for _, channel in memory.group_rooms(guild)
+        for _room, channel in memory.group_rooms(guild)
     ]
     roles = []
     for role in guild.roles:
@@ -38,7 +41,7 @@ def audit_facts(bot: HoldspaceBot, memory: GuardMemory, guild: discord.Guild) ->
         if not member.bot or member == me:
             continue
         denied = 0
-        for _, channel in memory.group_rooms(guild):
+        for _room, channel in memory.group_rooms(guild):
             deny = channel.overwrites_for(member).pair()[1].value
             if deny & BOT_DENY == BOT_DENY:
                 denied += 1

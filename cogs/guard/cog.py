@@ -15,6 +15,7 @@ from bot.app import HoldspaceBot
 from bot.core.drift import RestoreLimiter
 from bot.core.guard import parse_action
 from bot.core.server_audit import build_checklist, render
+from bot.i18n import _
 from bot.services.command_access import staff_command_gaps
 from bot.ui.checks import server_manager_only
 from bot.ui.replies import UserError, send_ephemeral
@@ -111,7 +112,7 @@ class Guard(commands.Cog):
             if source in ("start", "resume"):
                 for member in self.arrivals.arrived_while_offline(guild):
                     self.memory.spawn(self.arrivals.report_offline_arrival(member))
-            for _, channel in self.memory.group_rooms(guild):
+            for _room, channel in self.memory.group_rooms(guild):
                 self.rooms.schedule_check(guild.id, channel.id, source)
             for group in self.bot.state.groups_of_guild(guild.id):
                 voice = guild.get_channel(group.voice_channel_id)
@@ -159,24 +160,32 @@ class Guard(commands.Cog):
         guild = interaction.guild
         assert guild is not None and guild.me is not None
         if bot.id == guild.me.id:
-            raise UserError("holdspace is always allowed in group rooms; there is nothing to change.")
+            raise UserError(_("holdspace is always allowed in group rooms; there is nothing to change."))
         if not bot.bot:
             raise UserError(
-                "That is a person, not a bot. The allowlist is only for bots; people get into a group's rooms "
-                "by consenting to its agreement."
+                _(
+                    "That is a person, not a bot. The allowlist is only for bots; people get "
+                    "into a group's rooms by consenting to its agreement."
+                )
             )
         if guild.get_member(bot.id) is None:
-            raise UserError("That bot is not a member of this server. Add it to the server first, then allow it here.")
-        _, allowed = self.memory.config(guild.id)
+            raise UserError(
+                _("That bot is not a member of this server. Add it to the server first, then allow it here.")
+            )
+        _unused, allowed = self.memory.config(guild.id)
         if bot.id in allowed:
-            await send_ephemeral(interaction, f"<@{bot.id}> is already allowed into group rooms. Nothing changed.")
+            await send_ephemeral(
+                interaction, _("<@{id}> is already allowed into group rooms. Nothing changed.").format(id=bot.id)
+            )
             return
         self.allowlist.require_manage_roles(guild)
         await interaction.response.defer(ephemeral=True, thinking=True)
         opened = await self.allowlist.allow(guild, bot.id, interaction.user.id)
         await send_ephemeral(
             interaction,
-            f"<@{bot.id}> is now allowed into this server's group rooms ({opened} rooms opened to it).",
+            _("<@{id}> is now allowed into this server's group rooms ({opened} rooms opened to it).").format(
+                id=bot.id, opened=opened
+            ),
         )
 
     @guard.command(name="deny", description="Take a bot off the allowlist and keep it out of group rooms")
@@ -186,21 +195,26 @@ class Guard(commands.Cog):
         guild = interaction.guild
         assert guild is not None and guild.me is not None
         if bot.id == guild.me.id:
-            raise UserError("holdspace cannot keep itself out: it needs the rooms to look after them.")
-        _, allowed = self.memory.config(guild.id)
+            raise UserError(_("holdspace cannot keep itself out: it needs the rooms to look after them."))
+        _unused, allowed = self.memory.config(guild.id)
         if not bot.bot and bot.id not in allowed:
             raise UserError(
-                "That is a person, not a bot. The allowlist is only for bots; to take a person out of a group, "
-                "use the group commands."
+                _(
+                    "That is a person, not a bot. The allowlist is only for bots; to take a "
+                    "person out of a group, use the group commands."
+                )
             )
         member = guild.get_member(bot.id)
         if bot.id not in allowed and member is None:
-            raise UserError("That bot is neither on this server's allowlist nor a member of this server.")
+            raise UserError(_("That bot is neither on this server's allowlist nor a member of this server."))
         if member is not None:
             self.allowlist.require_manage_roles(guild)
         await interaction.response.defer(ephemeral=True, thinking=True)
         rooms = await self.allowlist.deny(guild, bot.id, member, interaction.user.id)
-        await send_ephemeral(interaction, f"<@{bot.id}> is not allowed into group rooms ({rooms} rooms deny it).")
+        await send_ephemeral(
+            interaction,
+            _("<@{id}> is not allowed into group rooms ({rooms} rooms deny it).").format(id=bot.id, rooms=rooms),
+        )
 
     @guard.command(name="list", description="The bots allowed into group rooms and the server's guard action")
     @server_manager_only()
@@ -208,11 +222,14 @@ class Guard(commands.Cog):
         guild = interaction.guild
         assert guild is not None
         action, allowed = self.memory.config(guild.id)
-        bots = ", ".join(f"<@{b}>" for b in sorted(allowed)) or "none besides holdspace"
+        bots = ", ".join(f"<@{b}>" for b in sorted(allowed)) or _("none besides holdspace")
         await send_ephemeral(
             interaction,
-            f"Bots allowed into group rooms: {bots}.\nAction against any other bot in a group voice room: "
-            f"**{action}** (after disconnecting it). Change it with /guard action.",
+            _(
+                "Bots allowed into group rooms: {bots}.\nAction against any other bot in a "
+                "group voice room: **{action}** (after disconnecting it). Change it with "
+                "/guard action."
+            ).format(bots=bots, action=action),
         )
 
     @guard.command(name="action", description="What happens to a bot that is not allowed in a group voice room")
@@ -228,7 +245,10 @@ class Guard(commands.Cog):
             raise UserError(f"{exc}.") from None
         note = await self.allowlist.set_action(guild, value, interaction.user.id)
         await send_ephemeral(
-            interaction, f"A bot that is not allowed in a group voice room is now disconnected and then: {value}.{note}"
+            interaction,
+            _("A bot that is not allowed in a group voice room is now disconnected and then: {value}.{note}").format(
+                value=value, note=note
+            ),
         )
 
     @guard.command(name="audit", description="Check this server's set-up: a pass, warn or fail per line")

@@ -18,6 +18,7 @@ from bot.app import HoldspaceBot
 from bot.core.access import decide_from_state as decide_access
 from bot.core.guard import MarkerMatcher, MemberFacts, Verdict, decide
 from bot.core.records import GroupInfo
+from bot.i18n import _
 from bot.services.departures import Outcome, Removal
 from cogs.guard.memory import GuardMemory
 
@@ -143,8 +144,11 @@ class VoiceReaction:
             details["administrator"] = True
         if outcome.final and outcome.reported_early:
             await outbox.audit(
-                guild_id, "guard.disconnect_held" if outcome.held else "guard.disconnect_ended",
-                group_id=group.id, subject_id=member_id, details=details,
+                guild_id,
+                "guard.disconnect_held" if outcome.held else "guard.disconnect_ended",
+                group_id=group.id,
+                subject_id=member_id,
+                details=details,
             )
         else:
             await outbox.audit(
@@ -167,9 +171,9 @@ class VoiceReaction:
         if not isinstance(channel, discord.abc.Messageable):
             return
         if verdict.is_bot:
-            text = "🛡️ A bot that is not allowed in this group was removed from the voice room."
+            text = _("🛡️ A bot that is not allowed in this group was removed from the voice room.")
         else:
-            text = "🛡️ Someone whose name showed a recording marker was disconnected from the voice room."
+            text = _("🛡️ Someone whose name showed a recording marker was disconnected from the voice room.")
         try:
             await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException:

@@ -21,6 +21,7 @@ from bot.core.schedule import (
     next_occurrence,
     suggest_zones,
 )
+from bot.i18n import _, ngettext
 from bot.storage import sessions as store
 from bot.ui.checks import is_group_facilitator, require_facilitator, require_group_facilitator
 from bot.ui.group_options import GroupTransformer, group_here
@@ -48,7 +49,7 @@ def _duration(text: str | None, what: str, *, minimum: timedelta, maximum: timed
     try:
         return parse_duration(text, minimum=minimum, maximum=maximum)
     except DurationError as exc:
-        raise UserError(f"That {what} cannot be used: {exc}.") from None
+        raise UserError(_("That {what} cannot be used: {exc}.").format(what=what, exc=exc)) from None
 
 
 def require_session_facilitator(interaction: discord.Interaction[HoldspaceBot], group: GroupInfo | None) -> None:
@@ -177,22 +178,28 @@ class Sessions(commands.Cog, name="Sessions"):
         info = group or self._group_here(interaction)
         self._require_facilitator(interaction, info)
         length = _duration(duration, "duration", minimum=MIN_DURATION, maximum=MAX_DURATION)
-        every = _duration(remind_every, "reminder interval", minimum=MIN_REMIND_EVERY, maximum=MAX_DURATION)
+        every = _duration(remind_every, _("reminder interval"), minimum=MIN_REMIND_EVERY, maximum=MAX_DURATION)
         if self.rooms.running(info.id) is not None:
             raise UserError(
-                f"A session of {info.name} is already running. End it with /session end first if you want "
-                "to start again."
+                _(
+                    "A session of {name} is already running. End it with /session end first if you want to start again."
+                ).format(name=info.name)
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
         planned_end = self.bot.clock.now() + (length or DEFAULT_MANUAL_DURATION)
         report = await self.lifecycle.start(
             info, actor_id=interaction.user.id, planned_end=planned_end, remind_every=every
         )
-        opened = " The rooms are open to consented members." if report.opened else ""
+        opened = _(" The rooms are open to consented members.") if report.opened else ""
         await send_ephemeral(
             interaction,
-            f"The session of {info.name} has started and the ground rules were posted in both rooms.{opened} "
-            f"It ends {ts(planned_end, 't')} ({ts(planned_end, 'R')}), or earlier with /session end.",
+            _(
+                "The session of {name} has started and the ground rules were posted in both "
+                "rooms.{opened} It ends {planned_end} ({planned_end2}), or earlier with "
+                "/session end."
+            ).format(
+                name=info.name, opened=opened, planned_end=ts(planned_end, "t"), planned_end2=ts(planned_end, "R")
+            ),
         )
 
     @session.command(name="end", description="End the running session: lock the rooms where configured")
@@ -204,17 +211,22 @@ class Sessions(commands.Cog, name="Sessions"):
         info = group or self._group_here(interaction)
         self._require_facilitator(interaction, info)
         if self.rooms.running(info.id) is None:
-            raise UserError(f"No session of {info.name} is running, so there is nothing to end.")
+            raise UserError(_("No session of {name} is running, so there is nothing to end.").format(name=info.name))
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await self.lifecycle.end(info, actor_id=interaction.user.id, reason="ended by a facilitator")
-        parts = [f"The session of {info.name} has ended."]
+        parts = [_("The session of {name} has ended.").format(name=info.name)]
         if report.locked:
-            parts.append("The rooms are locked until the next session.")
+            parts.append(_("The rooms are locked until the next session."))
         if report.disconnected:
-            who = "1 person was" if report.disconnected == 1 else f"{report.disconnected} people were"
-            parts.append(f"{who} disconnected from voice.")
+            parts.append(
+                ngettext(
+                    "{count} person was disconnected from voice.",
+                    "{count} people were disconnected from voice.",
+                    report.disconnected,
+                ).format(count=report.disconnected)
+            )
         if report.expiry_text:
-            parts.append(f"Messages of this session: {report.expiry_text.rstrip('.')}.")
+            parts.append(_("Messages of this session: {what}.").format(what=report.expiry_text.rstrip(".")))
         await send_ephemeral(interaction, " ".join(parts))
 
     @session.command(name="status", description="What is running and what comes next, per group")
@@ -223,7 +235,7 @@ class Sessions(commands.Cog, name="Sessions"):
         self, interaction: discord.Interaction[HoldspaceBot], group: SessionGroup | None = None
     ) -> None:
         if interaction.guild_id is None:
-            raise UserError("This command works inside a server.")
+            raise UserError(_("This command works inside a server."))
         self._require_facilitator(interaction, None)
         if group:
             groups = [group]
@@ -231,17 +243,21 @@ class Sessions(commands.Cog, name="Sessions"):
         else:
             groups = self._own_groups(interaction)
         if not groups:
-            raise UserError("You facilitate no group on this server yet; /group create makes one.")
+            raise UserError(_("You facilitate no group on this server yet; /group create makes one."))
         lines = []
         for info in groups:
             running = self.rooms.running(info.id)
             if running is not None:
-                end = f", ends {ts(running.ends_at, 't')}" if running.ends_at else ""
-                now_text = f"running since {ts(running.started_at, 't')}{end}"
+                end = _(", ends {ends_at}").format(ends_at=ts(running.ends_at, "t")) if running.ends_at else ""
+                now_text = _("running since {started_at}{end}").format(started_at=ts(running.started_at, "t"), end=end)
             else:
-                now_text = "no session running"
+                now_text = _("no session running")
             upcoming = await self.schedules.next_session_text(info.id)
-            lines.append(f"**{info.name}**: {now_text}; next: {upcoming or 'none scheduled'}")
+            lines.append(
+                _("**{name}**: {now_text}; next: {value}").format(
+                    name=info.name, now_text=now_text, value=upcoming or "none scheduled"
+                )
+            )
         await send_ephemeral(interaction, "\n".join(lines)[:1990])
 
     @session.command(name="history", description="The integrity reports of a group's past sessions")
@@ -281,9 +297,9 @@ class Sessions(commands.Cog, name="Sessions"):
         length = _duration(duration, "duration", minimum=MIN_DURATION, maximum=MAX_DURATION)
         assert length is not None or not duration.strip()
         if length is None:
-            raise UserError("Give the session's length, such as 90m or 2h.")
-        every = _duration(remind_every, "reminder interval", minimum=MIN_REMIND_EVERY, maximum=MAX_DURATION)
-        before = _duration(dm_before, "time before the session", minimum=MIN_REMIND_EVERY, maximum=MAX_DM_BEFORE)
+            raise UserError(_("Give the session's length, such as 90m or 2h."))
+        every = _duration(remind_every, _("reminder interval"), minimum=MIN_REMIND_EVERY, maximum=MAX_DURATION)
+        before = _duration(dm_before, _("time before the session"), minimum=MIN_REMIND_EVERY, maximum=MAX_DM_BEFORE)
         message = await self.schedules.add(
             info,
             weekday=weekday.value,
@@ -302,7 +318,7 @@ class Sessions(commands.Cog, name="Sessions"):
         self, interaction: discord.Interaction[HoldspaceBot], group: SessionGroup | None = None
     ) -> None:
         if interaction.guild_id is None:
-            raise UserError("This command works inside a server.")
+            raise UserError(_("This command works inside a server."))
         self._require_facilitator(interaction, None)
         info = group
         if info is not None:
@@ -316,7 +332,9 @@ class Sessions(commands.Cog, name="Sessions"):
             if row.group_id in own
         ]
         if not rows:
-            await send_ephemeral(interaction, "No weekly sessions are scheduled. Add one with /session schedule add.")
+            await send_ephemeral(
+                interaction, _("No weekly sessions are scheduled. Add one with /session schedule add.")
+            )
             return
         now = self.bot.clock.now()
         lines = []
@@ -325,8 +343,12 @@ class Sessions(commands.Cog, name="Sessions"):
             schedule = schedule_of(row)
             upcoming = next_occurrence(schedule, now)
             lines.append(
-                f"**{group_info.name if group_info else '?'}**: {schedule.describe()}, "
-                f"{format_duration(row.duration)}; next {ts(upcoming.start)}"
+                _("**{value}**: {describe}, {duration}; next {start}").format(
+                    value=group_info.name if group_info else "?",
+                    describe=schedule.describe(),
+                    duration=format_duration(row.duration),
+                    start=ts(upcoming.start),
+                )
             )
         await send_ephemeral(interaction, "\n".join(lines)[:1990])
 
@@ -343,10 +365,12 @@ class Sessions(commands.Cog, name="Sessions"):
             or info is None
             or not is_group_facilitator(interaction, info)
         ):
-            raise UserError("That schedule does not exist (any more); pick one of yours from the list.")
+            raise UserError(_("That schedule does not exist (any more); pick one of yours from the list."))
         await self.schedules.remove(row, actor_id=interaction.user.id)
-        running = " A session running now is not ended by this." if self.rooms.running(row.group_id) else ""
+        running = _(" A session running now is not ended by this.") if self.rooms.running(row.group_id) else ""
         await send_ephemeral(
             interaction,
-            f"Removed: {info.name if info else 'the group'} no longer meets {schedule_of(row).describe()}.{running}",
+            _("Removed: {group} no longer meets {schedule}.{running}").format(
+                group=info.name if info else _("the group"), schedule=schedule_of(row).describe(), running=running
+            ),
         )

@@ -83,8 +83,10 @@ class Lifecycle:
         async with self.rooms.lock(group.id):
             if self.rooms.running(group.id) is not None:
                 raise UserError(
-                    f"A session of {group.name} is already running. End it with /session end first "
-                    "if you want to start again."
+                    _(
+                        "A session of {name} is already running. End it with /session end first if "
+                        "you want to start again."
+                    ).format(name=group.name)
                 )
             guild, text, voice = self.rooms.find(group)
             self.rooms.check_bot_permissions(group, [text, voice])
@@ -104,7 +106,7 @@ class Lifecycle:
                         started_by="facilitator" if actor_id is not None else "schedule",
                     )
                 except store.SessionAlreadyRunning:
-                    raise UserError(f"A session of {group.name} is already running.") from None
+                    raise UserError(_("A session of {name} is already running.").format(name=group.name)) from None
                 await steps.set_start(self.bot.db, row.id, "recorded", start_id=start_id)
                 if planned_end is not None:
                     await self.bot.scheduler.schedule(
@@ -135,8 +137,10 @@ class Lifecycle:
                         ).format(find=_(FIND_PERMISSION))
                     ) from None
                 raise UserError(
-                    "Discord did not accept a change while starting the session; nothing was changed. "
-                    "Please try again in a moment."
+                    _(
+                        "Discord did not accept a change while starting the session; nothing was "
+                        "changed. Please try again in a moment."
+                    )
                 ) from None
             await self.bot.audit.record(
                 group.guild_id,
@@ -194,7 +198,7 @@ class Lifecycle:
                 posted.extend(await self.reminders.post([channel], content, group))
         # The first reminder's id is Discord's own time of the start: no message of the session is
         # older, whatever the host clock said.
-        first = min((message_id for _, message_id in posted), default=start_id)
+        first = min((message_id for _unused, message_id in posted), default=start_id)
         async with self.bot.db.transaction():
             await store.set_reminder_messages(self.bot.db, session_id, posted)
             await steps.set_start(self.bot.db, session_id, "done", start_id=min(start_id, first))
@@ -232,7 +236,9 @@ class Lifecycle:
         async with self.rooms.lock(group.id):
             running = self.rooms.running(group.id)
             if running is None:
-                raise UserError(f"No session of {group.name} is running, so there is nothing to end.")
+                raise UserError(
+                    _("No session of {name} is running, so there is nothing to end.").format(name=group.name)
+                )
             self.rooms.find(group)
             # Messages with ids below this were posted before the end (Discord's clock).
             end_id = snowflake_floor(self.bot.discord_clock.now() + END_SLACK)
@@ -266,8 +272,10 @@ class Lifecycle:
                     await steps.set_end(self.bot.db, running.id, "ending")
                     if not isinstance(exc, discord.Forbidden):
                         raise UserError(
-                            "Discord did not accept locking the rooms; the session is still running. "
-                            "Please try /session end again in a moment."
+                            _(
+                                "Discord did not accept locking the rooms; the session is still running. "
+                                "Please try /session end again in a moment."
+                            )
                         ) from None
                     raise MissingBotPermission(
                         _(
@@ -336,7 +344,7 @@ class Lifecycle:
         except Exception:
             log.exception("end-of-session expiry failed; the promise stays and is kept later")
             return (
-                "their removal could not be finished now and will be retried",
+                _("their removal could not be finished now and will be retried"),
                 self.report.messages_data(None, failed=True),
             )
         return report.text.strip().rstrip("."), self.report.messages_data(report, failed=False)

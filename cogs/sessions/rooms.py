@@ -12,6 +12,7 @@ import discord
 from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
 from bot.core.records import GroupInfo, RunningSession
+from bot.i18n import _
 from bot.services.rooms import current_overwrites, put_overwrite
 from bot.ui.replies import MissingBotPermission, UserError
 
@@ -38,15 +39,17 @@ class SessionRooms:
     ) -> tuple[discord.Guild, discord.TextChannel, discord.VoiceChannel | discord.StageChannel]:
         guild = self.bot.get_guild(group.guild_id)
         if guild is None:
-            raise UserError("holdspace cannot see this server right now; please try again in a minute.")
+            raise UserError(_("holdspace cannot see this server right now; please try again in a minute."))
         text = guild.get_channel(group.text_channel_id)
         voice = guild.get_channel(group.voice_channel_id)
         if not isinstance(text, discord.TextChannel) or not isinstance(
             voice, discord.VoiceChannel | discord.StageChannel
         ):
             raise UserError(
-                f"The rooms of {group.name} are missing or changed type; a facilitator can repair them "
-                "with /group settings or create them again."
+                _(
+                    "The rooms of {name} are missing or changed type; a facilitator can repair "
+                    "them with /group settings or create them again."
+                ).format(name=group.name)
             )
         return guild, text, voice
 
@@ -65,8 +68,10 @@ class SessionRooms:
             missing = [name for name, ok in needed.items() if not ok]
             if missing:
                 raise MissingBotPermission(
-                    f"holdspace lacks {', '.join(missing)} in {channel.mention}. Grant it to holdspace in "
-                    "that room's permissions, then try again; nothing was changed."
+                    _(
+                        "holdspace lacks {missing} in {mention}. Grant it to holdspace in that "
+                        "room's permissions, then try again; nothing was changed."
+                    ).format(missing=", ".join(missing), mention=channel.mention)
                 )
 
     async def apply_access(self, group: GroupInfo, guild: discord.Guild, *, running: bool) -> int:

@@ -20,6 +20,7 @@ from bot.core.schedule import (
     resolve_zone,
 )
 from bot.core.timer_kinds import TimerKind
+from bot.i18n import _
 from bot.storage import sessions as store
 from bot.ui.replies import UserError
 from cogs.sessions.reminders import ts
@@ -67,9 +68,8 @@ class Schedules:
         best = min(((next_occurrence(schedule_of(s), now), s) for s in schedules), key=lambda pair: pair[0].start)
         occurrence, schedule = best
         local = occurrence.start.astimezone(resolve_zone(schedule.timezone))
-        return (
-            f"{WEEKDAYS[local.weekday()]} {local:%d %B} at {local:%H:%M} ({schedule.timezone}), "
-            f"{ts(occurrence.start, 'R')}"
+        return _("{WEEKDAYS} {local:%d %B} at {local:%H:%M} ({timezone}), {start}").format(
+            WEEKDAYS=WEEKDAYS[local.weekday()], local=local, timezone=schedule.timezone, start=ts(occurrence.start, "R")
         )
 
     async def add(
@@ -97,8 +97,10 @@ class Schedules:
         if clash is not None:
             other, when = clash
             raise UserError(
-                f"That would overlap the schedule {other.describe()} of {info.name} (first on "
-                f"{ts(when.start, 'D')}). Choose another time, or remove that schedule first."
+                _(
+                    "That would overlap the schedule {describe} of {name} (first on {start}). "
+                    "Choose another time, or remove that schedule first."
+                ).format(describe=other.describe(), name=info.name, start=ts(when.start, "D"))
             )
         async with self.bot.db.transaction():
             row = await store.add_schedule(
@@ -132,18 +134,35 @@ class Schedules:
             local = f"{occurrence.local_date:%d %B %Y}"
             if occurrence.resolution is LocalResolution.GAP_SHIFTED:
                 notes.append(
-                    f"On {local} the clocks go forward and {schedule.local_time:%H:%M} does not exist in "
-                    f"{zone_name}: that session starts {ts(occurrence.start, 't')} instead (as much later as "
-                    "the clocks jump)."
+                    _(
+                        "On {local} the clocks go forward and {local_time:%H:%M} does not exist in "
+                        "{zone_name}: that session starts {start} instead (as much later as the "
+                        "clocks jump)."
+                    ).format(
+                        local=local,
+                        local_time=schedule.local_time,
+                        zone_name=zone_name,
+                        start=ts(occurrence.start, "t"),
+                    )
                 )
             elif occurrence.resolution is LocalResolution.OVERLAP_FIRST:
                 notes.append(
-                    f"On {local} the clocks go back and {schedule.local_time:%H:%M} happens twice in "
-                    f"{zone_name}: that session starts at the first of the two ({ts(occurrence.start, 't')})."
+                    _(
+                        "On {local} the clocks go back and {local_time:%H:%M} happens twice in "
+                        "{zone_name}: that session starts at the first of the two ({start})."
+                    ).format(
+                        local=local,
+                        local_time=schedule.local_time,
+                        zone_name=zone_name,
+                        start=ts(occurrence.start, "t"),
+                    )
                 )
-        message = (
-            f"{info.name} now meets {schedule.describe()} for {format_duration(length)}. "
-            f"The first session starts {ts(first)} ({ts(first, 'R')})."
+        message = _("{name} now meets {describe} for {length}. The first session starts {first} ({first2}).").format(
+            name=info.name,
+            describe=schedule.describe(),
+            length=format_duration(length),
+            first=ts(first),
+            first2=ts(first, "R"),
         )
         if notes:
             message += "\n" + "\n".join(notes)
