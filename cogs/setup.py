@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.core.command_access import open_step
 from bot.core.records import GuildConfig
 from bot.core.zones import ZoneError, canonical_zone, suggest_zones
-from bot.i18n import _, choose
+from bot.i18n import _, choose, using
 from bot.i18n.formats import language_name
 from bot.services.command_access import staff_command_gaps
 from bot.services.member_data import retention_of
@@ -152,7 +152,9 @@ class Setup(commands.Cog):
             except discord.HTTPException:
                 return  # cannot tell now; try again at the next start
         try:
-            posted = await channel.send(embed=lobby_embed(), view=lobby_view())
+            with using(cfg.language):  # a room post: the server's language
+                embed, view = lobby_embed(), lobby_view()
+            posted = await channel.send(embed=embed, view=view)
         except discord.HTTPException:
             log.warning("could not post the lobby message in server %s", guild.id)
             return
@@ -245,8 +247,10 @@ class Setup(commands.Cog):
             channel = guild.get_channel(new.lobby_channel_id or 0)
             if not isinstance(channel, discord.TextChannel):
                 raise UserError(_("The lobby channel no longer exists; pick another one."))
+            with using(new.language):  # a room post: the server's language, not the server manager's
+                embed, view = lobby_embed(), lobby_view()
             try:
-                posted = await channel.send(embed=lobby_embed(), view=lobby_view())
+                posted = await channel.send(embed=embed, view=view)
             except discord.Forbidden:
                 raise missing_permission_error(
                     list(LOBBY_NEEDS),

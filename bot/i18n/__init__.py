@@ -19,7 +19,11 @@ How to write a text a person reads
   translated where it is shown: ``LABEL = N_("Agree")`` ... ``button.label = _(LABEL)``.
 - A short word whose meaning depends on where it stands takes a context: ``pgettext("button", "Close")``.
 - Then run ``make messages`` (adds the new text to every catalogue) and translate it in each
-  ``.po`` file; ``make test`` fails while a catalogue lacks a text or its placeholders differ.
+  ``.po`` file; ``make test`` fails while a catalogue lacks a text or its placeholders differ
+  (tests/unit/test_catalogues.py), and when a cog hands a person a text literal that skipped
+  ``_()`` (tests/unit/test_marked_texts.py).
+- Texts that are records, not words for a reader (audit details, case details stored for later,
+  log lines), stay English: they are translated where they are shown, never stored translated.
 - Command names, descriptions and option descriptions need no marking: the command tree's
   translator (bot/i18n/commands.py) finds them and ``make messages`` extracts them.
 

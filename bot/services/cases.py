@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.core.cases import kind_label
 from bot.core.timer_kinds import TimerKind
 from bot.crypto import KeyRing
+from bot.i18n import using
 from bot.scheduler import Scheduler, Timer
 from bot.services.audit import AuditLog
 from bot.state import State
@@ -327,12 +328,10 @@ class CaseService:
         channel = await self._log_channel(guild_id)
         if channel is None:
             return
+        with using(self.bot.state.guild(guild_id).language):  # moderator notices: the server's language
+            text, view = self.notice_text(case, case.kind, case.group_id, "open"), notice_view(case.number)
         try:
-            message = await channel.send(
-                self.notice_text(case, case.kind, case.group_id, "open"),
-                view=notice_view(case.number),
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
+            message = await channel.send(text, view=view, allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException as exc:
             log.warning(
                 "could not post the notice of case #%d in the log channel (%s %s); the case is stored",
@@ -353,11 +352,11 @@ class CaseService:
         channel = self.bot.get_channel(case.notice_channel_id)
         if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
             return
+        with using(self.bot.state.guild(case.guild_id).language):  # moderator notices: the server's language
+            text = self.notice_text(case, case.kind, case.group_id, self.status_text(case))
+            view = None if case.closed else notice_view(case.number)
         try:
-            await channel.get_partial_message(case.notice_message_id).edit(
-                content=self.notice_text(case, case.kind, case.group_id, self.status_text(case)),
-                view=None if case.closed else notice_view(case.number),
-            )
+            await channel.get_partial_message(case.notice_message_id).edit(content=text, view=view)
         except discord.HTTPException as exc:
             log.warning("could not update the notice of case #%d (%s %s)", case.number, exc.status, exc.code)
 

@@ -8,6 +8,7 @@ from typing import Any
 import discord
 
 from bot.core.records import GroupInfo
+from bot.i18n import _
 from bot.storage import groups as group_store
 from bot.ui.consent_views import agreement_embeds
 from bot.ui.replies import UserError, send_ephemeral
@@ -18,13 +19,17 @@ async def send_agreement_version(interaction: discord.Interaction[Any], info: Gr
     bot = interaction.client
     shown = await group_store.get_agreement(bot.db, bot.ring, info.id, version)
     if shown is None and version is None:
-        raise UserError("This group has no agreement yet; `/group agreement edit` writes one.")
+        raise UserError(_("This group has no agreement yet; `/group agreement edit` writes one."))
     if shown is None:
         raise UserError(
-            f"**{info.name}** has no agreement version {version}; its versions are 1 to {info.agreement_version}."
+            _("**{name}** has no agreement version {version}; its versions are 1 to {agreement_version}.").format(
+                name=info.name, version=version, agreement_version=info.agreement_version
+            )
         )
-    made = f"Version {shown.version} of the agreement of **{info.name}**, made on {shown.created_at:%Y-%m-%d}"
-    current = " (the current version)." if shown.version == info.agreement_version else " (an earlier version)."
+    made = _("Version {version} of the agreement of **{name}**, made on {created_at:%Y-%m-%d}").format(
+        version=shown.version, name=info.name, created_at=shown.created_at
+    )
+    current = _(" (the current version).") if shown.version == info.agreement_version else _(" (an earlier version).")
     await send_ephemeral(interaction, made + current)
     for embed in agreement_embeds(info.name, shown.version, shown.sha256, shown.text):
         await send_ephemeral(interaction, embed=embed)

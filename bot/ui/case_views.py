@@ -27,6 +27,7 @@ from bot.core.cases import (
     normalise_text,
 )
 from bot.core.visibility import CaseFacts, CaseSight, Viewer, case_sight, may_see_any_case
+from bot.i18n import _
 from bot.state import State
 from bot.storage.cases import CaseEvent, CaseRecord
 from bot.ui import checks
@@ -63,15 +64,16 @@ CLAIM_ID = "holdspace:case:claim:{number}"
 RESOLVE_ID = "holdspace:case:resolve:{number}"
 _MAX_NUMBER = r"[0-9]{1,9}"
 
-NOT_ALLOWED = (
-    "Only moderators can work on cases. If you should be one, ask a server manager to give you "
-    "the moderator role set up in /setup."
+NOT_ALLOWED = _(
+    "Only moderators can work on cases. If you should be one, ask a server "
+    "manager to give you the moderator role set up in /setup."
 )
-NOT_ALLOWED_TO_SEE = (
-    "Only moderators (and facilitators, for their own groups) can see cases. If you should be one, "
-    "ask a server manager to give you the moderator role set up in /setup."
+NOT_ALLOWED_TO_SEE = _(
+    "Only moderators (and facilitators, for their own groups) can see cases. If "
+    "you should be one, ask a server manager to give you the moderator role set "
+    "up in /setup."
 )
-ABOUT_YOU = "This case is about you, so another moderator looks after it; you can see its status with /cases show."
+ABOUT_YOU = _("This case is about you, so another moderator looks after it; you can see its status with /cases show.")
 
 
 # -- who may do what (checked at runtime, whatever Discord's integration settings allow) ------------
@@ -80,7 +82,7 @@ ABOUT_YOU = "This case is about you, so another moderator looks after it; you ca
 def viewer_of(bot: CaseViewsHost, interaction: discord.Interaction[Any]) -> Viewer:
     """The facts bot.core.visibility needs about the person looking (memory only)."""
     if interaction.guild is None or not isinstance(interaction.user, discord.Member):
-        raise UserError("Cases live in a server; run this inside the server.")
+        raise UserError(_("Cases live in a server; run this inside the server."))
     member = interaction.user
     role_ids = [r.id for r in member.roles]
     facilitates = frozenset(
@@ -127,7 +129,11 @@ async def visible_case(
     case = await bot.cases.get(interaction.guild.id, number)
     sight = CaseSight.NONE if case is None else case_sight(viewer, case_facts(bot, interaction.guild, case))
     if case is None or sight is CaseSight.NONE:
-        raise UserError(f"There is no case #{number} in this server. Use /cases list to see the case numbers.")
+        raise UserError(
+            _("There is no case #{number} in this server. Use /cases list to see the case numbers.").format(
+                number=number
+            )
+        )
     return case, sight
 
 
@@ -145,7 +151,7 @@ async def workable_case(bot: CaseViewsHost, interaction: discord.Interaction[Any
 def require_moderator(bot: CaseViewsHost, interaction: discord.Interaction[Any]) -> int:
     """The guild id, when the person may work on cases; UserError otherwise."""
     if interaction.guild is None or not isinstance(interaction.user, discord.Member):
-        raise UserError("Cases live in a server; run this inside the server.")
+        raise UserError(_("Cases live in a server; run this inside the server."))
     if not checks.is_moderator(interaction):
         raise UserError(NOT_ALLOWED)
     return interaction.guild.id
@@ -185,7 +191,7 @@ class ClaimButton(
     def __init__(self, number: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Claim", style=discord.ButtonStyle.primary, custom_id=CLAIM_ID.format(number=number)
+                label=_("Claim"), style=discord.ButtonStyle.primary, custom_id=CLAIM_ID.format(number=number)
             )
         )
         self.number = number
@@ -204,8 +210,10 @@ class ClaimButton(
             case = await bot.cases.claim(guild_id, self.number, interaction.user.id, notify=False)
             await send_ephemeral(
                 interaction,
-                f"You claimed case #{self.number}. Add notes with /cases note and close it with Resolve "
-                "or /cases resolve.",
+                _(
+                    "You claimed case #{number}. Add notes with /cases note and close it with "
+                    "Resolve or /cases resolve."
+                ).format(number=self.number),
             )
             await bot.cases.refresh_notice(case)
 
@@ -213,13 +221,14 @@ class ClaimButton(
 
 
 class ResolveButton(
-    Localised, discord.ui.DynamicItem[discord.ui.Button[Any]],
+    Localised,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=rf"holdspace:case:resolve:(?P<number>{_MAX_NUMBER})",
 ):
     def __init__(self, number: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Resolve", style=discord.ButtonStyle.secondary, custom_id=RESOLVE_ID.format(number=number)
+                label=_("Resolve"), style=discord.ButtonStyle.secondary, custom_id=RESOLVE_ID.format(number=number)
             )
         )
         self.number = number
@@ -255,7 +264,11 @@ async def open_resolve_modal(
     """Show the modal that asks for the outcome and the note (refuses unknown or closed cases first)."""
     case = await workable_case(bot, interaction, number)
     if case.closed:
-        raise UserError(f"Case #{number} is already closed ({case.status.value}); it cannot be resolved twice.")
+        raise UserError(
+            _("Case #{number} is already closed ({value}); it cannot be resolved twice.").format(
+                number=number, value=case.status.value
+            )
+        )
     await interaction.response.send_modal(ResolveModal(number, outcome))
 
 
@@ -266,18 +279,18 @@ class ResolveModal(Modal):
         self.preset = outcome
         self.outcome: discord.ui.Select[Any] = discord.ui.Select(
             custom_id="outcome",
-            placeholder="Choose the outcome",
+            placeholder=_("Choose the outcome"),
             options=[
                 discord.SelectOption(
-                    label="Actioned",
+                    label=_("Actioned"),
                     value=Status.ACTIONED.value,
-                    description="Something was done about it",
+                    description=_("Something was done about it"),
                     default=outcome == Status.ACTIONED.value,
                 ),
                 discord.SelectOption(
-                    label="Dismissed",
+                    label=_("Dismissed"),
                     value=Status.DISMISSED.value,
-                    description="Nothing needed doing",
+                    description=_("Nothing needed doing"),
                     default=outcome == Status.DISMISSED.value,
                 ),
             ],
@@ -285,12 +298,12 @@ class ResolveModal(Modal):
         self.note: discord.ui.TextInput[Any] = discord.ui.TextInput(
             custom_id="note",
             style=discord.TextStyle.paragraph,
-            placeholder="What was done, or why it was dismissed (required)",
+            placeholder=_("What was done, or why it was dismissed (required)"),
             max_length=MAX_NOTE,
             required=True,
         )
-        self.add_item(discord.ui.Label(text="Outcome", component=self.outcome))
-        self.add_item(discord.ui.Label(text="Note", component=self.note))
+        self.add_item(discord.ui.Label(text=_("Outcome"), component=self.outcome))
+        self.add_item(discord.ui.Label(text=_("Note"), component=self.note))
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         async def work() -> None:
@@ -301,7 +314,10 @@ class ResolveModal(Modal):
             case = await bot.cases.resolve(
                 guild_id, self.number, interaction.user.id, outcome, self.note.value, notify=False
             )
-            await send_ephemeral(interaction, f"Case #{case.number} is closed as {case.status.value}.")
+            await send_ephemeral(
+                interaction,
+                _("Case #{number} is closed as {value}.").format(number=case.number, value=case.status.value),
+            )
             await bot.cases.refresh_notice(case)
 
         await guarded(interaction, work)
@@ -319,18 +335,18 @@ class ReportModal(Modal):
     """``/report new``: what happened (required) and optional detail."""
 
     def __init__(self, handler: ReportHandler) -> None:
-        super().__init__(title="Report to the moderators", timeout=900)
+        super().__init__(title=_("Report to the moderators"), timeout=900)
         self.handler = handler
         self.summary: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="What happened?",
+            label=_("What happened?"),
             custom_id="summary",
             style=discord.TextStyle.paragraph,
-            placeholder="Only the moderators read this. Nobody else learns who reported.",
+            placeholder=_("Only the moderators read this. Nobody else learns who reported."),
             max_length=MAX_REPORT_SUMMARY,
             required=True,
         )
         self.detail: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="Anything else they should know? (optional)",
+            label=_("Anything else they should know? (optional)"),
             custom_id="detail",
             style=discord.TextStyle.paragraph,
             max_length=MAX_REPORT_DETAIL,
@@ -350,13 +366,13 @@ class MessageReportModal(Modal):
     """ "Report to moderators" on a message: an optional reason; the message itself is never read."""
 
     def __init__(self, handler: ReportHandler) -> None:
-        super().__init__(title="Report this message", timeout=900)
+        super().__init__(title=_("Report this message"), timeout=900)
         self.handler = handler
         self.reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label="What is wrong with it? (optional)",
+            label=_("What is wrong with it? (optional)"),
             custom_id="reason",
             style=discord.TextStyle.paragraph,
-            placeholder="Only the moderators read this. Nobody else learns who reported.",
+            placeholder=_("Only the moderators read this. Nobody else learns who reported."),
             max_length=MAX_REPORT_DETAIL,
             required=False,
         )
@@ -372,10 +388,10 @@ class MessageReportModal(Modal):
 # -- showing cases ---------------------------------------------------------------------------------
 
 REPORTER_STATUS = {
-    Status.OPEN: "received; waiting for a moderator",
-    Status.INVESTIGATING: "a moderator is looking at it",
-    Status.ACTIONED: "closed; action was taken",
-    Status.DISMISSED: "closed; no action was needed",
+    Status.OPEN: _("received; waiting for a moderator"),
+    Status.INVESTIGATING: _("a moderator is looking at it"),
+    Status.ACTIONED: _("closed; action was taken"),
+    Status.DISMISSED: _("closed; no action was needed"),
 }
 
 
@@ -389,7 +405,7 @@ def _short(text: str, limit: int) -> str:
 
 def group_label(bot: CaseViewsHost, group_id: str | None) -> str:
     name = bot.cases.group_name(group_id)
-    return "no group" if name is None else _short(discord.utils.escape_markdown(name), 60)
+    return _("no group") if name is None else _short(discord.utils.escape_markdown(name), 60)
 
 
 def status_for(case: CaseRecord, viewer_id: int) -> str:
@@ -397,19 +413,24 @@ def status_for(case: CaseRecord, viewer_id: int) -> str:
         return case.status.value
     if case.assignee_id is None:
         return "open"
-    return "claimed by you" if case.assignee_id == viewer_id else "claimed by a moderator"
+    return _("claimed by you") if case.assignee_id == viewer_id else _("claimed by a moderator")
 
 
 def list_line(bot: CaseViewsHost, case: CaseRecord, viewer_id: int) -> str:
-    return (
-        f"**#{case.number}** · {status_for(case, viewer_id)} · {kind_label(case.kind)} · "
-        f"{group_label(bot, case.group_id)} · opened {when(case.opened_at)}"
+    return _("**#{number}** · {status_for} · {kind_label} · {group_label} · opened {when}").format(
+        number=case.number,
+        status_for=status_for(case, viewer_id),
+        kind_label=kind_label(case.kind),
+        group_label=group_label(bot, case.group_id),
+        when=when(case.opened_at),
     )
 
 
 def status_line(case: CaseRecord) -> str:
     """All a person sees of a case about themselves: its number and status."""
-    return f"**#{case.number}** · {case.status.value} · a case about you (only its status is shown to you)"
+    return _("**#{number}** · {value} · a case about you (only its status is shown to you)").format(
+        number=case.number, value=case.status.value
+    )
 
 
 def message_link(details: dict[str, Any]) -> str | None:
@@ -428,7 +449,9 @@ _TEXT_KEYS = ("summary", "detail", "reason")
 
 def case_embed(bot: CaseViewsHost, case: CaseRecord, history: Iterable[CaseEvent], viewer_id: int) -> discord.Embed:
     """One case for a moderator or facilitator: never the reporter."""
-    embed = discord.Embed(title=f"Case #{case.number}: {kind_label(case.kind)}")
+    embed = discord.Embed(
+        title=_("Case #{number}: {kind_label}").format(number=case.number, kind_label=kind_label(case.kind))
+    )
     text_parts = []
     for key in _TEXT_KEYS:
         value = case.details.get(key)
@@ -436,29 +459,29 @@ def case_embed(bot: CaseViewsHost, case: CaseRecord, history: Iterable[CaseEvent
             text_parts.append(f"**{key.capitalize()}**\n{value}")
     if text_parts:
         embed.description = _short("\n\n".join(text_parts), 3000)
-    embed.add_field(name="Status", value=status_for(case, viewer_id))
-    embed.add_field(name="Group", value=group_label(bot, case.group_id))
-    embed.add_field(name="Opened", value=when(case.opened_at))
+    embed.add_field(name=_("Status"), value=status_for(case, viewer_id))
+    embed.add_field(name=_("Group"), value=group_label(bot, case.group_id))
+    embed.add_field(name=_("Opened"), value=when(case.opened_at))
     if case.subject_id is not None:
-        embed.add_field(name="About", value=f"<@{case.subject_id}> ({case.subject_id})")
+        embed.add_field(name=_("About"), value=f"<@{case.subject_id}> ({case.subject_id})")
     link = message_link(case.details)
     if link:
-        embed.add_field(name="Reported message", value=link, inline=False)
+        embed.add_field(name=_("Reported message"), value=link, inline=False)
     other = [
         _short(line, 200)
         for line in describe_details({k: v for k, v in case.details.items() if k not in (*_TEXT_KEYS, "message")})
     ]
     if other:
-        embed.add_field(name="Details", value=_short("\n".join(other), 1000), inline=False)
+        embed.add_field(name=_("Details"), value=_short("\n".join(other), 1000), inline=False)
     lines = []
     for event in history:
         if event.actor_id is None:
             # Only holdspace opens cases; any other step without an actor was a moderator who asked
             # to be forgotten.
-            who = "holdspace" if event.action == "opened" else "a moderator"
+            who = "holdspace" if event.action == "opened" else _("a moderator")
         else:
-            who = "you" if event.actor_id == viewer_id else "a moderator"
-        line = f"{when(event.at)} · {event.action} by {who}"
+            who = "you" if event.actor_id == viewer_id else _("a moderator")
+        line = _("{when} · {action} by {who}").format(when=when(event.at), action=event.action, who=who)
         if event.status is not None and event.action == "resolved":
             line += f" ({event.status.value})"
         if event.note:
@@ -472,7 +495,7 @@ def case_embed(bot: CaseViewsHost, case: CaseRecord, history: Iterable[CaseEvent
                 value = "…\n" + value
                 break
             value = candidate
-        embed.add_field(name="History", value=value, inline=False)
+        embed.add_field(name=_("History"), value=value, inline=False)
     if case.closed_at is not None:
-        embed.set_footer(text="Closed")
+        embed.set_footer(text=_("Closed"))
     return embed

@@ -25,6 +25,7 @@ import discord
 
 from bot.core.agreement import split
 from bot.crypto import KeyRing
+from bot.i18n import _
 from bot.ui.base import Localised
 from bot.ui.replies import reply_error
 
@@ -88,7 +89,7 @@ class LobbyButton(
 ):
     def __init__(self) -> None:
         super().__init__(
-            discord.ui.Button(label="Review and consent", style=discord.ButtonStyle.primary, custom_id=LOBBY_ID)
+            discord.ui.Button(label=_("Review and consent"), style=discord.ButtonStyle.primary, custom_id=LOBBY_ID)
         )
 
     @classmethod
@@ -102,7 +103,8 @@ class LobbyButton(
 
 
 class ReviewButton(
-    Localised, discord.ui.DynamicItem[discord.ui.Button[Any]],
+    Localised,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"hs:review:(?P<group>[0-9a-f]{32}):(?P<tag>[0-9a-f]{12})",
 ):
     def __init__(self, group_id: str, tag: str) -> None:
@@ -110,7 +112,7 @@ class ReviewButton(
         self.tag = tag
         super().__init__(
             discord.ui.Button(
-                label="Review and consent",
+                label=_("Review and consent"),
                 style=discord.ButtonStyle.primary,
                 custom_id=f"hs:review:{group_id}:{tag}",
             )
@@ -136,7 +138,7 @@ class GroupSelect(
         super().__init__(
             discord.ui.Select(
                 custom_id=f"hs:pick:{tag}",
-                placeholder="Choose a group",
+                placeholder=_("Choose a group"),
                 options=options or [discord.SelectOption(label="-", value="-")],
                 min_values=1,
                 max_values=1,
@@ -157,14 +159,15 @@ class GroupSelect(
 
 
 class AgreeButton(
-    Localised, discord.ui.DynamicItem[discord.ui.Button[Any]],
+    Localised,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"hs:agree:(?P<group>[0-9a-f]{32}):(?P<version>\d{1,9}):(?P<sha>[0-9a-f]{16}):(?P<tag>[0-9a-f]{12})",
 ):
     def __init__(self, group_id: str, version: int, sha_prefix: str, tag: str) -> None:
         self.group_id, self.version, self.sha_prefix, self.tag = group_id, version, sha_prefix, tag
         super().__init__(
             discord.ui.Button(
-                label="I agree",
+                label=_("I agree"),
                 style=discord.ButtonStyle.success,
                 custom_id=f"hs:agree:{group_id}:{version}:{sha_prefix}:{tag}",
             )
@@ -191,14 +194,15 @@ class AgreeButton(
 
 
 class DeclineButton(
-    Localised, discord.ui.DynamicItem[discord.ui.Button[Any]],
+    Localised,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"hs:decline:(?P<group>[0-9a-f]{32}):(?P<version>\d{1,9}):(?P<tag>[0-9a-f]{12})",
 ):
     def __init__(self, group_id: str, version: int, tag: str) -> None:
         self.group_id, self.version, self.tag = group_id, version, tag
         super().__init__(
             discord.ui.Button(
-                label="I do not agree",
+                label=_("I do not agree"),
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"hs:decline:{group_id}:{version}:{tag}",
             )
@@ -239,12 +243,14 @@ def lobby_view() -> discord.ui.View:
 
 def lobby_embed() -> discord.Embed:
     return discord.Embed(
-        title="Joining a group",
+        title=_("Joining a group"),
         description=(
-            "Each group here has its own private rooms. Before you can see or join them, please read "
-            "the group's agreement (ground rules, the limits of confidentiality, and what holdspace "
-            "stores about you) and say whether you agree.\n\nPress the button: only you will see the "
-            "agreement and your answer."
+            _(
+                "Each group here has its own private rooms. Before you can see or join "
+                "them, please read the group's agreement (ground rules, the limits of "
+                "confidentiality, and what holdspace stores about you) and say whether you "
+                "agree.\n\nPress the button: only you will see the agreement and your answer."
+            )
         ),
         colour=EMBED_COLOUR,
     )
@@ -278,11 +284,15 @@ def agreement_embeds(group_name: str, version: int, sha256: str, text: str) -> l
     parts = split(text)
     embeds = []
     for number, part in enumerate(parts, start=1):
-        title = f"Agreement of {group_name}" if number == 1 else f"Agreement of {group_name} (continued)"
+        title = (
+            _("Agreement of {group_name}").format(group_name=group_name)
+            if number == 1
+            else _("Agreement of {group_name} (continued)").format(group_name=group_name)
+        )
         embed = discord.Embed(title=title[:256], description=part, colour=EMBED_COLOUR)
-        footer = f"Version {version} · SHA-256 {sha256[:16]}"
+        footer = _("Version {version} · SHA-256 {sha256}").format(version=version, sha256=sha256[:16])
         if len(parts) > 1:
-            footer += f" · part {number} of {len(parts)}"
+            footer += _(" · part {number} of {count}").format(number=number, count=len(parts))
         embed.set_footer(text=footer)
         embeds.append(embed)
     return embeds

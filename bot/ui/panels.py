@@ -15,10 +15,11 @@ from typing import Any
 
 import discord
 
+from bot.i18n import _
 from bot.ui.base import Localised, View
 from bot.ui.replies import send_ephemeral
 
-EXPIRED = "This panel has expired. Run the command again to get a fresh one."
+EXPIRED = _("This panel has expired. Run the command again to get a fresh one.")
 PREFIX = "holdspace:panel:"
 
 #: Ids of the panels alive, per running client (a restarted client knows none of the old ones).

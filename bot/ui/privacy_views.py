@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import discord
 
+from bot.i18n import _
 from bot.ui.base import Localised
 from bot.ui.replies import reply_error
 
@@ -40,7 +41,8 @@ def _flow(interaction: discord.Interaction[Any]) -> ErasureFlow:
 
 
 class ForgetButton(
-    Localised, discord.ui.DynamicItem[discord.ui.Button[Any]],
+    Localised,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"hs:forget:(?P<scope>[0-9]{15,20}|all):(?P<tag>[0-9a-f]{12})",
 ):
     def __init__(self, scope: str, tag: str) -> None:
@@ -48,7 +50,7 @@ class ForgetButton(
         self.tag = tag
         super().__init__(
             discord.ui.Button(
-                label="Erase my records",
+                label=_("Erase my records"),
                 style=discord.ButtonStyle.danger,
                 custom_id=FORGET_ID.format(scope=scope, tag=tag),
             )
@@ -75,7 +77,9 @@ class KeepButton(
     def __init__(self, tag: str) -> None:
         self.tag = tag
         super().__init__(
-            discord.ui.Button(label="Keep them", style=discord.ButtonStyle.secondary, custom_id=KEEP_ID.format(tag=tag))
+            discord.ui.Button(
+                label=_("Keep them"), style=discord.ButtonStyle.secondary, custom_id=KEEP_ID.format(tag=tag)
+            )
         )
 
     @classmethod

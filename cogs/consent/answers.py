@@ -13,6 +13,7 @@ import discord
 from bot.app import HoldspaceBot
 from bot.core.records import ConsentFact, GroupInfo
 from bot.core.timer_kinds import TimerKind
+from bot.i18n import _
 from bot.services.enforcement import Closing
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
@@ -29,9 +30,9 @@ from cogs.consent.over_time import OverTime
 
 log = logging.getLogger(__name__)
 
-NOT_FOR_YOU = (
-    "This button was made for someone else. To read a group's agreement yourself, use `/consent give` "
-    "or the lobby's “Review and consent” button."
+NOT_FOR_YOU = _(
+    "This button was made for someone else. To read a group's agreement "
+    "yourself, use `/consent give` or the lobby's “Review and consent” button."
 )
 
 
@@ -64,28 +65,30 @@ class Answers:
     async def show_agreement(self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo) -> None:
         agreement = await group_store.get_agreement(self.bot.db, self.bot.ring, group.id)
         if agreement is None:
-            raise UserError("This group has no agreement yet; a facilitator writes one first.")
+            raise UserError(_("This group has no agreement yet; a facilitator writes one first."))
         embeds = agreement_embeds(group.name, agreement.version, agreement.sha256, agreement.text)
         view = answer_view(
             group.id, agreement.version, agreement.sha256, member_tag(self.bot.ring, interaction.user.id)
         )
         fact = self.bot.state.consent_of(group.id, interaction.user.id)
         if fact is not None and fact.version == agreement.version:
-            intro = f"You agreed to this version on {fact.given_at:%Y-%m-%d}. Here it is again."
+            intro = _("You agreed to this version on {given_at:%Y-%m-%d}. Here it is again.").format(
+                given_at=fact.given_at
+            )
         else:
-            intro = "Please read the agreement, then choose **I agree** or **I do not agree** below."
+            intro = _("Please read the agreement, then choose **I agree** or **I do not agree** below.")
         await send_ephemeral(interaction, intro)
         for number, embed in enumerate(embeds, start=1):
             await send_ephemeral(interaction, embed=embed, view=view if number == len(embeds) else None)
 
     async def lobby_pressed(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
         if interaction.guild_id is None:
-            raise UserError("This button works inside the server.")
+            raise UserError(_("This button works inside the server."))
         state = self.bot.state
         groups = [g for g in state.groups_of_guild(interaction.guild_id) if self.eligible(g, interaction.user.id)]
         if not groups:
             raise UserError(
-                "You are not enrolled in a group here yet. A facilitator enrols you; you then get the agreement."
+                _("You are not enrolled in a group here yet. A facilitator enrols you; you then get the agreement.")
             )
         if len(groups) == 1:
             await self.show_agreement(interaction, groups[0])
@@ -93,10 +96,12 @@ class Answers:
         statuses = {}
         for g in groups:
             fact = state.consent_of(g.id, interaction.user.id)
-            statuses[g.id] = "you agreed" if fact and fact.version == g.agreement_version else "waiting for your answer"
+            statuses[g.id] = (
+                _("you agreed") if fact and fact.version == g.agreement_version else _("waiting for your answer")
+            )
         await send_ephemeral(
             interaction,
-            "Which group's agreement would you like to read?",
+            _("Which group's agreement would you like to read?"),
             view=pick_view(member_tag(self.bot.ring, interaction.user.id), groups, statuses),
         )
 
@@ -107,14 +112,14 @@ class Answers:
     def _group_by_id(self, group_id: str) -> GroupInfo:
         group = self.bot.state.groups.get(group_id)
         if group is None:
-            raise UserError("That group no longer exists.")
+            raise UserError(_("That group no longer exists."))
         return group
 
     async def group_picked(self, interaction: discord.Interaction[HoldspaceBot], group_id: str, tag: str) -> None:
         self._check_tag(interaction, tag)
         group = self._group_by_id(group_id)
         if group.guild_id != interaction.guild_id or not self.eligible(group, interaction.user.id):
-            raise UserError("You are not enrolled in that group.")
+            raise UserError(_("You are not enrolled in that group."))
         await self.show_agreement(interaction, group)
 
     async def review_pressed(self, interaction: discord.Interaction[HoldspaceBot], group_id: str, tag: str) -> None:
@@ -122,14 +127,14 @@ class Answers:
         group = self._group_by_id(group_id)
         self._member(group, interaction.user.id)
         if not self.eligible(group, interaction.user.id):
-            raise UserError("You are no longer enrolled in this group; ask a facilitator.")
+            raise UserError(_("You are no longer enrolled in this group; ask a facilitator."))
         await self.show_agreement(interaction, group)
 
     def _member(self, group: GroupInfo, user_id: int) -> discord.Member:
         guild = self.bot.get_guild(group.guild_id)
         member = guild.get_member(user_id) if guild else None
         if member is None:
-            raise UserError("You are not a member of that group's server any more.")
+            raise UserError(_("You are not a member of that group's server any more."))
         return member
 
     async def answer_pressed(
@@ -146,17 +151,19 @@ class Answers:
         group = self._group_by_id(group_id)
         member = self._member(group, interaction.user.id)
         if not self.eligible(group, member.id):
-            raise UserError("You are no longer enrolled in this group; ask a facilitator.")
+            raise UserError(_("You are no longer enrolled in this group; ask a facilitator."))
         method = self._method(interaction)
         async with self.bot.access_order.turn(group.id, member.id) as epoch:
             group = self._group_by_id(group_id)
             if not self.eligible(group, member.id):  # removed while this answer waited for its turn
-                raise UserError("You are no longer enrolled in this group; ask a facilitator.")
+                raise UserError(_("You are no longer enrolled in this group; ask a facilitator."))
             if version != group.agreement_version or (agree and not group.agreement_sha256.startswith(sha_prefix)):
                 await send_ephemeral(
                     interaction,
-                    "The agreement changed after it was shown to you, so your answer was not recorded. "
-                    "Here is the current version: please read it and answer again.",
+                    _(
+                        "The agreement changed after it was shown to you, so your answer was not "
+                        "recorded. Here is the current version: please read it and answer again."
+                    ),
                 )
                 await self.show_agreement(interaction, group)
                 return
@@ -187,7 +194,9 @@ class Answers:
         if old is not None and old.version == group.agreement_version:
             await send_ephemeral(
                 interaction,
-                f"You already agreed to version {old.version} of **{group.name}**'s agreement; you have access.",
+                _("You already agreed to version {version} of **{name}**'s agreement; you have access.").format(
+                    version=old.version, name=group.name
+                ),
             )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -213,8 +222,11 @@ class Answers:
             if old is None:
                 await self.bot.enforcement.close_rooms(group, member.id, reason="removed while agreeing")
             raise UserError(
-                f"A facilitator removed you from **{group.name}** while your answer was being recorded, so it "
-                "was not. If you think this is a mistake, talk to a facilitator."
+                _(
+                    "A facilitator removed you from **{name}** while your answer was being "
+                    "recorded, so it was not. If you think this is a mistake, talk to a "
+                    "facilitator."
+                ).format(name=group.name)
             )
         now = self.bot.clock.now()
         newly_enrolled = False
@@ -251,19 +263,21 @@ class Answers:
             subject_id=member.id,
             details={"answer": "agree", "version": event.version, "sha256": event.sha256, "method": method},
         )
-        rooms = f"<#{group.text_channel_id}> and <#{group.voice_channel_id}>"
-        text = (
-            f"Thank you. You agreed to version {event.version} of **{group.name}**'s agreement and can now use {rooms}."
+        rooms = _("<#{text_channel_id}> and <#{voice_channel_id}>").format(
+            text_channel_id=group.text_channel_id, voice_channel_id=group.voice_channel_id
         )
+        text = _(
+            "Thank you. You agreed to version {version} of **{name}**'s agreement and can now use {rooms}."
+        ).format(version=event.version, name=group.name, rooms=rooms)
         if group.lock_between_sessions and not state.session_running(group.id):
-            text = (
-                f"Thank you. You agreed to version {event.version} of **{group.name}**'s agreement. Its rooms "
-                f"({rooms}) open to you whenever a session runs."
-            )
+            text = _(
+                "Thank you. You agreed to version {version} of **{name}**'s agreement. Its "
+                "rooms ({rooms}) open to you whenever a session runs."
+            ).format(version=event.version, name=group.name, rooms=rooms)
         upcoming = await next_session_text(self.bot, group.id)
         if upcoming:
-            text += f"\nNext session: {upcoming}"
-        text += "\nYou can withdraw at any time with `/consent withdraw`."
+            text += _("\nNext session: {upcoming}").format(upcoming=upcoming)
+        text += _("\nYou can withdraw at any time with `/consent withdraw`.")
         receipt = await receipts.build(
             self.bot, group, member.id, answer="agree", at=event.at, version=event.version, sha256=event.sha256
         )
@@ -278,7 +292,7 @@ class Answers:
         note = ""
         if old is not None:
             state.set_consent(group.id, None, member_id=member.id)  # memory first: fail closed
-            closing, _ = await asyncio.gather(
+            closing, _unused = await asyncio.gather(
                 self.bot.enforcement.close_rooms(group, member.id, reason="did not agree"),
                 interaction.response.defer(ephemeral=True, thinking=True),
             )
@@ -316,8 +330,11 @@ class Answers:
         await receipts.deliver(
             interaction,
             receipt,
-            f"Thank you for answering. Without your agreement you do not have access to **{group.name}**'s rooms."
-            f"{note} If you change your mind, use `/consent give`; if you have questions, talk to a facilitator.",
+            _(
+                "Thank you for answering. Without your agreement you do not have access to "
+                "**{name}**'s rooms.{note} If you change your mind, use `/consent give`; if "
+                "you have questions, talk to a facilitator."
+            ).format(name=group.name, note=note),
         )
 
     async def end_consent(
@@ -392,15 +409,19 @@ class Answers:
         member_id = interaction.user.id
         fact = self.bot.state.consent_of(info.id, member_id)
         if fact is None:
-            raise UserError(f"You have not consented to **{info.name}**, so there is nothing to withdraw.")
+            raise UserError(
+                _("You have not consented to **{name}**, so there is nothing to withdraw.").format(name=info.name)
+            )
         at = self.bot.clock.now()
         # The disconnect goes out first; the deferral travels alongside it.
-        (_, closing), _ = await asyncio.gather(
+        (_event, closing), _unused = await asyncio.gather(
             self.end_consent(info, member_id, answer="withdraw", method="command", reason="consent withdrawn", at=at),
             interaction.response.defer(ephemeral=True, thinking=True),
         )
         if closing is None:
-            await send_ephemeral(interaction, f"Your consent to **{info.name}** was already withdrawn.")
+            await send_ephemeral(
+                interaction, _("Your consent to **{name}** was already withdrawn.").format(name=info.name)
+            )
             return
         receipt = await receipts.build(
             self.bot, info, member_id, answer="withdraw", at=at, version=fact.version, sha256=fact.sha256
@@ -408,7 +429,13 @@ class Answers:
         await receipts.deliver(
             interaction,
             receipt,
-            f"Your consent to **{info.name}** is withdrawn and you no longer have access to its rooms"
-            f"{' (you were disconnected from the voice room)' if closing.disconnected else ''}.{closing.tell()} "
-            "You can consent again any time with `/consent give`.",
+            _(
+                "Your consent to **{name}** is withdrawn and you no longer have access to "
+                "its rooms{value}.{tell} You can consent again any time with `/consent "
+                "give`."
+            ).format(
+                name=info.name,
+                value=" (you were disconnected from the voice room)" if closing.disconnected else "",
+                tell=closing.tell(),
+            ),
         )

@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HoldspaceBot
+from bot.i18n import _
 from bot.storage import consents as consent_store
 from bot.ui.agreement_history import send_agreement_version
 from bot.ui.checks import in_guild
@@ -58,8 +59,10 @@ class Consent(commands.Cog):
         info = group
         if not self.service.answers.eligible(info, interaction.user.id):
             raise UserError(
-                f"**{info.name}** is open by invitation: a facilitator enrols you first. "
-                "If you expected to be enrolled, ask a facilitator of the group."
+                _(
+                    "**{name}** is open by invitation: a facilitator enrols you first. If you "
+                    "expected to be enrolled, ask a facilitator of the group."
+                ).format(name=info.name)
             )
         await self.service.answers.show_agreement(interaction, info)
 
@@ -90,12 +93,18 @@ class Consent(commands.Cog):
         agreed = [ev.version for ev in events if ev.answer == "agree" and ev.version is not None]
         if not agreed:
             raise UserError(
-                f"You have not agreed to an agreement of **{group.name}** yet; `/consent give` shows the "
-                "current one to read and answer."
+                _(
+                    "You have not agreed to an agreement of **{name}** yet; `/consent give` "
+                    "shows the current one to read and answer."
+                ).format(name=group.name)
             )
         if version is not None and version not in agreed:
             listed = ", ".join(str(v) for v in sorted(set(agreed)))
-            raise UserError(f"You agreed to version {listed} of the agreement of **{group.name}**; pick one of those.")
+            raise UserError(
+                _("You agreed to version {listed} of the agreement of **{name}**; pick one of those.").format(
+                    listed=listed, name=group.name
+                )
+            )
         await send_agreement_version(interaction, group, version if version is not None else agreed[-1])
 
     @consent.command(name="status", description="Your consents on this server (only you see it)")
@@ -107,8 +116,12 @@ class Consent(commands.Cog):
         for group in state.groups_of_guild(interaction.guild_id):
             fact = state.consent_of(group.id, interaction.user.id)
             if fact is not None:
-                old = "" if fact.version == group.agreement_version else " (a newer version is waiting for you)"
-                lines.append(f"**{group.name}**: you agreed to version {fact.version} on {fact.given_at:%Y-%m-%d}{old}")
+                old = "" if fact.version == group.agreement_version else _(" (a newer version is waiting for you)")
+                lines.append(
+                    _("**{name}**: you agreed to version {version} on {given_at:%Y-%m-%d}{old}").format(
+                        name=group.name, version=fact.version, given_at=fact.given_at, old=old
+                    )
+                )
             elif state.is_enrolled(group.id, interaction.user.id):
-                lines.append(f"**{group.name}**: enrolled, not consented yet (`/consent give`)")
-        await send_ephemeral(interaction, "\n".join(lines) or "You are not in any group on this server.")
+                lines.append(_("**{name}**: enrolled, not consented yet (`/consent give`)").format(name=group.name))
+        await send_ephemeral(interaction, "\n".join(lines) or _("You are not in any group on this server."))

@@ -15,16 +15,17 @@ import discord
 from bot.app import HoldspaceBot
 from bot.core.receipts import ANSWERS, Receipt, receipt_id, receipt_text
 from bot.core.records import GroupInfo
+from bot.i18n import _
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.ui.replies import UserError, send_ephemeral
 
 log = logging.getLogger(__name__)
 
-DM_SENT = "Your receipt is in your direct messages."
-DM_CLOSED = (
-    "Your direct messages are closed, so here is your receipt; it disappears when you dismiss it. "
-    "`/consent receipt` shows it again at any time."
+DM_SENT = _("Your receipt is in your direct messages.")
+DM_CLOSED = _(
+    "Your direct messages are closed, so here is your receipt; it disappears "
+    "when you dismiss it. `/consent receipt` shows it again at any time."
 )
 
 
@@ -49,7 +50,7 @@ async def build(
         Receipt(
             receipt_id=receipt_id(group.id, member_id, answer, at),
             answer=answer,
-            server=guild.name if guild is not None else "this server",
+            server=guild.name if guild is not None else _("this server"),
             group=group.name,
             version=version,
             sha256=sha256,
@@ -84,8 +85,10 @@ async def latest(bot: HoldspaceBot, interaction: discord.Interaction[HoldspaceBo
     answered = [ev for ev in events if ev.answer in ANSWERS]
     if not answered:
         raise UserError(
-            f"holdspace holds no answer of yours to **{group.name}**, so there is no receipt. "
-            "`/consent give` shows the agreement."
+            _(
+                "holdspace holds no answer of yours to **{name}**, so there is no receipt. "
+                "`/consent give` shows the agreement."
+            ).format(name=group.name)
         )
     last = answered[-1]
     version, sha256 = last.version, last.sha256
@@ -100,4 +103,4 @@ async def latest(bot: HoldspaceBot, interaction: discord.Interaction[HoldspaceBo
     except discord.HTTPException:
         await send_ephemeral(interaction, DM_CLOSED, embed=embed)
         return
-    await send_ephemeral(interaction, f"Here is your receipt again. {DM_SENT}", embed=embed)
+    await send_ephemeral(interaction, _("Here is your receipt again. {DM_SENT}").format(DM_SENT=DM_SENT), embed=embed)

@@ -79,7 +79,7 @@ class Agreements:
     ) -> None:
         info = self.bot.state.groups.get(group_id)
         if info is None:
-            raise UserError("That group no longer exists.")
+            raise UserError(_("That group no longer exists."))
         require_group_facilitator(interaction, info)
         try:
             text = join_fields(parts)
@@ -87,11 +87,13 @@ class Agreements:
             raise UserError(str(exc)) from None
         if info.agreement_version != base_version:
             raise UserError(
-                "Someone else changed this agreement while you were editing; nothing was saved. "
-                "Run `/group agreement edit` again to edit the new version."
+                _(
+                    "Someone else changed this agreement while you were editing; nothing was "
+                    "saved. Run `/group agreement edit` again to edit the new version."
+                )
             )
         if hash_text(text) == info.agreement_sha256:
-            await send_ephemeral(interaction, "The agreement is unchanged; no new version was made.")
+            await send_ephemeral(interaction, _("The agreement is unchanged; no new version was made."))
             return
         version, sha = await group_store.add_agreement_version(
             self.bot.db, self.bot.ring, group_id, text, self.bot.clock.now()
@@ -108,10 +110,13 @@ class Agreements:
             TimerKind.CONSENT_REVALIDATE, self.bot.clock.now(), {"group_id": group_id}, key=group_id
         )
         running = self.bot.state.session_running(group_id)
-        when = "when the running session ends" if running else "now"
+        when = _("when the running session ends") if running else "now"
         await send_ephemeral(
             interaction,
-            f"Saved version {version} of the agreement of **{info.name}** (SHA-256 {sha[:16]}). Members who agreed "
-            f"to an earlier version lose access {when} and are asked to read and agree to the new one."
-            + missing_sections_warning(text, "/group agreement edit"),
+            _(
+                "Saved version {version} of the agreement of **{name}** (SHA-256 {sha}). "
+                "Members who agreed to an earlier version lose access {when} and are asked "
+                "to read and agree to the new one."
+            ).format(version=version, name=info.name, sha=sha[:16], when=when)
+            + missing_sections_warning(text, _("/group agreement edit")),
         )

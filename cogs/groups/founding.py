@@ -21,6 +21,7 @@ from bot.core.agreement import (
 )
 from bot.core.permissions import MEMBER_ROOM_PERMISSIONS, ROOM_PERMISSIONS
 from bot.core.records import GroupInfo
+from bot.i18n import _
 from bot.services.member_data import retention_of
 from bot.services.rooms import current_overwrites, put_overwrite, to_discord
 from bot.storage import groups as group_store
@@ -46,18 +47,20 @@ class Founding:
     def _check_new_name(self, guild_id: int, raw: str) -> str:
         name = validate_group_name(raw)
         if self.bot.state.group_by_name(guild_id, name) is not None:
-            raise UserError(f"A group called “{name}” already exists on this server; choose another name.")
+            raise UserError(
+                _("A group called “{name}” already exists on this server; choose another name.").format(name=name)
+            )
         return name
 
     def _facilitator_role(self, guild: discord.Guild) -> discord.Role:
         cfg = self.bot.state.guilds.get(guild.id)
         if cfg is None or cfg.facilitator_role_id is None:
             raise UserError(
-                "holdspace is not set up on this server yet: a server manager runs `/setup configure` first."
+                _("holdspace is not set up on this server yet: a server manager runs `/setup configure` first.")
             )
         role = guild.get_role(cfg.facilitator_role_id)
         if role is None:
-            raise UserError("The facilitator role set with /setup no longer exists; run `/setup configure` again.")
+            raise UserError(_("The facilitator role set with /setup no longer exists; run `/setup configure` again."))
         return role
 
     def _one_at_a_time(self, guild_id: int) -> asyncio.Lock:
@@ -104,7 +107,7 @@ class Founding:
         name = self._check_new_name(guild.id, name)
         self._facilitator_role(guild)
         require_guild_permissions(
-            guild, ["manage_channels", *ROOM_PERMISSIONS, *MEMBER_ROOM_PERMISSIONS], "create a group's rooms"
+            guild, ["manage_channels", *ROOM_PERMISSIONS, *MEMBER_ROOM_PERMISSIONS], _("create a group's rooms")
         )
         await interaction.response.defer(ephemeral=True, thinking=True)
         group = self._new_group(guild, name, text_channel_id=0, voice_channel_id=0, created_channels=True)
@@ -123,16 +126,21 @@ class Founding:
         except discord.HTTPException as exc:
             await delete_all(created)
             if isinstance(exc, discord.Forbidden):
-                raise missing_permission_error(["manage_channels", "manage_roles"], "create a group's rooms") from None
+                raise missing_permission_error(
+                    ["manage_channels", "manage_roles"], _("create a group's rooms")
+                ) from None
             raise
         group = replace(group, text_channel_id=text.id, voice_channel_id=voice.id, category_id=category.id)
         await self._store(interaction, group, {"adopted": False}, lambda: delete_all(created))
         await send_ephemeral(
             interaction,
-            f"Created **{name}** with {text.mention} and {voice.mention}. Only facilitators and holdspace can see "
-            "them until members consent.\nNext: `/group agreement show` to read the agreement it starts from, "
-            "`/group agreement edit` to adapt it, `/group settings` for enrolment and more, and "
-            "`/group enroll` to invite members.",
+            _(
+                "Created **{name}** with {mention} and {mention2}. Only facilitators and "
+                "holdspace can see them until members consent.\nNext: `/group agreement "
+                "show` to read the agreement it starts from, `/group agreement edit` to "
+                "adapt it, `/group settings` for enrolment and more, and `/group enroll` to "
+                "invite members."
+            ).format(name=name, mention=text.mention, mention2=voice.mention),
         )
 
     async def adopt(
@@ -158,12 +166,14 @@ class Founding:
         self._facilitator_role(guild)
         for channel in (text_channel, voice_channel):
             if channel.guild.id != guild.id:
-                raise UserError("That channel belongs to another server; pick rooms of this server.")
+                raise UserError(_("That channel belongs to another server; pick rooms of this server."))
             if self.bot.state.group_of_channel(channel.id) is not None:
-                raise UserError(f"{channel.mention} already belongs to a group; pick another room.")
-        require_guild_permissions(guild, ["manage_roles", *MEMBER_ROOM_PERMISSIONS], "look after a group's rooms")
+                raise UserError(
+                    _("{mention} already belongs to a group; pick another room.").format(mention=channel.mention)
+                )
+        require_guild_permissions(guild, ["manage_roles", *MEMBER_ROOM_PERMISSIONS], _("look after a group's rooms"))
         for channel in (text_channel, voice_channel):
-            require_channel_permissions(channel, ["view_channel", "manage_roles"], "look after this room")
+            require_channel_permissions(channel, ["view_channel", "manage_roles"], _("look after this room"))
         await interaction.response.defer(ephemeral=True, thinking=True)
         group = self._new_group(
             guild,
@@ -197,7 +207,7 @@ class Founding:
             await self._undo(done)
             if isinstance(exc, discord.Forbidden):
                 raise missing_permission_error(
-                    ["manage_roles"], "set the rooms' permissions", f"#{text_channel.name}"
+                    ["manage_roles"], _("set the rooms' permissions"), f"#{text_channel.name}"
                 ) from None
             raise
         stored = await self._store(
@@ -212,16 +222,20 @@ class Founding:
                 disconnected += 1
         extra = ""
         if stray:
-            extra += f"\n{stray} permission overwrite(s) that gave access without consent were removed."
-        if disconnected:
-            extra += (
-                f"\n{disconnected} person(s) in the voice room without consent were disconnected and asked to consent."
+            extra += _("\n{stray} permission overwrite(s) that gave access without consent were removed.").format(
+                stray=stray
             )
+        if disconnected:
+            extra += _(
+                "\n{disconnected} person(s) in the voice room without consent were disconnected and asked to consent."
+            ).format(disconnected=disconnected)
         await send_ephemeral(
             interaction,
-            f"{text_channel.mention} and {voice_channel.mention} are now the group **{name}**: closed to everyone "
-            f"except facilitators and members who consent.{extra}\nNext: `/group agreement show`, "
-            "`/group settings` and `/group enroll`.",
+            _(
+                "{mention} and {mention2} are now the group **{name}**: closed to everyone "
+                "except facilitators and members who consent.{extra}\nNext: `/group "
+                "agreement show`, `/group settings` and `/group enroll`."
+            ).format(mention=text_channel.mention, mention2=voice_channel.mention, name=name, extra=extra),
         )
 
     async def _undo(self, done: list[tuple[int, ow.Change]]) -> None:

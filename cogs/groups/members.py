@@ -22,7 +22,7 @@ REASON_MAX = 300
 def _member_of_guild(guild: discord.Guild, user: discord.abc.User) -> discord.Member:
     member = guild.get_member(user.id)
     if member is None:
-        raise UserError("That person is not a member of this server (they may have left).")
+        raise UserError(_("That person is not a member of this server (they may have left)."))
     return member
 
 
@@ -37,47 +37,72 @@ class Membership:
         target = _member_of_guild(interaction.guild, member)
         cfg = self.bot.state.guilds.get(info.guild_id)
         if target.bot:
-            raise UserError("A bot cannot facilitate a group.")
+            raise UserError(_("A bot cannot facilitate a group."))
         if cfg is None or cfg.facilitator_role_id is None or target.get_role(cfg.facilitator_role_id) is None:
             raise UserError(
-                f"{target.mention} does not hold the facilitator role. Give them the role first, then add them."
+                _("{mention} does not hold the facilitator role. Give them the role first, then add them.").format(
+                    mention=target.mention
+                )
             )
         if target.id in self.bot.state.facilitators_of(info.id):
-            raise UserError(f"{target.mention} already facilitates **{info.name}**.")
+            raise UserError(
+                _("{mention} already facilitates **{name}**.").format(mention=target.mention, name=info.name)
+            )
         first = not self.bot.state.facilitators_of(info.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self._change_facilitators(interaction, info, target.id, add=True)
         note = (
-            " From now on only the facilitators named with `/group facilitator add` run this group and enter "
-            "its rooms without consent; other holders of the facilitator role no longer do."
+            _(
+                " From now on only the facilitators named with `/group facilitator add` run "
+                "this group and enter its rooms without consent; other holders of the "
+                "facilitator role no longer do."
+            )
             if first
             else ""
         )
-        await send_ephemeral(interaction, f"{target.mention} now facilitates **{info.name}**.{note}")
+        await send_ephemeral(
+            interaction,
+            _("{mention} now facilitates **{name}**.{note}").format(mention=target.mention, name=info.name, note=note),
+        )
 
     async def facilitator_remove(
         self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo, member: discord.User
     ) -> None:
         if member.id not in self.bot.state.facilitators_of(info.id):
-            raise UserError(f"{member.mention} is not one of the named facilitators of **{info.name}**.")
+            raise UserError(
+                _("{mention} is not one of the named facilitators of **{name}**.").format(
+                    mention=member.mention, name=info.name
+                )
+            )
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self._change_facilitators(interaction, info, member.id, add=False)
         note = (
-            " No facilitator is named any more, so everyone with the facilitator role facilitates it again."
+            _(" No facilitator is named any more, so everyone with the facilitator role facilitates it again.")
             if not self.bot.state.facilitators_of(info.id)
             else ""
         )
-        await send_ephemeral(interaction, f"{member.mention} no longer facilitates **{info.name}**.{note}")
+        await send_ephemeral(
+            interaction,
+            _("{mention} no longer facilitates **{name}**.{note}").format(
+                mention=member.mention, name=info.name, note=note
+            ),
+        )
 
     async def facilitator_list(self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
         named = sorted(self.bot.state.facilitators_of(info.id))
         if not named:
             await send_ephemeral(
-                interaction, f"**{info.name}** names no facilitators: everyone with the facilitator role runs it."
+                interaction,
+                _("**{name}** names no facilitators: everyone with the facilitator role runs it.").format(
+                    name=info.name
+                ),
             )
             return
         people = ", ".join(f"<@{member_id}>" for member_id in named)
-        await send_ephemeral(interaction, f"**{info.name}** is facilitated by {people} (and server managers).")
+        await send_ephemeral(
+            interaction,
+            _("**{name}** is facilitated by {people} (and server managers).").format(name=info.name, people=people),
+        )
 
     async def _change_facilitators(
         self, interaction: discord.Interaction[HoldspaceBot], group: GroupInfo, member_id: int, *, add: bool
@@ -119,9 +144,11 @@ class Membership:
         assert interaction.guild is not None
         target = _member_of_guild(interaction.guild, member)
         if target.bot:
-            raise UserError("Bots cannot be enrolled; the guard feature decides about bots.")
+            raise UserError(_("Bots cannot be enrolled; the guard feature decides about bots."))
         if self.bot.state.is_enrolled(info.id, target.id):
-            raise UserError(f"{target.mention} is already enrolled in **{info.name}**.")
+            raise UserError(
+                _("{mention} is already enrolled in **{name}**.").format(mention=target.mention, name=info.name)
+            )
         await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.access_order.turn(info.id, target.id):
             await group_store.enrol(self.bot.db, self.bot.ring, info.id, target.id, self.bot.clock.now())
@@ -130,27 +157,41 @@ class Membership:
             info.guild_id, "member_enrolled", actor_id=interaction.user.id, group_id=info.id, subject_id=target.id
         )
         if self.bot.state.consent_of(info.id, target.id) is not None:
-            await send_ephemeral(interaction, f"Enrolled {target.mention} in **{info.name}**; they already consent.")
+            await send_ephemeral(
+                interaction,
+                _("Enrolled {mention} in **{name}**; they already consent.").format(
+                    mention=target.mention, name=info.name
+                ),
+            )
             return
         sent = await self.bot.access.send_prompt(target, info, why="invited")
         note = (
-            "They got a direct message with the agreement to review."
+            _("They got a direct message with the agreement to review.")
             if sent
-            else "Their direct messages are closed: ask them to use `/consent give` or the lobby's button."
+            else _("Their direct messages are closed: ask them to use `/consent give` or the lobby's button.")
         )
-        await send_ephemeral(interaction, f"Enrolled {target.mention} in **{info.name}**. {note}")
+        await send_ephemeral(
+            interaction,
+            _("Enrolled {mention} in **{name}**. {note}").format(mention=target.mention, name=info.name, note=note),
+        )
 
     async def remove(
         self, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo, member: discord.User, reason: str
     ) -> None:
         reason = (reason or "").strip()
         if not reason:
-            raise UserError("Give a reason for the removal; it is kept encrypted with the case.")
+            raise UserError(_("Give a reason for the removal; it is kept encrypted with the case."))
         if len(reason) > REASON_MAX:
-            raise UserError(f"The reason is {len(reason)} characters long; keep it to {REASON_MAX}.")
+            raise UserError(
+                _("The reason is {count} characters long; keep it to {REASON_MAX}.").format(
+                    count=len(reason), REASON_MAX=REASON_MAX
+                )
+            )
         state = self.bot.state
         if not state.is_enrolled(info.id, member.id) and state.consent_of(info.id, member.id) is None:
-            raise UserError(f"{member.mention} is not enrolled in **{info.name}**.")
+            raise UserError(
+                _("{mention} is not enrolled in **{name}**.").format(mention=member.mention, name=info.name)
+            )
         # Final against an "I agree" still in flight: it sees itself superseded and undoes itself.
         self.bot.access_order.supersede(info.id, member.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -187,9 +228,14 @@ class Membership:
             subject_id=member.id,
             details={**details, "removed_by": interaction.user.id},
         )
-        case_text = f" Case #{case} was opened for the moderators." if case else ""
+        case_text = _(" Case #{case} was opened for the moderators.").format(case=case) if case else ""
         await send_ephemeral(
             interaction,
-            f"Removed {member.mention} from **{info.name}**: their access is withdrawn"
-            f"{' and they were disconnected from the voice room' if disconnected else ''}.{closing.tell()}{case_text}",
+            _("Removed {mention} from **{name}**: their access is withdrawn{value}.{tell}{case_text}").format(
+                mention=member.mention,
+                name=info.name,
+                value=" and they were disconnected from the voice room" if disconnected else "",
+                tell=closing.tell(),
+                case_text=case_text,
+            ),
         )

@@ -14,6 +14,7 @@ from bot.core.agreement import (
 from bot.core.receipts import ANSWERS as RECEIPT_ANSWERS
 from bot.core.receipts import receipt_id
 from bot.core.records import GroupInfo
+from bot.i18n import _
 from bot.storage import consents as consent_store
 from bot.storage import groups as group_store
 from bot.ui.checks import is_group_facilitator
@@ -27,18 +28,29 @@ async def list_groups(bot: HoldspaceBot, interaction: discord.Interaction[Holdsp
     # Read like the changes: the groups the person runs (every group for a server manager).
     groups = [g for g in bot.state.groups_of_guild(interaction.guild_id) if is_group_facilitator(interaction, g)]
     if not groups:
-        await send_ephemeral(interaction, "You run no group here yet; `/group create` makes one.")
+        await send_ephemeral(interaction, _("You run no group here yet; `/group create` makes one."))
         return
     lines = []
     for g in groups:
         consented = len(bot.state.consented_members(g.id))
         enrolled = len(bot.state.enrolled.get(g.id, set()))
         lines.append(
-            f"**{g.name}**: <#{g.text_channel_id}> <#{g.voice_channel_id}> · {g.enrolment} enrolment · "
-            f"{enrolled} enrolled, {consented} consenting · agreement v{g.agreement_version}"
+            _(
+                "**{name}**: <#{text_channel_id}> <#{voice_channel_id}> · {enrolment} "
+                "enrolment · {enrolled} enrolled, {consented} consenting · agreement "
+                "v{agreement_version}"
+            ).format(
+                name=g.name,
+                text_channel_id=g.text_channel_id,
+                voice_channel_id=g.voice_channel_id,
+                enrolment=g.enrolment,
+                enrolled=enrolled,
+                consented=consented,
+                agreement_version=g.agreement_version,
+            )
         )
     for part in split("\n".join(lines), 3900):
-        await send_ephemeral(interaction, embed=discord.Embed(title="Groups", description=part))
+        await send_ephemeral(interaction, embed=discord.Embed(title=_("Groups"), description=part))
 
 
 async def roster(bot: HoldspaceBot, interaction: discord.Interaction[HoldspaceBot], info: GroupInfo) -> None:
@@ -49,27 +61,39 @@ async def roster(bot: HoldspaceBot, interaction: discord.Interaction[HoldspaceBo
     enrolled = await group_store.enrolled_since(bot.db, bot.ring, info.id)
     members = sorted(set(enrolled) | {m for m, ev in latest.items() if ev.answer == "agree"})
     if not members:
-        await send_ephemeral(interaction, f"Nobody is enrolled in **{info.name}** yet.")
+        await send_ephemeral(interaction, _("Nobody is enrolled in **{name}** yet.").format(name=info.name))
         return
-    lines = [f"**{info.name}** · current agreement: version {info.agreement_version}"]
+    lines = [
+        _("**{name}** · current agreement: version {agreement_version}").format(
+            name=info.name, agreement_version=info.agreement_version
+        )
+    ]
     for member_id in members:
         ev = latest.get(member_id)
         if ev is None:
-            status = "not answered yet"
+            status = _("not answered yet")
         elif ev.answer == "agree":
-            old = " (an earlier version: asked again after the session)" if ev.version != info.agreement_version else ""
-            status = f"agreed to version {ev.version} on {ev.at:%Y-%m-%d}{old}"
+            old = (
+                _(" (an earlier version: asked again after the session)")
+                if ev.version != info.agreement_version
+                else ""
+            )
+            status = _("agreed to version {version} on {at:%Y-%m-%d}{old}").format(
+                version=ev.version, at=ev.at, old=old
+            )
         elif ev.answer == "decline":
-            status = f"did not agree (version {ev.version}, {ev.at:%Y-%m-%d})"
+            status = _("did not agree (version {version}, {at:%Y-%m-%d})").format(version=ev.version, at=ev.at)
         elif ev.answer == "withdraw":
-            status = f"withdrew consent on {ev.at:%Y-%m-%d}"
+            status = _("withdrew consent on {at:%Y-%m-%d}").format(at=ev.at)
         elif ev.answer == "revoked":
-            status = f"asked to consent again since {ev.at:%Y-%m-%d}"
+            status = _("asked to consent again since {at:%Y-%m-%d}").format(at=ev.at)
         else:
-            status = f"removed on {ev.at:%Y-%m-%d}"
-        enrolled_text = "" if member_id in enrolled else " (open group)"
+            status = _("removed on {at:%Y-%m-%d}").format(at=ev.at)
+        enrolled_text = "" if member_id in enrolled else _(" (open group)")
         if ev is not None and ev.answer in RECEIPT_ANSWERS:
-            status += f" · receipt `{receipt_id(ev.group_id, member_id, ev.answer, ev.at)}`"
+            status += _(" · receipt `{receipt_id}`").format(
+                receipt_id=receipt_id(ev.group_id, member_id, ev.answer, ev.at)
+            )
         lines.append(f"<@{member_id}>{enrolled_text}: {status}")
     for part in split("\n".join(lines), 3900):
-        await send_ephemeral(interaction, embed=discord.Embed(title="Roster", description=part))
+        await send_ephemeral(interaction, embed=discord.Embed(title=_("Roster"), description=part))

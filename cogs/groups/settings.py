@@ -46,11 +46,11 @@ def _duration_option(
     if allow_off and text in ("off", "none", "0"):
         return None
     if len(text) > 20:
-        raise UserError(f"{name} is too long; use a duration such as 30m, 1.5h, 12h or 7d.")
+        raise UserError(_("{name} is too long; use a duration such as 30m, 1.5h, 12h or 7d.").format(name=name))
     try:
         return parse_duration(text, minimum=minimum, maximum=maximum)
     except DurationError as exc:
-        hint = " or `off`" if allow_off else ""
+        hint = _(" or `off`") if allow_off else ""
         raise UserError(f"{name}: {exc}{hint}.") from None
 
 
@@ -68,9 +68,13 @@ def _setting(name: str, value: Any) -> Any:
     """The setting ``name`` as the option's ``value`` asks for it (UserError when it cannot be)."""
     if name in _CHOICES and value not in _CHOICES[name]:
         first, second = _CHOICES[name]
-        raise UserError(f"{name} is `{first}` or `{second}`.")
+        raise UserError(_("{name} is `{first}` or `{second}`.").format(name=name, first=first, second=second))
     if name in _RANGES and not _RANGES[name][0] <= value <= _RANGES[name][1]:
-        raise UserError(f"{name} is a whole number from {_RANGES[name][0]} to {_RANGES[name][1]}.")
+        raise UserError(
+            _("{name} is a whole number from {RANGES} to {RANGES2}.").format(
+                name=name, RANGES=_RANGES[name][0], RANGES2=_RANGES[name][1]
+            )
+        )
     if name in _DURATIONS:
         shortest, longest, allow_off = _DURATIONS[name]
         return _duration_option(name, value, shortest, longest, allow_off=allow_off)
@@ -93,7 +97,10 @@ class GroupSettings:
         if not changes:
             await send_ephemeral(
                 interaction,
-                embed=discord.Embed(title=f"Settings of {info.name}", description=_settings_text(self.bot.state, info)),
+                embed=discord.Embed(
+                    title=_("Settings of {name}").format(name=info.name),
+                    description=_settings_text(self.bot.state, info),
+                ),
             )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -102,13 +109,13 @@ class GroupSettings:
         new = replace(info, **changes)
         created_role: discord.Role | None = None
         if changes.get("access_mode") == "role" and (new.role_id is None or guild.get_role(new.role_id) is None):
-            require_guild_permissions(guild, ["manage_roles"], "create the group's role")
+            require_guild_permissions(guild, ["manage_roles"], _("create the group's role"))
             try:
                 created_role = await guild.create_role(
                     name=f"{info.name}"[:100], permissions=discord.Permissions.none(), reason="holdspace: role access"
                 )
             except discord.Forbidden:
-                raise missing_permission_error(["manage_roles"], "create the group's role") from None
+                raise missing_permission_error(["manage_roles"], _("create the group's role")) from None
             new = replace(new, role_id=created_role.id)
         try:
             await group_store.update_group(self.bot.db, new)
@@ -143,7 +150,7 @@ class GroupSettings:
         await send_ephemeral(
             interaction,
             embed=discord.Embed(
-                title=f"Settings of {new.name} changed",
-                description="Changed: " + ", ".join(sorted(changes)) + "\n\n" + _settings_text(self.bot.state, new),
+                title=_("Settings of {name} changed").format(name=new.name),
+                description=_("Changed: ") + ", ".join(sorted(changes)) + "\n\n" + _settings_text(self.bot.state, new),
             ),
         )
