@@ -273,8 +273,8 @@ class Moderation(commands.Cog):
         needle = current.lower()
         return [
             app_commands.Choice(name=f"{label} ({kind})"[:100], value=kind)
-            for kind, label in KIND_LABELS.items()
-            if needle in kind or needle in label
+            for kind, label in ((kind, kind_label(kind)) for kind in KIND_LABELS)
+            if needle in kind or needle in label.lower()
         ][:25]
 
     @cases.command(name="show", description="One case with its history")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
+from bot.i18n import N_, _, pgettext
+
 __all__ = [
     "CLOSED",
     "KIND_LABELS",
@@ -23,6 +25,7 @@ __all__ = [
     "check_resolve",
     "kind_label",
     "normalise_text",
+    "status_word",
     "validate_kind",
 ]
 
@@ -50,16 +53,27 @@ OPEN = frozenset({Status.OPEN, Status.INVESTIGATING})
 CLOSED = frozenset({Status.ACTIONED, Status.DISMISSED})
 
 KIND_LABELS: dict[str, str] = {
-    "recording_bot_blocked": "recording bot blocked",
-    "bot_added": "bot added to the server",
-    "unconsented_join": "join without consent",
-    "permission_drift": "room permissions changed",
-    "expiry_blocked": "messages could not expire",
-    "breach_report": "report from a member",
-    "member_removed": "member removed from a group",
-    "recording_marker": "recording marker in a name",
-    "records_tampered": "a group's records altered in the file",
+    "recording_bot_blocked": N_("recording bot blocked"),
+    "bot_added": N_("bot added to the server"),
+    "unconsented_join": N_("join without consent"),
+    "permission_drift": N_("room permissions changed"),
+    "expiry_blocked": N_("messages could not expire"),
+    "breach_report": N_("report from a member"),
+    "member_removed": N_("member removed from a group"),
+    "recording_marker": N_("recording marker in a name"),
+    "records_tampered": N_("a group's records altered in the file"),
 }
+
+
+def status_word(status: Status) -> str:
+    """A case's status as a word for the reader ("actioned" / "erledigt mit Maßnahme")."""
+    words = {
+        Status.OPEN: pgettext("case status", "open"),
+        Status.INVESTIGATING: pgettext("case status", "investigating"),
+        Status.ACTIONED: pgettext("case status", "actioned"),
+        Status.DISMISSED: pgettext("case status", "dismissed"),
+    }
+    return words[status]
 
 
 class CaseRuleError(ValueError):
@@ -68,7 +82,8 @@ class CaseRuleError(ValueError):
 
 def kind_label(kind: str) -> str:
     """A short human description of a case kind (unknown kinds read as their name)."""
-    return KIND_LABELS.get(kind, kind.replace("_", " "))
+    label = KIND_LABELS.get(kind)
+    return _(label) if label is not None else kind.replace("_", " ")
 
 
 def validate_kind(kind: str) -> str:
@@ -91,26 +106,34 @@ def normalise_text(value: str | None, *, what: str, limit: int, required: bool) 
     text = (value or "").strip()
     if not text:
         if required:
-            raise CaseRuleError(f"{what} is required; please write a few words.")
+            raise CaseRuleError(_("{what} is required; please write a few words.").format(what=what))
         return None
     if len(text) > limit:
-        raise CaseRuleError(f"{what} is {len(text)} characters long; the limit is {limit}. Please shorten it.")
+        raise CaseRuleError(
+            _("{what} is {length} characters long; the limit is {limit}. Please shorten it.").format(
+                what=what, length=len(text), limit=limit
+            )
+        )
     return text
 
 
 def check_claim(number: int, status: Status, *, assigned_to_me: bool, assigned: bool) -> Status:
     """The status after a claim, or CaseRuleError saying why it cannot be claimed."""
     if status.closed:
-        raise CaseRuleError(f"Case #{number} is already closed ({status.value}); there is nothing to claim.")
+        raise CaseRuleError(
+            _("Case #{number} is already closed ({status}); there is nothing to claim.").format(
+                number=number, status=status_word(status)
+            )
+        )
     if assigned_to_me:
-        raise CaseRuleError(f"Case #{number} is already yours.")
+        raise CaseRuleError(_("Case #{number} is already yours.").format(number=number))
     if assigned:
-        raise CaseRuleError(f"Case #{number} is already claimed by another moderator.")
+        raise CaseRuleError(_("Case #{number} is already claimed by another moderator.").format(number=number))
     return Status.INVESTIGATING
 
 
 def check_note(note: str | None) -> str:
-    text = normalise_text(note, what="The note", limit=MAX_NOTE, required=True)
+    text = normalise_text(note, what=_("The note"), limit=MAX_NOTE, required=True)
     assert text is not None
     return text
 
@@ -118,16 +141,20 @@ def check_note(note: str | None) -> str:
 def check_resolve(number: int, status: Status, outcome: str, note: str | None) -> tuple[Status, str]:
     """The closing status and the cleaned note, or CaseRuleError (closed already, bad outcome, no note)."""
     if status.closed:
-        raise CaseRuleError(f"Case #{number} is already closed ({status.value}); it cannot be resolved twice.")
+        raise CaseRuleError(
+            _("Case #{number} is already closed ({status}); it cannot be resolved twice.").format(
+                number=number, status=status_word(status)
+            )
+        )
     try:
         target = Status((outcome or "").strip().lower())
     except ValueError:
-        raise CaseRuleError("The outcome must be 'actioned' or 'dismissed'.") from None
+        raise CaseRuleError(_("The outcome must be 'actioned' or 'dismissed'.")) from None
     if not target.closed:
-        raise CaseRuleError("The outcome must be 'actioned' or 'dismissed'.")
+        raise CaseRuleError(_("The outcome must be 'actioned' or 'dismissed'."))
     text = normalise_text(
         note,
-        what="A note saying what was done or why the case was dismissed",
+        what=_("A note saying what was done or why the case was dismissed"),
         limit=MAX_NOTE,
         required=True,
     )

@@ -11,11 +11,16 @@ from bot.i18n import _, formats
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*([smhdw])", re.IGNORECASE)
 _WHOLE = re.compile(r"^\s*(?:\d+(?:[.,]\d+)?\s*[smhdw]\s*)+$", re.IGNORECASE)
-_EXAMPLES = "such as 30m, 1.5h, 12h or 7d"
+_EXAMPLES = "30m, 1.5h, 12h, 7d"
 
 
 class DurationError(ValueError):
     """A duration that cannot be used; the message says what is expected."""
+
+
+def _refuse(text: str, **values: object) -> DurationError:
+    """A refusal in the reader's language; ``text`` went through ``_()`` where it was written."""
+    return DurationError(text.format(examples=_EXAMPLES, **values))
 
 
 def parse_duration(
@@ -27,28 +32,28 @@ def parse_duration(
     """Turn "1h30m" or "1.5h" into a timedelta, refusing zero, negative, unparseable and
     out-of-range values. Fractions are rounded to whole seconds."""
     if not isinstance(text, str) or not text.strip():
-        raise DurationError(f"a duration is needed, {_EXAMPLES}")
+        raise _refuse(_("a duration is needed, such as {examples}"))
     if text.strip().startswith("-"):
-        raise DurationError(f"a duration cannot be negative; use a value {_EXAMPLES}")
+        raise _refuse(_("a duration cannot be negative; use a value such as {examples}"))
     if not _WHOLE.match(text):
-        raise DurationError(f"use a number and a unit (s, m, h, d or w), {_EXAMPLES}")
+        raise _refuse(_("use a number and a unit (s, m, h, d or w), such as {examples}"))
     seconds = Decimal(0)
     for number, unit in _PART.findall(text):
         if len(number) > 12:
-            raise DurationError(f"that is too long; the longest allowed is {describe_duration(maximum)}")
+            raise _refuse(_("that is too long; the longest allowed is {longest}"), longest=describe_duration(maximum))
         try:
             seconds += Decimal(number.replace(",", ".")) * _UNITS[unit.lower()]
         except InvalidOperation:  # cannot happen after the pattern matched; refuse rather than guess
-            raise DurationError(f"use a number and a unit, {_EXAMPLES}") from None
+            raise _refuse(_("use a number and a unit, such as {examples}")) from None
     if seconds > Decimal(maximum.total_seconds()):
-        raise DurationError(f"the longest allowed is {describe_duration(maximum)}")
+        raise _refuse(_("the longest allowed is {longest}"), longest=describe_duration(maximum))
     value = timedelta(seconds=int(seconds.to_integral_value()))
     if value <= timedelta(0):
-        raise DurationError(f"a duration must be longer than zero, {_EXAMPLES}")
+        raise _refuse(_("a duration must be longer than zero, such as {examples}"))
     if value < minimum:
-        raise DurationError(f"the shortest allowed is {describe_duration(minimum)}")
+        raise _refuse(_("the shortest allowed is {shortest}"), shortest=describe_duration(minimum))
     if value > maximum:
-        raise DurationError(f"the longest allowed is {describe_duration(maximum)}")
+        raise _refuse(_("the longest allowed is {longest}"), longest=describe_duration(maximum))
     return value
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import discord
 
+from bot.i18n import N_, _
+
 # Server-wide permissions holdspace asks for in its invite link, each with the reason it is needed.
 SERVER_PERMISSIONS: dict[str, str] = {
     "view_channel": "see the group rooms it looks after",
@@ -57,10 +59,30 @@ def invite_permissions() -> discord.Permissions:
     return permissions_of(list(SERVER_PERMISSIONS))
 
 
+# Discord's own names for the permissions, so a reader finds them in its settings in their language.
+_HUMAN_NAMES: dict[str, str] = {
+    "administrator": N_("Administrator"),
+    "view_channel": N_("View Channels"),
+    "manage_channels": N_("Manage Channels"),
+    "manage_roles": N_("Manage Roles (Manage Permissions in a channel)"),
+    "send_messages": N_("Send Messages"),
+    "embed_links": N_("Embed Links"),
+    "read_message_history": N_("Read Message History"),
+    "manage_messages": N_("Manage Messages"),
+    "manage_threads": N_("Manage Threads"),
+    "connect": N_("Connect"),
+    "speak": N_("Speak"),
+    "move_members": N_("Move Members"),
+    "kick_members": N_("Kick Members"),
+    "ban_members": N_("Ban Members"),
+    "view_audit_log": N_("View Audit Log"),
+}
+
+
 def human_name(permission: str) -> str:
-    """'manage_roles' -> 'Manage Roles', the way Discord's settings show it."""
-    special = {"view_channel": "View Channels", "manage_roles": "Manage Roles (Manage Permissions in a channel)"}
-    return special.get(permission, permission.replace("_", " ").title())
+    """'manage_roles' -> 'Manage Roles', the way Discord's settings show it in the reader's language."""
+    known = _HUMAN_NAMES.get(permission)
+    return _(known) if known is not None else permission.replace("_", " ").title()
 
 
 def invite_url(application_id: int) -> str:

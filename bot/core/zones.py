@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 import zoneinfo
 
+from bot.i18n import _
+
 __all__ = ["EXAMPLES", "ZoneError", "canonical_zone", "suggest_zones", "zone_names"]
 
-EXAMPLES = "Europe/Berlin, America/New_York or UTC"
+EXAMPLES = "Europe/Berlin, America/New_York, UTC"
 MAX_LENGTH = 64
 
 # Abbreviations people type, and the places they most often mean.
@@ -73,28 +75,38 @@ def canonical_zone(raw: str) -> str:
     """The accepted spelling of ``raw`` (Region/City or UTC, any case), or ZoneError saying what to use."""
     name = (raw or "").strip() if isinstance(raw, str) else ""
     if not name:
-        raise ZoneError(f"a time zone is needed, such as {EXAMPLES}")
+        raise ZoneError(_("a time zone is needed, such as {examples}").format(examples=EXAMPLES))
     folded = name.casefold()
     if folded in _UTC_ALIASES:
         return "UTC"
     shown = name[:40]
     if len(name) > MAX_LENGTH or name.startswith(("/", ".")) or ".." in name or "\\" in name or "\x00" in name:
-        raise ZoneError(f"that is not a time zone; use a Region/City name such as {EXAMPLES}")
+        raise ZoneError(
+            _("that is not a time zone; use a Region/City name such as {examples}").format(examples=EXAMPLES)
+        )
     places = _ABBREVIATIONS.get(folded)
     if places is not None:
         raise ZoneError(
-            f"{shown!r} is an abbreviation, which does not follow daylight-saving changes; use the place's "
-            f"Region/City name instead, such as {' or '.join(places)}"
+            _(
+                "{name} is an abbreviation, which does not follow daylight-saving changes; use the place's "
+                "Region/City name instead, such as {places}"
+            ).format(name=repr(shown), places=", ".join(places))
         )
     found = _by_folded_name().get(folded)
     if found is not None:
         return found
     if folded.startswith("etc/gmt") or folded.startswith("gmt") or folded.startswith("utc"):
         raise ZoneError(
-            f"{shown!r} is a fixed offset, which does not follow daylight-saving changes; use the place's "
-            f"Region/City name, such as {EXAMPLES}"
+            _(
+                "{name} is a fixed offset, which does not follow daylight-saving changes; use the place's "
+                "Region/City name, such as {examples}"
+            ).format(name=repr(shown), examples=EXAMPLES)
         )
-    raise ZoneError(f"unknown time zone {shown!r}; use a Region/City name such as {EXAMPLES}")
+    raise ZoneError(
+        _("unknown time zone {name}; use a Region/City name such as {examples}").format(
+            name=repr(shown), examples=EXAMPLES
+        )
+    )
 
 
 def resolve(raw: str) -> zoneinfo.ZoneInfo:
