@@ -2,7 +2,8 @@
 
 Cases keep their details as small key/value facts (``disconnected: True``, ``trigger: join``); this
 module is the one place that says what each means. A fact this module does not know yet is still
-shown, as "key in words: value", so nothing recorded is hidden.
+shown, as "key in words: value", so nothing recorded is hidden. The facts stay English records;
+the sentences are written in the reader's language when the case is shown.
 """
 
 from __future__ import annotations
@@ -10,52 +11,69 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot.i18n import N_, _
+
 __all__ = ["TRIGGERS", "describe_details"]
 
 #: What made holdspace look at someone in a group room.
 TRIGGERS = {
-    "join": "they joined the group's voice room",
-    "roles_changed": "their roles changed while they were in the voice room",
-    "session_locked": "the session ended and the rooms were locked",
-    "reconcile": "holdspace checked the rooms after being offline or reconnecting",
-    "adopt": "existing rooms were made into a group",
+    "join": N_("they joined the group's voice room"),
+    "roles_changed": N_("their roles changed while they were in the voice room"),
+    "session_locked": N_("the session ended and the rooms were locked"),
+    "reconcile": N_("holdspace checked the rooms after being offline or reconnecting"),
+    "adopt": N_("existing rooms were made into a group"),
 }
 
 _DONE = {
-    "disconnect": "holdspace disconnected them from voice",
-    "kick": "holdspace removed them from the server (kick)",
-    "ban": "holdspace banned them from the server",
-    "nothing": "holdspace took no action",
+    "disconnect": N_("holdspace disconnected them from voice"),
+    "kick": N_("holdspace removed them from the server (kick)"),
+    "ban": N_("holdspace banned them from the server"),
+    "nothing": N_("holdspace took no action"),
 }
 
 
 def _yes_no(yes: str, no: str) -> Callable[[Any], str]:
-    return lambda value: yes if value else no
+    """``yes`` or ``no`` (both marked with ``N_``) translated when the case is shown."""
+    return lambda value: _(yes) if value else _(no)
+
+
+def _known(words: Mapping[str, str], value: Any) -> str:
+    """A recorded code in words for the reader; an unknown one as it was recorded."""
+    found = words.get(str(value))
+    return _(found) if found is not None else str(value).replace("_", " ")
 
 
 _SENTENCES: dict[str, Callable[[Any], str]] = {
-    "trigger": lambda v: f"What happened: {TRIGGERS.get(str(v), str(v).replace('_', ' '))}.",
-    "disconnected": _yes_no("They were disconnected from the voice room.", "They were not disconnected from voice."),
+    "trigger": lambda v: _("What happened: {what}.").format(what=_known(TRIGGERS, v)),
+    "disconnected": _yes_no(
+        N_("They were disconnected from the voice room."), N_("They were not disconnected from voice.")
+    ),
     "dm_sent": _yes_no(
-        "They got a private message saying why.",
-        "holdspace could not send them a private message (their messages from server members may be closed).",
+        N_("They got a private message saying why."),
+        N_("holdspace could not send them a private message (their messages from server members may be closed)."),
     ),
-    "tries": lambda v: f"Attempts to disconnect: {v}.",
-    "still_trying": _yes_no("holdspace is still trying to disconnect them.", "holdspace has stopped trying."),
-    "moot": lambda v: f"No action was needed: {v}.",
-    "bot": _yes_no("This is a bot account.", "This is a person, not a bot."),
+    "tries": lambda v: _("Attempts to disconnect: {count}.").format(count=v),
+    "still_trying": _yes_no(N_("holdspace is still trying to disconnect them."), N_("holdspace has stopped trying.")),
+    "moot": lambda v: _("No action was needed: {why}.").format(why=v),
+    "bot": _yes_no(N_("This is a bot account."), N_("This is a person, not a bot.")),
     "administrator": _yes_no(
-        "The bot has the Administrator permission: holdspace cannot keep it out of rooms; remove the "
-        "permission or the bot.",
-        "The bot does not have the Administrator permission.",
+        N_(
+            "The bot has the Administrator permission: holdspace cannot keep it out of rooms; remove the "
+            "permission or the bot."
+        ),
+        N_("The bot does not have the Administrator permission."),
     ),
-    "added_by": lambda v: f"Added to the server by: {v}.",
-    "action": lambda v: f"The server's guard action is: {v}.",
-    "done": lambda v: f"Outcome: {_DONE.get(str(v), str(v))}.",
-    "restored": _yes_no("The room's permissions were put back.", "The room's permissions could not all be put back."),
-    "rooms_closed": _yes_no("The group's rooms were closed to them.", "The group's rooms could not be closed to them."),
-    "version": lambda v: f"Agreement version: {v}.",
-    "why": lambda v: f"Why: {v}.",
+    "added_by": lambda v: _("Added to the server by: {who}.").format(who=v),
+    "action": lambda v: _("The server's guard action is: {action}.").format(action=v),
+    "done": lambda v: _("Outcome: {outcome}.").format(outcome=_known(_DONE, v)),
+    "restored": _yes_no(
+        N_("The room's permissions were put back."), N_("The room's permissions could not all be put back.")
+    ),
+    "rooms_closed": _yes_no(
+        N_("The group's rooms were closed to them."), N_("The group's rooms could not be closed to them.")
+    ),
+    "version": lambda v: _("Agreement version: {version}.").format(version=v),
+    "why": lambda v: _("Why: {why}.").format(why=v),
 }
 
 _HIDDEN = {"voice_channel_id", "channel_id", "group_id", "case_id", "member_id", "role_id"}
@@ -70,7 +88,7 @@ def describe_details(details: Mapping[str, Any]) -> list[str]:
             continue
         value = details[key]
         if key == "problems" and isinstance(value, list | tuple):
-            lines.extend(f"Problem: {item}." for item in value if item)
+            lines.extend(_("Problem: {problem}.").format(problem=item) for item in value if item)
             continue
         if not isinstance(value, str | int | float | bool):
             continue
@@ -78,6 +96,6 @@ def describe_details(details: Mapping[str, Any]) -> list[str]:
         if phrase is not None:
             lines.append(phrase(value))
         else:
-            shown = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-            lines.append(f"{key.replace('_', ' ').capitalize()}: {shown}.")
+            shown = (_("yes") if value else _("no")) if isinstance(value, bool) else str(value)
+            lines.append(_("{fact}: {value}.").format(fact=key.replace("_", " ").capitalize(), value=shown))
     return [line.replace("..", ".") for line in lines]

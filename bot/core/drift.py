@@ -25,6 +25,7 @@ from typing import Literal
 
 from bot.core.overwrites import MEMBER, ROLE, Overwrites, Target, Want, diff
 from bot.core.overwrites import Change as OvChange
+from bot.i18n import N_, _
 
 __all__ = [
     "ADMINISTRATOR",
@@ -42,66 +43,67 @@ ADMINISTRATOR = 1 << 3
 
 # Discord's permission bits with the names its client shows.
 _NAMES: dict[int, str] = {
-    0: "Create Invite",
-    1: "Kick Members",
-    2: "Ban Members",
-    3: "Administrator",
-    4: "Manage Channels",
-    5: "Manage Server",
-    6: "Add Reactions",
-    7: "View Audit Log",
-    8: "Priority Speaker",
-    9: "Video",
-    10: "View Channel",
-    11: "Send Messages",
-    12: "Send Text-to-Speech Messages",
-    13: "Manage Messages",
-    14: "Embed Links",
-    15: "Attach Files",
-    16: "Read Message History",
-    17: "Mention Everyone",
-    18: "Use External Emoji",
-    19: "View Server Insights",
-    20: "Connect",
-    21: "Speak",
-    22: "Mute Members",
-    23: "Deafen Members",
-    24: "Move Members",
-    25: "Use Voice Activity",
-    26: "Change Nickname",
-    27: "Manage Nicknames",
-    28: "Manage Roles",
-    29: "Manage Webhooks",
-    30: "Manage Expressions",
-    31: "Use Application Commands",
-    32: "Request to Speak",
-    33: "Manage Events",
-    34: "Manage Threads",
-    35: "Create Public Threads",
-    36: "Create Private Threads",
-    37: "Use External Stickers",
-    38: "Send Messages in Threads",
-    39: "Use Activities",
-    40: "Timeout Members",
-    41: "View Creator Monetization Analytics",
-    42: "Use Soundboard",
-    43: "Create Expressions",
-    44: "Create Events",
-    45: "Use External Sounds",
-    46: "Send Voice Messages",
-    49: "Create Polls",
-    50: "Use External Apps",
-    51: "Pin Messages",
+    0: N_("Create Invite"),
+    1: N_("Kick Members"),
+    2: N_("Ban Members"),
+    3: N_("Administrator"),
+    4: N_("Manage Channels"),
+    5: N_("Manage Server"),
+    6: N_("Add Reactions"),
+    7: N_("View Audit Log"),
+    8: N_("Priority Speaker"),
+    9: N_("Video"),
+    10: N_("View Channel"),
+    11: N_("Send Messages"),
+    12: N_("Send Text-to-Speech Messages"),
+    13: N_("Manage Messages"),
+    14: N_("Embed Links"),
+    15: N_("Attach Files"),
+    16: N_("Read Message History"),
+    17: N_("Mention Everyone"),
+    18: N_("Use External Emoji"),
+    19: N_("View Server Insights"),
+    20: N_("Connect"),
+    21: N_("Speak"),
+    22: N_("Mute Members"),
+    23: N_("Deafen Members"),
+    24: N_("Move Members"),
+    25: N_("Use Voice Activity"),
+    26: N_("Change Nickname"),
+    27: N_("Manage Nicknames"),
+    28: N_("Manage Roles"),
+    29: N_("Manage Webhooks"),
+    30: N_("Manage Expressions"),
+    31: N_("Use Application Commands"),
+    32: N_("Request to Speak"),
+    33: N_("Manage Events"),
+    34: N_("Manage Threads"),
+    35: N_("Create Public Threads"),
+    36: N_("Create Private Threads"),
+    37: N_("Use External Stickers"),
+    38: N_("Send Messages in Threads"),
+    39: N_("Use Activities"),
+    40: N_("Timeout Members"),
+    41: N_("View Creator Monetization Analytics"),
+    42: N_("Use Soundboard"),
+    43: N_("Create Expressions"),
+    44: N_("Create Events"),
+    45: N_("Use External Sounds"),
+    46: N_("Send Voice Messages"),
+    49: N_("Create Polls"),
+    50: N_("Use External Apps"),
+    51: N_("Pin Messages"),
 }
 
 
 def permission_names(bits: int) -> list[str]:
-    """The names of the permissions set in ``bits``, lowest bit first."""
+    """The names of the permissions set in ``bits``, lowest bit first, in the current language."""
     names: list[str] = []
     position = 0
     while bits >> position:
         if bits >> position & 1:
-            names.append(_NAMES.get(position, f"permission bit {position}"))
+            known = _NAMES.get(position)
+            names.append(_(known) if known is not None else _("permission bit {bit}").format(bit=position))
         position += 1
     return names
 
@@ -186,29 +188,35 @@ def _label(target: Target, labels: Mapping[int, str], bot_ids: frozenset[int]) -
     if target.id in labels:
         return labels[target.id]
     if target.kind == ROLE:
-        return "a role"
-    return "a bot" if target.id in bot_ids else "a member"
+        return _("a role")
+    return _("a bot") if target.id in bot_ids else _("a member")
 
 
 def describe(drift: Drift, labels: Mapping[int, str] | None = None, bot_ids: Iterable[int] = ()) -> str:
     """One line saying what changed, without any name."""
     who = _label(drift.target, labels or {}, frozenset(bot_ids))
     if drift.what == "stray":
-        return f"{who}: an overwrite was added that allows {_joined(drift.opened)}"
+        return _("{who}: an overwrite was added that allows {permissions}").format(
+            who=who, permissions=_joined(drift.opened)
+        )
     parts = []
     if drift.opened:
         if drift.what == "missing":
-            parts.append(f"its deny of {_joined(drift.opened)} is gone")
+            parts.append(_("its deny of {permissions} is gone").format(permissions=_joined(drift.opened)))
         else:
-            parts.append(f"now gets {_joined(drift.opened)}, which the room must not give")
+            parts.append(
+                _("now gets {permissions}, which the room must not give").format(permissions=_joined(drift.opened))
+            )
     if drift.closed:
         if drift.what == "missing":
-            parts.append(f"its allow of {_joined(drift.closed)} is gone")
+            parts.append(_("its allow of {permissions} is gone").format(permissions=_joined(drift.closed)))
         else:
-            parts.append(f"lost {_joined(drift.closed)}, which the room must give")
+            parts.append(_("lost {permissions}, which the room must give").format(permissions=_joined(drift.closed)))
     if drift.what == "missing":
-        return f"{who}: the overwrite the room must carry was removed ({'; '.join(parts)})"
-    return f"{who}: {'; '.join(parts)}"
+        return _("{who}: the overwrite the room must carry was removed ({changes})").format(
+            who=who, changes="; ".join(parts)
+        )
+    return _("{who}: {changes}").format(who=who, changes="; ".join(parts))
 
 
 def describe_all(
@@ -227,8 +235,10 @@ def role_change_warnings(before: int, after: int) -> list[str]:
     """
     if after & ADMINISTRATOR and not before & ADMINISTRATOR:
         return [
-            "a role gained Administrator: everyone holding it now bypasses every group room's "
-            "permissions and can enter and read them"
+            _(
+                "a role gained Administrator: everyone holding it now bypasses every group room's "
+                "permissions and can enter and read them"
+            )
         ]
     return []
 
