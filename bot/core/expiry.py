@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
+from bot.i18n import N_, _, ngettext
+
 DISCORD_EPOCH_MS = 1420070400000
 BULK_MAX = 100
 BULK_MIN = 2
@@ -179,13 +181,13 @@ def backoff(attempts: int, *, blocked: bool = False) -> timedelta:
 
 
 REASONS = {
-    "pinned": "kept because they are pinned",
-    "held": "held while a report about them is open",
-    "blocked": "holdspace lacks the Manage Messages permission there",
-    "retry": "Discord did not answer in time; they stay queued and are retried",
-    "waiting": "waiting for holdspace to check the room's pinned messages; they follow shortly",
-    "pending": "still queued; they are removed as soon as Discord allows",
-    "session": "ground-rules reminders of a session still running",
+    "pinned": N_("kept because they are pinned"),
+    "held": N_("held while a report about them is open"),
+    "blocked": N_("holdspace lacks the Manage Messages permission there"),
+    "retry": N_("Discord did not answer in time; they stay queued and are retried"),
+    "waiting": N_("waiting for holdspace to check the room's pinned messages; they follow shortly"),
+    "pending": N_("still queued; they are removed as soon as Discord allows"),
+    "session": N_("ground-rules reminders of a session still running"),
 }
 
 
@@ -219,9 +221,15 @@ class ExpiryReport:
     def text(self) -> str:
         """The summary for facilitators: N messages removed, M could not be (why)."""
         if not self.applies:
-            return "Messages are kept at the end of sessions in this group (expire at session end is off)."
-        text = f"{self.removed} message{'s' if self.removed != 1 else ''} removed"
+            return _("Messages are kept at the end of sessions in this group (expire at session end is off).")
+        text = ngettext("{count} message removed", "{count} messages removed", self.removed).format(count=self.removed)
         if self.failed:
-            why = "; ".join(f"{n} {REASONS.get(reason, reason)}" for reason, n in self.not_removed.items())
-            text += f", {self.failed} could not be ({why})"
+            why = "; ".join(f"{n} {_reason(reason)}" for reason, n in self.not_removed.items())
+            text = _("{removed}, {count} could not be ({why})").format(removed=text, count=self.failed, why=why)
         return text + "." + "".join(f" {note[0].upper()}{note[1:]}." for note in self.notes)
+
+
+def _reason(reason: str) -> str:
+    """Why messages were not removed, in the reader's language (an unknown reason as recorded)."""
+    known = REASONS.get(reason)
+    return _(known) if known is not None else reason

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.cases import Status, status_word
+from bot.i18n import _, formats, ngettext
+
 __all__ = [
     "COPY_FORMAT",
     "ERASED",
@@ -119,7 +122,15 @@ class Kept:
 
 
 def _day(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d")
+    return formats.day(at)
+
+
+def _status(status: str) -> str:
+    """A recorded case status as a word for the reader (an unknown one as recorded)."""
+    try:
+        return status_word(Status(status))
+    except ValueError:
+        return status
 
 
 def kept_after_erasure(records: MemberRecords, retention: Retention, *, now: datetime) -> list[Kept]:
@@ -135,10 +146,12 @@ def kept_after_erasure(records: MemberRecords, retention: Retention, *, now: dat
         until = last + timedelta(days=retention.withdrawn_consent_days)
         kept.append(
             Kept(
-                what=f"your consent record for {group} (which agreement version you answered, when and how)",
-                why="the practice keeps it to document informed consent ([retention] withdrawn_consent_days)",
+                what=_("your consent record for {group} (which agreement version you answered, when and how)").format(
+                    group=group
+                ),
+                why=_("the practice keeps it to document informed consent ([retention] withdrawn_consent_days)"),
                 until=until,
-                until_text=f"until {_day(until)}, then deleted",
+                until_text=_("until {day}, then deleted").format(day=_day(until)),
             )
         )
     for case in records.cases_about:
@@ -146,52 +159,68 @@ def kept_after_erasure(records: MemberRecords, retention: Retention, *, now: dat
             until = case.closed_at + timedelta(days=retention.closed_cases_days)
             kept.append(
                 Kept(
-                    what=f"case #{case.number} about you ({case.status})",
-                    why="the case's rules decide: closed cases stay with the moderators "
-                    "([retention] closed_cases_days)",
+                    what=_("case #{number} about you ({status})").format(
+                        number=case.number, status=_status(case.status)
+                    ),
+                    why=_(
+                        "the case's rules decide: closed cases stay with the moderators ([retention] closed_cases_days)"
+                    ),
                     until=until,
-                    until_text=f"until {_day(until)}, then deleted",
+                    until_text=_("until {day}, then deleted").format(day=_day(until)),
                 )
             )
         else:
             kept.append(
                 Kept(
-                    what=f"case #{case.number} about you (still open)",
-                    why="the case's rules decide: an open case stays whole until the moderators close it",
+                    what=_("case #{number} about you (still open)").format(number=case.number),
+                    why=_("the case's rules decide: an open case stays whole until the moderators close it"),
                     until=None,
-                    until_text=f"until it is closed, then {retention.closed_cases_days} days",
+                    until_text=ngettext(
+                        "until it is closed, then {days} day",
+                        "until it is closed, then {days} days",
+                        retention.closed_cases_days,
+                    ).format(days=retention.closed_cases_days),
                 )
             )
     for case in records.reports_made:
         if not case.closed:
             kept.append(
                 Kept(
-                    what=f"your link to report #{case.number} (still open)",
-                    why="the moderators may need to reach you while they look into it",
+                    what=_("your link to report #{number} (still open)").format(number=case.number),
+                    why=_("the moderators may need to reach you while they look into it"),
                     until=None,
-                    until_text="until the case is closed; the report then stays without your name",
+                    until_text=_("until the case is closed; the report then stays without your name"),
                 )
             )
     for case in records.cases_assigned:
         if not case.closed:
             kept.append(
                 Kept(
-                    what=f"your claim of case #{case.number} (still open)",
-                    why="the case is being worked on",
+                    what=_("your claim of case #{number} (still open)").format(number=case.number),
+                    why=_("the case is being worked on"),
                     until=None,
-                    until_text="until the case is closed; it then stays without your name",
+                    until_text=_("until the case is closed; it then stays without your name"),
                 )
             )
     if records.audit_entries and records.newest_audit_entry is not None:
         until = records.newest_audit_entry + timedelta(days=retention.audit_days)
         kept.append(
             Kept(
-                what=f"{records.audit_entries} audit trail entr{'y' if records.audit_entries == 1 else 'ies'} "
-                "naming you (encrypted)",
-                why="the audit trail is tamper-evident: an entry cannot be changed without it showing "
-                "([retention] audit_days)",
+                what=ngettext(
+                    "{count} audit trail entry naming you (encrypted)",
+                    "{count} audit trail entries naming you (encrypted)",
+                    records.audit_entries,
+                ).format(count=records.audit_entries),
+                why=_(
+                    "the audit trail is tamper-evident: an entry cannot be changed without it showing "
+                    "([retention] audit_days)"
+                ),
                 until=until,
-                until_text=f"each for {retention.audit_days} days after it was written (the last until {_day(until)})",
+                until_text=ngettext(
+                    "each for {days} day after it was written (the last until {day})",
+                    "each for {days} days after it was written (the last until {day})",
+                    retention.audit_days,
+                ).format(days=retention.audit_days, day=_day(until)),
             )
         )
     return kept

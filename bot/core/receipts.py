@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from bot.i18n import N_, _, ngettext, slash
+
 __all__ = ["ANSWERS", "MAX_CHARS", "Receipt", "agreement_points", "receipt_id", "receipt_text"]
 
 #: The answers a receipt is given for.
@@ -29,9 +31,9 @@ MAX_CHARS = 4000
 POINT_CHARS = 110
 
 _HEADINGS = {
-    "agree": "Consent receipt: you agreed",
-    "decline": "Consent receipt: you did not agree",
-    "withdraw": "Consent receipt: you withdrew your consent",
+    "agree": N_("Consent receipt: you agreed"),
+    "decline": N_("Consent receipt: you did not agree"),
+    "withdraw": N_("Consent receipt: you withdrew your consent"),
 }
 _BULLET = re.compile(r"^\s*(?:[•\-*–]|\d+[.)])\s+")
 _MARKUP = re.compile(r"\*\*|__|`")
@@ -94,29 +96,47 @@ def _times(at: datetime, zone: str) -> str:
 
 def _stores(r: Receipt) -> list[str]:
     lines = [
-        "• This record: the group, your answer, the agreement version and its SHA-256, the time and how you "
-        "answered. Your Discord ID is stored encrypted; your name, nickname and messages never are.",
+        _(
+            "• This record: the group, your answer, the agreement version and its SHA-256, the time and how you "
+            "answered. Your Discord ID is stored encrypted; your name, nickname and messages never are."
+        ),
     ]
     if r.answer == "agree":
         lines.append(
-            f"• Your consent lasts {r.reconsent_after_days} days or until the agreement changes; "
-            "holdspace then asks you again."
+            ngettext(
+                "• Your consent lasts {days} day or until the agreement changes; holdspace then asks you again.",
+                "• Your consent lasts {days} days or until the agreement changes; holdspace then asks you again.",
+                r.reconsent_after_days,
+            ).format(days=r.reconsent_after_days)
         )
     lines.append(
-        f"• Consent records are kept while you are in the group and {r.withdrawn_consent_days} days after your "
-        "last answer once you have withdrawn or left, then deleted."
+        ngettext(
+            "• Consent records are kept while you are in the group and {days} day after your last answer once "
+            "you have withdrawn or left, then deleted.",
+            "• Consent records are kept while you are in the group and {days} days after your last answer once "
+            "you have withdrawn or left, then deleted.",
+            r.withdrawn_consent_days,
+        ).format(days=r.withdrawn_consent_days)
     )
-    lines.append(f"• Audit trail entries about this answer: {r.audit_days} days, then deleted.")
+    lines.append(
+        ngettext(
+            "• Audit trail entries about this answer: {days} day, then deleted.",
+            "• Audit trail entries about this answer: {days} days, then deleted.",
+            r.audit_days,
+        ).format(days=r.audit_days)
+    )
     return lines
 
 
 def _how_to_withdraw(r: Receipt) -> str:
     if r.answer == "agree":
-        return (
-            f"**To withdraw** at any time: `/consent withdraw group:{r.group}` on {r.server}. You leave the "
+        return _(
+            "**To withdraw** at any time: `{command} group:{group}` on {server}. You leave the "
             "group's rooms at once; nobody is told why."
-        )
-    return f"**To consent again**: `/consent give group:{r.group}` on {r.server}."
+        ).format(command=slash("consent withdraw"), group=r.group, server=r.server)
+    return _("**To consent again**: `{command} group:{group}` on {server}.").format(
+        command=slash("consent give"), group=r.group, server=r.server
+    )
 
 
 def receipt_text(r: Receipt) -> str:
@@ -124,32 +144,38 @@ def receipt_text(r: Receipt) -> str:
     with a note saying how many, when the whole would be longer)."""
     if r.answer not in ANSWERS:
         raise ValueError(f"no receipt for the answer {r.answer!r}")
-    version = f"version {r.version}" if r.version else "no version recorded"
+    version = _("version {number}").format(number=r.version) if r.version else _("no version recorded")
     head = [
-        f"**{_HEADINGS[r.answer]}**",
-        f"Group: **{r.group}** on {r.server}",
-        f"Agreement: {version}",
-        f"SHA-256: `{r.sha256 or 'not recorded'}`",
-        f"When: {_times(r.at, r.time_zone)}",
-        f"Receipt id: `{r.receipt_id}`",
+        f"**{_(_HEADINGS[r.answer])}**",
+        _("Group: **{group}** on {server}").format(group=r.group, server=r.server),
+        _("Agreement: {version}").format(version=version),
+        _("SHA-256: `{sha256}`").format(sha256=r.sha256 or _("not recorded")),
+        _("When: {when}").format(when=_times(r.at, r.time_zone)),
+        _("Receipt id: `{id}`").format(id=r.receipt_id),
     ]
     tail = [
-        "**What holdspace stores, and for how long**",
+        _("**What holdspace stores, and for how long**"),
         *_stores(r),
         "",
         _how_to_withdraw(r),
         "",
-        "A facilitator can confirm this receipt id in `/group roster`, and the practice in its consent export; "
-        "`/consent receipt` shows this receipt again. The SHA-256 identifies the exact words of this version.",
+        _(
+            "A facilitator can confirm this receipt id in `{roster}`, and the practice in its consent export; "
+            "`{receipt}` shows this receipt again. The SHA-256 identifies the exact words of this version."
+        ).format(roster=slash("group roster"), receipt=slash("consent receipt")),
     ]
     points = agreement_points(r.agreement) if r.answer == "agree" and r.agreement else []
 
     def build(shown: int) -> str:
         body = list(head)
         if points:
-            body += ["", "**What you agreed to**", *(f"• {p}" for p in points[:shown])]
+            body += ["", _("**What you agreed to**"), *(f"• {p}" for p in points[:shown])]
             if shown < len(points):
-                body.append(f"…and {len(points) - shown} more (read them all with `/consent give`).")
+                body.append(
+                    _("…and {count} more (read them all with `{command}`).").format(
+                        count=len(points) - shown, command=slash("consent give")
+                    )
+                )
         body += ["", *tail]
         return "\n".join(body)
 

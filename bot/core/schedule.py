@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core import zones
 from bot.core.overwrites import ROLE, GroupRooms, Overwrites, Target, desired_overwrites
+from bot.i18n import N_, _, formats
 
 __all__ = [
     "MAX_DURATION",
@@ -54,6 +55,16 @@ __all__ = [
 ]
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# "every Monday" in words, for a schedule shown to people in their language.
+_EVERY = (
+    N_("Mondays"),
+    N_("Tuesdays"),
+    N_("Wednesdays"),
+    N_("Thursdays"),
+    N_("Fridays"),
+    N_("Saturdays"),
+    N_("Sundays"),
+)
 MIN_DURATION = timedelta(minutes=10)
 MAX_DURATION = timedelta(hours=12)
 # A start this little late counts as on time (no "late" note).
@@ -91,23 +102,22 @@ class WeeklySchedule:
 
     def __post_init__(self) -> None:
         if not 0 <= self.weekday <= 6:
-            raise ScheduleError("the weekday must be one of Monday to Sunday")
+            raise ScheduleError(_("the weekday must be one of Monday to Sunday"))
         if self.local_time.tzinfo is not None:
-            raise ScheduleError("the local time must not carry a time zone; name the zone separately")
+            raise ScheduleError(_("the local time must not carry a time zone; name the zone separately"))
         if not MIN_DURATION <= self.duration <= MAX_DURATION:
             raise ScheduleError(
-                f"a session lasts from {_minutes(MIN_DURATION)} to {_minutes(MAX_DURATION)}; "
-                "choose a duration in that range"
+                _("a session lasts from {shortest} to {longest}; choose a duration in that range").format(
+                    shortest=formats.duration(MIN_DURATION), longest=formats.duration(MAX_DURATION)
+                )
             )
         resolve_zone(self.zone)
 
     def describe(self) -> str:
-        return f"{WEEKDAYS[self.weekday]}s at {self.local_time:%H:%M} ({self.zone})"
-
-
-def _minutes(value: timedelta) -> str:
-    minutes = int(value.total_seconds() // 60)
-    return f"{minutes // 60} hours" if minutes % 60 == 0 and minutes >= 60 else f"{minutes} minutes"
+        """The schedule in the reader's language: "Mondays at 18:00 (Europe/Berlin)"."""
+        return _("{weekdays} at {time} ({zone})").format(
+            weekdays=_(_EVERY[self.weekday]), time=f"{self.local_time:%H:%M}", zone=self.zone
+        )
 
 
 def resolve_zone(name: str) -> ZoneInfo:
@@ -127,10 +137,14 @@ def parse_local_time(text: str) -> time:
     """ "18:00" or "9:30" -> time; refuses anything else with a message naming the format."""
     match = _TIME_RE.match(text or "")
     if match is None:
-        raise ScheduleError(f"{text!r} is not a time; write it as HH:MM in 24-hour form, such as 18:00")
+        raise ScheduleError(
+            _("{text} is not a time; write it as HH:MM in 24-hour form, such as 18:00").format(text=repr(text))
+        )
     hour, minute = int(match.group(1)), int(match.group(2))
     if hour > 23 or minute > 59:
-        raise ScheduleError(f"{text!r} is not a time of day; hours go from 00 to 23 and minutes from 00 to 59")
+        raise ScheduleError(
+            _("{text} is not a time of day; hours go from 00 to 23 and minutes from 00 to 59").format(text=repr(text))
+        )
     return time(hour, minute)
 
 
@@ -140,7 +154,9 @@ def parse_weekday(text: str) -> int:
     for index, name in enumerate(WEEKDAYS):
         if cleaned in (name.lower(), name[:3].lower()):
             return index
-    raise ScheduleError(f"{text!r} is not a weekday; choose one of {', '.join(WEEKDAYS)}")
+    raise ScheduleError(
+        _("{text} is not a weekday; choose one of {weekdays}").format(text=repr(text), weekdays=", ".join(WEEKDAYS))
+    )
 
 
 def local_to_utc(day: date, at: time, zone: ZoneInfo) -> tuple[datetime, LocalResolution]:
