@@ -19,6 +19,7 @@ from bot.core.permissions import MEMBER_ROOM_PERMISSIONS
 from bot.core.records import GroupInfo
 from bot.core.schedule import session_desired_overwrites
 from bot.crypto import KeyRing
+from bot.i18n import _, slash, using
 from bot.services.audit import AuditLog
 from bot.services.enforcement import Enforcement
 from bot.services.features import ConsentGate
@@ -26,6 +27,7 @@ from bot.services.rooms import current_overwrites, put_overwrite
 from bot.state import State
 from bot.ui.consent_views import member_tag, review_view
 from bot.ui.group_options import missing_permission_error
+from bot.ui.locale import group_language
 from bot.ui.replies import MissingBotPermission, UserError
 
 log = logging.getLogger(__name__)
@@ -131,13 +133,17 @@ class AccessService:
         if group.access_mode == "role" and group.role_id is not None:
             role = member.guild.get_role(group.role_id)
             if role is None:
-                raise UserError("The group's role no longer exists; a facilitator runs /group settings again.")
+                raise UserError(
+                    _("The group's role no longer exists; a facilitator runs {command} again.").format(
+                        command=slash("/group settings")
+                    )
+                )
             if group.lock_between_sessions and not self.bot.state.session_running(group.id):
                 return
             try:
                 await member.add_roles(role, reason=reason)
             except discord.Forbidden:
-                raise missing_permission_error(["manage_roles"], "give you the group's role") from None
+                raise missing_permission_error(["manage_roles"], _("give you the group's role")) from None
             return
         if group.lock_between_sessions and not self.bot.state.session_running(group.id):
             return  # the rooms open to consenting members when the next session starts
@@ -156,7 +162,7 @@ class AccessService:
                     except discord.HTTPException:
                         log.warning("could not undo an overwrite on %s", undo_id)
                 if isinstance(exc, discord.Forbidden):
-                    raise _room_permission_error(member.guild, channel, "open the group's rooms to you") from None
+                    raise _room_permission_error(member.guild, channel, _("open the group's rooms to you")) from None
                 raise
             done.append((channel_id, before))
 
@@ -306,28 +312,33 @@ class AccessService:
         }
 
     async def send_prompt(self, member: discord.Member | discord.User, group: GroupInfo, *, why: str) -> bool:
-        """DM ``member`` a prompt to review the group's agreement. False when their DMs are closed."""
+        """DM ``member`` a prompt to review the group's agreement. False when their DMs are closed.
+
+        In the group's language, whoever caused it: the prompt speaks for the group, and the member
+        reads the group's agreement in that language next."""
         guild = self.bot.get_guild(group.guild_id)
-        server = guild.name if guild else "the server"
-        texts = {
-            "invited": f"You have been invited to the group **{group.name}** on {server}.",
-            "unconsented": (
-                f"You were disconnected from the voice room of **{group.name}** on {server} because holdspace has "
-                "no consent from you for this group."
-            ),
-            "agreement_changed": (
-                f"The agreement of **{group.name}** on {server} has changed, so your access was paused until you "
-                "read the new version."
-            ),
-            "expired": (
-                f"Your consent to the agreement of **{group.name}** on {server} is due to be renewed, so your access "
-                "was paused until you read it again."
-            ),
-        }
-        text = texts.get(why, texts["invited"])
-        text += " Press the button to read the group's agreement; you can then say whether you agree."
+        with using(group_language(self.bot.state, group)):
+            server = guild.name if guild else _("the server")
+            texts = {
+                "invited": _("You have been invited to the group **{group}** on {server}."),
+                "unconsented": _(
+                    "You were disconnected from the voice room of **{group}** on {server} because holdspace has "
+                    "no consent from you for this group."
+                ),
+                "agreement_changed": _(
+                    "The agreement of **{group}** on {server} has changed, so your access was paused until you "
+                    "read the new version."
+                ),
+                "expired": _(
+                    "Your consent to the agreement of **{group}** on {server} is due to be renewed, so your access "
+                    "was paused until you read it again."
+                ),
+            }
+            text = texts.get(why, texts["invited"]).format(group=group.name, server=server)
+            text += " " + _("Press the button to read the group's agreement; you can then say whether you agree.")
+            view = review_view(group.id, member_tag(self.bot.ring, member.id))
         try:
-            await member.send(text, view=review_view(group.id, member_tag(self.bot.ring, member.id)))
+            await member.send(text, view=view)
         except (discord.Forbidden, discord.HTTPException):
             log.debug("could not DM a member (their DMs may be closed)")
             return False

@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.core.cases import kind_label
 from bot.core.timer_kinds import TimerKind
 from bot.crypto import KeyRing
-from bot.i18n import using
+from bot.i18n import _, pgettext, using
 from bot.scheduler import Scheduler, Timer
 from bot.services.audit import AuditLog
 from bot.state import State
@@ -293,21 +293,31 @@ class CaseService:
         if group_id is None:
             return None
         group = self.bot.state.groups.get(group_id)
-        return group.name if group is not None else "a group that no longer exists"
+        return group.name if group is not None else _("a group that no longer exists")
 
     def notice_text(self, case: CaseRecord | OpenResult, kind: str, group_id: str | None, status: str) -> str:
         """Kind, group and number only: never message content, never a person's name."""
         group = self.group_name(group_id)
-        where = f" in group **{discord.utils.escape_markdown(group)}**" if group else ""
-        return f"**Case #{case.number}**: {kind_label(kind)}{where}. Status: {status}."
+        label = kind_label(kind)
+        if group is None:
+            return _("**Case #{number}**: {kind_label}. Status: {status}.").format(
+                number=case.number, kind_label=label, status=status
+            )
+        return _("**Case #{number}**: {kind_label} in group **{group}**. Status: {status}.").format(
+            number=case.number, kind_label=label, group=discord.utils.escape_markdown(group), status=status
+        )
 
     @staticmethod
     def status_text(case: CaseRecord) -> str:
         if case.closed:
-            return f"closed ({case.status.value})"
+            outcome = {
+                "actioned": pgettext("case status", "actioned"),
+                "dismissed": pgettext("case status", "dismissed"),
+            }.get(case.status.value, case.status.value)
+            return _("closed ({outcome})").format(outcome=outcome)
         if case.assignee_id is not None:
-            return "claimed by a moderator"
-        return "open"
+            return _("claimed by a moderator")
+        return pgettext("case status", "open")
 
     async def _log_channel(self, guild_id: int) -> discord.abc.Messageable | None:
         channel_id = self.bot.state.guild(guild_id).log_channel_id
@@ -329,7 +339,8 @@ class CaseService:
         if channel is None:
             return
         with using(self.bot.state.guild(guild_id).language):  # moderator notices: the server's language
-            text, view = self.notice_text(case, case.kind, case.group_id, "open"), notice_view(case.number)
+            status = pgettext("case status", "open")
+            text, view = self.notice_text(case, case.kind, case.group_id, status), notice_view(case.number)
         try:
             message = await channel.send(text, view=view, allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException as exc:

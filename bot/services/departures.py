@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import aiohttp
 import discord
 
+from bot.i18n import N_
+
 if TYPE_CHECKING:
     from discord.ext import commands
 
@@ -399,13 +401,13 @@ class Departures:
         except discord.NotFound:
             return None
         except discord.Forbidden:
-            return "Discord refused the disconnect: holdspace lacks Move Members (or Connect) in the voice room"
+            return N_("Discord refused the disconnect: holdspace lacks Move Members (or Connect) in the voice room")
         except discord.HTTPException as exc:
             if exc.code == NOT_CONNECTED:
                 return None
             return f"Discord answered HTTP {exc.status}"
         except (TimeoutError, aiohttp.ClientError, OSError):
-            return "Discord did not answer in time"
+            return N_("Discord did not answer in time")
         return None
 
     async def _disconnect(self, job: _Job) -> None:

@@ -28,6 +28,7 @@ from bot.core import overwrites as ow
 from bot.core.access import Decision, Reason, decide_from_state
 from bot.core.drift import Drift, describe_all
 from bot.core.guard import CASE_PERMISSION_DRIFT
+from bot.i18n import N_, _
 from bot.services.departures import Outcome
 from bot.services.rooms import current_overwrites, put_overwrite
 
@@ -60,15 +61,18 @@ class Closing:
         """What the person (or the facilitator) is told when something could not be done at once."""
         if self.rooms_closed and not self.still_in_voice:
             return ""
-        what = []
-        if self.still_in_voice:
-            what.append("disconnecting from the voice room")
-        if not self.rooms_closed:
-            what.append("closing the rooms")
-        return (
-            f" Discord did not accept {' and '.join(what)} yet (" + "; ".join(dict.fromkeys(self.problems)) + "); "
-            "holdspace keeps trying until it holds. A server manager can fix what is missing."
-        )
+        if self.still_in_voice and not self.rooms_closed:
+            what = _("disconnecting from the voice room and closing the rooms")
+        elif self.still_in_voice:
+            what = _("disconnecting from the voice room")
+        else:
+            what = _("closing the rooms")
+        # the problems are English records (also kept in cases); the fixed ones are in the catalogue
+        problems = "; ".join(_(problem) for problem in dict.fromkeys(self.problems))
+        return " " + _(
+            "Discord did not accept {what} yet ({problems}); holdspace keeps trying until it holds. "
+            "A server manager can fix what is missing."
+        ).format(what=what, problems=problems)
 
 
 class Enforcement:
@@ -256,11 +260,13 @@ class Enforcement:
         except discord.NotFound:
             return None  # the room or the overwrite is gone
         except discord.Forbidden:
-            return "Discord refused to close a room: holdspace lacks Manage Permissions (in a voice room: or Connect)"
+            return N_(
+                "Discord refused to close a room: holdspace lacks Manage Permissions (in a voice room: or Connect)"
+            )
         except discord.HTTPException as exc:
             return f"Discord answered HTTP {exc.status} to closing a room"
         except (TimeoutError, OSError):
-            return "Discord did not answer in time when closing a room"
+            return N_("Discord did not answer in time when closing a room")
         return None
 
     def _may_be_open(self, guild_id: int, channel_id: int, member_id: int) -> bool:
@@ -334,11 +340,11 @@ class Enforcement:
         except discord.NotFound:
             return None  # the member or the role is gone
         except discord.Forbidden:
-            return "Discord refused to take the group's role: holdspace lacks Manage Roles or ranks below the role"
+            return N_("Discord refused to take the group's role: holdspace lacks Manage Roles or ranks below the role")
         except discord.HTTPException as exc:
             return f"Discord answered HTTP {exc.status} to taking the group's role"
         except (TimeoutError, OSError):
-            return "Discord did not answer in time when taking the group's role"
+            return N_("Discord did not answer in time when taking the group's role")
         return None
 
     def closing(self, channel_id: int, member_id: int) -> bool:
@@ -400,7 +406,7 @@ class Enforcement:
                 self._repair_later(group, channel.id, target.id, "access without consent")
         outbox = self.bot.outbox
         drifts = [d for d in drifts if not self._holdspace_may_have_given(group, channel.guild, d.target.id)]
-        for target, _ in strays:
+        for target, _have in strays:
             await outbox.audit(
                 group.guild_id,
                 "access_without_consent_removed",

@@ -175,3 +175,44 @@ async def test_a_new_group_of_a_german_server_gets_the_german_default_agreement(
     assert agreement.text.startswith("**Willkommen in Mittwochsrunde.**")
     assert "**Grenzen der Vertraulichkeit**" in agreement.text
     assert "{" not in agreement.text  # every value written in
+
+
+async def _administrator_joins_voice(hs: Holdspace, group: GroupInfo, name: str) -> str:
+    """An administrator (who passes every overwrite) joins without consent; their consent prompt."""
+    from bot.sandbox import permissions as P
+
+    admin_role = hs.guild.create_role("Admin", P.ADMINISTRATOR)
+    member = hs.member(name)
+    hs.guild.set_member_roles(member, [admin_role.id, hs.world.member_role.id])
+    hs.guild.join_voice(member, hs.sb.world.channels[group.voice_channel_id])
+    await hs.sb.wait_until(lambda: hs.guild.voice_channel_of(member) is None)
+    await hs.sb.wait_until(lambda: any(m.components for m in member.user.dms))
+    return next(m.content or "" for m in member.user.dms if m.components)
+
+
+async def test_a_german_groups_disconnect_prompt_is_german_and_its_case_notice_is_the_servers(
+    holdspace: Holdspace,
+) -> None:
+    hs = holdspace
+    staff, group = await _german_group(hs)  # on an English server
+    prompt = await _administrator_joins_voice(hs, group, "bob")  # bob's own Discord speaks English
+    assert prompt.startswith("Sie wurden vom Sprachraum von **Dienstagskreis** auf ")
+    assert "keine Einwilligung von Ihnen" in prompt
+    assert "Drücken Sie die Schaltfläche" in prompt
+    await hs.sb.wait_until(lambda: any("Case #" in (m.content or "") for m in staff.log.messages))
+    notice = next(m.content or "" for m in staff.log.messages if "Case #" in (m.content or ""))
+    assert notice.startswith("**Case #") and "in group **Dienstagskreis**" in notice and "Status: open." in notice
+
+
+async def test_case_notices_on_a_german_server_are_german(holdspace: Holdspace) -> None:
+    hs = holdspace
+    staff = add_staff(hs)
+    await hs.start()
+    await final(await configure(hs, staff, language="de"))
+    group = await create_group(hs, staff, "Mittwochsrunde")
+    prompt = await _administrator_joins_voice(hs, group, "bob")
+    assert prompt.startswith("Sie wurden vom Sprachraum von **Mittwochsrunde** auf ")
+    await hs.sb.wait_until(lambda: any("Fall #" in (m.content or "") for m in staff.log.messages))
+    notice = next(m.content or "" for m in staff.log.messages if "Fall #" in (m.content or ""))
+    assert notice.startswith("**Fall #") and "in der Gruppe **Mittwochsrunde**" in notice
+    assert notice.endswith("Status: offen.")
