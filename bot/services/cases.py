@@ -20,10 +20,10 @@ import discord
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.core.cases import kind_label
+from bot.core.cases import Status, kind_label, status_word
 from bot.core.timer_kinds import TimerKind
 from bot.crypto import KeyRing
-from bot.i18n import _, pgettext, using
+from bot.i18n import _, using
 from bot.scheduler import Scheduler, Timer
 from bot.services.audit import AuditLog
 from bot.state import State
@@ -310,14 +310,10 @@ class CaseService:
     @staticmethod
     def status_text(case: CaseRecord) -> str:
         if case.closed:
-            outcome = {
-                "actioned": pgettext("case status", "actioned"),
-                "dismissed": pgettext("case status", "dismissed"),
-            }.get(case.status.value, case.status.value)
-            return _("closed ({outcome})").format(outcome=outcome)
+            return _("closed ({outcome})").format(outcome=status_word(case.status))
         if case.assignee_id is not None:
             return _("claimed by a moderator")
-        return pgettext("case status", "open")
+        return status_word(Status.OPEN)
 
     async def _log_channel(self, guild_id: int) -> discord.abc.Messageable | None:
         channel_id = self.bot.state.guild(guild_id).log_channel_id
@@ -339,7 +335,7 @@ class CaseService:
         if channel is None:
             return
         with using(self.bot.state.guild(guild_id).language):  # moderator notices: the server's language
-            status = pgettext("case status", "open")
+            status = status_word(Status.OPEN)
             text, view = self.notice_text(case, case.kind, case.group_id, status), notice_view(case.number)
         try:
             message = await channel.send(text, view=view, allowed_mentions=discord.AllowedMentions.none())
