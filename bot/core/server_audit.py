@@ -14,6 +14,7 @@ from typing import Literal
 from bot.core.command_access import Gap, open_step
 from bot.core.drift import permission_names
 from bot.core.permissions import ROOM_PERMISSIONS, permissions_of
+from bot.i18n import N_, _, ngettext, pgettext, slash
 
 __all__ = [
     "AuditFacts",
@@ -118,7 +119,16 @@ class AuditLine:
     text: str
 
     def render(self) -> str:
-        return f"{_ICONS[self.status]} **{self.status}** {self.text}"
+        return f"{_ICONS[self.status]} **{_status_word(self.status)}** {self.text}"
+
+
+def _status_word(status: Status) -> str:
+    words = {
+        "pass": pgettext("audit status", "pass"),
+        "warn": pgettext("audit status", "warn"),
+        "fail": pgettext("audit status", "fail"),
+    }
+    return words[status]
 
 
 @dataclass
@@ -135,37 +145,51 @@ def _names(bits: int) -> str:
 
 def _rooms(facts: AuditFacts, out: _Lines) -> None:
     if not facts.rooms:
-        out.add("warn", "There are no group rooms yet; run this audit again after creating a group.")
+        out.add("warn", _("There are no group rooms yet; run this audit again after creating a group."))
         return
     for room in facts.rooms:
         needs = required_room_permissions(room.is_voice)
         missing = needs & ~room.own_permissions
-        kind = "voice room" if room.is_voice else "text room"
+        room_mention = f"<#{room.channel_id}>"
         if missing:
-            out.add(
-                "fail",
-                f"holdspace lacks {_names(missing)} in the {kind} <#{room.channel_id}>: grant it to "
-                "holdspace's role in that room's permissions.",
+            lacks = (
+                N_(
+                    "holdspace lacks {permissions} in the voice room {room}: grant it to holdspace's role in that "
+                    "room's permissions."
+                )
+                if room.is_voice
+                else N_(
+                    "holdspace lacks {permissions} in the text room {room}: grant it to holdspace's role in that "
+                    "room's permissions."
+                )
             )
+            out.add("fail", _(lacks).format(permissions=_names(missing), room=room_mention))
         else:
-            out.add("pass", f"holdspace has the permissions it needs in the {kind} <#{room.channel_id}>.")
+            has = (
+                N_("holdspace has the permissions it needs in the voice room {room}.")
+                if room.is_voice
+                else N_("holdspace has the permissions it needs in the text room {room}.")
+            )
+            out.add("pass", _(has).format(room=room_mention))
 
 
 def _server_permissions(facts: AuditFacts, out: _Lines) -> None:
     perms = facts.own_guild_permissions
     if perms & ADMINISTRATOR:
-        out.add("warn", "holdspace holds Administrator; it does not need it. Give its role only what it needs.")
+        out.add("warn", _("holdspace holds Administrator; it does not need it. Give its role only what it needs."))
     needed = {"kick": KICK_MEMBERS, "ban": BAN_MEMBERS}.get(facts.bot_action, 0)
     if needed and not perms & needed:
         out.add(
             "fail",
-            f"The server's guard action is {facts.bot_action}, but holdspace lacks {_names(needed)}: "
-            "grant it, or choose another action with /guard action.",
+            _(
+                "The server's guard action is {action}, but holdspace lacks {permissions}: grant it, or choose "
+                "another action with {command}."
+            ).format(action=facts.bot_action, permissions=_names(needed), command=slash("guard action")),
         )
     if not perms & VIEW_AUDIT_LOG:
         out.add(
             "warn",
-            "holdspace lacks View Audit Log, so a case cannot say who added a bot; grant it to see that.",
+            _("holdspace lacks View Audit Log, so a case cannot say who added a bot; grant it to see that."),
         )
 
 
@@ -179,46 +203,53 @@ def _role_order(facts: AuditFacts, out: _Lines) -> None:
         mentions = ", ".join(f"<@{b.id}>" for b in above)
         out.add(
             status,
-            f"holdspace's role sits at or below the top role of {mentions}, so it cannot kick or ban "
-            "them: move holdspace's role above theirs in Server Settings > Roles.",
+            _(
+                "holdspace's role sits at or below the top role of {bots}, so it cannot kick or ban them: move "
+                "holdspace's role above theirs in Server Settings > Roles."
+            ).format(bots=mentions),
         )
     else:
-        out.add("pass", "holdspace's role sits above every bot that is not allowed.")
+        out.add("pass", _("holdspace's role sits above every bot that is not allowed."))
 
 
 def _administrators(facts: AuditFacts, out: _Lines) -> None:
     admin_roles = [r for r in facts.roles if r.permissions & ADMINISTRATOR]
     allowed = {b.id for b in facts.bots if b.allowed}
     if not admin_roles:
-        out.add("pass", "No role holds Administrator.")
+        out.add("pass", _("No role holds Administrator."))
         return
     for role in sorted(admin_roles, key=lambda r: role_rank(r.position, r.id), reverse=True):
         others = [b for b in role.bot_ids if b != facts.own_id]
         blocked = [b for b in others if b not in allowed]
         trusted = [b for b in others if b in allowed]
-        holders = f"{role.people} {'person' if role.people == 1 else 'people'}"
+        holders = ngettext("{count} person", "{count} people", role.people).format(count=role.people)
         if others:
-            holders += f" and {len(others)} {'bot' if len(others) == 1 else 'bots'}"
+            holders = _("{people} and {bots}").format(
+                people=holders, bots=ngettext("{count} bot", "{count} bots", len(others)).format(count=len(others))
+            )
         if blocked:
             out.add(
                 "fail",
-                f"<@&{role.id}> holds Administrator and is held by "
-                + ", ".join(f"<@{b}>" for b in blocked)
-                + ", not allowed: such a bot bypasses every room's permissions and cannot be kept out; "
-                "remove the bot or take the role from it.",
+                _(
+                    "{role} holds Administrator and is held by {bots}, not allowed: such a bot bypasses every "
+                    "room's permissions and cannot be kept out; remove the bot or take the role from it."
+                ).format(role=f"<@&{role.id}>", bots=", ".join(f"<@{b}>" for b in blocked)),
             )
         if trusted:
             out.add(
                 "warn",
-                f"<@&{role.id}> holds Administrator and is held by the allowed "
-                + ", ".join(f"<@{b}>" for b in trusted)
-                + "; an allowed bot does not need Administrator.",
+                _(
+                    "{role} holds Administrator and is held by the allowed {bots}; an allowed bot does not need "
+                    "Administrator."
+                ).format(role=f"<@&{role.id}>", bots=", ".join(f"<@{b}>" for b in trusted)),
             )
         if not blocked and not trusted:
             out.add(
                 "warn",
-                f"<@&{role.id}> holds Administrator ({holders}): its holders bypass every group room's "
-                "permissions. Keep it to the people who must have it.",
+                _(
+                    "{role} holds Administrator ({holders}): its holders bypass every group room's permissions. "
+                    "Keep it to the people who must have it."
+                ).format(role=f"<@&{role.id}>", holders=holders),
             )
 
 
@@ -236,12 +267,25 @@ def _staff_roles(facts: AuditFacts, out: _Lines) -> None:
         if held_by_most(holders, facts.humans):
             out.add(
                 "fail",
-                f"The {label} <@&{role_id}> is held by {holders} of the server's {facts.humans} people, so it "
-                f"gives nearly everyone what only staff should have. Give it to the staff only, or pick "
-                "another role with /setup configure.",
+                _(
+                    "The {label} {role} is held by {holders} of the server's {humans} people, so it gives nearly "
+                    "everyone what only staff should have. Give it to the staff only, or pick another role with "
+                    "{command}."
+                ).format(
+                    label=label,
+                    role=f"<@&{role_id}>",
+                    holders=holders,
+                    humans=facts.humans,
+                    command=slash("setup configure"),
+                ),
             )
         else:
-            out.add("pass", f"The {label} <@&{role_id}> is held by {holders} of {facts.humans} people.")
+            out.add(
+                "pass",
+                _("The {label} {role} is held by {holders} of {humans} people.").format(
+                    label=label, role=f"<@&{role_id}>", holders=holders, humans=facts.humans
+                ),
+            )
 
 
 def _staff_commands(facts: AuditFacts, out: _Lines) -> None:
@@ -250,62 +294,88 @@ def _staff_commands(facts: AuditFacts, out: _Lines) -> None:
     if facts.staff_command_gaps is None:
         out.add(
             "warn",
-            "holdspace could not read the command permissions; check in Server Settings > Integrations > "
-            "holdspace that /group, /session and /expiry are open to the facilitator role and /cases to the "
-            "moderator role.",
+            _(
+                "holdspace could not read the command permissions; check in Server Settings > Integrations > "
+                "holdspace that {group}, {session} and {expiry} are open to the facilitator role and {cases} to "
+                "the moderator role."
+            ).format(group=slash("group"), session=slash("session"), expiry=slash("expiry"), cases=slash("cases")),
         )
     elif facts.staff_command_gaps:
         out.add("fail", open_step(facts.staff_command_gaps))
     else:
-        out.add("pass", "The staff commands are open to the facilitator and moderator roles.")
+        out.add("pass", _("The staff commands are open to the facilitator and moderator roles."))
+
+
+def _verification_word(name: str) -> str:
+    """Discord's verification level in the reader's language (its settings name the same levels)."""
+    words = {
+        "none": pgettext("verification level", "none"),
+        "low": pgettext("verification level", "low"),
+        "medium": pgettext("verification level", "medium"),
+        "high": pgettext("verification level", "high"),
+        "highest": pgettext("verification level", "highest"),
+    }
+    return words.get(name, name)
 
 
 def _security(facts: AuditFacts, out: _Lines) -> None:
     if facts.mfa_required:
-        out.add("pass", "Moderators must use two-factor authentication.")
+        out.add("pass", _("Moderators must use two-factor authentication."))
     else:
         out.add(
             "warn",
-            "Moderators need not use two-factor authentication; require it in Server Settings > Safety Setup.",
+            _("Moderators need not use two-factor authentication; require it in Server Settings > Safety Setup."),
         )
     level = facts.verification_level
     name = VERIFICATION_NAMES[level] if 0 <= level < len(VERIFICATION_NAMES) else str(level)
+    name = _verification_word(name)
     if level >= 2:
-        out.add("pass", f"The server's verification level is {name}.")
+        out.add("pass", _("The server's verification level is {level}.").format(level=name))
     else:
-        out.add("warn", f"The server's verification level is {name}; medium or higher keeps out fresh accounts.")
+        out.add(
+            "warn",
+            _("The server's verification level is {level}; medium or higher keeps out fresh accounts.").format(
+                level=name
+            ),
+        )
     if facts.members_intent:
-        out.add("pass", "The Server Members intent is on, so holdspace notices an added bot at once.")
+        out.add("pass", _("The Server Members intent is on, so holdspace notices an added bot at once."))
     else:
         out.add(
             "fail",
-            "The Server Members intent is off: holdspace does not notice an added bot. Switch it on in "
-            "the Developer Portal under Bot > Privileged Gateway Intents.",
+            _(
+                "The Server Members intent is off: holdspace does not notice an added bot. Switch it on in "
+                "the Developer Portal under Bot > Privileged Gateway Intents."
+            ),
         )
 
 
 def _bots(facts: AuditFacts, out: _Lines) -> None:
     if not facts.bots:
-        out.add("pass", "No other bot is in the server.")
+        out.add("pass", _("No other bot is in the server."))
         return
     room_count = len(facts.rooms)
     for bot in sorted(facts.bots, key=lambda b: b.id):
         if bot.allowed:
-            out.add("pass", f"<@{bot.id}> is allowed into group rooms.")
+            out.add("pass", _("{bot} is allowed into group rooms.").format(bot=f"<@{bot.id}>"))
         elif bot.administrator:
             out.add(
                 "fail",
-                f"<@{bot.id}> is not allowed but holds Administrator: permissions cannot keep it out; "
-                "remove it or take Administrator from it.",
+                _(
+                    "{bot} is not allowed but holds Administrator: permissions cannot keep it out; remove it or "
+                    "take Administrator from it."
+                ).format(bot=f"<@{bot.id}>"),
             )
         elif bot.rooms_denied < room_count:
             out.add(
                 "fail",
-                f"<@{bot.id}> is not allowed, but only {bot.rooms_denied} of {room_count} group rooms "
-                "deny it; holdspace restores the rest when it has Manage Roles there.",
+                _(
+                    "{bot} is not allowed, but only {denied} of {rooms} group rooms deny it; holdspace restores "
+                    "the rest when it has Manage Roles there."
+                ).format(bot=f"<@{bot.id}>", denied=bot.rooms_denied, rooms=room_count),
             )
         else:
-            out.add("pass", f"<@{bot.id}> is not allowed and is kept out of every group room.")
+            out.add("pass", _("{bot} is not allowed and is kept out of every group room.").format(bot=f"<@{bot.id}>"))
 
 
 def build_checklist(facts: AuditFacts) -> list[AuditLine]:
@@ -325,7 +395,9 @@ def build_checklist(facts: AuditFacts) -> list[AuditLine]:
 def summary(lines: Iterable[AuditLine]) -> str:
     items = list(lines)
     counts = {s: sum(1 for line in items if line.status == s) for s in ("pass", "warn", "fail")}
-    return f"Server audit: {counts['fail']} fail, {counts['warn']} warn, {counts['pass']} pass."
+    return _("Server audit: {fail} fail, {warn} warn, {passed} pass.").format(
+        fail=counts["fail"], warn=counts["warn"], passed=counts["pass"]
+    )
 
 
 def render(lines: Sequence[AuditLine], *, limit: int = 1900) -> list[str]:
