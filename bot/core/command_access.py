@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.i18n import _, slash
+
 __all__ = ["STAFF_COMMANDS", "CommandFacts", "Gap", "Override", "closed_staff_commands", "open_step"]
 
 #: The staff commands and the role they are for.
@@ -100,17 +102,19 @@ def closed_staff_commands(
     return gaps
 
 
-def _join(names: Sequence[str]) -> str:
-    shown = [f"/{n}" for n in names]
-    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+def _join(items: Sequence[str]) -> str:
+    if len(items) == 1:
+        return items[0]
+    return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
 
 
 def open_step(gaps: Sequence[Gap]) -> str:
     """The step that opens the closed commands, naming each role by mention."""
     parts = []
     for role_id in dict.fromkeys(g.role_id for g in gaps):
-        parts.append(f"{_join([g.command for g in gaps if g.role_id == role_id])} to <@&{role_id}>")
-    return (
-        "Open " + " and ".join(parts) + " in Server Settings > Integrations > holdspace (add the role under "
-        "the command): until then Discord shows them only to people who can manage the server."
-    )
+        commands = _join([slash(g.command) for g in gaps if g.role_id == role_id])
+        parts.append(_("{commands} to {role}").format(commands=commands, role=f"<@&{role_id}>"))
+    return _(
+        "Open {commands} in Server Settings > Integrations > holdspace (add the role under the command): until "
+        "then Discord shows them only to people who can manage the server."
+    ).format(commands=_join(parts))
