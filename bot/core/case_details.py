@@ -74,9 +74,23 @@ _SENTENCES: dict[str, Callable[[Any], str]] = {
     ),
     "version": lambda v: _("Agreement version: {version}.").format(version=v),
     "why": lambda v: _("Why: {why}.").format(why=v),
+    "when": lambda v: _("When: {when}.").format(when=v),
+    "change": lambda v: _("Change: {change}.").format(change=v),
+    "problem": lambda v: _("Problem: {problem}.").format(problem=v),
+    "warning": lambda v: _("Warning: {warning}.").format(warning=v),
+    "note": lambda v: _("Note: {note}.").format(note=v),
 }
 
+#: Facts whose value is a code looked up above, not English words written by holdspace.
+_CODED = {"trigger", "done", "action"}
+
 _HIDDEN = {"voice_channel_id", "channel_id", "group_id", "case_id", "member_id", "role_id"}
+
+
+def _words(value: Any) -> Any:
+    """An English phrase holdspace stored (marked with ``N_`` where it was written), translated now;
+    anything else (a moderator's words, a name a bot was added by) is shown as it is."""
+    return _(value) if isinstance(value, str) and value else value
 
 
 def describe_details(details: Mapping[str, Any]) -> list[str]:
@@ -88,11 +102,13 @@ def describe_details(details: Mapping[str, Any]) -> list[str]:
             continue
         value = details[key]
         if key == "problems" and isinstance(value, list | tuple):
-            lines.extend(_("Problem: {problem}.").format(problem=item) for item in value if item)
+            lines.extend(_("Problem: {problem}.").format(problem=_words(item)) for item in value if item)
             continue
         if not isinstance(value, str | int | float | bool):
             continue
         phrase = _SENTENCES.get(key)
+        if key not in _CODED:
+            value = _words(value)
         if phrase is not None:
             lines.append(phrase(value))
         else:

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.i18n import N_
+
 __all__ = [
     "ACTIONS",
     "BOT_DENY",
@@ -45,8 +47,8 @@ CASE_BOT_BLOCKED = "recording_bot_blocked"
 CASE_MARKER = "recording_marker"
 CASE_PERMISSION_DRIFT = "permission_drift"
 
-REASON_NOT_ALLOWED = "bot not on the allowlist"
-REASON_MARKER = "recording marker matched"
+REASON_NOT_ALLOWED = N_("bot not on the allowlist")
+REASON_MARKER = N_("recording marker matched")
 
 
 def parse_action(value: str) -> Action:

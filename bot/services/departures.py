@@ -86,7 +86,7 @@ class Outcome:
         if not self.held and not self.moot:
             out["still_trying"] = not self.final
         if self.moot:
-            out["moot"] = "the person gained a right to be in the room before holdspace could disconnect them"
+            out["moot"] = N_("the person gained a right to be in the room before holdspace could disconnect them")
         if self.problems:
             out["problems"] = list(dict.fromkeys(self.problems))
         return out

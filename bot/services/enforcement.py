@@ -180,7 +180,7 @@ class Enforcement:
             dm_sent = await self.bot.access.send_prompt(member, group, why="unconsented")
         details["dm_sent"] = dm_sent
         if not dm_sent:
-            details["note"] = "the consent prompt could not be sent: the member's direct messages are closed"
+            details["note"] = N_("the consent prompt could not be sent: the member's direct messages are closed")
         await self.bot.departures.quiet()  # a new burst's disconnects go before the rest of this record
         await outbox.audit(group.guild_id, CASE_UNCONSENTED, group_id=group.id, subject_id=member_id, details=details)
         if open_case:

@@ -27,7 +27,7 @@ from bot.core.cases import (
     normalise_text,
 )
 from bot.core.visibility import CaseFacts, CaseSight, Viewer, case_sight, may_see_any_case
-from bot.i18n import _
+from bot.i18n import N_, _
 from bot.state import State
 from bot.storage.cases import CaseEvent, CaseRecord
 from bot.ui import checks
@@ -445,6 +445,7 @@ def message_link(details: dict[str, Any]) -> str | None:
 
 
 _TEXT_KEYS = ("summary", "detail", "reason")
+_TEXT_HEADINGS = {"summary": N_("Summary"), "detail": N_("Detail"), "reason": N_("Reason")}
 
 
 def case_embed(bot: CaseViewsHost, case: CaseRecord, history: Iterable[CaseEvent], viewer_id: int) -> discord.Embed:
@@ -456,7 +457,9 @@ def case_embed(bot: CaseViewsHost, case: CaseRecord, history: Iterable[CaseEvent
     for key in _TEXT_KEYS:
         value = case.details.get(key)
         if isinstance(value, str) and value:
-            text_parts.append(f"**{key.capitalize()}**\n{value}")
+            # a reason holdspace wrote (the guard's) is an English record, translated here; a
+            # moderator's or member's own words match no catalogue text and are shown as they are
+            text_parts.append(f"**{_(_TEXT_HEADINGS[key])}**\n{_(value)}")
     if text_parts:
         embed.description = _short("\n\n".join(text_parts), 3000)
     embed.add_field(name=_("Status"), value=status_for(case, viewer_id))

@@ -16,12 +16,19 @@ from bot.app import HoldspaceBot
 from bot.core import overwrites as ow
 from bot.core.drift import role_change_warnings
 from bot.core.guard import BOT_DENY, CASE_BOT_ADDED, CASE_PERMISSION_DRIFT
+from bot.i18n import N_
 from bot.services.access import current_overwrites
 from cogs.guard.memory import GuardMemory
-from cogs.guard.rooms import ALLOWED_BOT_ALLOW, RoomIntegrity
+from cogs.guard.rooms import ALLOWED_BOT_ALLOW, WHILE_OFFLINE, RoomIntegrity
 from cogs.guard.voice import VoiceReaction
 
 log = logging.getLogger(__name__)
+
+# Case details are English records, translated where a moderator reads them (bot/core/case_details.py).
+UNKNOWN_ADDER = N_("unknown (holdspace cannot read the audit log, or it does not say)")
+ADMINISTRATOR_WARNING = N_(
+    "the bot holds Administrator: permissions cannot keep it out; remove it or take Administrator"
+)
 
 
 class BotArrivals:
@@ -56,13 +63,11 @@ class BotArrivals:
         if adder is not None:
             details["added_by"] = adder
         else:
-            details["added_by"] = "unknown (holdspace cannot read the audit log, or it does not say)"
+            details["added_by"] = UNKNOWN_ADDER
         if failed:
             details["problems"] = sorted(set(failed))
         if member.guild_permissions.administrator and not is_allowed:
-            details["warning"] = (
-                "the bot holds Administrator: permissions cannot keep it out; remove it or take Administrator"
-            )
+            details["warning"] = ADMINISTRATOR_WARNING
         await self.memory.audit(guild.id, "guard.bot_joined", subject_id=member.id, details=details)
         if not is_allowed:
             await self.memory.case(
@@ -95,14 +100,12 @@ class BotArrivals:
         details: dict[str, Any] = {
             "bot_id": member.id,
             "allowed": False,
-            "when": "while holdspace was offline",
+            "when": WHILE_OFFLINE,
             "administrator": member.guild_permissions.administrator,
-            "added_by": "unknown (holdspace cannot read the audit log, or it does not say)" if adder is None else adder,
+            "added_by": UNKNOWN_ADDER if adder is None else adder,
         }
         if member.guild_permissions.administrator:
-            details["warning"] = (
-                "the bot holds Administrator: permissions cannot keep it out; remove it or take Administrator"
-            )
+            details["warning"] = ADMINISTRATOR_WARNING
         await self.bot.outbox.audit(guild.id, "guard.bot_joined", subject_id=member.id, details=details)
         await self.bot.outbox.case(
             guild.id, CASE_BOT_ADDED, subject_id=member.id, details=details, dedupe_key=f"bot_added:{member.id}"
@@ -125,8 +128,10 @@ class BotArrivals:
         if member.id in allowed or member == member.guild.me or not self.bot.state.groups_of_guild(member.guild.id):
             return
         details = {
-            "change": "a bot that is not allowed was given Administrator: permissions cannot keep it out of "
-            "group rooms; remove the bot or take Administrator from it",
+            "change": N_(
+                "a bot that is not allowed was given Administrator: permissions cannot keep it out of "
+                "group rooms; remove the bot or take Administrator from it"
+            ),
             "bot_id": member.id,
         }
         await self.memory.audit(member.guild.id, "guard.bot_administrator", subject_id=member.id, details=details)
@@ -155,7 +160,7 @@ class BotArrivals:
             "bots_not_allowed_holding": [m.id for m in blocked_bots],
         }
         if blocked_bots:
-            details["warning"] = "bots that are not allowed hold this role: remove them or take the role from them"
+            details["warning"] = N_("bots that are not allowed hold this role: remove them or take the role from them")
         await self.memory.audit(guild.id, "guard.role_administrator", details=details)
         await self.memory.case(
             guild.id, CASE_PERMISSION_DRIFT, details=details, dedupe_key=f"role_administrator:{after.id}"

@@ -27,6 +27,7 @@ from bot.core import overwrites as ow
 from bot.core.drift import Drift, RestoreLimiter, compare, describe_all, guard_wants, permission_names
 from bot.core.guard import BOT_DENY, CASE_PERMISSION_DRIFT, bots_needing_deny
 from bot.core.records import GroupInfo
+from bot.i18n import N_
 from bot.services.rooms import current_overwrites, put_overwrite
 from cogs.guard.memory import SETTLE_SECONDS, GuardMemory
 
@@ -38,6 +39,8 @@ GRACE_SECONDS = 2.0
 NEW_ROOM_DELAYS = (0.5, 1.5, 5.0)
 
 ALLOWED_BOT_ALLOW = ow.MEMBER_ALLOW
+#: When a change was found, as a case records it (English; translated where it is shown).
+WHILE_OFFLINE = N_("while holdspace was offline")
 
 Source = Literal["event", "start", "resume", "recheck", "sweep", "group"]
 
@@ -169,7 +172,7 @@ class RoomIntegrity:
             "channel_id": channel.id,
             "changes": lines,
             "restored": restored,
-            "when": "while holdspace was offline" if source in ("start", "resume") else "just now",
+            "when": WHILE_OFFLINE if source in ("start", "resume") else N_("just now"),
         }
         if problem:
             details["problem"] = problem
@@ -225,7 +228,7 @@ class RoomIntegrity:
             except discord.NotFound:
                 continue
             except discord.Forbidden:
-                return "Discord refused: holdspace lacks Manage Roles here or a permission it would have to grant"
+                return N_("Discord refused: holdspace lacks Manage Roles here or a permission it would have to grant")
             except discord.HTTPException as exc:
                 return f"Discord refused the restoration (HTTP {exc.status})"
             fixed.append(drift.target)
