@@ -327,9 +327,9 @@ class Departures:
             return None
         held = room.permissions_for(me)
         if not held.connect and not held.administrator:
-            return "holdspace lacks Connect in the voice room (Discord asks for it to disconnect anyone there)"
+            return N_("holdspace lacks Connect in the voice room (Discord asks for it to disconnect anyone there)")
         if not held.move_members:
-            return "holdspace lacks Move Members in the voice room, so it could not disconnect"
+            return N_("holdspace lacks Move Members in the voice room, so it could not disconnect")
         return None
 
     def problems(self, channel_id: int, member_id: int) -> list[str]:

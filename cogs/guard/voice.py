@@ -18,8 +18,9 @@ from bot.app import HoldspaceBot
 from bot.core.access import decide_from_state as decide_access
 from bot.core.guard import MarkerMatcher, MemberFacts, Verdict, decide
 from bot.core.records import GroupInfo
-from bot.i18n import _
+from bot.i18n import _, using
 from bot.services.departures import Outcome, Removal
+from bot.ui.locale import group_language
 from cogs.guard.memory import GuardMemory
 
 log = logging.getLogger(__name__)
@@ -170,10 +171,11 @@ class VoiceReaction:
         channel = guild.get_channel(group.text_channel_id)
         if not isinstance(channel, discord.abc.Messageable):
             return
-        if verdict.is_bot:
-            text = _("🛡️ A bot that is not allowed in this group was removed from the voice room.")
-        else:
-            text = _("🛡️ Someone whose name showed a recording marker was disconnected from the voice room.")
+        with using(group_language(self.bot.state, group)):  # a room post: the group's language
+            if verdict.is_bot:
+                text = _("🛡️ A bot that is not allowed in this group was removed from the voice room.")
+            else:
+                text = _("🛡️ Someone whose name showed a recording marker was disconnected from the voice room.")
         try:
             await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException:
