@@ -131,7 +131,7 @@ class CaseListView(Panel):
         await self._show(interaction, self.page + 1)
 
 
-NOT_YOUR_GROUP = _("There is no group of yours by that name. Pick one from the list.")
+NOT_YOUR_GROUP = N_("There is no group of yours by that name. Pick one from the list.")
 
 
 class CaseGroupTransformer(GroupTransformer):
@@ -145,7 +145,7 @@ class CaseGroupTransformer(GroupTransformer):
         scope = case_group_scope(require_viewer(interaction.client, interaction))
         group = find_group(interaction, value.strip()) if value and len(value) <= 100 else None
         if group is None or (scope is not None and group.id not in scope):
-            raise UserError(NOT_YOUR_GROUP)
+            raise UserError(_(NOT_YOUR_GROUP))
         return group
 
     def offered(self, interaction: Interaction, group: GroupInfo) -> bool:
@@ -205,7 +205,7 @@ class Moderation(commands.Cog):
             raise UserError(_("Pick a status from the list: open, investigating, actioned, dismissed, closed or all."))
         if group is not None:
             if scope is not None and group.id not in scope:
-                raise UserError(NOT_YOUR_GROUP)
+                raise UserError(_(NOT_YOUR_GROUP))
             group_ids = {group.id}
         records, _total = await case_store.list_cases(
             bot.db,
@@ -395,7 +395,7 @@ class Moderation(commands.Cog):
             return
         lines = [
             _("**#{number}** · sent {when} · {REPORTER_STATUS}").format(
-                number=c.number, when=when(c.opened_at), REPORTER_STATUS=REPORTER_STATUS[c.status]
+                number=c.number, when=when(c.opened_at), REPORTER_STATUS=_(REPORTER_STATUS[c.status])
             )
             for c in mine
         ]

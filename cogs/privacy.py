@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.app import HoldspaceBot
 from bot.core.member_records import MemberRecords, as_copy, kept_after_erasure
-from bot.i18n import _, ngettext
+from bot.i18n import N_, _, ngettext
 from bot.services.member_data import Erasure, describe_kept
 from bot.ui.consent_views import member_tag, tag_matches
 from bot.ui.privacy_views import DYNAMIC_ITEMS, confirm_view
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 COPY_FILENAME = "holdspace-my-data.json"
 LIMIT = 2000
 
-PRIVACY_NOTICE = _(
+PRIVACY_NOTICE = N_(
     "**What holdspace keeps, and for how long**\n- It never reads what you "
     "write: it does not ask Discord for message content. For messages in group "
     "rooms it keeps only their ids and when they are due to be deleted.\n- It "
@@ -124,7 +124,7 @@ class Privacy(commands.Cog):
 
     @privacy.command(name="notice", description="What holdspace keeps about people, and for how long")
     async def notice(self, interaction: discord.Interaction[HoldspaceBot]) -> None:
-        await send_ephemeral(interaction, PRIVACY_NOTICE)
+        await send_ephemeral(interaction, _(PRIVACY_NOTICE))
 
     @privacy.command(name="mydata", description="See what holdspace holds about you, and get a copy to keep")
     async def mydata(self, interaction: discord.Interaction[HoldspaceBot]) -> None:

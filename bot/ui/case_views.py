@@ -64,16 +64,16 @@ CLAIM_ID = "holdspace:case:claim:{number}"
 RESOLVE_ID = "holdspace:case:resolve:{number}"
 _MAX_NUMBER = r"[0-9]{1,9}"
 
-NOT_ALLOWED = _(
+NOT_ALLOWED = N_(
     "Only moderators can work on cases. If you should be one, ask a server "
     "manager to give you the moderator role set up in /setup."
 )
-NOT_ALLOWED_TO_SEE = _(
+NOT_ALLOWED_TO_SEE = N_(
     "Only moderators (and facilitators, for their own groups) can see cases. If "
     "you should be one, ask a server manager to give you the moderator role set "
     "up in /setup."
 )
-ABOUT_YOU = _("This case is about you, so another moderator looks after it; you can see its status with /cases show.")
+ABOUT_YOU = N_("This case is about you, so another moderator looks after it; you can see its status with /cases show.")
 
 
 # -- who may do what (checked at runtime, whatever Discord's integration settings allow) ------------
@@ -117,7 +117,7 @@ def require_viewer(bot: CaseViewsHost, interaction: discord.Interaction[Any]) ->
     """The viewer, when /cases is for them at all; UserError otherwise (before any case is read)."""
     viewer = viewer_of(bot, interaction)
     if not may_see_any_case(viewer):
-        raise UserError(NOT_ALLOWED_TO_SEE)
+        raise UserError(_(NOT_ALLOWED_TO_SEE))
     return viewer
 
 
@@ -141,10 +141,10 @@ async def workable_case(bot: CaseViewsHost, interaction: discord.Interaction[Any
     """The case, when the person may claim, note or resolve it (moderators; not about themselves)."""
     viewer = viewer_of(bot, interaction)
     if not viewer.works_cases:
-        raise UserError(NOT_ALLOWED)
+        raise UserError(_(NOT_ALLOWED))
     case, sight = await visible_case(bot, interaction, viewer, number)
     if sight is not CaseSight.FULL:
-        raise UserError(ABOUT_YOU)
+        raise UserError(_(ABOUT_YOU))
     return case
 
 
@@ -153,7 +153,7 @@ def require_moderator(bot: CaseViewsHost, interaction: discord.Interaction[Any])
     if interaction.guild is None or not isinstance(interaction.user, discord.Member):
         raise UserError(_("Cases live in a server; run this inside the server."))
     if not checks.is_moderator(interaction):
-        raise UserError(NOT_ALLOWED)
+        raise UserError(_(NOT_ALLOWED))
     return interaction.guild.id
 
 
@@ -388,10 +388,10 @@ class MessageReportModal(Modal):
 # -- showing cases ---------------------------------------------------------------------------------
 
 REPORTER_STATUS = {
-    Status.OPEN: _("received; waiting for a moderator"),
-    Status.INVESTIGATING: _("a moderator is looking at it"),
-    Status.ACTIONED: _("closed; action was taken"),
-    Status.DISMISSED: _("closed; no action was needed"),
+    Status.OPEN: N_("received; waiting for a moderator"),
+    Status.INVESTIGATING: N_("a moderator is looking at it"),
+    Status.ACTIONED: N_("closed; action was taken"),
+    Status.DISMISSED: N_("closed; no action was needed"),
 }
 
 

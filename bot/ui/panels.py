@@ -15,11 +15,11 @@ from typing import Any
 
 import discord
 
-from bot.i18n import _
+from bot.i18n import N_, _
 from bot.ui.base import Localised, View
 from bot.ui.replies import send_ephemeral
 
-EXPIRED = _("This panel has expired. Run the command again to get a fresh one.")
+EXPIRED = N_("This panel has expired. Run the command again to get a fresh one.")
 PREFIX = "holdspace:panel:"
 
 #: Ids of the panels alive, per running client (a restarted client knows none of the old ones).
@@ -68,4 +68,4 @@ class ExpiredPanel(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         if self.panel in _panels(interaction.client):
             return  # the panel's own view answers
-        await send_ephemeral(interaction, EXPIRED)
+        await send_ephemeral(interaction, _(EXPIRED))
