@@ -55,6 +55,26 @@ class RetryLater(Exception):
         self.reason = reason
 
 
+class _Connectable(Protocol):
+    def is_ready(self) -> bool: ...
+    async def wait_until_ready(self) -> None: ...
+
+
+#: How long a timer handler waits for the connection before it puts its timer back for later.
+READY_WAIT_SECONDS = 30.0
+
+
+async def until_connected(client: _Connectable) -> None:
+    """For a timer handler that needs Discord: wait a while for the connection, else keep the timer
+    and try again in 30 s (a timer due while holdspace is still connecting is never lost)."""
+    if client.is_ready():
+        return
+    try:
+        await asyncio.wait_for(client.wait_until_ready(), READY_WAIT_SECONDS)
+    except TimeoutError:
+        raise RetryLater(timedelta(seconds=30), "not connected to Discord yet") from None
+
+
 @dataclass(frozen=True)
 class Timer:
     id: str

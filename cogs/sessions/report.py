@@ -21,7 +21,6 @@ to the mod-log channel; a 429 or 5xx keeps the timer and tries again later.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sqlite3
@@ -37,7 +36,7 @@ from bot.core.expiry import ExpiryReport, snowflake_time
 from bot.core.records import GroupInfo
 from bot.core.timer_kinds import TimerKind
 from bot.i18n import using
-from bot.scheduler import RetryLater, Timer
+from bot.scheduler import RetryLater, Timer, until_connected
 from bot.services.audit import build_payload
 from bot.storage import session_reports
 from bot.storage import session_steps as steps
@@ -51,7 +50,6 @@ MESSAGE_LIMIT = 2000
 #: Back-off of a refused posting (doubled per try, at most RETRY_MAX).
 RETRY_FIRST = timedelta(seconds=30)
 RETRY_MAX = timedelta(minutes=30)
-READY_WAIT_SECONDS = 30.0
 
 
 def status_of(reason: Reason) -> str | None:
@@ -258,20 +256,12 @@ class SessionReports:
 
     # -- posting --------------------------------------------------------------------------------------
 
-    async def _ready(self) -> None:
-        if self.bot.is_ready():
-            return
-        try:
-            await asyncio.wait_for(self.bot.wait_until_ready(), READY_WAIT_SECONDS)
-        except TimeoutError:
-            raise RetryLater(timedelta(seconds=30), "not connected to Discord yet") from None
-
     async def _on_post_timer(self, timer: Timer) -> None:
         session_id = str(timer.payload["session_id"])
         report = await session_reports.load(self.bot.db, self.bot.ring, session_id)
         if report is None:
             return  # the session is gone (its group was deleted): nothing to post
-        await self._ready()
+        await until_connected(self.bot)
         guild_id = int(timer.payload["guild_id"])
         target: Any
         server = self.bot.state.guild(guild_id).language

@@ -4,7 +4,6 @@ session. Each start schedules the next occurrence computed in local time."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from bot.core.reminders import ReminderKind, review_dm_text, stale_consents
 from bot.core.schedule import MissedStart, missed_start
 from bot.core.timer_kinds import TimerKind
 from bot.i18n import using
-from bot.scheduler import RetryLater, Timer
+from bot.scheduler import RetryLater, Timer, until_connected
 from bot.storage import sessions as store
 from bot.ui.locale import group_language
 from bot.ui.replies import UserError
@@ -28,7 +27,6 @@ from cogs.sessions.schedules import Schedules
 
 log = logging.getLogger(__name__)
 
-READY_WAIT_SECONDS = 30.0
 
 
 class SessionTimers:
@@ -61,14 +59,6 @@ class SessionTimers:
                 await self.schedules.schedule_next(schedule, after=now)
         self.bot.scheduler.wake()
 
-    async def _ready(self) -> None:
-        if self.bot.is_ready():
-            return
-        try:
-            await asyncio.wait_for(self.bot.wait_until_ready(), READY_WAIT_SECONDS)
-        except TimeoutError:
-            raise RetryLater(timedelta(seconds=30), "not connected to Discord yet") from None
-
     async def _on_start_timer(self, timer: Timer) -> None:
         schedule = await store.get_schedule(self.bot.db, str(timer.payload["schedule_id"]))
         if schedule is None:
@@ -76,7 +66,7 @@ class SessionTimers:
         group = self.bot.state.groups.get(schedule.group_id)
         if group is None:
             return
-        await self._ready()
+        await until_connected(self.bot)
         scheduled_start = datetime.fromisoformat(str(timer.payload["at"]))
         now = self.bot.clock.now()
         decision = missed_start(scheduled_start, schedule.duration, now)
@@ -129,7 +119,7 @@ class SessionTimers:
             # The group was deleted (its sessions went with it): nothing left to end.
             self.bot.state.running_sessions.pop(session_id, None)
             return
-        await self._ready()
+        await until_connected(self.bot)
         try:
             await self.lifecycle.end(group, actor_id=None, reason="planned end")
         except UserError as exc:
@@ -142,7 +132,7 @@ class SessionTimers:
         group = self.bot.state.groups.get(str(timer.payload["group_id"]))
         if running is None or group is None:
             return
-        await self._ready()
+        await until_connected(self.bot)
         row = await store.get_session(self.bot.db, session_id)
         if row is None or row.remind_every is None:
             return
@@ -170,7 +160,7 @@ class SessionTimers:
         group = self.bot.state.groups.get(schedule.group_id)
         if group is None:
             return
-        await self._ready()
+        await until_connected(self.bot)
         starts = datetime.fromisoformat(str(timer.payload["at"]))
         now = self.bot.clock.now()
         if starts > now:
