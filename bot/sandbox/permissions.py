@@ -128,15 +128,15 @@ def compute_permissions(
     member_id: int,
     member_role_ids: Iterable[int],
     role_permissions: Mapping[int, int],
-    overwrites: Iterable[Overwrite] | None = None,
+    overwrites: Iterable[Overwrite] | Mapping[int, Overwrite] | None = None,
     is_voice: bool = False,
     is_thread: bool = False,
 ) -> int:
     """A member's permissions in a guild (``overwrites=None``) or in one channel (a thread: its
     parent's overwrites with ``is_thread=True``).
 
-    ``role_permissions`` maps every role id of the guild (the @everyone role has the guild's id) to
-    its permission bits. Unknown role ids of the member are ignored.
+    ``role_permissions`` maps role ids (at least @everyone's, the guild's id, and the member's) to
+    their permission bits. Unknown role ids of the member are ignored.
     """
     if member_id == owner_id:
         return ALL
@@ -154,18 +154,19 @@ def compute_permissions(
 
 
 def apply_overwrites(base: int, *, guild_id: int, member_id: int, role_ids: Iterable[int],
-                     overwrites: Iterable[Overwrite]) -> int:
-    """``base`` after a channel's overwrites, before the implicit denies."""
+                     overwrites: Iterable[Overwrite] | Mapping[int, Overwrite]) -> int:
+    """``base`` after a channel's overwrites, before the implicit denies. ``overwrites`` may be given
+    by id already (a channel keeps them so), which spares walking every one of them."""
     perms = base
-    by_id = {ow.id: ow for ow in overwrites}
+    by_id = overwrites if isinstance(overwrites, Mapping) else {ow.id: ow for ow in overwrites}
     everyone = by_id.get(guild_id)
     if everyone is not None:
         perms &= ~everyone.deny
         perms |= everyone.allow
     role_allow = role_deny = 0
-    member_roles = set(role_ids) - {guild_id}
-    for ow in by_id.values():
-        if ow.type == ROLE_OVERWRITE and ow.id in member_roles:
+    for role_id in set(role_ids) - {guild_id}:
+        ow = by_id.get(role_id)
+        if ow is not None and ow.type == ROLE_OVERWRITE:
             role_allow |= ow.allow
             role_deny |= ow.deny
     perms &= ~role_deny

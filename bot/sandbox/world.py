@@ -434,12 +434,14 @@ class Guild:
 
     def permissions_for(self, member: Member | User | int, channel: Channel | None = None) -> int:
         m = self.members[_uid(member)]
-        role_perms = {r.id: r.permissions for r in self.roles.values()}
+        roles = self.roles
+        # only the roles the member holds (and @everyone) count; not every role of the server
+        role_perms = {rid: roles[rid].permissions for rid in (self.id, *m.role_ids) if rid in roles}
         overwrites = None
         is_voice = is_thread = False
         if channel is not None:
             src = channel.permission_source()
-            overwrites = list(src.overwrites.values())
+            overwrites = src.overwrites
             is_voice = src.is_voice
             is_thread = channel.is_thread
         return compute_permissions(
