@@ -30,6 +30,7 @@ from bot.services.enforcement import Enforcement
 from bot.services.expiry import ExpiryService
 from bot.services.facilitator_roles import FacilitatorRoles
 from bot.services.features import ConsentGate, SessionCalendar
+from bot.services.gateway_hooks import GatewayHooks
 from bot.services.member_data import MemberData
 from bot.services.outbox import Outbox
 from bot.state import State
@@ -113,6 +114,7 @@ class HoldspaceBot(commands.Bot):
         self.outbox = Outbox(self)
         self.access_order = AccessOrder()
         self.departures = Departures(self, clock)
+        self.gateway_hooks = GatewayHooks()
         self.enforcement = Enforcement(self)
         self.facilitator_roles = FacilitatorRoles(self)
         from bot.services.integrity import Integrity
@@ -125,6 +127,15 @@ class HoldspaceBot(commands.Bot):
         self.consent: ConsentGate | None = None
         self.sessions: SessionCalendar | None = None
         self.privacy: ErasureFlow | None = None
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        # Who must leave a group's voice room is decided here, before any listener's task runs
+        # (bot/services/gateway_hooks.py).
+        if event_name == "voice_state_update":
+            self.gateway_hooks.voice_changed(*args)
+        elif event_name == "socket_event_type":
+            self.gateway_hooks.event_read(*args)
+        super().dispatch(event_name, *args, **kwargs)
 
     async def on_message(self, message: discord.Message) -> None:
         """Messages are not read for text commands: holdspace has none (its commands are slash

@@ -8,7 +8,8 @@
 - Role changes (GUILD_MEMBER_UPDATE): a facilitator who loses the role while in the voice room, or
   anyone whose exemption depended on a role, is decided again; the rooms of the groups that name
   them follow (``bot.facilitator_roles``).
-- Voice events end a disconnect's back-off early and let a later join count as new.
+- Voice events end a disconnect's back-off early and let a later join count as new (read as each
+  event arrives, through ``bot.gateway_hooks``).
 
 The decisions and the requests live in ``bot.enforcement`` and ``bot.departures``.
 """
@@ -33,9 +34,8 @@ class Enforcement(commands.Cog):
         self._away: set[int] = set()  # servers that went unavailable after they were decided
         self._tasks: set[asyncio.Task[None]] = set()
 
-    @commands.Cog.listener()
-    async def on_socket_event_type(self, event_type: str) -> None:
-        # Runs right after discord.py parsed the event, so its cache already holds the server.
+    def event_read(self, event_type: str) -> None:
+        # Runs right after discord.py parsed the event (``bot.gateway_hooks``), so its cache holds the server.
         if event_type == "READY":
             self._decided.clear()
             self._away.clear()
@@ -78,7 +78,13 @@ class Enforcement(commands.Cog):
         if not task.cancelled() and task.exception() is not None:
             log.error("looking for access given by hand failed", exc_info=task.exception())
 
+    async def cog_load(self) -> None:
+        self.bot.gateway_hooks.on_voice("departures.noticed_leave", self.voice_changed)
+        self.bot.gateway_hooks.after_event("enforcement.reconcile", self.event_read)
+
     async def cog_unload(self) -> None:
+        self.bot.gateway_hooks.remove("departures.noticed_leave")
+        self.bot.gateway_hooks.remove("enforcement.reconcile")
         for task in list(self._tasks):
             task.cancel()
 
@@ -92,10 +98,7 @@ class Enforcement(commands.Cog):
     async def on_guild_role_delete(self, role: discord.Role) -> None:
         self.bot.facilitator_roles.role_deleted(role)
 
-    @commands.Cog.listener()
-    async def on_voice_state_update(
-        self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
-    ) -> None:
+    def voice_changed(self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState) -> None:
         if before.channel is not None and (after.channel is None or after.channel.id != before.channel.id):
             self.bot.departures.noticed_leave(before.channel.id, member.id)
 

@@ -15,7 +15,7 @@ class Backstop:
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
 
-    async def voice_joined(self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState) -> None:
+    def voice_joined(self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState) -> None:
         channel = after.channel
         if channel is None or (before.channel is not None and before.channel.id == channel.id):
             return

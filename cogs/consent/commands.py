@@ -33,8 +33,10 @@ class Consent(commands.Cog):
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
         self.service.over_time.register()
         self.bot.consent = self.service
+        self.bot.gateway_hooks.on_voice("consent.backstop", self.service.backstop.voice_joined)
 
     async def cog_unload(self) -> None:
+        self.bot.gateway_hooks.remove("consent.backstop")
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
         self.bot.consent = None
 
@@ -43,12 +45,6 @@ class Consent(commands.Cog):
     @commands.Cog.listener()
     async def on_holdspace_session_end(self, group_id: str) -> None:
         await self.service.over_time.session_ended(group_id)
-
-    @commands.Cog.listener()
-    async def on_voice_state_update(
-        self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
-    ) -> None:
-        await self.service.backstop.voice_joined(member, before, after)
 
     # -- commands ------------------------------------------------------------------------------------
 

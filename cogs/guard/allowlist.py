@@ -89,7 +89,7 @@ class Allowlist:
             return 0
         results = await self._set_everywhere(guild, bot_id, ow.Want(deny=BOT_DENY))
         if member.voice is not None:
-            await self.voice.check(member, "denied")
+            self.voice.check(member, "denied")
         if not all(results):
             raise MissingBotPermission(
                 _(

@@ -52,7 +52,7 @@ class BotArrivals:
         placed = sum(1 for ok, _ in results if ok)
         failed = [problem for ok, problem in results if not ok and problem]
         if member.voice is not None:
-            await self.voice.check(member, "voice_join")
+            self.voice.check(member, "voice_join")
         adder = await self._adder_of(guild, member)
         details: dict[str, Any] = {
             "bot_id": member.id,
@@ -142,7 +142,7 @@ class BotArrivals:
             details=details,
             dedupe_key=f"bot_administrator:{member.id}",
         )
-        await self.voice.check(member, "administrator_gained")
+        self.voice.check(member, "administrator_gained")
 
     async def role_updated(self, before: discord.Role, after: discord.Role) -> None:
         warnings = role_change_warnings(before.permissions.value, after.permissions.value)
@@ -166,4 +166,4 @@ class BotArrivals:
             guild.id, CASE_PERMISSION_DRIFT, details=details, dedupe_key=f"role_administrator:{after.id}"
         )
         for bot_member in blocked_bots:
-            await self.voice.check(bot_member, "administrator_gained")
+            self.voice.check(bot_member, "administrator_gained")

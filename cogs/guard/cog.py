@@ -53,9 +53,11 @@ class Guard(commands.Cog):
 
     async def cog_load(self) -> None:
         await self.memory.load()
+        self.bot.gateway_hooks.on_voice("guard.voice", self.voice_changed)
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="holdspace-guard-sweep")
 
     async def cog_unload(self) -> None:
+        self.bot.gateway_hooks.remove("guard.voice")
         tasks = [t for t in (self._sweeper, *self.memory.tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -63,18 +65,16 @@ class Guard(commands.Cog):
 
     # -- gateway events ------------------------------------------------------------------------------
 
-    @commands.Cog.listener()
-    async def on_voice_state_update(
-        self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
-    ) -> None:
+    def voice_changed(self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState) -> None:
+        """Read as the event arrives (``bot.gateway_hooks``): a join is decided before anything else runs."""
         if after.channel is None or (before.channel is not None and before.channel.id == after.channel.id):
             return
-        await self.voice.check(member, "voice_join")
+        self.voice.check(member, "voice_join")
 
     @commands.Cog.listener()
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
         if (before.nick, before.display_name) != (after.nick, after.display_name):
-            await self.voice.check(after, "name_change")
+            self.voice.check(after, "name_change")
         if after.bot and not before.guild_permissions.administrator and after.guild_permissions.administrator:
             await self.arrivals.gained_administrator(after)
 
@@ -85,7 +85,7 @@ class Guard(commands.Cog):
         for guild in self.bot.guilds:
             member = guild.get_member(after.id)
             if member is not None and member.voice is not None:
-                await self.voice.check(member, "name_change")
+                self.voice.check(member, "name_change")
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
@@ -117,7 +117,7 @@ class Guard(commands.Cog):
             for group in self.bot.state.groups_of_guild(guild.id):
                 voice = guild.get_channel(group.voice_channel_id)
                 for member in list(getattr(voice, "members", [])):
-                    self.memory.spawn(self.voice.check(member, "present_at_" + source))
+                    self.voice.check(member, "present_at_" + source)
 
     @commands.Cog.listener()
     async def on_holdspace_guild_data(self, guild: discord.Guild, source: str) -> None:
@@ -128,7 +128,7 @@ class Guard(commands.Cog):
             voice = guild.get_channel(group.voice_channel_id)
             for member in list(getattr(voice, "members", [])):
                 if member.bot:
-                    await self.voice.check(member, "present_at_" + source)
+                    self.voice.check(member, "present_at_" + source)
         if source == "return":
             self.sweep("resume", [guild])
 

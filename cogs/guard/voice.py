@@ -56,7 +56,7 @@ class VoiceReaction:
             markers=self.markers,
         )
 
-    async def check(self, member: discord.Member, trigger: str) -> None:
+    def check(self, member: discord.Member, trigger: str) -> None:
         """Decide from memory; a verdict becomes a departure (``bot.departures``): the disconnect is the
         first request and is retried until the member is out, then the bot is kicked or banned; the
         records follow."""

@@ -4,6 +4,8 @@ schedules, lifecycle, timers)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +37,8 @@ from cogs.sessions.report import SessionReports
 from cogs.sessions.rooms import SessionRooms
 from cogs.sessions.schedules import Schedules, schedule_of
 from cogs.sessions.timers import SessionTimers
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MANUAL_DURATION = timedelta(hours=2)
 MIN_REMIND_EVERY = timedelta(minutes=5)
@@ -90,6 +94,7 @@ class Sessions(commands.Cog, name="Sessions"):
         self.report = SessionReports(bot)
         self.lifecycle = Lifecycle(bot, self.rooms, self.reminders, self.schedules, self.report)
         self.timers = SessionTimers(bot, self.rooms, self.reminders, self.schedules, self.lifecycle)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*REMINDER_ITEMS)
@@ -97,8 +102,12 @@ class Sessions(commands.Cog, name="Sessions"):
         await self.timers.load()
         self.report.load()
         self.bot.sessions = self.schedules
+        self.bot.gateway_hooks.on_voice("sessions.joined", self.voice_changed)
 
     async def cog_unload(self) -> None:
+        self.bot.gateway_hooks.remove("sessions.joined")
+        for task in list(self._tasks):
+            task.cancel()
         self.bot.sessions = None
         self.bot.remove_dynamic_items(*REMINDER_ITEMS)
 
@@ -109,12 +118,26 @@ class Sessions(commands.Cog, name="Sessions"):
         # A start or end that holdspace stopped in the middle of is finished now.
         await self.lifecycle.resume()
 
-    @commands.Cog.listener()
-    async def on_voice_state_update(
-        self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState
-    ) -> None:
+    def voice_changed(self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState) -> None:
+        """Only a join into a group's voice room can be counted in a report or bring a reminder: the other
+        voice changes (every leave, other rooms) start no task at all (``bot.gateway_hooks``)."""
+        if after.channel is None or (before.channel is not None and before.channel.id == after.channel.id):
+            return
+        group = self.bot.state.group_of_channel(after.channel.id)
+        if group is None or group.voice_channel_id != after.channel.id:
+            return
+        task = asyncio.create_task(self._joined(member, before, after), name="holdspace-session-join")
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    async def _joined(self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState) -> None:
         await self.report.joined(member, before, after)
         await self.reminders.first_join(member, before, after)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("counting someone who joined a session failed", exc_info=task.exception())
 
     @commands.Cog.listener()
     async def on_holdspace_case_recorded(
