@@ -22,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -55,6 +55,10 @@ SETTLE_SECONDS = 2.0
 #: that many): Discord paces them in one bucket per server, and discord.py loses whole rate-limit
 #: windows when more requests wait in one bucket than it lets through per window.
 IN_FLIGHT = 5
+#: Disconnects in flight per server at most, whatever the bucket allows: more parallel requests than
+#: this gain nothing from Discord's pacing, and each one beyond the connections already open costs a
+#: new connection (with Discord, a TLS handshake) before its request can even leave.
+MAX_IN_FLIGHT = 16
 #: Real seconds without a disconnect waiting before follow-ups run (a burst's joins arrive over a few
 #: milliseconds; their disconnects all go out before the first prompt, audit entry or case).
 QUIET_SETTLE = 0.05
@@ -117,23 +121,66 @@ class _Job:
 class _Gate:
     """At most ``limit()`` disconnects of one server in flight; the limit is read afresh whenever a
     slot may open, so a burst that started before discord.py learnt the bucket's real limit is not
-    held to the first guess for its whole length."""
+    held to the first guess for its whole length. Waiters get their slot in the order they came."""
 
     def __init__(self) -> None:
         self._busy = 0
-        self._changed = asyncio.Condition()
+        self._waiting: deque[asyncio.Future[None]] = deque()
 
-    @asynccontextmanager
-    async def slot(self, limit: Callable[[], int]) -> AsyncIterator[None]:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._busy < limit())
+    async def enter(self, limit: Callable[[], int]) -> None:
+        if not self._waiting and self._busy < limit():
             self._busy += 1
+            return
+        ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(ticket)
         try:
-            yield
-        finally:
-            async with self._changed:
-                self._busy -= 1
-                self._changed.notify(max(1, limit() - self._busy))  # as many as may go now
+            await ticket
+        except asyncio.CancelledError:
+            if ticket.done() and not ticket.cancelled():
+                self.leave(limit)  # the slot came with the cancellation: hand it on
+            else:
+                self._waiting.remove(ticket)
+            raise
+
+    def leave(self, limit: Callable[[], int]) -> None:
+        self._busy -= 1
+        free = limit() - self._busy
+        while free > 0 and self._waiting:
+            ticket = self._waiting.popleft()
+            if ticket.done():
+                continue
+            self._busy += 1
+            ticket.set_result(None)
+            free -= 1
+
+
+class OwnRights:
+    """What holdspace lacks to disconnect people from a voice room, computed once per state of the room
+    and of holdspace's roles: discord.py's ``permissions_for`` walks every overwrite of the room, and a
+    group room carries one for every bot the guard keeps out, so a burst would pay that walk per person."""
+
+    def __init__(self) -> None:
+        # room id -> (the room's overwrite list, holdspace's roles and their bits, what it lacks there)
+        self._known: dict[int, tuple[object, tuple[Any, ...], str | None]] = {}
+
+    def lacking(self, room: discord.abc.GuildChannel, me: discord.Member) -> str | None:
+        # discord.py replaces a room's overwrite list on every update, so holding the list itself (not
+        # its id, which a new list could reuse) tells whether the room changed since.
+        overwrites = getattr(room, "_overwrites", None)
+        mine = (me.guild.owner_id, tuple((r.id, r.permissions.value) for r in me.roles))
+        known = self._known.get(room.id)
+        fixed = overwrites is not None and me.timed_out_until is None  # a timeout ends by itself: not kept
+        if fixed and known is not None and known[0] is overwrites and known[1] == mine:
+            return known[2]
+        held = room.permissions_for(me)
+        lacking: str | None = None
+        if not held.connect and not held.administrator:
+            lacking = N_("holdspace lacks Connect in the voice room (Discord asks for it to disconnect anyone there)")
+        elif not held.move_members:
+            lacking = N_("holdspace lacks Move Members in the voice room, so it could not disconnect")
+        if fixed:
+            self._known[room.id] = (overwrites, mine, lacking)
+        return lacking
 
 
 class Departures:
@@ -153,8 +200,10 @@ class Departures:
         self._quiet = asyncio.Event()
         self._quiet.set()
         self._calm_since = float("-inf")  # loop time when the last disconnect waiting to be sent went out
-        self._follow_slots = asyncio.Semaphore(FOLLOW_UPS)
+        self._follow_ups: deque[tuple[FollowUp, Outcome]] = deque()  # waiting for a worker
+        self._followers = 0  # workers running
         self._routes: dict[int, tuple[str, str]] = {}  # guild id -> its disconnect bucket's key parts
+        self._own_rights = OwnRights()
 
     # -- asking -----------------------------------------------------------------------------------
 
@@ -325,12 +374,7 @@ class Departures:
         me = guild.me if guild is not None else None
         if room is None or me is None:
             return None
-        held = room.permissions_for(me)
-        if not held.connect and not held.administrator:
-            return N_("holdspace lacks Connect in the voice room (Discord asks for it to disconnect anyone there)")
-        if not held.move_members:
-            return N_("holdspace lacks Move Members in the voice room, so it could not disconnect")
-        return None
+        return self._own_rights.lacking(room, me)
 
     def problems(self, channel_id: int, member_id: int) -> list[str]:
         """What kept the person's departure from holding so far (empty: none under way or no problem)."""
@@ -412,8 +456,12 @@ class Departures:
 
     async def _disconnect(self, job: _Job) -> None:
         gate = self._gates.setdefault(job.guild_id, _Gate())
-        async with gate.slot(functools.partial(self._bucket_limit, job.guild_id)):
+        limit = functools.partial(self._bucket_limit, job.guild_id)
+        await gate.enter(limit)
+        try:
             await self.bot.http.edit_member(job.guild_id, job.member_id, reason=job.reason, channel_id=None)
+        finally:
+            gate.leave(limit)
 
     def _bucket_limit(self, guild_id: int) -> int:
         """How many disconnects the server's bucket takes per window, as discord.py learnt it from
@@ -428,7 +476,7 @@ class Departures:
             return IN_FLIGHT
         bucket = getattr(http, "_buckets", {}).get(f"{bucket_hash}:{parts[1]}")
         limit = getattr(bucket, "limit", 0)
-        return max(IN_FLIGHT, int(limit)) if isinstance(limit, int) else IN_FLIGHT
+        return min(max(IN_FLIGHT, int(limit)), MAX_IN_FLIGHT) if isinstance(limit, int) else IN_FLIGHT
 
     async def _kick_or_ban(self, job: _Job) -> None:
         if job.removal == "ban":
@@ -452,14 +500,22 @@ class Departures:
             final=final,
             reported_early=job.reported_early and final,
         )
-        task = asyncio.create_task(self._follow(job.follow_up, snapshot), name="holdspace-departure-follow-up")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._follow_ups.append((job.follow_up, snapshot))
+        if self._followers < FOLLOW_UPS:
+            self._followers += 1
+            task = asyncio.create_task(self._follow(), name="holdspace-departure-follow-ups")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-    async def _follow(self, follow_up: FollowUp, outcome: Outcome) -> None:
-        async with self._follow_slots:
-            await self.quiet()
-            try:
-                await follow_up(outcome)
-            except Exception:
-                log.exception("recording a disconnect failed")
+    async def _follow(self) -> None:
+        """One of at most ``FOLLOW_UPS`` workers: follow-ups in the order their departures ended."""
+        try:
+            while self._follow_ups:
+                follow_up, outcome = self._follow_ups.popleft()
+                await self.quiet()
+                try:
+                    await follow_up(outcome)
+                except Exception:
+                    log.exception("recording a disconnect failed")
+        finally:
+            self._followers -= 1
