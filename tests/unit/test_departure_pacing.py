@@ -1,4 +1,4 @@
-"""The pacing inside bot/services/departures.py: disconnects in flight per server (first come, first
+"""bot/services/departure_pacing.py: disconnects in flight per server (first come, first
 served; the limit read afresh when a slot opens; a cancelled waiter hands its slot on) and what
 holdspace lacks in a room, computed once per state of the room and of its own roles."""
 
@@ -10,11 +10,11 @@ from typing import Any
 
 import discord
 
-from bot.services.departures import OwnRights, _Gate
+from bot.services.departure_pacing import InFlightGate, OwnRights
 
 
 async def test_the_gate_lets_through_the_limit_in_order_and_reads_a_grown_limit_when_a_slot_opens() -> None:
-    gate = _Gate()
+    gate = InFlightGate()
     limit = 2
     order: list[int] = []
     release = asyncio.Event()
@@ -35,7 +35,7 @@ async def test_the_gate_lets_through_the_limit_in_order_and_reads_a_grown_limit_
 
 
 async def test_a_cancelled_waiter_neither_keeps_a_slot_nor_loses_one() -> None:
-    gate = _Gate()
+    gate = InFlightGate()
     await gate.enter(lambda: 1)
     waiting = asyncio.create_task(gate.enter(lambda: 1))
     after = asyncio.create_task(gate.enter(lambda: 1))
