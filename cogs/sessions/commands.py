@@ -119,13 +119,17 @@ class Sessions(commands.Cog, name="Sessions"):
         await self.lifecycle.resume()
 
     def voice_changed(self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState) -> None:
-        """Only a join into a group's voice room can be counted in a report or bring a reminder: the other
-        voice changes (every leave, other rooms) start no task at all (``bot.gateway_hooks``)."""
+        """Only a join into a group's voice room can be counted in a report (while a session runs) or bring
+        a reminder (someone let in): the other voice changes, such as every leave and the joins the gate
+        turns away between sessions, start no task at all (``bot.gateway_hooks``)."""
         if after.channel is None or (before.channel is not None and before.channel.id == after.channel.id):
             return
         group = self.bot.state.group_of_channel(after.channel.id)
         if group is None or group.voice_channel_id != after.channel.id:
             return
+        running = any(s.group_id == group.id for s in self.bot.state.running_sessions.values())
+        if not running and (member.bot or not self.bot.enforcement.decision(group, member).allowed):
+            return  # no session to count them in, and no ground rules for someone who is not let in
         task = asyncio.create_task(self._joined(member, before, after), name="holdspace-session-join")
         self._tasks.add(task)
         task.add_done_callback(self._finished)
