@@ -1,5 +1,6 @@
-"""How departures are paced: the disconnects of one server in flight at once (at most ``MAX_IN_FLIGHT``, see departures.py), and what holdspace
-lacks to disconnect anyone from a room (asked before every try, so kept cheap)."""
+"""How departures are paced: the disconnects of one server in flight at once (at most
+``MAX_IN_FLIGHT``, see departures.py), and what holdspace lacks to disconnect anyone from a room (asked
+before every try, so kept cheap)."""
 
 from __future__ import annotations
 
