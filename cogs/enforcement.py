@@ -16,13 +16,13 @@ The decisions and the requests live in ``bot.enforcement`` and ``bot.departures`
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import discord
 from discord.ext import commands
 
 from bot.app import HoldspaceBot
+from bot.background import Background
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class Enforcement(commands.Cog):
         self.bot = bot
         self._decided: set[int] = set()  # servers decided since the last READY
         self._away: set[int] = set()  # servers that went unavailable after they were decided
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background(log, "looking for access given by hand failed")
 
     def event_read(self, event_type: str) -> None:
         # Runs right after discord.py parsed the event (``bot.gateway_hooks``), so its cache holds the server.
@@ -66,17 +66,7 @@ class Enforcement(commands.Cog):
         # Access someone gave by hand meanwhile: reverted and reported once the disconnects are out.
         back = trigger == "present_after_outage"
         when = "while the server was unavailable" if back else "while holdspace was offline"
-        task = asyncio.create_task(
-            self.bot.enforcement.revert_stray_access_in(guild, when=when),
-            name="holdspace-stray-access",
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("looking for access given by hand failed", exc_info=task.exception())
+        self._background.spawn(self.bot.enforcement.revert_stray_access_in(guild, when=when), "holdspace-stray-access")
 
     async def cog_load(self) -> None:
         self.bot.gateway_hooks.on_voice("departures.noticed_leave", self.voice_changed)
@@ -85,8 +75,7 @@ class Enforcement(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.gateway_hooks.remove("departures.noticed_leave")
         self.bot.gateway_hooks.remove("enforcement.reconcile")
-        for task in list(self._tasks):
-            task.cancel()
+        self._background.cancel()
 
     @commands.Cog.listener()
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:

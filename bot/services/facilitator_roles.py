@@ -13,13 +13,13 @@ reconcile at start does the same.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.background import Background
 from bot.core import overwrites as ow
 from bot.services.rooms import current_overwrites, put_overwrite
 
@@ -35,7 +35,7 @@ class FacilitatorRoles:
 
     def __init__(self, bot: HoldspaceBot) -> None:
         self.bot = bot
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background(log, "following a change of the facilitator role failed")
 
     def member_changed(self, before: discord.Member, after: discord.Member) -> int:
         """Someone's roles changed: when that gave or took the facilitator role, every group that names
@@ -133,17 +133,7 @@ class FacilitatorRoles:
                     log.warning("could not bring a group room's overwrite to the facilitator role (%s)", exc.status)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work, name="holdspace-facilitator-role")
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("following a change of the facilitator role failed", exc_info=task.exception())
+        self._background.spawn(work, "holdspace-facilitator-role")
 
     async def close(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._background.close()

@@ -4,7 +4,6 @@ schedules, lifecycle, timers)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HoldspaceBot
+from bot.background import Background
 from bot.core.durations import DurationError, format_duration, parse_duration
 from bot.core.records import GroupInfo
 from bot.core.schedule import (
@@ -94,7 +94,7 @@ class Sessions(commands.Cog, name="Sessions"):
         self.report = SessionReports(bot)
         self.lifecycle = Lifecycle(bot, self.rooms, self.reminders, self.schedules, self.report)
         self.timers = SessionTimers(bot, self.rooms, self.reminders, self.schedules, self.lifecycle)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background(log, "counting someone who joined a session failed")
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(*REMINDER_ITEMS)
@@ -106,8 +106,7 @@ class Sessions(commands.Cog, name="Sessions"):
 
     async def cog_unload(self) -> None:
         self.bot.gateway_hooks.remove("sessions.joined")
-        for task in list(self._tasks):
-            task.cancel()
+        self._background.cancel()
         self.bot.sessions = None
         self.bot.remove_dynamic_items(*REMINDER_ITEMS)
 
@@ -130,18 +129,11 @@ class Sessions(commands.Cog, name="Sessions"):
         running = any(s.group_id == group.id for s in self.bot.state.running_sessions.values())
         if not running and (member.bot or not self.bot.enforcement.decision(group, member).allowed):
             return  # no session to count them in, and no ground rules for someone who is not let in
-        task = asyncio.create_task(self._joined(member, before, after), name="holdspace-session-join")
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        self._background.spawn(self._joined(member, before, after), "holdspace-session-join")
 
     async def _joined(self, member: discord.Member, before: discord.VoiceState, after: discord.VoiceState) -> None:
         await self.report.joined(member, before, after)
         await self.reminders.first_join(member, before, after)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("counting someone who joined a session failed", exc_info=task.exception())
 
     @commands.Cog.listener()
     async def on_holdspace_case_recorded(
