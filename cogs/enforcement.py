@@ -26,6 +26,9 @@ from bot.background import Background
 
 log = logging.getLogger(__name__)
 
+#: The gateway events after which the voice rooms are decided again (or forgotten until then).
+RECONCILE_EVENTS = frozenset({"READY", "GUILD_CREATE", "GUILD_DELETE", "RESUMED"})
+
 
 class Enforcement(commands.Cog):
     def __init__(self, bot: HoldspaceBot) -> None:
@@ -70,7 +73,7 @@ class Enforcement(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.gateway_hooks.on_voice("departures.noticed_leave", self.voice_changed)
-        self.bot.gateway_hooks.after_event("enforcement.reconcile", self.event_read)
+        self.bot.gateway_hooks.after_event("enforcement.reconcile", self.event_read, RECONCILE_EVENTS)
 
     async def cog_unload(self) -> None:
         self.bot.gateway_hooks.remove("departures.noticed_leave")
