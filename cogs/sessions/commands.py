@@ -127,7 +127,11 @@ class Sessions(commands.Cog, name="Sessions"):
         if group is None or group.voice_channel_id != after.channel.id:
             return
         running = any(s.group_id == group.id for s in self.bot.state.running_sessions.values())
-        if not running and (member.bot or not self.bot.enforcement.decision(group, member).allowed):
+        if not running and (
+            member.bot
+            or self.bot.departures.pending(after.channel.id, member.id)  # turned away already: no decision again
+            or not self.bot.enforcement.decision(group, member).allowed
+        ):
             return  # no session to count them in, and no ground rules for someone who is not let in
         self._background.spawn(self._joined(member, before, after), "holdspace-session-join")
 
