@@ -42,6 +42,7 @@ from benchmarks.harness import (
     median,
     ms,
     pct,
+    requests_since,
     set_limits,
     stage,
     wait_for,
@@ -217,9 +218,7 @@ def deletions(st: Stage, since: float) -> tuple[dict[int, float], int]:
     """message id -> wall time its delete request was answered; and the number of delete requests."""
     done: dict[int, float] = {}
     calls = 0
-    for r in st.sb.requests:
-        if r.started < since:
-            continue
+    for r in requests_since(st, since):
         if r.method == "POST" and r.route == "/channels/{channel_id}/messages/bulk-delete":
             calls += 1
             if r.status < 300 and r.finished:

@@ -30,6 +30,7 @@ from benchmarks.harness import (
     median,
     ms,
     pct,
+    requests_since,
     set_limits,
     stage,
     wait_for,
@@ -273,8 +274,8 @@ async def room_restored(*, quick: bool = False, long: bool = False) -> None:
                 path = f"/channels/{room.id}/permissions/{everyone.id}"
 
                 def restored(path: str = path, mark: float = mark) -> float | None:
-                    for r in st.sb.requests:
-                        if r.started >= mark and r.path == path and r.finished and r.status < 300:
+                    for r in requests_since(st, mark):
+                        if r.path == path and r.finished and r.status < 300:
                             return r.finished
                     return None
 

@@ -28,6 +28,7 @@ from benchmarks.harness import (
     holdspace,
     least_time,
     ms,
+    requests_since,
     set_limits,
     stage,
     wait_for,
@@ -168,10 +169,10 @@ async def catchup(sizes: list[int], rooms: int = 50) -> None:
                 guild_create = st.frames.first("GUILD_CREATE", mark) or mark
                 calls = [
                     r
-                    for r in st.sb.requests
-                    if r.started >= mark and r.method == "GET" and r.route == "/channels/{channel_id}/messages"
+                    for r in requests_since(st, mark)
+                    if r.method == "GET" and r.route == "/channels/{channel_id}/messages"
                 ]
-                limited = sum(1 for r in st.sb.requests if r.started >= mark and r.status == 429)
+                limited = sum(1 for r in requests_since(st, mark) if r.status == 429)
         took = finished - guild_create
         points.append((per_room * rooms, took, len(calls)))
         # At least one page of 100 per 100 messages in each text room, and one read of each voice room.
