@@ -58,7 +58,7 @@ class Guard(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.bot.gateway_hooks.remove("guard.voice")
-        tasks = [t for t in (self._sweeper, *self.memory.tasks) if t is not None]
+        tasks = [t for t in (self._sweeper, *self.memory.background.cancel()) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -3,7 +3,6 @@ tasks, and writing audit entries and cases."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import discord
 
 from bot.app import HoldspaceBot
+from bot.background import Background
 from bot.core.records import GroupInfo
 from bot.storage import guard as guard_store
 
@@ -26,7 +26,7 @@ class GuardMemory:
         self.bot = bot
         self.allowed: dict[int, set[int]] = {}
         self.actions: dict[int, str] = {}
-        self.tasks: set[asyncio.Task[Any]] = set()
+        self.background = Background(log, "a guard task failed")
 
     async def load(self) -> None:
         facts = await guard_store.load_all(self.bot.db, self.bot.ring)
@@ -45,14 +45,7 @@ class GuardMemory:
         return action, allowed
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("a guard task failed", exc_info=task.exception())
+        self.background.spawn(coro, "holdspace-guard")
 
     def group_rooms(self, guild: discord.Guild) -> list[tuple[GroupInfo, discord.abc.GuildChannel]]:
         rooms: list[tuple[GroupInfo, discord.abc.GuildChannel]] = []

@@ -7,15 +7,18 @@ never replaced, so every part always sees the same ones.
 
 from __future__ import annotations
 
-import asyncio
+import logging
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.background import Background
 from bot.storage import expiry as store
 from bot.storage.expiry import GroupExpirySettings, Room
 
 from .pacer import READS_BURST, READS_PER_SECOND, Pacer
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.app import HoldspaceBot
@@ -40,7 +43,7 @@ class ExpiryContext:
         self.rooms: dict[int, Room] = {}
         self.synced: set[int] = set()  # rooms caught up since the last connect
         self.pins_checked: set[int] = set()  # rooms whose pins were reconciled since the last connect
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background = Background(log, "expiry work started in the background failed")
         self.reads = Pacer(READS_PER_SECOND, burst=READS_BURST)  # every read of Discord's history
 
     def group(self, group_id: str) -> GroupInfo | None:
@@ -82,10 +85,7 @@ class ExpiryContext:
         self.bot.scheduler.wake()
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._background.spawn(coro, name)
 
     def cancel_background(self) -> None:
-        for task in list(self._background):
-            task.cancel()
+        self._background.cancel()
