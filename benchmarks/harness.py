@@ -41,7 +41,7 @@ from bot.clock import SystemClock
 from bot.config import load_settings
 from bot.core.records import GroupInfo
 from bot.crypto import KeyRing, generate_key
-from bot.sandbox import RateLimitConfig, Sandbox
+from bot.sandbox import RateLimitConfig, Sandbox, wire
 from bot.sandbox import permissions as P
 from bot.sandbox.gateway import GUILD_MEMBERS
 from bot.sandbox.world import Application, Channel, Guild, Member, User
@@ -192,11 +192,9 @@ class FrameLog:
 
         async def send_str(ws: web.WebSocketResponse, data: str, compress: int | None = None) -> None:
             await original(ws, data, compress=compress)
-            if data.startswith('{"op": 0, "t": "'):
-                end = data.index('"', 16)
-                name = data[16:end]
-                s_at = data.index('"s": ', end) + 5
-                seq = int(data[s_at : data.index(",", s_at)])
+            fields = wire.dispatch_fields(data)
+            if fields is not None:
+                name, seq, _, _ = fields
                 now = time.monotonic()
                 log.sent[seq] = now
                 log.by_event.setdefault(name, []).append((seq, now))

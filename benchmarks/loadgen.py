@@ -25,6 +25,8 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType, web
 
+from bot.sandbox import wire
+
 DISCORD_EPOCH_MS = 1420070400000
 #: Bit 21 of the low 22 bits marks this process's snowflakes, so they never equal the sandbox's
 #: (whose counter stays far below 2**21 in a benchmark).
@@ -58,18 +60,16 @@ class Relay:
     def rewrite(self, data: str) -> str:
         """A dispatch from the sandbox with this connection's sequence number (READY also names this
         process as the URL to resume at)."""
-        if not data.startswith('{"op": 0, "t": "'):
+        fields = wire.dispatch_fields(data)
+        if fields is None:
             return data
-        if data.startswith('{"op": 0, "t": "READY"'):
-            frame = json.loads(data)
+        name, upstream, start, stop = fields
+        if name == "READY":
+            frame = wire.loads(data)
             frame["d"]["resume_gateway_url"] = self.public_url
-            frame["s"] = self.down_seq_for(int(frame["s"]))
-            return json.dumps(frame)
-        end = data.index('"', 16)
-        s_at = data.index('"s": ', end) + 5
-        comma = data.index(",", s_at)
-        own = self.down_seq_for(int(data[s_at:comma]))
-        return data[:s_at] + str(own) + data[comma:]
+            frame["s"] = self.down_seq_for(upstream)
+            return wire.dumps(frame)
+        return data[:start] + str(self.down_seq_for(upstream)) + data[stop:]
 
     async def send(self, data: str) -> None:
         async with self.send_lock:

@@ -7,7 +7,6 @@ session, so a client that resumes gets what it missed, followed by RESUMED.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from . import permissions as P
+from . import wire
 from .world import DM, Application, Guild
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ class Gateway:
         frame = {"op": 0, "t": event, "s": s.seq, "d": data}
         s.buffer.append(frame)
         if s.connected and s.queue is not None:
-            s.queue.put_nowait(json.dumps(frame))
+            s.queue.put_nowait(wire.dumps(frame))
 
     def on_bot_added(self, guild: Guild, app: Application) -> None:
         for s in self.sessions.values():
@@ -155,16 +155,16 @@ class Gateway:
         writer = asyncio.create_task(self._writer(ws, queue))
         session: Session | None = None
         try:
-            await queue.put(json.dumps({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS},
+            await queue.put(wire.dumps({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS},
                                         "s": None, "t": None}))
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
-                payload = json.loads(msg.data)
+                payload = wire.loads(msg.data)
                 op = payload.get("op")
                 d = payload.get("d")
                 if op == 1:
-                    await queue.put(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
+                    await queue.put(wire.dumps({"op": 11, "d": None, "s": None, "t": None}))
                 elif op == 2:
                     session = await self._identify(ws, queue, d)
                     if session is None:
@@ -231,7 +231,7 @@ class Gateway:
         s = self.sessions.get(str(d.get("session_id")))
         token = str(d.get("token", "")).removeprefix("Bot ")
         if s is None or s.app.token != token:
-            await queue.put(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
+            await queue.put(wire.dumps({"op": 9, "d": False, "s": None, "t": None}))
             return None
         self.resume_count += 1
         seq = int(d.get("seq") or 0)
@@ -240,7 +240,7 @@ class Gateway:
         s.ws, s.queue = ws, queue
         for frame in s.buffer:
             if frame["s"] > seq:
-                await queue.put(json.dumps(frame))
+                await queue.put(wire.dumps(frame))
         self._send_dispatch(s, "RESUMED", {})
         return s
 
@@ -276,7 +276,7 @@ class Gateway:
                 await s.ws.close(code=code, message=b"sandbox dropped the connection")
             else:
                 if s.queue is not None:
-                    await s.queue.put(json.dumps({"op": 9, "d": False, "s": None, "t": None}))
+                    await s.queue.put(wire.dumps({"op": 9, "d": False, "s": None, "t": None}))
                 del self.sessions[s.session_id]
 
     async def close_code(self, code: int) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -15,7 +14,7 @@ from aiohttp import BodyPartReader, web
 
 from bot.clock import Clock, SystemClock
 
-from . import rest
+from . import rest, wire
 from .errors import ApiError
 from .faults import Faults
 from .gateway import Gateway
@@ -34,7 +33,7 @@ JSON = "application/json"
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
     if status == 204 or body is None:
         return web.Response(status=status, headers=headers)
-    resp = web.Response(status=status, body=json.dumps(body).encode(), headers=headers)
+    resp = web.Response(status=status, body=wire.dumps_bytes(body), headers=headers)
     resp.headers["Content-Type"] = JSON  # exactly, without "; charset=utf-8"
     return resp
 
@@ -170,7 +169,7 @@ class Sandbox(Scenario):
         async with aiohttp.ClientSession() as session, session.request(
                 method, self.api_base + path, json=json_body, headers=headers, params=params) as resp:
             raw = await resp.read()
-            body = json.loads(raw) if raw and resp.headers.get("Content-Type") == JSON else None
+            body = wire.loads(raw) if raw and resp.headers.get("Content-Type") == JSON else None
             return resp.status, body, dict(resp.headers)
 
     # ----- faults
@@ -249,7 +248,7 @@ class Sandbox(Scenario):
         if not raw:
             return None, None, files
         try:
-            return json.loads(raw), None, files
+            return wire.loads(raw), None, files
         except ValueError:
             return None, ApiError(400, 50109, "The request body contains invalid JSON."), files
 
