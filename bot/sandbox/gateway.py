@@ -113,7 +113,7 @@ class Gateway:
 
     def _send_dispatch(self, s: Session, event: str, data: dict[str, Any]) -> None:
         s.seq += 1
-        frame = {"op": 0, "t": event, "s": s.seq, "d": data}
+        frame = wire.dispatch(event, s.seq, data)
         s.buffer.append(frame)
         if s.connected and s.queue is not None:
             s.queue.put_nowait(wire.dumps(frame))

@@ -30,7 +30,7 @@ def test_invalid_json_is_a_value_error() -> None:
 
 
 def test_dispatch_fields_name_the_event_and_where_its_sequence_number_is() -> None:
-    text = wire.dumps({"op": 0, "t": "MESSAGE_CREATE", "s": 1234, "d": {"s": 5, "content": ""}})
+    text = wire.dumps(wire.dispatch("MESSAGE_CREATE", 1234, {"s": 5, "content": ""}))
     fields = wire.dispatch_fields(text)
     assert fields is not None
     name, seq, start, stop = fields
