@@ -158,12 +158,12 @@ def _format_of(data: dict[str, Any]) -> str:
     d = dict(data)
     d["id"] = PLACEHOLDERS["id"]
     d["timestamp"] = PLACEHOLDERS["ts"]
-    text = json.dumps({"op": 0, "t": "MESSAGE_CREATE", "s": PLACEHOLDERS["seq"], "d": d})
+    text = wire.dumps(wire.dispatch("MESSAGE_CREATE", PLACEHOLDERS["seq"], d))  # type: ignore[arg-type]
     text = text.replace("{", "{{").replace("}", "}}")
     return (
-        text.replace(json.dumps(PLACEHOLDERS["id"]), '"{id}"')
-        .replace(json.dumps(PLACEHOLDERS["ts"]), '"{ts}"')
-        .replace(json.dumps(PLACEHOLDERS["seq"]), "{seq}")
+        text.replace(wire.dumps(PLACEHOLDERS["id"]), '"{id}"')
+        .replace(wire.dumps(PLACEHOLDERS["ts"]), '"{ts}"')
+        .replace(wire.dumps(PLACEHOLDERS["seq"]), "{seq}")
     )
 
 
