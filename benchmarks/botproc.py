@@ -179,9 +179,22 @@ def _slow_overwrites() -> None:
         setattr(discord.http.HTTPClient, name, wrap(original))
 
 
+def _follow_ups_first() -> None:
+    """Follow-ups (prompt, audit entry, case) start as soon as each disconnect is done, all at once,
+    instead of after the burst's disconnects: the disconnects still waiting compete with them."""
+    from bot.services import departures
+
+    async def no_wait(self: Any) -> None:
+        return None
+
+    departures.FOLLOW_UPS = 1_000_000
+    setattr(departures.Departures, "quiet", no_wait)  # noqa: B010
+
+
 #: name -> (what it does, the figures it must make miss)
 BREAKAGES: dict[str, tuple[Callable[[], None], str]] = {
     "slow-disconnect": (_slow_disconnect, "gate floor, withdrawal, role change, start-up first disconnect"),
+    "follow-ups-first": (_follow_ups_first, "gate floor, burst of 100 people"),
     "serial-disconnect": (_serial_disconnect, "gate and start-up under Discord's limits (last disconnect)"),
     "slow-start": (_slow_start, "start-up to first enforcement"),
     "slow-restore": (_slow_restore, "a group room opened by hand restored"),
