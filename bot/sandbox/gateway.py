@@ -155,8 +155,7 @@ class Gateway:
         writer = asyncio.create_task(self._writer(ws, queue))
         session: Session | None = None
         try:
-            await queue.put(wire.dumps({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS},
-                                        "s": None, "t": None}))
+            await queue.put(wire.dumps(wire.control(10, {"heartbeat_interval": HEARTBEAT_INTERVAL_MS})))
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
@@ -164,7 +163,7 @@ class Gateway:
                 op = payload.get("op")
                 d = payload.get("d")
                 if op == 1:
-                    await queue.put(wire.dumps({"op": 11, "d": None, "s": None, "t": None}))
+                    await queue.put(wire.dumps(wire.control(11, None)))
                 elif op == 2:
                     session = await self._identify(ws, queue, d)
                     if session is None:
@@ -231,7 +230,7 @@ class Gateway:
         s = self.sessions.get(str(d.get("session_id")))
         token = str(d.get("token", "")).removeprefix("Bot ")
         if s is None or s.app.token != token:
-            await queue.put(wire.dumps({"op": 9, "d": False, "s": None, "t": None}))
+            await queue.put(wire.dumps(wire.control(9, False)))
             return None
         self.resume_count += 1
         seq = int(d.get("seq") or 0)
@@ -276,7 +275,7 @@ class Gateway:
                 await s.ws.close(code=code, message=b"sandbox dropped the connection")
             else:
                 if s.queue is not None:
-                    await s.queue.put(wire.dumps({"op": 9, "d": False, "s": None, "t": None}))
+                    await s.queue.put(wire.dumps(wire.control(9, False)))
                 del self.sessions[s.session_id]
 
     async def close_code(self, code: int) -> None:

@@ -25,12 +25,17 @@ def dispatch(event: str, seq: int, data: Any) -> dict[str, Any]:
     return {"op": 0, "t": event, "s": seq, "d": data}
 
 
-def dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+def control(op: int, data: Any) -> dict[str, Any]:
+    """Any other frame (hello, heartbeat ACK, invalid session): no event name, no sequence number."""
+    return {"op": op, "d": data, "s": None, "t": None}
 
 
 def dumps_bytes(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def dumps(value: Any) -> str:
+    return dumps_bytes(value).decode()
 
 
 def loads(data: str | bytes) -> Any:
